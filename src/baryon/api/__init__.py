@@ -1,0 +1,1 @@
+"""Operation handlers, one module per resource family; `registry` maps operation names to them."""

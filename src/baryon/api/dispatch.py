@@ -1,0 +1,194 @@
+"""One request in, one response out: identity, operation, validation, handler, encoding.
+
+Invariants: every response carries `x-amzn-RequestId`; every `ServiceError` becomes the AWS error body
+here and nowhere else; an operation answers only errors its model lists (anything else is logged and
+answered as InternalServerException, without a traceback on the wire); a write handler's changes, its
+idempotency record and its jobs commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.api.registry import OPERATIONS, Context, Operation, load_all
+from baryon.contract.model import ERROR_NAMESPACE, TARGET_PREFIX, operation_errors, operation_model
+from baryon.protocol import sigv4
+from baryon.protocol.errors import (
+    InternalServerException,
+    ServiceError,
+    UnknownOperationException,
+    ValidationException,
+)
+from baryon.protocol.validation import validate_input
+from baryon.runtime import Runtime
+from baryon.store.schema import idempotency_tokens
+
+log = logging.getLogger("baryon.api")
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def error_response(error: ServiceError, request_id: str) -> Response:
+    namespace = ERROR_NAMESPACE if error.modelled else "com.amazon.coral.service#"
+    body = orjson.dumps({"__type": namespace + error.code, "message": error.message})
+    return Response(
+        error.status,
+        [
+            ("content-type", CONTENT_TYPE),
+            ("x-amzn-requestid", request_id),
+            ("x-amzn-errortype", error.code),
+        ],
+        body,
+    )
+
+
+def operation_for(target: str | None) -> Operation | None:
+    """The registered operation named by an `X-Amz-Target` value, if any."""
+    if target and target.startswith(TARGET_PREFIX):
+        return OPERATIONS.get(target[len(TARGET_PREFIX) :])
+    return None
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        load_all()
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        request_id = str(uuid.uuid4())
+        name = ""
+        try:
+            identity = sigv4.verify(
+                method,
+                path,
+                query,
+                headers,
+                body,
+                self.runtime.credentials.lookup,
+                datetime.fromtimestamp(self.runtime.clock.now(), UTC),
+            )
+            target = headers.get("x-amz-target", "")
+            name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+            try:
+                model = operation_model(name) if name else None
+            except Exception:
+                model = None
+            if model is None:
+                raise UnknownOperationException(f"Unknown operation {target or '(no X-Amz-Target)'}")
+            params = self._decode(body)
+            validate_input(name, params)
+            op = OPERATIONS.get(name)
+            if op is None:
+                raise ValidationException(
+                    f"The operation {name} is not available on this Baryon server yet."
+                )
+            ctx = Context(self.runtime, identity.account_id, identity.region, identity.principal,
+                          request_id, name)
+            result = self._run(op, ctx, params)
+            return Response(
+                200,
+                [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id)],
+                orjson.dumps(result),
+            )
+        except ServiceError as error:
+            if error.modelled and name and error.code not in operation_errors(name):
+                log.error("request %s: %s raised %s, which its model does not list: %s",
+                          request_id, name, error.code, error.message)
+                error = InternalServerException("An internal error occurred.")
+            return error_response(error, request_id)
+        except Exception:
+            log.exception("request %s: %s failed", request_id, name or "request")
+            return error_response(InternalServerException("An internal error occurred."), request_id)
+
+    @staticmethod
+    def _decode(body: bytes) -> Any:
+        if not body.strip():
+            return {}
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ValidationException("The request body is not valid JSON.") from None
+
+    def _run(self, op: Operation, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        database = self.runtime.database
+        if not op.write:
+            with database.read() as connection:
+                return op.handler(ctx, params, connection)
+        token_member = _idempotency_member(op.name)
+        token = params.get(token_member) if token_member else None
+        with database.write() as connection:
+            if token:
+                digest = _digest({k: v for k, v in params.items() if k != token_member})
+                replay = _replay(connection, ctx, token, digest)
+                if replay is not None:
+                    return replay
+            result = op.handler(ctx, params, connection)
+            if token:
+                connection.execute(
+                    sa.insert(idempotency_tokens).values(
+                        account_id=ctx.account_id,
+                        region=ctx.region,
+                        operation=op.name,
+                        token=token,
+                        request_digest=digest,
+                        response=orjson.dumps(result).decode(),
+                        created_at=ctx.now,
+                    )
+                )
+        for callback in ctx.after_commit:
+            callback()
+        return result
+
+
+@cache
+def _idempotency_member(operation: str) -> str | None:
+    shape = operation_model(operation).input_shape
+    if shape is None:
+        return None
+    for member_name, member in shape.members.items():
+        if member.metadata.get("idempotencyToken"):
+            return str(member_name)
+    return None
+
+
+def _digest(params: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _replay(connection: Connection, ctx: Context, token: str, digest: str) -> dict[str, Any] | None:
+    table = idempotency_tokens
+    row = connection.execute(
+        sa.select(table.c.request_digest, table.c.response).where(
+            table.c.account_id == ctx.account_id,
+            table.c.region == ctx.region,
+            table.c.operation == ctx.operation,
+            table.c.token == token,
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_digest != digest:
+        raise ValidationException(
+            "Idempotent parameter mismatch: the client token was already used with other parameters."
+        )
+    result: dict[str, Any] = orjson.loads(row.response)
+    return result

@@ -1,0 +1,191 @@
+"""Create/Get/Update/Delete/List of environment and service templates (reference §1.3).
+
+Invariants: names are unique per kind within an account and region; repeating a create with identical
+parameters returns the existing template, different parameters are a ConflictException; a template is
+deleted only when no versions remain; templates of all kinds count against one quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
+from baryon.api.registry import Context, Params, operation
+from baryon.api.tags import delete_tags_under, put_tags
+from baryon.domain import arns
+from baryon.domain.versions import format_version
+from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException
+from baryon.store import templates as store
+from baryon.store.schema import templates
+
+T = templates.c
+
+
+def template_arn(ctx: Context, kind: Kind, name: str) -> str:
+    return arns.arn(ctx.region, ctx.account_id, arns.template_resource(kind.name, name))
+
+
+def template_shape(ctx: Context, kind: Kind, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
+    recommended = (
+        format_version(row.recommended_major, row.recommended_minor)
+        if row.recommended_major is not None
+        else None
+    )
+    return clean(
+        {
+            "name": row.name,
+            "arn": template_arn(ctx, kind, row.name),
+            "displayName": row.display_name,
+            "description": row.description,
+            "encryptionKey": None if summary else row.encryption_key,
+            kind.provisioning_member: row.provisioning,
+            "recommendedVersion": recommended,
+            "createdAt": row.created_at,
+            "lastModifiedAt": row.last_modified_at,
+        }
+    )
+
+
+def require_template(ctx: Context, connection: Connection, kind: Kind, name: str) -> Row[Any]:
+    row = store.find_template(connection, ctx.account_id, ctx.region, kind.name, name)
+    if row is None:
+        raise not_found(kind.label, template_arn(ctx, kind, name))
+    return row
+
+
+def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
+    name = params["name"]
+    wanted = {
+        "display_name": params.get("displayName"),
+        "description": params.get("description"),
+        "encryption_key": params.get("encryptionKey"),
+        "provisioning": params.get(kind.provisioning_member),
+    }
+    existing = store.find_template(connection, ctx.account_id, ctx.region, kind.name, name)
+    if existing is not None:
+        if all(getattr(existing, column) == value for column, value in wanted.items()):
+            return {kind.template_member: template_shape(ctx, kind, existing)}
+        raise ConflictException(f"A {kind.label} named {name} already exists with other parameters.")
+    quota = ctx.runtime.quotas.templates
+    if store.count_templates(connection, ctx.account_id, ctx.region) >= quota:
+        raise ServiceQuotaExceededException(
+            f"You have reached the quota of {quota} templates in this account and region."
+        )
+    now = ctx.now
+    connection.execute(
+        sa.insert(templates).values(
+            account_id=ctx.account_id,
+            region=ctx.region,
+            kind=kind.name,
+            name=name,
+            created_at=now,
+            last_modified_at=now,
+            **wanted,
+        )
+    )
+    put_tags(ctx, connection, template_arn(ctx, kind, name), params.get("tags") or [])
+    row = store.find_template(connection, ctx.account_id, ctx.region, kind.name, name)
+    assert row is not None
+    return {kind.template_member: template_shape(ctx, kind, row)}
+
+
+def _get(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_template(ctx, connection, kind, params["name"])
+    return {kind.template_member: template_shape(ctx, kind, row)}
+
+
+def _update(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_template(ctx, connection, kind, params["name"])
+    changes: dict[str, Any] = {}
+    if "displayName" in params:
+        changes["display_name"] = params["displayName"]
+    if "description" in params:
+        changes["description"] = params["description"]
+    if changes:
+        changes["last_modified_at"] = ctx.now
+        connection.execute(sa.update(templates).where(T.id == row.id).values(**changes))
+        row = require_template(ctx, connection, kind, params["name"])
+    return {kind.template_member: template_shape(ctx, kind, row)}
+
+
+def _delete(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_template(ctx, connection, kind, params["name"])
+    if store.count_live_versions(connection, row.id):
+        raise ConflictException(
+            f"The {kind.label} {row.name} still has versions. Delete its versions before the template."
+        )
+    shape = template_shape(ctx, kind, row)
+    connection.execute(sa.delete(templates).where(T.id == row.id))
+    delete_tags_under(connection, shape["arn"])
+    return {kind.template_member: shape}
+
+
+def _list(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
+    after = page_position(ctx, params)
+    size = page_size(params)
+    query = sa.select(templates).where(
+        T.account_id == ctx.account_id, T.region == ctx.region, T.kind == kind.name
+    )
+    if after is not None:
+        query = query.where(T.name > after)
+    rows = connection.execute(query.order_by(T.name).limit(size + 1)).all()
+    result: dict[str, Any] = {
+        "templates": [template_shape(ctx, kind, row, summary=True) for row in rows[:size]]
+    }
+    if len(rows) > size:
+        result["nextToken"] = next_token(ctx, rows[size - 1].name)
+    return result
+
+
+@operation("CreateEnvironmentTemplate", write=True)
+def create_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _create(ctx, ENVIRONMENT, params, connection)
+
+
+@operation("GetEnvironmentTemplate", write=False)
+def get_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _get(ctx, ENVIRONMENT, params, connection)
+
+
+@operation("UpdateEnvironmentTemplate", write=True)
+def update_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _update(ctx, ENVIRONMENT, params, connection)
+
+
+@operation("DeleteEnvironmentTemplate", write=True)
+def delete_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _delete(ctx, ENVIRONMENT, params, connection)
+
+
+@operation("ListEnvironmentTemplates", write=False)
+def list_environment_templates(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _list(ctx, ENVIRONMENT, params, connection)
+
+
+@operation("CreateServiceTemplate", write=True)
+def create_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _create(ctx, SERVICE, params, connection)
+
+
+@operation("GetServiceTemplate", write=False)
+def get_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _get(ctx, SERVICE, params, connection)
+
+
+@operation("UpdateServiceTemplate", write=True)
+def update_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _update(ctx, SERVICE, params, connection)
+
+
+@operation("DeleteServiceTemplate", write=True)
+def delete_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _delete(ctx, SERVICE, params, connection)
+
+
+@operation("ListServiceTemplates", write=False)
+def list_service_templates(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return _list(ctx, SERVICE, params, connection)

@@ -1,0 +1,285 @@
+"""`baryon`: run the embedded default, the API server, the engine worker, migrations and credentials.
+
+Invariants: flags override `BARYON_*` variables, which override defaults; every command that touches the
+database migrates it first unless `--no-migrate` (or BARYON_AUTO_MIGRATE=0) is given; secrets are printed
+only by the commands that create them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from baryon.config import Settings
+from baryon.runtime import Runtime, open_runtime
+
+ADMIN_CREDENTIAL = "admin"
+DEFAULT_REGION = "us-east-1"
+
+
+def _settings(data_dir: str | None, database_url: str | None, migrate: bool) -> Settings:
+    settings = Settings()
+    if data_dir:
+        settings.data_dir = Path(data_dir).expanduser()
+    if database_url:
+        settings.database_url = database_url
+    if not migrate:
+        settings.migrate = False
+    return settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option("--no-migrate", "no_migrate", is_flag=True, help="Do not apply migrations.")(function)
+    function = click.option("--database-url", envvar="BARYON_DATABASE_URL", help="SQLAlchemy URL.")(function)
+    function = click.option("--data-dir", envvar="BARYON_DATA_DIR", help="Data directory.")(function)
+    return function
+
+
+def _open(data_dir: str | None, database_url: str | None, no_migrate: bool) -> Runtime:
+    settings = _settings(data_dir, database_url, not no_migrate)
+    _configure_logging(settings.log_level)
+    return open_runtime(settings)
+
+
+@click.group()
+@click.version_option(package_name="baryon")
+def cli() -> None:
+    """Baryon: a self-hosted application delivery platform that speaks the AWS Proton API."""
+
+
+def _uvicorn_options() -> dict[str, Any]:
+    return {"http": "httptools", "loop": "uvloop", "access_log": False, "log_level": "warning"}
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7700, show_default=True, type=int)
+@click.option("--cloud-port", type=int, help="Port of the local cloud (default: port + 1).")
+@click.option("--region", default=DEFAULT_REGION, show_default=True)
+@click.option("--concurrency", default=4, show_default=True, type=int, help="Engine worker threads.")
+@common_options
+def up(
+    host: str,
+    port: int,
+    cloud_port: int | None,
+    region: str,
+    concurrency: int,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """API, engine workers and the local cloud in one process (SQLite in the data dir)."""
+    import uvicorn
+
+    from baryon.engine.worker import Worker
+    from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud
+    from baryon.web.app import create_app
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    cloud = LocalCloud(host, cloud_port or port + 1)
+    cloud.start()
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
+        LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
+    )
+    exports = {
+        "AWS_ENDPOINT_URL_PROTON": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL_S3": cloud.endpoint,
+        "AWS_ENDPOINT_URL_CLOUDFORMATION": cloud.endpoint,
+        "AWS_ENDPOINT_URL_STS": cloud.endpoint,
+        "AWS_ENDPOINT_URL_IAM": cloud.endpoint,
+        "AWS_ACCESS_KEY_ID": credential.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credential.secret_access_key,
+        "AWS_DEFAULT_REGION": region,
+    }
+    text = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in exports.items())
+    env_file = runtime.settings.data_dir / "baryon.env"
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    worker = Worker(runtime, concurrency)
+    worker.start()
+    click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
+    click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
+    click.echo(text)
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options())
+    finally:
+        worker.stop()
+        cloud.stop()
+        runtime.close()
+        click.echo("Baryon stopped.")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7700, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+@common_options
+def server(
+    host: str, port: int, workers: int, data_dir: str | None, database_url: str | None, no_migrate: bool
+) -> None:
+    """The Proton API only."""
+    import uvicorn
+
+    from baryon.web.app import create_app
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    if workers <= 1:
+        uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options())
+        runtime.close()
+        return
+    os.environ["BARYON_DATA_DIR"] = str(runtime.settings.data_dir)
+    os.environ["BARYON_DATABASE_URL"] = runtime.settings.resolved_database_url
+    runtime.close()
+    uvicorn.run(
+        "baryon.web.app:create_app", factory=True, host=host, port=port, workers=workers, **_uvicorn_options()
+    )
+
+
+@cli.command()
+@click.option("--concurrency", default=4, show_default=True, type=int, help="Jobs run at once.")
+@common_options
+def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+    """The engine only: claims and runs jobs until SIGTERM or Ctrl-C."""
+    from baryon.engine.worker import Worker
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = Worker(runtime, concurrency)
+    engine.start()
+    logging.getLogger("baryon.engine").info("worker %s running %d job(s) at once", engine.owner, concurrency)
+    stop.wait()
+    engine.stop()
+    runtime.close()
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.option("--database-url", envvar="BARYON_DATABASE_URL", help="SQLAlchemy URL.")
+@click.option("--data-dir", envvar="BARYON_DATA_DIR", help="Data directory.")
+def db_upgrade(data_dir: str | None, database_url: str | None) -> None:
+    """Apply the Alembic migrations."""
+    from baryon.store.db import Database
+    from baryon.store.migrate import current_revision, upgrade
+
+    settings = _settings(data_dir, database_url, True)
+    settings.ensure_data_dir()
+    database = Database(settings.resolved_database_url)
+    upgrade(database)
+    click.echo(f"database at revision {current_revision(database)}")
+    database.dispose()
+
+
+@cli.group()
+def credentials() -> None:
+    """Credentials that sign requests to Baryon."""
+
+
+@credentials.command("create")
+@click.option("--account-id", required=True, help="12-digit account id the credential acts for.")
+@click.option("--name", default=None, help="A name to recognise the credential by.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+def credentials_create(
+    account_id: str,
+    name: str | None,
+    output: str,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """Issue a new access key for an account."""
+    if not (len(account_id) == 12 and account_id.isdigit()):
+        raise click.BadParameter("must be 12 digits", param_hint="--account-id")
+    runtime = _open(data_dir, database_url, no_migrate)
+    credential = runtime.credentials.create(account_id, name or f"user-{account_id}", runtime.clock.now())
+    runtime.close()
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "accessKeyId": credential.access_key_id,
+                    "secretAccessKey": credential.secret_access_key,
+                    "accountId": credential.account_id,
+                    "name": credential.name,
+                }
+            )
+        )
+    else:
+        click.echo(f"AWS_ACCESS_KEY_ID={credential.access_key_id}")
+        click.echo(f"AWS_SECRET_ACCESS_KEY={credential.secret_access_key}")
+        click.echo(f"# account {credential.account_id}, name {credential.name}")
+
+
+@credentials.command("list")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+def credentials_list(output: str, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+    """List issued credentials (never their secrets)."""
+    runtime = _open(data_dir, database_url, no_migrate)
+    records = runtime.credentials.list()
+    runtime.close()
+
+    def when(stamp: float | None) -> str | None:
+        return datetime.fromtimestamp(stamp, UTC).isoformat() if stamp is not None else None
+
+    rows = [
+        {
+            "accessKeyId": r.access_key_id,
+            "accountId": r.account_id,
+            "name": r.name,
+            "createdAt": when(r.created_at),
+            "revokedAt": when(r.revoked_at),
+        }
+        for r in records
+    ]
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'ACCESS KEY ID':<22} {'ACCOUNT':<13} {'STATUS':<8} NAME")
+    for row in rows:
+        status = "revoked" if row["revokedAt"] else "active"
+        click.echo(f"{row['accessKeyId']:<22} {row['accountId']:<13} {status:<8} {row['name']}")
+
+
+@credentials.command("revoke")
+@click.argument("access_key_id")
+@common_options
+def credentials_revoke(access_key_id: str, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+    """Revoke an access key; requests signed with it are refused from now on."""
+    runtime = _open(data_dir, database_url, no_migrate)
+    revoked = runtime.credentials.revoke(access_key_id, runtime.clock.now())
+    runtime.close()
+    if not revoked:
+        raise click.ClickException(f"no active credential {access_key_id}")
+    click.echo(f"revoked {access_key_id}")
+
+
+def main() -> None:
+    cli()

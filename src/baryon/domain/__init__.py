@@ -1,0 +1,1 @@
+"""Pure domain logic: ARNs, names, version numbers, statuses. No I/O."""

@@ -1,0 +1,48 @@
+"""Every ARN Baryon issues is built and parsed here.
+
+Invariants: ARNs have the form `arn:aws:proton:{region}:{account}:{resource}` as in the reference §1.2;
+`parse` is the inverse of the builders for every resource type.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PARTITION = "aws"
+_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):proton:([a-z0-9-]*):(\d{12}):(.+)$")
+
+
+def arn(region: str, account_id: str, resource: str) -> str:
+    return f"arn:{PARTITION}:proton:{region}:{account_id}:{resource}"
+
+
+def template_resource(kind: str, name: str) -> str:
+    prefix = "environment-template" if kind == "ENVIRONMENT" else "service-template"
+    return f"{prefix}/{name}"
+
+
+def template_version_resource(kind: str, name: str, major: int, minor: int | None = None) -> str:
+    version = f"{major}" if minor is None else f"{major}.{minor}"
+    return f"{template_resource(kind, name)}:{version}"
+
+
+@dataclass(frozen=True)
+class ParsedArn:
+    region: str
+    account_id: str
+    resource_type: str
+    resource: str
+
+    @property
+    def parts(self) -> list[str]:
+        return self.resource.split("/")
+
+
+def parse(value: str) -> ParsedArn | None:
+    match = _ARN.match(value)
+    if match is None:
+        return None
+    resource = match.group(4)
+    resource_type = resource.split("/", 1)[0]
+    return ParsedArn(match.group(2), match.group(3), resource_type, resource)

@@ -1,0 +1,139 @@
+"""Job rows: enqueue in the caller's transaction, claim with a lease, settle with an outcome.
+
+Invariants: a job is created in the same transaction as the API change that needs it; at most one worker
+holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
+a job whose lease expired is claimable again; settling checks the lease owner so a worker that lost its
+lease cannot overwrite another's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.engine.outcomes import Done, Failed, Outcome, Retry, RetryPolicy, Wait
+from baryon.store.db import Database
+from baryon.store.schema import jobs
+
+J = jobs.c
+QUEUED = "queued"
+DONE = "done"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    retry_policy: RetryPolicy
+    progress: dict[str, Any]
+    cancel_requested: bool
+
+
+def enqueue(
+    connection: Connection,
+    *,
+    job_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: float,
+    policy: RetryPolicy | None = None,
+) -> None:
+    connection.execute(
+        sa.insert(jobs).values(
+            id=job_id,
+            kind=kind,
+            payload=orjson.dumps(payload).decode(),
+            state=QUEUED,
+            run_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=0,
+            retry_policy=orjson.dumps((policy or RetryPolicy()).to_dict()).decode(),
+            progress=None,
+            cancel_requested=False,
+            outcome_message=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def _due(now: float) -> Any:
+    return sa.and_(
+        J.state == QUEUED,
+        J.run_at <= now,
+        sa.or_(J.lease_expires_at.is_(None), J.lease_expires_at < now),
+    )
+
+
+def claim(database: Database, owner: str, now: float, lease_seconds: float) -> Job | None:
+    """Take the lease of one due job, oldest first."""
+    with database.write() as connection:
+        query = sa.select(jobs).where(_due(now)).order_by(J.run_at).limit(1)
+        if not database.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        row = connection.execute(query).first()
+        if row is None:
+            return None
+        connection.execute(
+            sa.update(jobs)
+            .where(J.id == row.id)
+            .values(lease_owner=owner, lease_expires_at=now + lease_seconds, updated_at=now)
+        )
+    return Job(
+        id=row.id,
+        kind=row.kind,
+        payload=orjson.loads(row.payload),
+        attempts=row.attempts,
+        retry_policy=RetryPolicy.from_dict(orjson.loads(row.retry_policy)),
+        progress=orjson.loads(row.progress) if row.progress else {},
+        cancel_requested=bool(row.cancel_requested),
+    )
+
+
+def renew(database: Database, job_id: str, owner: str, now: float, lease_seconds: float) -> bool:
+    with database.write() as connection:
+        result = connection.execute(
+            sa.update(jobs)
+            .where(J.id == job_id, J.lease_owner == owner)
+            .values(lease_expires_at=now + lease_seconds, updated_at=now)
+        )
+    return bool(result.rowcount)
+
+
+def save_progress(connection: Connection, job_id: str, progress: dict[str, Any], now: float) -> None:
+    connection.execute(
+        sa.update(jobs).where(J.id == job_id).values(progress=orjson.dumps(progress).decode(), updated_at=now)
+    )
+
+
+def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: float) -> str:
+    """Record a step's outcome; returns the job's new state."""
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    if isinstance(outcome, Done):
+        values.update(state=DONE, outcome_message=outcome.message or None)
+    elif isinstance(outcome, Failed):
+        values.update(state=FAILED, outcome_message=outcome.message)
+    elif isinstance(outcome, Wait):
+        values.update(state=QUEUED, run_at=outcome.at)
+    elif isinstance(outcome, Retry):
+        attempts = job.attempts + 1
+        if attempts >= job.retry_policy.max_attempts:
+            values.update(state=FAILED, attempts=attempts, outcome_message=outcome.reason)
+        else:
+            values.update(
+                state=QUEUED,
+                attempts=attempts,
+                run_at=now + job.retry_policy.delay(attempts),
+                outcome_message=outcome.reason,
+            )
+    with database.write() as connection:
+        connection.execute(sa.update(jobs).where(J.id == job.id, J.lease_owner == owner).values(**values))
+    return str(values.get("state", QUEUED))

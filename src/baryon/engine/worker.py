@@ -1,0 +1,109 @@
+"""Worker loop: claim due jobs, run their step under a renewed lease, settle the outcome.
+
+Invariants: a step that raises is treated as a transient failure (Retry) and logged; when a job's retries
+run out its handler's `give_up` records the failure on the resource; the lease is renewed while a step
+runs, so only a dead worker's jobs are taken over; `stop()` lets running steps finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from baryon.engine import jobs, registration
+from baryon.engine.jobs import Job
+from baryon.engine.outcomes import Failed, Outcome, Retry
+from baryon.runtime import Runtime
+
+log = logging.getLogger("baryon.engine")
+
+
+@dataclass(frozen=True)
+class JobHandler:
+    step: Callable[[Runtime, Job], Outcome]
+    give_up: Callable[[Runtime, Job, str], None]
+
+
+HANDLERS: dict[str, JobHandler] = {
+    registration.JOB_KIND: JobHandler(registration.step, registration.fail),
+}
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        concurrency: int = 1,
+        *,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.runtime = runtime
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.concurrency):
+            thread = threading.Thread(target=self._loop, name=f"baryon-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self.runtime.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("worker loop error")
+                worked = False
+            if not worked:
+                self.runtime.work_available.wait(self.poll_interval)
+                self.runtime.work_available.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one due job; False when none was due."""
+        clock = self.runtime.clock
+        job = jobs.claim(self.runtime.database, self.owner, clock.now(), self.lease_seconds)
+        if job is None:
+            return False
+        handler = HANDLERS.get(job.kind)
+        if handler is None:
+            outcome: Outcome = Failed(f"no handler for job kind {job.kind}")
+        else:
+            outcome = self._run_step(handler, job)
+        state = jobs.settle(self.runtime.database, job, self.owner, outcome, clock.now())
+        if state == jobs.FAILED and isinstance(outcome, Retry) and handler is not None:
+            handler.give_up(self.runtime, job, outcome.reason)
+        return True
+
+    def _run_step(self, handler: JobHandler, job: Job) -> Outcome:
+        done = threading.Event()
+
+        def keep_lease() -> None:
+            while not done.wait(self.lease_seconds / 3):
+                jobs.renew(self.runtime.database, job.id, self.owner, self.runtime.clock.now(), self.lease_seconds)
+
+        renewer = threading.Thread(target=keep_lease, daemon=True)
+        renewer.start()
+        try:
+            return handler.step(self.runtime, job)
+        except Exception as error:
+            log.exception("job %s (%s) step raised", job.id, job.kind)
+            return Retry(f"{type(error).__name__}: {error}")
+        finally:
+            done.set()
+            renewer.join()

@@ -1,0 +1,182 @@
+"""Verification of AWS Signature Version 4 on incoming requests.
+
+Invariants: a request is accepted only when its signature matches the one computed with the secret of an
+active credential that Baryon issued, its credential scope names the `proton` service, and its time stamp
+is within 15 minutes of the server clock. The credential scope's region becomes the request's region.
+Derived signing keys are cached per (secret, date, region); secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import quote, unquote
+
+from baryon.protocol.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "proton"
+MAX_SKEW = timedelta(minutes=15)
+_INVALID_TOKEN = "The security token included in the request is invalid."
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An active credential: what a key id resolves to."""
+
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who made a request, established from its signature."""
+
+    account_id: str
+    region: str
+    access_key_id: str
+    principal: str
+
+
+CredentialLookup = Callable[[str], Credential | None]
+
+
+def _parse_authorization(header: str) -> tuple[str, list[str], str]:
+    if not header.startswith(ALGORITHM + " "):
+        raise IncompleteSignatureException(
+            f"Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header and the "
+            f"algorithm {ALGORITHM}."
+        )
+    fields: dict[str, str] = {}
+    for part in header[len(ALGORITHM) + 1 :].split(","):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            fields[key] = value
+    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in fields]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"Authorization header requires '{name}' parameter." for name in missing)
+            + f" Authorization={header.split(' ')[0]}"
+        )
+    return fields["Credential"], fields["SignedHeaders"].split(";"), fields["Signature"]
+
+
+@lru_cache(maxsize=4096)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+    key = hmac.new(key, region.encode(), hashlib.sha256).digest()
+    key = hmac.new(key, service.encode(), hashlib.sha256).digest()
+    return hmac.new(key, b"aws4_request", hashlib.sha256).digest()
+
+
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = []
+    for item in query.split("&"):
+        key, _, value = item.partition("=")
+        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _canonical_path(path: str) -> str:
+    return quote(quote(path or "/", safe="/-_.~"), safe="/-_.~")
+
+
+def verify(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    lookup: CredentialLookup,
+    now: datetime,
+) -> Identity:
+    """Check the request's SigV4 signature; return the caller's identity or raise the AWS error."""
+    authorization = headers.get("authorization")
+    if not authorization:
+        raise MissingAuthenticationTokenException("Request is missing Authentication Token")
+    credential_field, signed_headers, signature = _parse_authorization(authorization)
+    scope = credential_field.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise IncompleteSignatureException(
+            f"Credential should be scoped to a valid region. Credential={credential_field}"
+        )
+    access_key_id, date, region, service, _ = scope
+    if service != SERVICE:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+    amz_date = headers.get("x-amz-date", "")
+    try:
+        stamp = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise IncompleteSignatureException(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        ) from None
+    credential = lookup(access_key_id)
+    if credential is None:
+        raise UnrecognizedClientException(_INVALID_TOKEN)
+    fmt = "%Y%m%dT%H%M%SZ"
+    if stamp < now - MAX_SKEW:
+        raise InvalidSignatureException(
+            f"Signature expired: {amz_date} is now earlier than {(now - MAX_SKEW).strftime(fmt)} "
+            f"({now.strftime(fmt)} - 15 min.)"
+        )
+    if stamp > now + MAX_SKEW:
+        raise InvalidSignatureException(
+            f"Signature not yet current: {amz_date} is still later than {(now + MAX_SKEW).strftime(fmt)} "
+            f"({now.strftime(fmt)} + 15 min.)"
+        )
+    if date != amz_date[:8]:
+        raise InvalidSignatureException(
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{date}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    canonical_headers = "".join(
+        f"{name}:{_SPACES.sub(' ', headers.get(name, '')).strip()}\n" for name in signed_headers
+    )
+    payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    canonical_request = "\n".join(
+        (
+            method,
+            _canonical_path(path),
+            _canonical_query(query),
+            canonical_headers,
+            ";".join(signed_headers),
+            payload_hash,
+        )
+    )
+    string_to_sign = "\n".join(
+        (
+            ALGORITHM,
+            amz_date,
+            f"{date}/{region}/{service}/aws4_request",
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        )
+    )
+    key = _signing_key(credential.secret_access_key, date, region, service)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise InvalidSignatureException(_MISMATCH)
+    return Identity(
+        account_id=credential.account_id,
+        region=region,
+        access_key_id=access_key_id,
+        principal=f"arn:aws:iam::{credential.account_id}:user/{credential.name}",
+    )

@@ -1,0 +1,138 @@
+"""Validation of decoded input against the botocore model, with AWS-style messages.
+
+Invariants: validation never mutates its input; every violation found is reported in one
+`ValidationException` whose message reads `N validation error(s) detected: Value at '<path>' failed to
+satisfy constraint: <constraint>` joined by `; `, the way AWS services word it. Values are never echoed,
+so sensitive members cannot leak through error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from baryon.contract.model import operation_model
+from baryon.protocol.errors import ValidationException
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def validate_input(operation: str, params: Any) -> None:
+    """Raise ValidationException when `params` does not satisfy the operation's input shape."""
+    shape = operation_model(operation).input_shape
+    if shape is None:
+        return
+    errors: list[str] = []
+    if not isinstance(params, dict):
+        errors.append("Value at 'input' failed to satisfy constraint: Member must be a structure")
+    else:
+        _structure(shape, params, "", errors)
+    if errors:
+        raise ValidationException(_message(errors))
+
+
+def _message(errors: list[str]) -> str:
+    count = len(errors)
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: " + "; ".join(errors)
+
+
+def _fail(path: str, constraint: str, errors: list[str]) -> None:
+    errors.append(f"Value at '{path}' failed to satisfy constraint: {constraint}")
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _structure(shape: Any, value: dict[str, Any], path: str, errors: list[str]) -> None:
+    members = shape.members
+    for name in shape.required_members:
+        if value.get(name) is None:
+            _fail(_join(path, name), "Member must not be null", errors)
+    present = [name for name in members if value.get(name) is not None]
+    if shape.is_tagged_union and len(present) != 1:
+        _fail(path or "input", "Member must have exactly one member set", errors)
+    for name in present:
+        _value(members[name], value[name], _join(path, name), errors)
+
+
+def _value(shape: Any, value: Any, path: str, errors: list[str]) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            _fail(path, "Member must be a structure", errors)
+            return
+        _structure(shape, value, path, errors)
+    elif kind == "list":
+        if not isinstance(value, list):
+            _fail(path, "Member must be a list", errors)
+            return
+        _length(shape, len(value), path, errors)
+        for index, item in enumerate(value, start=1):
+            if item is None:
+                _fail(f"{path}.{index}.member", "Member must not be null", errors)
+            else:
+                _value(shape.member, item, f"{path}.{index}.member", errors)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            _fail(path, "Member must be a map", errors)
+            return
+        _length(shape, len(value), path, errors)
+        for key, item in value.items():
+            _value(shape.key, key, f"{path}.key", errors)
+            _value(shape.value, item, f"{path}.{key}", errors)
+    elif kind == "string":
+        if not isinstance(value, str):
+            _fail(path, "Member must be of type string", errors)
+            return
+        _string(shape, value, path, errors)
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(path, f"Member must be of type {kind}", errors)
+            return
+        _range(shape, value, path, errors)
+    elif kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            _fail(path, f"Member must be of type {kind}", errors)
+            return
+        _range(shape, value, path, errors)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            _fail(path, "Member must be of type boolean", errors)
+    elif kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            _fail(path, "Member must be of type timestamp", errors)
+    elif kind == "blob" and not isinstance(value, str):
+        _fail(path, "Member must be of type blob", errors)
+
+
+def _length(shape: Any, length: int, path: str, errors: list[str]) -> None:
+    meta = shape.metadata
+    if "min" in meta and length < meta["min"]:
+        _fail(path, f"Member must have length greater than or equal to {meta['min']}", errors)
+    if "max" in meta and length > meta["max"]:
+        _fail(path, f"Member must have length less than or equal to {meta['max']}", errors)
+
+
+def _range(shape: Any, value: float, path: str, errors: list[str]) -> None:
+    meta = shape.metadata
+    if "min" in meta and value < meta["min"]:
+        _fail(path, f"Member must have value greater than or equal to {meta['min']}", errors)
+    if "max" in meta and value > meta["max"]:
+        _fail(path, f"Member must have value less than or equal to {meta['max']}", errors)
+
+
+def _string(shape: Any, value: str, path: str, errors: list[str]) -> None:
+    enum = shape.enum
+    if enum and value not in enum:
+        _fail(path, f"Member must satisfy enum value set: [{', '.join(enum)}]", errors)
+        return
+    _length(shape, len(value), path, errors)
+    pattern = shape.metadata.get("pattern")
+    if pattern is not None and _regex(pattern).fullmatch(value) is None:
+        _fail(path, f"Member must satisfy regular expression pattern: {pattern}", errors)

@@ -1,0 +1,56 @@
+"""The objects one Baryon process shares between its API and its engine.
+
+Invariants: one `Runtime` per process and database; it owns the database engine, the deployment secret,
+the token signer and the injectable clock and id providers. `wake` lets an in-process worker start on
+new jobs at once instead of at its next poll.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from baryon.clock import Clock, Ids, RandomIds, SystemClock
+from baryon.config import Settings
+from baryon.domain.quotas import Quotas
+from baryon.protocol.pagination import TokenSigner
+from baryon.store.credentials import CredentialStore
+from baryon.store.db import Database
+from baryon.store.migrate import upgrade
+from baryon.store.secrets import Secrets, load_key
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    secrets: Secrets
+    credentials: CredentialStore
+    tokens: TokenSigner
+    clock: Clock = field(default_factory=SystemClock)
+    ids: Ids = field(default_factory=RandomIds)
+    quotas: Quotas = field(default_factory=Quotas.from_environment)
+    work_available: threading.Event = field(default_factory=threading.Event)
+
+    def wake(self) -> None:
+        self.work_available.set()
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_runtime(settings: Settings, *, migrate: bool | None = None) -> Runtime:
+    """Connect to the configured database (migrating it unless told not to) and bind the secret key."""
+    settings.ensure_data_dir()
+    database = Database(settings.resolved_database_url)
+    if settings.migrate if migrate is None else migrate:
+        upgrade(database)
+    secrets = Secrets(load_key(settings.secret_key, settings.data_dir))
+    secrets.bind(database)
+    return Runtime(
+        settings=settings,
+        database=database,
+        secrets=secrets,
+        credentials=CredentialStore(database, secrets),
+        tokens=TokenSigner(secrets.key),
+    )

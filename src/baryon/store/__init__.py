@@ -1,0 +1,1 @@
+"""State store: SQLAlchemy Core tables, transactions, Alembic migrations and the queries built on them."""

@@ -1,0 +1,68 @@
+"""Apply Alembic migrations, serialised across processes.
+
+Invariants: at most one process migrates a database at a time (a PostgreSQL advisory lock, or a lock
+file beside the SQLite database); upgrading an up-to-date database is a no-op.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from baryon.store.db import Database
+
+_LOCK_ID = 0x6261_7279_6F6E  # "baryon"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return config
+
+
+@contextmanager
+def _sqlite_lock(database: Database) -> Iterator[None]:
+    path = database.engine.url.database
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(database: Database) -> None:
+    config = _config()
+    if database.is_sqlite:
+        with _sqlite_lock(database), database.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        return
+    with database.engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
+        connection.commit()
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
+            connection.commit()
+
+
+def current_revision(database: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        rev: str | None = MigrationContext.configure(connection).get_current_revision()
+        return rev

@@ -1,0 +1,132 @@
+"""Table definitions: the whole persistent state of Baryon.
+
+Invariants: every customer resource row carries (account_id, region) and is unique by name within them;
+timestamps are epoch seconds (double precision, UTC); JSON documents are stored as text. The Alembic
+migrations under store/migrations must produce exactly these tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+Timestamp = sa.Double
+
+deployment_settings = sa.Table(
+    "deployment_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_ciphertext", sa.Text, nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("display_name", sa.Text, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("encryption_key", sa.Text, nullable=True),
+    sa.Column("provisioning", sa.String(32), nullable=True),
+    sa.Column("recommended_major", sa.Integer, nullable=True),
+    sa.Column("recommended_minor", sa.Integer, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "kind", "name"),
+)
+
+template_versions = sa.Table(
+    "template_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("template_id", sa.Integer, sa.ForeignKey("templates.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("major", sa.Integer, nullable=False),
+    sa.Column("minor", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("schema_text", sa.Text, nullable=True),
+    sa.Column("compatible_environment_templates", sa.Text, nullable=True),
+    sa.Column("supported_component_sources", sa.Text, nullable=True),
+    sa.Column("source_bucket", sa.String(63), nullable=False),
+    sa.Column("source_key", sa.String(1024), nullable=False),
+    sa.Column("bundle", sa.LargeBinary, nullable=True),
+    sa.Column("bundle_info", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Column("deleted_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("template_id", "major", "minor"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("resource_arn", sa.String(2048), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+account_settings = sa.Table(
+    "account_settings",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("pipeline_service_role_arn", sa.Text, nullable=True),
+    sa.Column("pipeline_codebuild_role_arn", sa.Text, nullable=True),
+    sa.Column("pipeline_provisioning_repository", sa.Text, nullable=True),
+)
+
+idempotency_tokens = sa.Table(
+    "idempotency_tokens",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("operation", sa.String(64), primary_key=True),
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("request_digest", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("run_at", Timestamp, nullable=False),
+    sa.Column("lease_owner", sa.String(128), nullable=True),
+    sa.Column("lease_expires_at", Timestamp, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("retry_policy", sa.Text, nullable=False),
+    sa.Column("progress", sa.Text, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("outcome_message", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "state", "run_at"),
+)

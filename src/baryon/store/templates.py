@@ -1,0 +1,107 @@
+"""Queries over templates and template versions.
+
+Invariants: a deleted version keeps its row (numbers are never reused) but is invisible to every query
+here except numbering; a template's `recommended_major/minor` columns always equal the highest PUBLISHED
+live version, recomputed by `refresh_recommended` in the same transaction as any publish or delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from baryon.domain.versions import PUBLISHED
+from baryon.store.schema import template_versions, templates
+
+T = templates.c
+V = template_versions.c
+
+
+def find_template(connection: Connection, account_id: str, region: str, kind: str, name: str) -> Row[Any] | None:
+    return connection.execute(
+        sa.select(templates).where(
+            T.account_id == account_id, T.region == region, T.kind == kind, T.name == name
+        )
+    ).first()
+
+
+def live_versions(connection: Connection, template_id: int, major: int | None = None) -> list[Row[Any]]:
+    query = sa.select(template_versions).where(V.template_id == template_id, V.deleted_at.is_(None))
+    if major is not None:
+        query = query.where(V.major == major)
+    return list(connection.execute(query.order_by(V.major, V.minor)).all())
+
+
+def find_version(connection: Connection, template_id: int, major: int, minor: int) -> Row[Any] | None:
+    return connection.execute(
+        sa.select(template_versions).where(
+            V.template_id == template_id, V.major == major, V.minor == minor, V.deleted_at.is_(None)
+        )
+    ).first()
+
+
+def next_number(connection: Connection, template_id: int, major: int | None) -> tuple[int, int]:
+    """(major, minor) of the next version: a new major when `major` is None, else the next minor."""
+    if major is None:
+        highest = connection.execute(
+            sa.select(sa.func.max(V.major)).where(V.template_id == template_id)
+        ).scalar()
+        return (highest or 0) + 1, 0
+    highest = connection.execute(
+        sa.select(sa.func.max(V.minor)).where(V.template_id == template_id, V.major == major)
+    ).scalar()
+    return major, (-1 if highest is None else highest) + 1
+
+
+def recommended_minor(connection: Connection, template_id: int, major: int) -> int | None:
+    value = connection.execute(
+        sa.select(sa.func.max(V.minor)).where(
+            V.template_id == template_id, V.major == major, V.status == PUBLISHED, V.deleted_at.is_(None)
+        )
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def refresh_recommended(connection: Connection, template_id: int, now: float) -> None:
+    row = connection.execute(
+        sa.select(V.major, V.minor)
+        .where(V.template_id == template_id, V.status == PUBLISHED, V.deleted_at.is_(None))
+        .order_by(V.major.desc(), V.minor.desc())
+        .limit(1)
+    ).first()
+    connection.execute(
+        sa.update(templates)
+        .where(T.id == template_id)
+        .values(
+            recommended_major=row.major if row else None,
+            recommended_minor=row.minor if row else None,
+            last_modified_at=now,
+        )
+    )
+
+
+def count_templates(connection: Connection, account_id: str, region: str) -> int:
+    return int(
+        connection.execute(
+            sa.select(sa.func.count()).where(T.account_id == account_id, T.region == region)
+        ).scalar_one()
+    )
+
+
+def count_live_versions(connection: Connection, template_id: int) -> int:
+    return int(
+        connection.execute(
+            sa.select(sa.func.count()).where(V.template_id == template_id, V.deleted_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def major_exists(connection: Connection, template_id: int, major: int) -> bool:
+    return (
+        connection.execute(
+            sa.select(V.id).where(V.template_id == template_id, V.major == major, V.deleted_at.is_(None)).limit(1)
+        ).first()
+        is not None
+    )

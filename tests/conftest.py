@@ -1,0 +1,117 @@
+"""Shared fixtures: a real moto server as the AWS side, databases on SQLite and PostgreSQL, an in-process
+runtime with a worker, and boto3 clients."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from baryon.api.dispatch import Dispatcher
+from baryon.config import Settings
+from baryon.engine.worker import Worker
+from baryon.protocol.sigv4 import Credential
+from baryon.runtime import Runtime, open_runtime
+from tests.support.clients import in_process_client
+from tests.support.databases import fresh_postgres, postgres_available
+
+ACCOUNT = "111111111111"
+OTHER_ACCOUNT = "222222222222"
+SECRET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto server on loopback; this process's AWS calls go to it."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    yield endpoint
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(moto_endpoint: str) -> Any:
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket="bundles")
+    return client
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'baryon.db'}"
+        return
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable")
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, secret_key=SECRET_KEY)
+    rt = open_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def worker(runtime: Runtime, moto_endpoint: str) -> Iterator[Worker]:
+    engine = Worker(runtime, concurrency=2, poll_interval=0.05)
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def dispatcher(runtime: Runtime) -> Dispatcher:
+    return Dispatcher(runtime)
+
+
+@pytest.fixture
+def credential(runtime: Runtime) -> Credential:
+    return runtime.credentials.create(ACCOUNT, "tester", runtime.clock.now())
+
+
+@pytest.fixture
+def proton(dispatcher: Dispatcher, credential: Credential) -> Any:
+    return in_process_client(dispatcher, credential)
+
+
+@pytest.fixture
+def other_account_proton(dispatcher: Dispatcher, runtime: Runtime) -> Any:
+    other = runtime.credentials.create(OTHER_ACCOUNT, "other", runtime.clock.now())
+    return in_process_client(dispatcher, other)

@@ -1,0 +1,1 @@
+"""Test support: processes, clients, bundles."""
