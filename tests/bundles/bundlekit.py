@@ -161,6 +161,11 @@ def bundle(files: Mapping[str, str | bytes], *, prefix: str = "", dirs: Iterable
     return targz(entries)
 
 
+def encoded(files: Mapping[str, str | bytes]) -> list[tuple[str, bytes]]:
+    """(name, bytes) pairs of `files`, text encoded as UTF-8."""
+    return [(name, text.encode() if isinstance(text, str) else text) for name, text in files.items()]
+
+
 def cfn_environment(**extra: str | bytes) -> dict[str, str | bytes]:
     return {
         "schema/schema.yaml": ENV_SCHEMA,

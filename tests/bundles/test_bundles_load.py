@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 import yaml
-from bundlekit import (
+
+from baryon.bundles import BundleError, BundleInfo, Limits, load_bundle
+from tests.bundles.bundlekit import (
     CFN_MANIFEST,
     CFN_TEMPLATE,
     CODEBUILD_MANIFEST,
@@ -20,8 +22,6 @@ from bundlekit import (
     manifest_entry,
     service,
 )
-
-from baryon.bundles import BundleError, BundleInfo, Limits, load_bundle
 
 
 def rejected(archive: bytes, **options: Any) -> str:
@@ -81,13 +81,12 @@ def test_dot_slash_member_names_are_normalised() -> None:
 
 
 def test_macos_junk_is_ignored_and_other_files_are_kept() -> None:
-    files = cfn_environment(
-        **{
-            "__MACOSX/schema/._schema.yaml": b"\x00\x05\x16\x07",
-            "infrastructure/.DS_Store": b"\x00\x00\x00\x01Bud1",
-            "README.md": "# my template\n",
-        }
-    )
+    junk: dict[str, str | bytes] = {
+        "__MACOSX/schema/._schema.yaml": b"\x00\x05\x16\x07",
+        "infrastructure/.DS_Store": b"\x00\x00\x00\x01Bud1",
+        "README.md": "# my template\n",
+    }
+    files = cfn_environment(**junk)
     info = load_bundle(bundle(files), kind="ENVIRONMENT")
     assert sorted(info.files) == [
         "README.md",
@@ -164,7 +163,9 @@ settings:
       VpcId: "{{ environment.inputs.vpc }}"
 """
     )
-    settings = load_bundle(env_with_manifest(manifest), kind="ENVIRONMENT").parts["infrastructure"]["settings"]
+    settings = load_bundle(env_with_manifest(manifest), kind="ENVIRONMENT").parts["infrastructure"][
+        "settings"
+    ]
     assert settings["input_type"] == "HCL"
     assert settings["project_properties"] == {"VpcConfig": {"VpcId": "{{ environment.inputs.vpc }}"}}
 
@@ -179,7 +180,11 @@ def test_customer_managed_environment_has_only_a_schema() -> None:
 
 def test_service_with_pipeline() -> None:
     info = load_bundle(bundle(service()), kind="SERVICE", has_pipeline=True)
-    expected = {"rendering_engine": "jinja", "template_language": "cloudformation", "files": ["cloudformation.yaml"]}
+    expected = {
+        "rendering_engine": "jinja",
+        "template_language": "cloudformation",
+        "files": ["cloudformation.yaml"],
+    }
     assert info.parts == {"instance_infrastructure": expected, "pipeline_infrastructure": expected}
     assert info.schema_text == SERVICE_SCHEMA
 
@@ -373,7 +378,8 @@ def test_legacy_service_infrastructure_folder() -> None:
         ),
         (
             manifest_entry("file: cloudformation.yaml\ntemplate_language: cloudformation"),
-            "infrastructure/manifest.yaml: 'rendering_engine' is required; valid values: jinja, hcl, codebuild",
+            "infrastructure/manifest.yaml: 'rendering_engine' is required; "
+            "valid values: jinja, hcl, codebuild",
         ),
         (
             manifest_entry("file: cloudformation.yaml\nrendering_engine: mustache"),
@@ -386,7 +392,9 @@ def test_legacy_service_infrastructure_folder() -> None:
             "(it is missing)",
         ),
         (
-            manifest_entry("file: cloudformation.yaml\nrendering_engine: jinja\ntemplate_language: terraform"),
+            manifest_entry(
+                "file: cloudformation.yaml\nrendering_engine: jinja\ntemplate_language: terraform"
+            ),
             "infrastructure/manifest.yaml: rendering_engine jinja needs template_language: cloudformation "
             "(found 'terraform')",
         ),
@@ -405,7 +413,9 @@ def test_legacy_service_infrastructure_folder() -> None:
             "rendering_engine jinja needs the name of exactly one CloudFormation template file",
         ),
         (
-            manifest_entry("file: ../schema/schema.yaml\nrendering_engine: jinja\ntemplate_language: cloudformation"),
+            manifest_entry(
+                "file: ../schema/schema.yaml\nrendering_engine: jinja\ntemplate_language: cloudformation"
+            ),
             "infrastructure/manifest.yaml: file '../schema/schema.yaml' must be the name of a file directly "
             "inside infrastructure/, without folders",
         ),
@@ -415,8 +425,8 @@ def test_legacy_service_infrastructure_folder() -> None:
         ),
         (
             manifest_entry("file: cloudformation.yaml\nrendering_engine: hcl\ntemplate_language: terraform"),
-            "infrastructure/manifest.yaml: file 'cloudformation.yaml' must be a Terraform file ending in .tf, "
-            "or '*' for every .tf file in infrastructure/",
+            "infrastructure/manifest.yaml: file 'cloudformation.yaml' must be a Terraform file "
+            "ending in .tf, or '*' for every .tf file in infrastructure/",
         ),
         (
             manifest_entry('file: "*"\nrendering_engine: hcl\ntemplate_language: terraform'),
@@ -492,7 +502,8 @@ def test_manifest_errors(manifest: str, message: str) -> None:
             "not a list",
         ),
         (
-            "rendering_engine: codebuild\nsettings:\n  provision: [a]\n  env:\n    variables:\n      A: {b: c}",
+            "rendering_engine: codebuild\nsettings:\n  provision: [a]\n"
+            "  env:\n    variables:\n      A: {b: c}",
             "infrastructure/manifest.yaml: settings.env.variables.A must be a single value, not a mapping",
         ),
         (
@@ -521,7 +532,10 @@ def test_manifest_errors_name_the_service_part() -> None:
 
 def test_referenced_template_must_be_utf8() -> None:
     archive = bundle(cfn_environment(**{"infrastructure/cloudformation.yaml": b"Resources: \xff\n"}))
-    assert rejected(archive) == "infrastructure/cloudformation.yaml is not UTF-8 text: invalid byte 0xff at offset 11"
+    assert (
+        rejected(archive)
+        == "infrastructure/cloudformation.yaml is not UTF-8 text: invalid byte 0xff at offset 11"
+    )
 
 
 def test_manifest_yaml_syntax_error_names_line_and_column() -> None:
@@ -533,7 +547,9 @@ def test_manifest_yaml_syntax_error_names_line_and_column() -> None:
 
 
 def test_empty_manifest() -> None:
-    assert rejected(env_with_manifest("")) == "infrastructure/manifest.yaml is empty; it must be a YAML mapping"
+    assert (
+        rejected(env_with_manifest("")) == "infrastructure/manifest.yaml is empty; it must be a YAML mapping"
+    )
 
 
 # --- schema ----------------------------------------------------------------------------------------
@@ -557,7 +573,8 @@ def test_schema_yaml_error_with_context() -> None:
 
 def test_schema_with_a_control_character() -> None:
     assert rejected(env_with_schema("schema:\n  a: \x01\n")) == (
-        "schema/schema.yaml: line 2, column 6: unacceptable character #x0001 (special characters are not allowed)"
+        "schema/schema.yaml: line 2, column 6: unacceptable character #x0001 "
+        "(special characters are not allowed)"
     )
 
 
@@ -615,7 +632,7 @@ def env_type(body: str) -> str:
         ),
         (
             "schema:\n  format:\n    openapi: 3.1.0\n",
-            'schema/schema.yaml: schema.format.openapi must be "3.0.0" (found \'3.1.0\')',
+            "schema/schema.yaml: schema.format.openapi must be \"3.0.0\" (found '3.1.0')",
         ),
         (
             "schema:\n  format:\n    openapi: 3.0\n",
@@ -632,7 +649,8 @@ def env_type(body: str) -> str:
             "schema.types, not a list",
         ),
         (
-            'schema:\n  format:\n    openapi: "3.0.0"\n  environment_input_type: E\n  service_input_type: S\n',
+            'schema:\n  format:\n    openapi: "3.0.0"\n'
+            "  environment_input_type: E\n  service_input_type: S\n",
             "schema/schema.yaml: schema.service_input_type is not allowed in an environment template "
             "schema; it declares only environment_input_type",
         ),
@@ -642,7 +660,8 @@ def env_type(body: str) -> str:
             "(it is missing)",
         ),
         (
-            'schema:\n  format:\n    openapi: "3.0.0"\n  environment_input_type: EnvIn\n  types:\n    Other: {}\n',
+            'schema:\n  format:\n    openapi: "3.0.0"\n'
+            "  environment_input_type: EnvIn\n  types:\n    Other: {}\n",
             "schema/schema.yaml: schema.environment_input_type names 'EnvIn', but schema.types has no type "
             "'EnvIn' (types defined: Other)",
         ),
@@ -814,7 +833,8 @@ def test_other_file_over_its_limit_in_a_wrapped_bundle() -> None:
 def test_file_far_over_every_limit_is_not_kept_in_memory() -> None:
     files = cfn_environment(**{"infrastructure/big.bin": bytes(3 * 1024 * 1024)})
     assert rejected(bundle(files)) == (
-        "infrastructure/big.bin is larger than 200 KB (204800 bytes), the limit for a file in a template bundle"
+        "infrastructure/big.bin is larger than 200 KB (204800 bytes), "
+        "the limit for a file in a template bundle"
     )
 
 
@@ -826,7 +846,8 @@ def test_a_file_named_manifest_outside_a_part_gets_the_file_limit() -> None:
 def test_custom_limits_apply() -> None:
     limits = Limits(file_bytes=100)
     assert rejected(bundle(cfn_environment()), limits=limits) == (
-        "infrastructure/cloudformation.yaml is larger than 100 bytes, the limit for a file in a template bundle"
+        "infrastructure/cloudformation.yaml is larger than 100 bytes, "
+        "the limit for a file in a template bundle"
     )
 
 
@@ -856,8 +877,8 @@ def test_template_files_are_counted_over_the_whole_bundle() -> None:
         **terraform_files(5, "pipeline_infrastructure"),
     }
     assert rejected(bundle(files), kind="SERVICE", has_pipeline=True) == (
-        "The manifests reference 11 template files (instance_infrastructure/: 6, pipeline_infrastructure/: 5), "
-        "more than 10, the limit for one bundle"
+        "The manifests reference 11 template files "
+        "(instance_infrastructure/: 6, pipeline_infrastructure/: 5), more than 10, the limit for one bundle"
     )
 
 

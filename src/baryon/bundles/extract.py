@@ -266,7 +266,7 @@ def read_archive(archive: bytes, limits: Limits) -> Archive:
         raise
     except tarfile.ReadError as exc:
         detail = str(exc)
-        if detail in ("empty file", "invalid header", "bad checksum"):
+        if detail in ("empty file", "invalid header", "bad checksum", "truncated header"):
             detail = "the decompressed data is not a tar archive"
         else:
             detail = f"the data is corrupt or truncated ({detail})"

@@ -1,0 +1,52 @@
+"""Credentials are stored encrypted, revocation is immediate, and one database keeps one secret key."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from baryon.config import Settings
+from baryon.runtime import Runtime, open_runtime
+from baryon.store.schema import credentials
+from baryon.store.secrets import SecretKeyMismatch
+
+
+def test_secret_is_encrypted_at_rest(runtime: Runtime) -> None:
+    credential = runtime.credentials.create("111111111111", "alice", runtime.clock.now())
+    with runtime.database.read() as connection:
+        stored = connection.execute(sa.select(credentials.c.secret_ciphertext)).scalar_one()
+    assert credential.secret_access_key not in stored
+    assert runtime.secrets.decrypt(stored) == credential.secret_access_key
+    looked_up = runtime.credentials.lookup(credential.access_key_id)
+    assert looked_up == credential
+
+
+def test_revoked_credentials_stop_at_once(runtime: Runtime) -> None:
+    credential = runtime.credentials.create("111111111111", "alice", runtime.clock.now())
+    assert runtime.credentials.lookup(credential.access_key_id) is not None
+    assert runtime.credentials.revoke(credential.access_key_id, runtime.clock.now())
+    assert runtime.credentials.lookup(credential.access_key_id) is None
+    assert not runtime.credentials.revoke(credential.access_key_id, runtime.clock.now())
+    [record] = runtime.credentials.list()
+    assert record.revoked_at is not None
+
+
+def test_a_database_refuses_another_secret_key(runtime: Runtime, database_url: str, tmp_path: Path) -> None:
+    other_key = base64.urlsafe_b64encode(b"z" * 32).decode()
+    settings = Settings(data_dir=tmp_path / "other", database_url=database_url, secret_key=other_key)
+    with pytest.raises(SecretKeyMismatch, match="set up with another secret key"):
+        open_runtime(settings)
+
+
+def test_key_file_is_created_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", database_url=None, secret_key=None)
+    rt = open_runtime(settings)
+    key_file = tmp_path / "d" / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    rt.close()
+    again = open_runtime(Settings(data_dir=tmp_path / "d", database_url=None, secret_key=None))
+    assert again.secrets.key == rt.secrets.key
+    again.close()
