@@ -35,7 +35,10 @@ def _signed(
         method="POST",
         url="http://127.0.0.1:7700/",
         data=body,
-        headers={"X-Amz-Target": "AwsProton20200720.GetEnvironmentTemplate", "Content-Type": "application/x-amz-json-1.0"},
+        headers={
+            "X-Amz-Target": "AwsProton20200720.GetEnvironmentTemplate",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
     )
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     headers = {k.lower(): v for k, v in request.headers.items()}

@@ -61,9 +61,10 @@ def test_lengths_enums_ranges_and_several_errors() -> None:
         {"name": "x" * 101, "provisioning": "SELF", "description": "d" * 501},
     )
     assert message.startswith("3 validation errors detected: ")
-    assert "Value at 'name' failed to satisfy constraint: Member must have length less than or equal to 100" in message
-    assert "Value at 'provisioning' failed to satisfy constraint: Member must satisfy enum value set: [CUSTOMER_MANAGED]" in message
-    assert "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 500" in message
+    prefix = "failed to satisfy constraint: Member must"
+    assert f"Value at 'name' {prefix} have length less than or equal to 100" in message
+    assert f"Value at 'provisioning' {prefix} satisfy enum value set: [CUSTOMER_MANAGED]" in message
+    assert f"Value at 'description' {prefix} have length less than or equal to 500" in message
 
 
 def test_nested_list_paths_and_types() -> None:
@@ -71,8 +72,9 @@ def test_nested_list_paths_and_types() -> None:
         "CreateEnvironmentTemplate",
         {"name": "ok", "tags": [{"key": "k", "value": "v"}, {"key": "", "value": 3}]},
     )
-    assert "Value at 'tags.2.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1" in message
-    assert "Value at 'tags.2.member.value' failed to satisfy constraint: Member must be of type string" in message
+    prefix = "failed to satisfy constraint: Member must"
+    assert f"Value at 'tags.2.member.key' {prefix} have length greater than or equal to 1" in message
+    assert f"Value at 'tags.2.member.value' {prefix} be of type string" in message
 
 
 def test_union_needs_exactly_one_member() -> None:

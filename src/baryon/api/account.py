@@ -59,7 +59,8 @@ def update_account_settings(ctx: Context, params: Params, connection: Connection
     if params.get("deletePipelineProvisioningRepository"):
         if repository is not None:
             raise ValidationException(
-                "Give either pipelineProvisioningRepository or deletePipelineProvisioningRepository, not both."
+                "Give either pipelineProvisioningRepository or deletePipelineProvisioningRepository, "
+                "not both."
             )
         changes["pipeline_provisioning_repository"] = None
     elif repository is not None:

@@ -1,7 +1,7 @@
 """Helpers shared by handlers: not-found errors, output cleaning, pagination of lists.
 
 Invariants: outputs never carry None members (absent means unset on the wire); page sizes follow the
-model's `maxResults` (1–100, default 100); a page token is bound to the operation and caller scope.
+model's `maxResults` (1-100, default 100); a page token is bound to the operation and caller scope.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from functools import cache
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -71,9 +71,7 @@ class Dispatcher:
         self.runtime = runtime
         load_all()
 
-    def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> Response:
+    def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Response:
         request_id = str(uuid.uuid4())
         name = ""
         try:
@@ -98,11 +96,10 @@ class Dispatcher:
             validate_input(name, params)
             op = OPERATIONS.get(name)
             if op is None:
-                raise ValidationException(
-                    f"The operation {name} is not available on this Baryon server yet."
-                )
-            ctx = Context(self.runtime, identity.account_id, identity.region, identity.principal,
-                          request_id, name)
+                raise ValidationException(f"The operation {name} is not available on this Baryon server yet.")
+            ctx = Context(
+                self.runtime, identity.account_id, identity.region, identity.principal, request_id, name
+            )
             result = self._run(op, ctx, params)
             return Response(
                 200,
@@ -111,8 +108,13 @@ class Dispatcher:
             )
         except ServiceError as error:
             if error.modelled and name and error.code not in operation_errors(name):
-                log.error("request %s: %s raised %s, which its model does not list: %s",
-                          request_id, name, error.code, error.message)
+                log.error(
+                    "request %s: %s raised %s, which its model does not list: %s",
+                    request_id,
+                    name,
+                    error.code,
+                    error.message,
+                )
                 error = InternalServerException("An internal error occurred.")
             return error_response(error, request_id)
         except Exception:

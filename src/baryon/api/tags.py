@@ -29,7 +29,8 @@ def put_tags(ctx: Context, connection: Connection, arn: str, new_tags: list[dict
     if reserved:
         raise ValidationException(f"Tag keys starting with 'aws:' are reserved: {', '.join(reserved)}")
     current = {
-        row.key: row.value for row in connection.execute(sa.select(G.key, G.value).where(G.resource_arn == arn))
+        row.key: row.value
+        for row in connection.execute(sa.select(G.key, G.value).where(G.resource_arn == arn))
     }
     limit = ctx.runtime.quotas.tags_per_resource
     if len(current.keys() | wanted.keys()) > limit:

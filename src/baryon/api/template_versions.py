@@ -60,7 +60,9 @@ def version_shape(
     if not summary:
         shape["schema"] = row.schema_text
         if kind is SERVICE:
-            shape["compatibleEnvironmentTemplates"] = orjson.loads(row.compatible_environment_templates or "[]")
+            shape["compatibleEnvironmentTemplates"] = orjson.loads(
+                row.compatible_environment_templates or "[]"
+            )
             shape["supportedComponentSources"] = (
                 orjson.loads(row.supported_component_sources) if row.supported_component_sources else None
             )
@@ -78,7 +80,9 @@ def _require_version(
     return template, row
 
 
-def _check_compatible_environments(ctx: Context, connection: Connection, entries: list[dict[str, str]]) -> None:
+def _check_compatible_environments(
+    ctx: Context, connection: Connection, entries: list[dict[str, str]]
+) -> None:
     for entry in entries:
         name, major = entry["templateName"], parse_part(entry["majorVersion"])
         template = store.find_template(connection, ctx.account_id, ctx.region, ENVIRONMENT.name, name)
@@ -123,7 +127,9 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
             last_modified_at=now,
         )
     )
-    version_id = int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    version_id = int(key[0])
     enqueue(
         connection,
         job_id=ctx.runtime.ids.uuid(),
@@ -204,7 +210,9 @@ def _delete(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
     shape = version_shape(ctx, kind, template, row, connection)
     now = ctx.now
     connection.execute(
-        sa.update(template_versions).where(V.id == row.id).values(deleted_at=now, bundle=None, last_modified_at=now)
+        sa.update(template_versions)
+        .where(V.id == row.id)
+        .values(deleted_at=now, bundle=None, last_modified_at=now)
     )
     store.refresh_recommended(connection, template.id, now)
     delete_tags_under(connection, shape["arn"])
@@ -228,7 +236,9 @@ def _list(ctx: Context, kind: Kind, params: Params, connection: Connection) -> d
         ctx, params, rows, key=lambda row: (row.major, row.minor), extra=f"{template.id}|{major}"
     )
     result: dict[str, Any] = {
-        "templateVersions": [version_shape(ctx, kind, template, row, connection, summary=True) for row in page]
+        "templateVersions": [
+            version_shape(ctx, kind, template, row, connection, summary=True) for row in page
+        ]
     }
     if token:
         result["nextToken"] = token
@@ -257,7 +267,9 @@ resolver("service-template")(_resolve(SERVICE))
 
 
 @operation("CreateEnvironmentTemplateVersion", write=True)
-def create_environment_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+def create_environment_template_version(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
     return _create(ctx, ENVIRONMENT, params, connection)
 
 
@@ -267,17 +279,23 @@ def get_environment_template_version(ctx: Context, params: Params, connection: C
 
 
 @operation("UpdateEnvironmentTemplateVersion", write=True)
-def update_environment_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+def update_environment_template_version(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
     return _update(ctx, ENVIRONMENT, params, connection)
 
 
 @operation("DeleteEnvironmentTemplateVersion", write=True)
-def delete_environment_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+def delete_environment_template_version(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
     return _delete(ctx, ENVIRONMENT, params, connection)
 
 
 @operation("ListEnvironmentTemplateVersions", write=False)
-def list_environment_template_versions(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+def list_environment_template_versions(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
     return _list(ctx, ENVIRONMENT, params, connection)
 
 

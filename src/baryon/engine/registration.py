@@ -29,7 +29,15 @@ log = logging.getLogger("baryon.engine.registration")
 JOB_KIND = "register-template-version"
 V = template_versions.c
 T = templates.c
-_PERMANENT_S3 = {"NoSuchKey", "NoSuchBucket", "AccessDenied", "403", "404", "InvalidObjectState", "InvalidBucketName"}
+_PERMANENT_S3 = {
+    "NoSuchKey",
+    "NoSuchBucket",
+    "AccessDenied",
+    "403",
+    "404",
+    "InvalidObjectState",
+    "InvalidBucketName",
+}
 
 
 def registration_policy() -> RetryPolicy:
@@ -94,7 +102,8 @@ def _fetch(row: Any, limits: Limits) -> bytes | str:
     if size > limits.bundle_bytes:
         response["Body"].close()
         return (
-            f"The template bundle {where} is {size} bytes; a bundle can be at most {limits.bundle_bytes} bytes."
+            f"The template bundle {where} is {size} bytes; "
+            f"a bundle can be at most {limits.bundle_bytes} bytes."
         )
     data: bytes = response["Body"].read(limits.bundle_bytes + 1)
     return data
@@ -111,7 +120,9 @@ def _finish(runtime: Runtime, version_id: int, values: dict[str, Any]) -> None:
 
 def fail(runtime: Runtime, job: Job, message: str) -> None:
     """Mark the version REGISTRATION_FAILED (used when retries run out)."""
-    _finish(runtime, int(job.payload["version_id"]), {"status": REGISTRATION_FAILED, "status_message": message})
+    _finish(
+        runtime, int(job.payload["version_id"]), {"status": REGISTRATION_FAILED, "status_message": message}
+    )
 
 
 def step(runtime: Runtime, job: Job) -> Outcome:
@@ -123,7 +134,9 @@ def step(runtime: Runtime, job: Job) -> Outcome:
     try:
         fetched = _fetch(row, limits)
     except (ClientError, BotoCoreError) as error:
-        return Retry(f"Unable to fetch the template bundle s3://{row.source_bucket}/{row.source_key}: {error}")
+        return Retry(
+            f"Unable to fetch the template bundle s3://{row.source_bucket}/{row.source_key}: {error}"
+        )
     try:
         if isinstance(fetched, str):
             raise BundleError(fetched)

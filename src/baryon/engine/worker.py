@@ -95,7 +95,9 @@ class Worker:
 
         def keep_lease() -> None:
             while not done.wait(self.lease_seconds / 3):
-                jobs.renew(self.runtime.database, job.id, self.owner, self.runtime.clock.now(), self.lease_seconds)
+                jobs.renew(
+                    self.runtime.database, job.id, self.owner, self.runtime.clock.now(), self.lease_seconds
+                )
 
         renewer = threading.Thread(target=keep_lease, daemon=True)
         renewer.start()
