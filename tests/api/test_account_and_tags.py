@@ -22,7 +22,9 @@ def test_account_settings_set_and_clear(proton: Any) -> None:
 def test_account_settings_repository_rules(proton: Any) -> None:
     repo = {"provider": "GITHUB", "name": "org/infra", "branch": "main"}
     with pytest.raises(ClientError) as caught:
-        proton.update_account_settings(pipelineProvisioningRepository=repo, deletePipelineProvisioningRepository=True)
+        proton.update_account_settings(
+            pipelineProvisioningRepository=repo, deletePipelineProvisioningRepository=True
+        )
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError) as caught:
         proton.update_account_settings(pipelineProvisioningRepository=repo)
@@ -44,7 +46,11 @@ def test_tag_untag_list(proton: Any) -> None:
     assert keys == [f"k{i:02d}" for i in range(5)]
     proton.untag_resource(resourceArn=arn, tagKeys=["k01", "k02", "absent"])
     tags = proton.list_tags_for_resource(resourceArn=arn)["tags"]
-    assert tags == [{"key": "k00", "value": "changed"}, {"key": "k03", "value": "3"}, {"key": "k04", "value": "4"}]
+    assert tags == [
+        {"key": "k00", "value": "changed"},
+        {"key": "k03", "value": "3"},
+        {"key": "k04", "value": "4"},
+    ]
 
 
 def test_tag_limits_and_unknown_resources(proton: Any) -> None:

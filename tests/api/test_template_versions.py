@@ -27,13 +27,21 @@ def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
     return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
-def _env_version(proton: Any, s3: Any, name: str = "env", major: str | None = None, data: bytes | None = None) -> Any:
-    kwargs: dict[str, Any] = {"templateName": name, "source": _upload(s3, data or bundles.environment_bundle())}
+def _env_version(
+    proton: Any, s3: Any, name: str = "env", major: str | None = None, data: bytes | None = None
+) -> Any:
+    kwargs: dict[str, Any] = {
+        "templateName": name,
+        "source": _upload(s3, data or bundles.environment_bundle()),
+    }
     if major is not None:
         kwargs["majorVersion"] = major
     version = proton.create_environment_template_version(**kwargs)["environmentTemplateVersion"]
     proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name, majorVersion=version["majorVersion"], minorVersion=version["minorVersion"], WaiterConfig=FAST
+        templateName=name,
+        majorVersion=version["majorVersion"],
+        minorVersion=version["minorVersion"],
+        WaiterConfig=FAST,
     )
     return version
 
@@ -67,7 +75,10 @@ def test_register_to_draft_and_publish(proton: Any, s3: Any, worker: Any) -> Non
     assert proton.get_environment_template(name="env")["environmentTemplate"]["recommendedVersion"] == "1.0"
     code, message = _error(
         proton.update_environment_template_version,
-        templateName="env", majorVersion="1", minorVersion="0", status="DRAFT",
+        templateName="env",
+        majorVersion="1",
+        minorVersion="0",
+        status="DRAFT",
     )
     assert code == "ValidationException"
     assert message == (
@@ -80,7 +91,9 @@ def test_numbering_new_major_and_next_minor(proton: Any, s3: Any, worker: Any) -
     proton.create_environment_template(name="env")
     code, message = _error(
         proton.create_environment_template_version,
-        templateName="env", majorVersion="1", source=_upload(s3, bundles.environment_bundle()),
+        templateName="env",
+        majorVersion="1",
+        source=_upload(s3, bundles.environment_bundle()),
     )
     assert code == "ValidationException"
     assert message.startswith("Major version 1 of environment template env does not exist.")
@@ -95,7 +108,9 @@ def test_numbering_new_major_and_next_minor(proton: Any, s3: Any, worker: Any) -
     assert proton.get_environment_template(name="env")["environmentTemplate"]["recommendedVersion"] == "2.0"
     per_major = proton.list_environment_template_versions(templateName="env")["templateVersions"]
     assert [(v["majorVersion"], v["minorVersion"]) for v in per_major] == [("1", "1"), ("2", "0")]
-    minors = proton.list_environment_template_versions(templateName="env", majorVersion="1")["templateVersions"]
+    minors = proton.list_environment_template_versions(templateName="env", majorVersion="1")[
+        "templateVersions"
+    ]
     assert [v["minorVersion"] for v in minors] == ["0", "1"]
     assert all(v["recommendedMinorVersion"] == "1" for v in minors)
     assert "schema" not in minors[0]
@@ -120,7 +135,9 @@ def test_delete_rules_and_recommended_recomputed(proton: Any, s3: Any, worker: A
     proton.delete_environment_template_version(templateName="env", majorVersion="1", minorVersion="1")
     proton.delete_environment_template_version(templateName="env", majorVersion="1", minorVersion="0")
     assert proton.get_environment_template(name="env")["environmentTemplate"]["recommendedVersion"] == "1.2"
-    deleted = proton.delete_environment_template_version(templateName="env", majorVersion="1", minorVersion="2")
+    deleted = proton.delete_environment_template_version(
+        templateName="env", majorVersion="1", minorVersion="2"
+    )
     assert deleted["environmentTemplateVersion"]["minorVersion"] == "2"
     assert "recommendedVersion" not in proton.get_environment_template(name="env")["environmentTemplate"]
     code, _ = _error(
@@ -146,7 +163,9 @@ def test_missing_bundle_and_bad_bundle_fail_registration(proton: Any, s3: Any, w
         "environmentTemplateVersion"
     ]
     assert failed["status"] == "REGISTRATION_FAILED"
-    assert failed["statusMessage"].startswith("Unable to fetch the template bundle s3://bundles/absent.tar.gz: NoSuchKey")
+    assert failed["statusMessage"].startswith(
+        "Unable to fetch the template bundle s3://bundles/absent.tar.gz: NoSuchKey"
+    )
     broken = bundles.tar_gz(
         {
             "schema/schema.yaml": "schema:\n  format: [\n",
@@ -168,7 +187,10 @@ def test_missing_bundle_and_bad_bundle_fail_registration(proton: Any, s3: Any, w
     assert failed["statusMessage"].startswith("schema/schema.yaml: line ")
     code, _ = _error(
         proton.update_environment_template_version,
-        templateName="env", majorVersion="1", minorVersion="0", status="PUBLISHED",
+        templateName="env",
+        majorVersion="1",
+        minorVersion="0",
+        status="PUBLISHED",
     )
     assert code == "ValidationException"
 
@@ -200,7 +222,10 @@ def test_service_versions_compatible_environments(proton: Any, s3: Any, worker: 
         compatibleEnvironmentTemplates=[{"templateName": "env", "majorVersion": "2"}],
         source=_upload(s3, bundles.service_bundle()),
     )
-    assert (code, message) == ("ValidationException", "Compatible environment template env major version 2 does not exist.")
+    assert (code, message) == (
+        "ValidationException",
+        "Compatible environment template env major version 2 does not exist.",
+    )
     created = proton.create_service_template_version(
         templateName="svc",
         compatibleEnvironmentTemplates=[{"templateName": "env", "majorVersion": "1"}],
@@ -218,12 +243,18 @@ def test_service_versions_compatible_environments(proton: Any, s3: Any, worker: 
     assert got["supportedComponentSources"] == ["DIRECTLY_DEFINED"]
     assert created["arn"].endswith(":service-template/svc:1.0")
     published = proton.update_service_template_version(
-        templateName="svc", majorVersion="1", minorVersion="0", status="PUBLISHED", supportedComponentSources=[]
+        templateName="svc",
+        majorVersion="1",
+        minorVersion="0",
+        status="PUBLISHED",
+        supportedComponentSources=[],
     )["serviceTemplateVersion"]
     assert published["supportedComponentSources"] == []
     code, _ = _error(
         proton.update_service_template_version,
-        templateName="svc", majorVersion="1", minorVersion="0",
+        templateName="svc",
+        majorVersion="1",
+        minorVersion="0",
         compatibleEnvironmentTemplates=[{"templateName": "env", "majorVersion": "1"}],
     )
     assert code == "ValidationException"
@@ -235,7 +266,9 @@ def test_service_without_pipeline_rejects_pipeline_bundle(proton: Any, s3: Any, 
     proton.create_service_template(name="svc", pipelineProvisioning="CUSTOMER_MANAGED")
     compatible = [{"templateName": "env", "majorVersion": "1"}]
     proton.create_service_template_version(
-        templateName="svc", compatibleEnvironmentTemplates=compatible, source=_upload(s3, bundles.service_bundle())
+        templateName="svc",
+        compatibleEnvironmentTemplates=compatible,
+        source=_upload(s3, bundles.service_bundle()),
     )
     with pytest.raises(WaiterError):
         proton.get_waiter("service_template_version_registered").wait(
@@ -270,7 +303,10 @@ def test_client_token_idempotency(proton: Any, s3: Any, worker: Any) -> None:
     assert len(listed) == 1
     code, message = _error(
         proton.create_environment_template_version,
-        templateName="env", source=source, clientToken="tok-1", description="other",
+        templateName="env",
+        source=source,
+        clientToken="tok-1",
+        description="other",
     )
     assert code == "ValidationException"
     assert message.startswith("Idempotent parameter mismatch")
@@ -279,7 +315,9 @@ def test_client_token_idempotency(proton: Any, s3: Any, worker: Any) -> None:
 def test_version_tags_and_cleanup(proton: Any, s3: Any, worker: Any) -> None:
     proton.create_environment_template(name="env")
     version = proton.create_environment_template_version(
-        templateName="env", source=_upload(s3, bundles.environment_bundle()), tags=[{"key": "v", "value": "1"}]
+        templateName="env",
+        source=_upload(s3, bundles.environment_bundle()),
+        tags=[{"key": "v", "value": "1"}],
     )["environmentTemplateVersion"]
     assert proton.list_tags_for_resource(resourceArn=version["arn"])["tags"] == [{"key": "v", "value": "1"}]
     proton.get_waiter("environment_template_version_registered").wait(

@@ -90,7 +90,9 @@ def test_pagination_with_signed_tokens(proton: Any) -> None:
         seen += [t["name"] for t in page["templates"]]
     assert seen == names
     paginator = proton.get_paginator("list_environment_templates")
-    assert [t["name"] for p in paginator.paginate(PaginationConfig={"PageSize": 2}) for t in p["templates"]] == names
+    assert [
+        t["name"] for p in paginator.paginate(PaginationConfig={"PageSize": 2}) for t in p["templates"]
+    ] == names
     token = proton.list_environment_templates(maxResults=3)["nextToken"]
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     code, message = _error(proton.list_environment_templates, nextToken=forged)
@@ -106,5 +108,8 @@ def test_validation_errors_change_nothing(proton: Any) -> None:
     code, message = _error(
         proton.create_environment_template, name="ok", tags=[{"key": "aws:reserved", "value": "x"}]
     )
-    assert (code, message) == ("ValidationException", "Tag keys starting with 'aws:' are reserved: aws:reserved")
+    assert (code, message) == (
+        "ValidationException",
+        "Tag keys starting with 'aws:' are reserved: aws:reserved",
+    )
     assert proton.list_environment_templates()["templates"] == []

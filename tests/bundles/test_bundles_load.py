@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 
@@ -84,6 +85,7 @@ def test_macos_junk_is_ignored_and_other_files_are_kept() -> None:
     junk: dict[str, str | bytes] = {
         "__MACOSX/schema/._schema.yaml": b"\x00\x05\x16\x07",
         "infrastructure/.DS_Store": b"\x00\x00\x00\x01Bud1",
+        "infrastructure/._cloudformation.yaml": b"\x00\x05\x16\x07\xff",
         "README.md": "# my template\n",
     }
     files = cfn_environment(**junk)
@@ -197,6 +199,24 @@ def test_service_without_pipeline() -> None:
 def test_schema_byte_order_mark_is_dropped_from_schema_text() -> None:
     info = load_bundle(env_with_schema("\ufeff" + ENV_SCHEMA), kind="ENVIRONMENT")
     assert info.schema_text == ENV_SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("archive", "options"),
+    [
+        (bundle(cfn_environment()), {"kind": "ENVIRONMENT"}),
+        (env_with_manifest(CODEBUILD_MANIFEST), {"kind": "ENVIRONMENT"}),
+        (
+            bundle({"schema/schema.yaml": CUSTOMER_MANAGED_SCHEMA}),
+            {"kind": "ENVIRONMENT", "customer_managed": True},
+        ),
+        (bundle(service()), {"kind": "SERVICE", "has_pipeline": True}),
+    ],
+)
+def test_schema_and_parts_are_plain_json(archive: bytes, options: dict[str, Any]) -> None:
+    info = load_bundle(archive, **options)
+    document = {"schema": info.schema, "parts": info.parts}
+    assert orjson.loads(orjson.dumps(document)) == document
 
 
 def test_unknown_kind_is_a_programming_error() -> None:
@@ -599,6 +619,28 @@ def test_schema_recursive_alias_is_refused() -> None:
     )
 
 
+def test_timestamps_stay_strings() -> None:
+    schema = env_type("type: object\nproperties:\n  since:\n    type: string\n    default: 2024-01-31")
+    info = load_bundle(env_with_schema(schema), kind="ENVIRONMENT")
+    assert info.schema["schema"]["types"]["EnvIn"]["properties"]["since"]["default"] == "2024-01-31"
+
+
+@pytest.mark.parametrize("tag", ["binary", "set", "timestamp"])
+def test_yaml_tags_without_a_json_form_are_refused(tag: str) -> None:
+    schema = ENV_SCHEMA + f"x-extra: !!{tag} 2024-01-31\n"
+    line = ENV_SCHEMA.count("\n") + 1
+    assert rejected(env_with_schema(schema)) == (
+        f"schema/schema.yaml: line {line}, column 10: the YAML tag !!{tag} is not supported"
+    )
+
+
+def test_non_string_keys_are_refused_in_manifests_too() -> None:
+    manifest = CODEBUILD_MANIFEST.replace("STAGE: dev", "1: dev")
+    assert rejected(env_with_manifest(manifest)) == (
+        "infrastructure/manifest.yaml: line 16, column 13: mapping key the number 1 is not a string; quote it"
+    )
+
+
 def test_benign_aliases_are_accepted() -> None:
     schema = ENV_SCHEMA + "x-shared: &shared {type: string}\nx-use: *shared\n"
     info = load_bundle(env_with_schema(schema), kind="ENVIRONMENT")
@@ -697,8 +739,7 @@ def env_type(body: str) -> str:
         ),
         (
             env_type("type: object\nproperties:\n  on:\n    type: boolean"),
-            "schema/schema.yaml: type 'EnvIn' has a property named the boolean true; property names must "
-            "be strings, so quote it",
+            "schema/schema.yaml: line 9, column 9: mapping key the boolean true is not a string; quote it",
         ),
         (
             env_type("type: object\nproperties:\n  a: {type: string}\nrequired: a"),

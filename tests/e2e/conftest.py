@@ -37,8 +37,12 @@ def deployment(database_url: str, tmp_path: Path, moto_endpoint: str) -> Iterato
         tmp_path / "data",
         database_url,
         SECRET_KEY,
-        {"AWS_ENDPOINT_URL_S3": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-         "AWS_DEFAULT_REGION": "us-east-1"},
+        {
+            "AWS_ENDPOINT_URL_S3": moto_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
     )
     assert run(["db", "upgrade"], env).returncode == 0
     credential = create_credential(env, ACCOUNT)

@@ -40,14 +40,18 @@ def _raw(endpoint: str, target: str, body: bytes, headers: dict[str, str]) -> tu
         return error.code, error.headers, json.loads(error.read() or b"{}")
 
 
-def _signed_headers(endpoint: str, credential: Credential, target: str, body: bytes, at: datetime | None = None) -> dict[str, str]:
+def _signed_headers(
+    endpoint: str, credential: Credential, target: str, body: bytes, at: datetime | None = None
+) -> dict[str, str]:
     request = AWSRequest(
         method="POST",
         url=endpoint + "/",
         data=body,
         headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"},
     )
-    auth = SigV4Auth(Credentials(credential.access_key_id, credential.secret_access_key), "proton", "us-east-1")
+    auth = SigV4Auth(
+        Credentials(credential.access_key_id, credential.secret_access_key), "proton", "us-east-1"
+    )
     if at is None:
         auth.add_auth(request)
     else:
@@ -81,7 +85,9 @@ def test_template_registry_end_to_end(deployment: Deployment, s3: Any) -> None:
     proton.update_environment_template_version(
         templateName="web-env", majorVersion="1", minorVersion="0", status="PUBLISHED"
     )
-    assert proton.get_environment_template(name="web-env")["environmentTemplate"]["recommendedVersion"] == "1.0"
+    assert (
+        proton.get_environment_template(name="web-env")["environmentTemplate"]["recommendedVersion"] == "1.0"
+    )
     versions = proton.list_environment_template_versions(templateName="web-env")["templateVersions"]
     assert [v["status"] for v in versions] == ["PUBLISHED"]
 
@@ -100,14 +106,20 @@ def test_signature_failures_over_http(deployment: Deployment) -> None:
 
     target = "AwsProton20200720.ListEnvironmentTemplates"
     old = datetime.now(UTC) - timedelta(minutes=20)
-    status, headers, body = _raw(endpoint, target, b"{}", _signed_headers(endpoint, deployment.credential, target, b"{}", old))
+    status, headers, body = _raw(
+        endpoint, target, b"{}", _signed_headers(endpoint, deployment.credential, target, b"{}", old)
+    )
     assert status == 400
     assert body["__type"].endswith("#InvalidSignatureException")
-    assert body["message"].startswith(f"Signature expired: {old.strftime('%Y%m%dT%H%M%SZ')} is now earlier than")
+    assert body["message"].startswith(
+        f"Signature expired: {old.strftime('%Y%m%dT%H%M%SZ')} is now earlier than"
+    )
     assert headers.get("X-Amzn-ErrorType") == "InvalidSignatureException"
     assert headers.get("X-Amzn-RequestId")
 
-    status, _, body = _raw(endpoint, target, b"{}", _signed_headers(endpoint, deployment.credential, target, b"{}"))
+    status, _, body = _raw(
+        endpoint, target, b"{}", _signed_headers(endpoint, deployment.credential, target, b"{}")
+    )
     assert (status, body) == (200, {"templates": []})
     status, _, body = _raw(endpoint, target, b"{}", {})
     assert status == 400 and body["__type"].endswith("#MissingAuthenticationTokenException")
@@ -126,7 +138,9 @@ def test_bad_requests_are_clear_errors_never_500(deployment: Deployment) -> None
         ("AwsProton20200720.CreateEnvironment", b"{}", "ValidationException"),
     ]
     for target, body, code in cases:
-        status, headers, answer = _raw(endpoint, target, body, _signed_headers(endpoint, credential, target, body))
+        status, _headers, answer = _raw(
+            endpoint, target, body, _signed_headers(endpoint, credential, target, body)
+        )
         assert (status, answer["__type"].split("#")[-1]) == (400, code), (target, body, answer)
         assert answer["message"]
 

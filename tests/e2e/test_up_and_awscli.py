@@ -34,7 +34,9 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
     port, cloud_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
     up = Process(
-        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)], env, tmp_path / "up.log"
+        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)],
+        env,
+        tmp_path / "up.log",
     )
     try:
         wait_for_port(port, process=up.popen)
@@ -48,7 +50,11 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
 
         def aws(*args: str) -> dict[str, object]:
             result = subprocess.run(
-                [shutil.which("aws") or "aws", *args], env=aws_env, capture_output=True, text=True, timeout=120,
+                [shutil.which("aws") or "aws", *args],
+                env=aws_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
                 check=False,
             )
             assert result.returncode == 0, (args, result.stderr)
@@ -61,17 +67,36 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
         created = aws("proton", "create-environment-template", "--name", "my-env", "--display-name", "My env")
         assert created["environmentTemplate"]["name"] == "my-env"  # type: ignore[index]
         version = aws(
-            "proton", "create-environment-template-version", "--template-name", "my-env",
-            "--source", "s3={bucket=my-bundles,key=env.tar.gz}",
+            "proton",
+            "create-environment-template-version",
+            "--template-name",
+            "my-env",
+            "--source",
+            "s3={bucket=my-bundles,key=env.tar.gz}",
         )
         assert version["environmentTemplateVersion"]["status"] == "REGISTRATION_IN_PROGRESS"  # type: ignore[index]
         aws(
-            "proton", "wait", "environment-template-version-registered",
-            "--template-name", "my-env", "--major-version", "1", "--minor-version", "0",
+            "proton",
+            "wait",
+            "environment-template-version-registered",
+            "--template-name",
+            "my-env",
+            "--major-version",
+            "1",
+            "--minor-version",
+            "0",
         )
         aws(
-            "proton", "update-environment-template-version", "--template-name", "my-env",
-            "--major-version", "1", "--minor-version", "0", "--status", "PUBLISHED",
+            "proton",
+            "update-environment-template-version",
+            "--template-name",
+            "my-env",
+            "--major-version",
+            "1",
+            "--minor-version",
+            "0",
+            "--status",
+            "PUBLISHED",
         )
         listed = aws("proton", "list-environment-template-versions", "--template-name", "my-env")
         assert [(v["majorVersion"], v["minorVersion"], v["status"]) for v in listed["templateVersions"]] == [  # type: ignore[index]
@@ -86,7 +111,9 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
         up.stop(signal.SIGKILL)
 
     again = Process(
-        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)], env, tmp_path / "up2.log"
+        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)],
+        env,
+        tmp_path / "up2.log",
     )
     try:
         wait_for_port(port, process=again.popen)
@@ -101,7 +128,11 @@ CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "checks" / "cli-cont
 @pytest.mark.skipif(not CONTRACT.exists(), reason="the shared contract checks are not beside this checkout")
 def test_shared_cli_contract() -> None:
     result = subprocess.run(
-        ["python3", str(CONTRACT)], capture_output=True, text=True, timeout=600, check=False,
+        ["python3", str(CONTRACT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))},
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -34,7 +34,9 @@ def clocked(runtime: Runtime) -> tuple[Runtime, FakeClock]:
 def _enqueue(runtime: Runtime, kind: str, policy: RetryPolicy | None = None) -> str:
     job_id = runtime.ids.uuid()
     with runtime.database.write() as connection:
-        jobs.enqueue(connection, job_id=job_id, kind=kind, payload={"n": 1}, now=runtime.clock.now(), policy=policy)
+        jobs.enqueue(
+            connection, job_id=job_id, kind=kind, payload={"n": 1}, now=runtime.clock.now(), policy=policy
+        )
     return job_id
 
 

@@ -38,7 +38,9 @@ def in_process_client(
 
     def send(request: Any, **_: Any) -> AWSResponse:
         url = urlsplit(request.url)
-        headers = {key.lower(): (v.decode() if isinstance(v, bytes) else v) for key, v in request.headers.items()}
+        headers = {
+            key.lower(): (v.decode() if isinstance(v, bytes) else v) for key, v in request.headers.items()
+        }
         headers.setdefault("host", url.netloc)
         body = request.body or b""
         if isinstance(body, str):
@@ -52,7 +54,9 @@ def in_process_client(
     return client
 
 
-def http_client(endpoint: str, credential: Credential, region: str = "us-east-1", config: Config = NO_RETRY) -> Any:
+def http_client(
+    endpoint: str, credential: Credential, region: str = "us-east-1", config: Config = NO_RETRY
+) -> Any:
     return boto3.client(
         "proton",
         region_name=region,

@@ -10,9 +10,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get(
-    "BARYON_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("BARYON_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def postgres_available() -> bool:
@@ -36,7 +34,8 @@ def fresh_postgres() -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
             )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()

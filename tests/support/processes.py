@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +31,9 @@ def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen[An
     raise AssertionError(f"nothing listened on {port} within {timeout} s")
 
 
-def baryon_env(data_dir: Path, database_url: str, secret_key: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def baryon_env(
+    data_dir: Path, database_url: str, secret_key: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BARYON_", "AWS_"))}
     env.update(
         BARYON_DATA_DIR=str(data_dir),
@@ -43,7 +46,9 @@ def baryon_env(data_dir: Path, database_url: str, secret_key: str, extra: dict[s
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([BARYON, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [BARYON, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def create_credential(env: dict[str, str], account_id: str) -> Credential:
@@ -65,10 +70,8 @@ class Process:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:

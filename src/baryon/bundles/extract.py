@@ -64,7 +64,7 @@ class _Inflated:
         self._tail = bytearray()
 
     def read(self, size: int = -1, /) -> bytes:
-        if size is None or size < 0:
+        if size < 0:
             size = _CHUNK
         data = self._gzip.read(size)
         self.position += len(data)
@@ -165,7 +165,7 @@ def _refuse_type(member: tarfile.TarInfo) -> None:
 
 def _is_junk(path: str) -> bool:
     parts = path.split("/")
-    return "__MACOSX" in parts or parts[-1] == ".DS_Store"
+    return "__MACOSX" in parts or parts[-1] == ".DS_Store" or parts[-1].startswith("._")
 
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, cap: int) -> bytes | None:

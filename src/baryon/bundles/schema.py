@@ -9,8 +9,9 @@ Invariants once `validate_schema` returns:
 - exactly the input-type keys the template's kind and pipeline setting call for are present, and
   each names a type under ``schema.types``;
 - each named input type is ``type: object`` with a ``properties`` mapping (possibly empty) whose
-  keys are strings and whose values are mappings; a property's ``type``, when given, is one of
-  `PROPERTY_TYPES`; ``required``, when given, is a list of names of existing properties;
+  values are mappings (the YAML loader guarantees string keys); a property's ``type``, when
+  given, is one of `PROPERTY_TYPES`; ``required``, when given, lists names of existing
+  properties;
 - in a customer-managed environment schema every property is ``type: string``.
 Other types under ``schema.types`` and other keywords are not checked.
 """
@@ -76,12 +77,7 @@ def _missing(key: str, customer_managed: bool) -> BundleError:
     )
 
 
-def _check_property(type_name: str, name: Any, definition: Any, customer_managed: bool) -> None:
-    if not isinstance(name, str):
-        raise BundleError(
-            f"{SCHEMA_PATH}: type '{type_name}' has a property named {describe_value(name)}; "
-            "property names must be strings, so quote it"
-        )
+def _check_property(type_name: str, name: str, definition: Any, customer_managed: bool) -> None:
     where = f"{SCHEMA_PATH}: property '{name}' of type '{type_name}'"
     if not isinstance(definition, dict):
         raise BundleError(

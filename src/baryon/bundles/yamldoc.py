@@ -3,8 +3,12 @@
 Invariants:
 - Bundle text files are UTF-8; a leading byte-order mark is dropped. Anything else is a
   `BundleError` naming the file and the offset of the first bad byte.
-- YAML is parsed with PyYAML's pure-Python safe loader only (no Python object tags). A syntax
-  error becomes ``<file>: line L, column C: <problem>`` with 1-based line and column.
+- YAML is parsed with a restriction of PyYAML's pure-Python safe loader, so the result is plain
+  JSON data: mappings with string keys, lists, strings, numbers, booleans and null. Timestamps are
+  not resolved (``2024-01-01`` stays a string); ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``
+  and ``!!timestamp`` are refused, and so is a mapping key that is not a string (``on:``,
+  ``yes:``, ``1:``), with its position.
+- A syntax error becomes ``<file>: line L, column C: <problem>`` with 1-based line and column.
 - A parsed document is walked once with a budget: alias chains that would expand to more than
   `MAX_NODES` values, or nesting deeper than `MAX_DEPTH` (which also catches recursive aliases),
   are refused, so later consumers can traverse or serialise the result safely.
@@ -20,6 +24,41 @@ from baryon.bundles.errors import BundleError
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_UNSUPPORTED_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+
+
+class _BundleLoader(yaml.SafeLoader):
+    """SafeLoader that yields JSON-compatible data only."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"mapping key {describe_value(key)} is not a string; quote it",
+                    key_node.start_mark,
+                )
+        return mapping
+
+
+def _unsupported(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    message = f"the YAML tag {tag} is not supported"
+    raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+for _name in _UNSUPPORTED_TAGS:
+    _BundleLoader.add_constructor(f"tag:yaml.org,2002:{_name}", _unsupported)
 
 
 def decode_text(path: str, data: bytes) -> str:
@@ -91,7 +130,7 @@ def _check_size(path: str, document: Any) -> None:
 def load_yaml(path: str, text: str) -> Any:
     """Parse one YAML document; raise BundleError naming the file, line and column on failure."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_BundleLoader)
     except yaml.YAMLError as exc:
         raise _syntax_error(path, text, exc) from None
     _check_size(path, document)

@@ -48,7 +48,9 @@ def _configure_logging(level: str) -> None:
 
 
 def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    function = click.option("--no-migrate", "no_migrate", is_flag=True, help="Do not apply migrations.")(function)
+    function = click.option("--no-migrate", "no_migrate", is_flag=True, help="Do not apply migrations.")(
+        function
+    )
     function = click.option("--database-url", envvar="BARYON_DATABASE_URL", help="SQLAlchemy URL.")(function)
     function = click.option("--data-dir", envvar="BARYON_DATA_DIR", help="Data directory.")(function)
     return function
@@ -271,7 +273,9 @@ def credentials_list(output: str, data_dir: str | None, database_url: str | None
 @credentials.command("revoke")
 @click.argument("access_key_id")
 @common_options
-def credentials_revoke(access_key_id: str, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+def credentials_revoke(
+    access_key_id: str, data_dir: str | None, database_url: str | None, no_migrate: bool
+) -> None:
     """Revoke an access key; requests signed with it are refused from now on."""
     runtime = _open(data_dir, database_url, no_migrate)
     revoked = runtime.credentials.revoke(access_key_id, runtime.clock.now())

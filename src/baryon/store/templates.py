@@ -19,7 +19,9 @@ T = templates.c
 V = template_versions.c
 
 
-def find_template(connection: Connection, account_id: str, region: str, kind: str, name: str) -> Row[Any] | None:
+def find_template(
+    connection: Connection, account_id: str, region: str, kind: str, name: str
+) -> Row[Any] | None:
     return connection.execute(
         sa.select(templates).where(
             T.account_id == account_id, T.region == region, T.kind == kind, T.name == name
@@ -101,7 +103,9 @@ def count_live_versions(connection: Connection, template_id: int) -> int:
 def major_exists(connection: Connection, template_id: int, major: int) -> bool:
     return (
         connection.execute(
-            sa.select(V.id).where(V.template_id == template_id, V.major == major, V.deleted_at.is_(None)).limit(1)
+            sa.select(V.id)
+            .where(V.template_id == template_id, V.major == major, V.deleted_at.is_(None))
+            .limit(1)
         ).first()
         is not None
     )
