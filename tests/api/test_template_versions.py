@@ -327,3 +327,37 @@ def test_version_tags_and_cleanup(proton: Any, s3: Any, worker: Any) -> None:
     with pytest.raises(ClientError) as caught:
         proton.list_tags_for_resource(resourceArn=version["arn"])
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_hostile_bundle_fails_registration_and_writes_nothing(
+    proton: Any, s3: Any, worker: Any, tmp_path: Any
+) -> None:
+    import io
+    import tarfile
+
+    target = tmp_path / "outside"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("schema/schema.yaml", bundles.ENV_SCHEMA.encode()), ("../escape.txt", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("infrastructure")
+        link.type = tarfile.SYMTYPE
+        link.linkname = str(target)
+        archive.addfile(link)
+    proton.create_environment_template(name="env")
+    proton.create_environment_template_version(templateName="env", source=_upload(s3, buffer.getvalue()))
+    with pytest.raises(WaiterError):
+        proton.get_waiter("environment_template_version_registered").wait(
+            templateName="env", majorVersion="1", minorVersion="0", WaiterConfig=FAST
+        )
+    failed = proton.get_environment_template_version(templateName="env", majorVersion="1", minorVersion="0")[
+        "environmentTemplateVersion"
+    ]
+    assert failed["status"] == "REGISTRATION_FAILED"
+    assert failed["statusMessage"] == (
+        "Template bundle member '../escape.txt' has a '..' path component; paths must stay inside the archive"
+    )
+    assert not target.exists()
+    assert not (tmp_path.parent / "escape.txt").exists()

@@ -182,3 +182,19 @@ def test_multiple_server_workers(deployment: Deployment) -> None:
     for index in range(6):
         proton.create_service_template(name=f"s{index}")
     assert len(proton.list_service_templates()["templates"]) == 6
+
+
+def test_other_paths_methods_and_huge_bodies(deployment: Deployment) -> None:
+    for method, path in (("GET", "/"), ("POST", "/other"), ("PUT", "/")):
+        request = urllib.request.Request(deployment.endpoint + path, data=b"{}" if method != "GET" else None)
+        request.method = method
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert caught.value.code in (404, 405)
+        assert caught.value.headers.get("x-amzn-RequestId")
+        assert json.loads(caught.value.read())["__type"].endswith("#UnknownOperationException")
+    huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    status, headers, body = _raw(deployment.endpoint, "AwsProton20200720.CreateEnvironmentTemplate", huge, {})
+    assert status == 413 and body["__type"].endswith("#ValidationException")
+    with urllib.request.urlopen(deployment.endpoint + "/health", timeout=10) as response:
+        assert json.loads(response.read()) == {"status": "ok"}
