@@ -194,7 +194,7 @@ def test_other_paths_methods_and_huge_bodies(deployment: Deployment) -> None:
         assert caught.value.headers.get("x-amzn-RequestId")
         assert json.loads(caught.value.read())["__type"].endswith("#UnknownOperationException")
     huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    status, headers, body = _raw(deployment.endpoint, "AwsProton20200720.CreateEnvironmentTemplate", huge, {})
+    status, _, body = _raw(deployment.endpoint, "AwsProton20200720.CreateEnvironmentTemplate", huge, {})
     assert status == 413 and body["__type"].endswith("#ValidationException")
     with urllib.request.urlopen(deployment.endpoint + "/health", timeout=10) as response:
         assert json.loads(response.read()) == {"status": "ok"}
