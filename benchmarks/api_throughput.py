@@ -821,6 +821,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _finite(value: Any) -> Any:
+    """The report with NaN (no latency measured) as null, so that it is strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -884,7 +895,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report["goals"] = goals(results)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(_finite(report), indent=2, allow_nan=False))
     else:
         print_table(report, results)
     broken = [r.name for r in results if r.requests - r.errors <= 0]
