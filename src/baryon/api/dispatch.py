@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
-from baryon.contract.model import ERROR_NAMESPACE, TARGET_PREFIX, operation_errors, operation_model
+from baryon.contract.model import (
+    ERROR_NAMESPACE,
+    TARGET_PREFIX,
+    operation_errors,
+    operation_model,
+    operation_names,
+)
 from baryon.protocol import sigv4
 from baryon.protocol.errors import (
     InternalServerException,
@@ -73,39 +79,15 @@ class Dispatcher:
 
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Response:
         request_id = str(uuid.uuid4())
-        name = ""
+        target = headers.get("x-amz-target", "")
+        name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         try:
-            identity = sigv4.verify(
-                method,
-                path,
-                query,
-                headers,
-                body,
-                self.runtime.credentials.lookup,
-                datetime.fromtimestamp(self.runtime.clock.now(), UTC),
-            )
-            target = headers.get("x-amz-target", "")
-            name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
-            try:
-                model = operation_model(name) if name else None
-            except Exception:
-                model = None
-            if model is None:
-                raise UnknownOperationException(f"Unknown operation {target or '(no X-Amz-Target)'}")
-            params = self._decode(body)
-            validate_input(name, params)
             op = OPERATIONS.get(name)
-            if op is None:
-                raise ValidationException(f"The operation {name} is not available on this Baryon server yet.")
-            ctx = Context(
-                self.runtime, identity.account_id, identity.region, identity.principal, request_id, name
-            )
-            result = self._run(op, ctx, params)
-            return Response(
-                200,
-                [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id)],
-                orjson.dumps(result),
-            )
+            if op is not None and not op.write:
+                # A read uses one connection for the credential lookup and the handler.
+                with self.runtime.database.read() as connection:
+                    return self._process(method, path, query, headers, body, request_id, name, connection)
+            return self._process(method, path, query, headers, body, request_id, name, None)
         except ServiceError as error:
             if error.modelled and name and error.code not in operation_errors(name):
                 log.error(
@@ -121,6 +103,48 @@ class Dispatcher:
             log.exception("request %s: %s failed", request_id, name or "request")
             return error_response(InternalServerException("An internal error occurred."), request_id)
 
+    def _process(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+        name: str,
+        connection: Connection | None,
+    ) -> Response:
+        credentials = self.runtime.credentials
+        identity = sigv4.verify(
+            method,
+            path,
+            query,
+            headers,
+            body,
+            lambda key: credentials.lookup(key, connection),
+            datetime.fromtimestamp(self.runtime.clock.now(), UTC),
+        )
+        if not _is_operation(name):
+            target = headers.get("x-amz-target")
+            raise UnknownOperationException(f"Unknown operation {target or '(no X-Amz-Target)'}")
+        params = self._decode(body)
+        validate_input(name, params)
+        op = OPERATIONS.get(name)
+        if op is None:
+            raise ValidationException(f"The operation {name} is not available on this Baryon server yet.")
+        ctx = Context(
+            self.runtime, identity.account_id, identity.region, identity.principal, request_id, name
+        )
+        if connection is not None:
+            result = op.handler(ctx, params, connection)
+        else:
+            result = self._run_write(op, ctx, params)
+        return Response(
+            200,
+            [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id)],
+            orjson.dumps(result),
+        )
+
     @staticmethod
     def _decode(body: bytes) -> Any:
         if not body.strip():
@@ -130,11 +154,8 @@ class Dispatcher:
         except orjson.JSONDecodeError:
             raise ValidationException("The request body is not valid JSON.") from None
 
-    def _run(self, op: Operation, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    def _run_write(self, op: Operation, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         database = self.runtime.database
-        if not op.write:
-            with database.read() as connection:
-                return op.handler(ctx, params, connection)
         token_member = _idempotency_member(op.name)
         token = params.get(token_member) if token_member else None
         with database.write() as connection:
@@ -159,6 +180,10 @@ class Dispatcher:
         for callback in ctx.after_commit:
             callback()
         return result
+
+
+def _is_operation(name: str) -> bool:
+    return name in operation_names()
 
 
 @cache

@@ -20,6 +20,7 @@ from baryon.domain import arns
 from baryon.domain.versions import format_version
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException
 from baryon.store import templates as store
+from baryon.store.prepared import Prepared
 from baryon.store.schema import templates
 
 T = templates.c
@@ -124,15 +125,32 @@ def _delete(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
     return {kind.template_member: shape}
 
 
+_LIST = Prepared(
+    sa.select(templates)
+    .where(
+        T.account_id == sa.bindparam("account_id"),
+        T.region == sa.bindparam("region"),
+        T.kind == sa.bindparam("kind"),
+        T.name > sa.bindparam("after"),
+    )
+    .order_by(T.name)
+    .limit(sa.bindparam("limit"))
+)
+
+
 def _list(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
     after = page_position(ctx, params)
     size = page_size(params)
-    query = sa.select(templates).where(
-        T.account_id == ctx.account_id, T.region == ctx.region, T.kind == kind.name
+    rows = _LIST.all(
+        connection,
+        {
+            "account_id": ctx.account_id,
+            "region": ctx.region,
+            "kind": kind.name,
+            "after": after if after is not None else "",
+            "limit": size + 1,
+        },
     )
-    if after is not None:
-        query = query.where(T.name > after)
-    rows = connection.execute(query.order_by(T.name).limit(size + 1)).all()
     result: dict[str, Any] = {
         "templates": [template_shape(ctx, kind, row, summary=True) for row in rows[:size]]
     }

@@ -96,6 +96,22 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
+def _parse_stamp(value: str) -> datetime:
+    """`YYYYMMDDTHHMMSSZ` (the only form SigV4 uses) as an aware datetime."""
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z":
+        raise ValueError(value)
+    return datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[9:11]),
+        int(value[11:13]),
+        int(value[13:15]),
+        tzinfo=UTC,
+    )
+
+
+@lru_cache(maxsize=256)
 def _canonical_path(path: str) -> str:
     return quote(quote(path or "/", safe="/-_.~"), safe="/-_.~")
 
@@ -124,7 +140,7 @@ def verify(
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
     amz_date = headers.get("x-amz-date", "")
     try:
-        stamp = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        stamp = _parse_stamp(amz_date)
     except ValueError:
         raise IncompleteSignatureException(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."

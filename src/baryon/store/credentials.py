@@ -11,9 +11,11 @@ import string
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from baryon.protocol.sigv4 import Credential
 from baryon.store.db import Database
+from baryon.store.prepared import Prepared
 from baryon.store.schema import credentials
 from baryon.store.secrets import Secrets
 
@@ -35,9 +37,11 @@ class CredentialStore:
         self.database = database
         self.secrets = secrets
         self._plain: dict[str, tuple[str, str]] = {}
-        self._select = sa.select(
-            credentials.c.secret_ciphertext, credentials.c.account_id, credentials.c.name
-        ).where(credentials.c.access_key_id == sa.bindparam("key"), credentials.c.revoked_at.is_(None))
+        self._select = Prepared(
+            sa.select(credentials.c.secret_ciphertext, credentials.c.account_id, credentials.c.name).where(
+                credentials.c.access_key_id == sa.bindparam("key"), credentials.c.revoked_at.is_(None)
+            )
+        )
 
     def create(self, account_id: str, name: str, now: float) -> Credential:
         access_key_id = "AKIA" + "".join(random.choice(_KEY_ALPHABET) for _ in range(16))
@@ -55,10 +59,13 @@ class CredentialStore:
             )
         return Credential(access_key_id, secret, account_id, name)
 
-    def lookup(self, access_key_id: str) -> Credential | None:
-        """The active credential with this key id, or None."""
-        with self.database.read() as connection:
-            row = connection.execute(self._select, {"key": access_key_id}).first()
+    def lookup(self, access_key_id: str, connection: Connection | None = None) -> Credential | None:
+        """The active credential with this key id, or None (on `connection` when given)."""
+        if connection is None:
+            with self.database.read() as own:
+                row = self._select.first(own, {"key": access_key_id})
+        else:
+            row = self._select.first(connection, {"key": access_key_id})
         if row is None:
             return None
         cached = self._plain.get(access_key_id)

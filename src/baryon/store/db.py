@@ -2,7 +2,8 @@
 
 Invariants: `write()` is one transaction that commits on success and rolls back on any exception; on
 SQLite it starts with BEGIN IMMEDIATE so that writers queue on the database lock instead of failing
-half-way; `read()` never writes. Both dialects are reached only through SQLAlchemy Core.
+half-way; `read()` never writes and runs its statements in autocommit mode (no BEGIN/ROLLBACK round
+trips; each statement sees committed data). Both dialects are reached only through SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
-            write = connection.get_execution_options().get(_WRITE, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if connection.get_execution_options().get(_WRITE, False):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout); connections that died are invalidated by SQLAlchemy on
+    # the first error and recycled after an hour.
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
 
 
 class Database:
@@ -57,10 +60,13 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
+        with self._read_engine.connect() as connection:
             yield connection
 
     @contextmanager

@@ -13,20 +13,43 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.domain.versions import PUBLISHED
+from baryon.store.prepared import Prepared
 from baryon.store.schema import template_versions, templates
 
 T = templates.c
 V = template_versions.c
 
 
+# Statements on hot paths are built once; only their parameters change per call.
+_FIND_TEMPLATE = Prepared(
+    sa.select(templates).where(
+        T.account_id == sa.bindparam("account_id"),
+        T.region == sa.bindparam("region"),
+        T.kind == sa.bindparam("kind"),
+        T.name == sa.bindparam("name"),
+    )
+)
+_FIND_VERSION = sa.select(template_versions).where(
+    V.template_id == sa.bindparam("template_id"),
+    V.major == sa.bindparam("major"),
+    V.minor == sa.bindparam("minor"),
+    V.deleted_at.is_(None),
+)
+_RECOMMENDED_MINOR = sa.select(sa.func.max(V.minor)).where(
+    V.template_id == sa.bindparam("template_id"),
+    V.major == sa.bindparam("major"),
+    V.status == PUBLISHED,
+    V.deleted_at.is_(None),
+)
+
+
 def find_template(
     connection: Connection, account_id: str, region: str, kind: str, name: str
 ) -> Row[Any] | None:
-    return connection.execute(
-        sa.select(templates).where(
-            T.account_id == account_id, T.region == region, T.kind == kind, T.name == name
-        )
-    ).first()
+    row: Row[Any] | None = _FIND_TEMPLATE.first(
+        connection, {"account_id": account_id, "region": region, "kind": kind, "name": name}
+    )
+    return row
 
 
 def live_versions(connection: Connection, template_id: int, major: int | None = None) -> list[Row[Any]]:
@@ -38,9 +61,7 @@ def live_versions(connection: Connection, template_id: int, major: int | None = 
 
 def find_version(connection: Connection, template_id: int, major: int, minor: int) -> Row[Any] | None:
     return connection.execute(
-        sa.select(template_versions).where(
-            V.template_id == template_id, V.major == major, V.minor == minor, V.deleted_at.is_(None)
-        )
+        _FIND_VERSION, {"template_id": template_id, "major": major, "minor": minor}
     ).first()
 
 
@@ -58,11 +79,7 @@ def next_number(connection: Connection, template_id: int, major: int | None) -> 
 
 
 def recommended_minor(connection: Connection, template_id: int, major: int) -> int | None:
-    value = connection.execute(
-        sa.select(sa.func.max(V.minor)).where(
-            V.template_id == template_id, V.major == major, V.status == PUBLISHED, V.deleted_at.is_(None)
-        )
-    ).scalar()
+    value = connection.execute(_RECOMMENDED_MINOR, {"template_id": template_id, "major": major}).scalar()
     return None if value is None else int(value)
 
 

@@ -1,11 +1,12 @@
 """Starlette application serving the Proton API.
 
-Invariants: read operations run inline on the event loop (they never wait on a lock: SQLite WAL readers
-and PostgreSQL readers do not block); write operations run in the thread pool so a writer queued on the
-database lock cannot stall other requests; every response, including those for unknown paths and
-methods, carries `x-amzn-RequestId`; request bodies above `MAX_BODY` are refused before they are read
-whole; `create_app` without a runtime reads its configuration from the environment (used by
-`baryon server --workers N`).
+Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles
+every other path (health; unknown paths and methods); read operations run inline on the event loop (they
+never wait on a lock: SQLite WAL readers and PostgreSQL readers do not block); write operations run in
+the thread pool so a writer queued on the database lock cannot stall other requests; every response,
+including those for unknown paths and methods, carries `x-amzn-RequestId`; request bodies above
+`MAX_BODY` are refused before they are read whole; `create_app` without a runtime reads its
+configuration from the environment (used by `baryon server --workers N`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from baryon.api.dispatch import Dispatcher, error_response, operation_for
 from baryon.config import Settings
@@ -36,39 +38,64 @@ def _as_response(
     return Response(result.body, status_code=status or result.status, headers=dict(result.headers))
 
 
-async def _read_body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        return None
+async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is larger than MAX_BODY."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
-def create_app(runtime: Runtime | None = None) -> Starlette:
+def _headers(scope: Scope) -> dict[str, str]:
+    """Request headers by lowercase name; repeated headers are joined with commas (as SigV4 does)."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(runtime: Runtime | None = None) -> ASGIApp:
     if runtime is None:
         runtime = open_runtime(Settings(), migrate=False)
     dispatcher = Dispatcher(runtime)
 
-    async def api(request: Request) -> Response:
-        body = await _read_body(request)
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        declared = headers.get("content-length", "")
+        body = None if declared.isdigit() and int(declared) > MAX_BODY else await _read_body(scope, receive)
         if body is None:
-            return _as_response(
-                ValidationException(f"The request body is larger than {MAX_BODY} bytes."), status=413
+            too_large = error_response(
+                ValidationException(f"The request body is larger than {MAX_BODY} bytes."), str(uuid.uuid4())
             )
-        headers = request.headers
+            await _send(send, 413, too_large.headers, too_large.body)
+            return
         op = operation_for(headers.get("x-amz-target"))
-        args = (request.method, request.url.path, request.url.query, headers, body)
+        query = scope.get("query_string", b"").decode("latin-1")
+        args = ("POST", scope["path"], query, headers, body)
         if op is not None and op.write:
             result = await run_in_threadpool(dispatcher.handle, *args)
         else:
             result = dispatcher.handle(*args)
-        return Response(result.body, status_code=result.status, headers=dict(result.headers))
+        await _send(send, result.status, result.headers, result.body)
 
     async def health(request: Request) -> Response:
         try:
@@ -87,9 +114,16 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
             status=status,
         )
 
-    app = Starlette(
-        routes=[Route("/", api, methods=["POST"]), Route("/health", health, methods=["GET"])],
+    rest = Starlette(
+        routes=[Route("/health", health, methods=["GET"])],
         exception_handlers={404: not_served, 405: not_served},
     )
-    app.state.runtime = runtime
+    rest.state.runtime = runtime
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
+            await api(scope, receive, send)
+        else:
+            await rest(scope, receive, send)
+
     return app
