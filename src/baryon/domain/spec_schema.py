@@ -1,0 +1,346 @@
+"""Validating the inputs of a spec against a template version's ``schema.yaml`` (reference §2.4).
+
+Job: given the parsed schema document, the role of the input type to use (``environment_input_type``,
+``service_input_type`` or ``pipeline_input_type``) and the inputs a spec supplies, return the inputs the
+resource is deployed with (schema defaults added), or raise one `ValidationException` that lists every
+problem of the spec.
+
+Invariants:
+- Pure: no I/O, arguments are never mutated, and the returned containers are fresh copies.
+- The schema is the OpenAPI 3.0 subset Proton documents: ``type`` (string, number, integer, boolean,
+  array, object), ``enum``, ``pattern``, ``minLength``, ``maxLength``, ``minimum``, ``maximum`` (with the
+  OpenAPI 3.0 boolean ``exclusiveMinimum`` / ``exclusiveMaximum``), ``items``, ``minItems``, ``maxItems``,
+  ``uniqueItems``, ``properties``, ``required``, ``additionalProperties``, ``nullable`` and ``default``.
+  ``description``, ``title``, ``example`` and every other keyword (``format``, ``$ref``, ``oneOf``, ...)
+  are ignored. A supported keyword with an unusable value is reported as a problem of the template schema.
+- Types: a number is an int or a finite float, never a boolean; an integer is a number with no fractional
+  part (``3`` or ``3.0``); strings are never converted to numbers or booleans. Values keep their JSON types.
+- ``pattern`` is searched (not anchored), as in JSON Schema, with Python's `re` in ASCII mode (``\\d`` and
+  ``\\w`` are ASCII-only, as in ECMAScript and Java). Lengths count Unicode code points.
+- A property given as null counts as absent, at every level of nested objects.
+- An absent property with a non-null ``default`` gets a copy of that default, verbatim: defaults belong to
+  the template author and are not validated (the spec's writer could not fix them).
+- A required property that is absent (or null) and has no default is a problem.
+- A property the schema does not define is a problem, unless the object's ``additionalProperties`` is
+  ``true`` (kept as given) or a schema (validated against it). An object schema without ``properties``,
+  ``required`` or ``additionalProperties`` is free-form and accepts any mapping.
+- Problems are reported in a deterministic order: an object's properties in schema order (each one's own
+  problems depth-first), then required names missing from ``properties``, then undefined inputs in the
+  order given. Messages name inputs by path (``db.port``, ``subnets[0]``) and never echo the given value.
+- The returned mapping keeps the given inputs in the order given, followed by defaulted inputs in schema
+  order.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import re
+from typing import Any
+
+from baryon.protocol.errors import ValidationException
+
+ENVIRONMENT_INPUT = "environment_input_type"
+SERVICE_INPUT = "service_input_type"
+PIPELINE_INPUT = "pipeline_input_type"
+ROLES = (ENVIRONMENT_INPUT, SERVICE_INPUT, PIPELINE_INPUT)
+
+TYPES = ("string", "number", "integer", "boolean", "array", "object")
+
+
+def validate_inputs(
+    schema: dict[str, Any], input_type_role: str, values: dict[str, Any], *, where: str
+) -> dict[str, Any]:
+    """Return ``values`` with schema defaults applied, or raise ValidationException naming ``where``.
+
+    ``schema`` is the parsed ``schema.yaml`` (top key ``schema``); ``where`` names the resource in
+    messages, e.g. ``environment dev`` or ``service instance front of service api``.
+    """
+    if input_type_role not in ROLES:
+        raise ValueError(f"unknown input type role {input_type_role!r}; expected one of {', '.join(ROLES)}")
+    input_type = _input_type(schema, input_type_role)
+    if input_type is None:
+        raise ValidationException(
+            f"Invalid spec for {where}: the template version's schema defines no {input_type_role}"
+        )
+    problems: list[str] = []
+    result = _check_object(input_type, values, "", problems, top=True)
+    if problems:
+        raise ValidationException(f"Invalid spec for {where}: " + "; ".join(problems))
+    return result
+
+
+def _input_type(schema: Any, role: str) -> dict[str, Any] | None:
+    body = schema.get("schema") if isinstance(schema, dict) else None
+    if not isinstance(body, dict):
+        return None
+    name = body.get(role)
+    types = body.get("types")
+    if not isinstance(name, str) or not isinstance(types, dict):
+        return None
+    definition = types.get(name)
+    return definition if isinstance(definition, dict) else None
+
+
+# --- labels and messages ------------------------------------------------------------------------------
+
+
+def _child(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _label(path: str) -> str:
+    return f"input '{path}'"
+
+
+def _schema_problem(path: str, keyword: str, requirement: str) -> str:
+    subject = _label(path) if path else "the input type"
+    return f"the template schema's '{keyword}' for {subject} {requirement}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _show_number(value: int | float) -> str:
+    return str(value)
+
+
+def _show(value: Any) -> str:
+    """An enum option as it appears in messages: strings bare, other values in JSON notation."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --- value kinds ----------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _has_type(value: Any, type_name: str) -> bool:
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "number":
+        return _is_number(value)
+    if type_name == "integer":
+        return _is_number(value) and (isinstance(value, int) or float(value).is_integer())
+    if type_name == "boolean":
+        return isinstance(value, bool)
+    if type_name == "array":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _canonical(value: Any) -> Any:
+    """A form in which JSON-equal values are equal: 1 == 1.0, but true != 1."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    return value
+
+
+def _key(value: Any) -> str:
+    return json.dumps(_canonical(value), sort_keys=True, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern, re.ASCII)
+    except re.error:
+        return None
+
+
+def _count_keyword(schema: dict[str, Any], keyword: str, path: str, problems: list[str]) -> int | None:
+    if keyword not in schema:
+        return None
+    value = schema[keyword]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(_schema_problem(path, keyword, "must be a non-negative integer"))
+        return None
+    return value
+
+
+def _number_keyword(
+    schema: dict[str, Any], keyword: str, path: str, problems: list[str]
+) -> int | float | None:
+    if keyword not in schema:
+        return None
+    value = schema[keyword]
+    if not _is_number(value):
+        problems.append(_schema_problem(path, keyword, "must be a number"))
+        return None
+    return value  # type: ignore[no-any-return]
+
+
+def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: list[str]) -> bool:
+    value = schema.get(keyword, False)
+    if not isinstance(value, bool):
+        problems.append(_schema_problem(path, keyword, "must be true or false"))
+        return False
+    return value
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def _check(schema: Any, value: Any, path: str, problems: list[str]) -> Any:
+    """Check one value against its schema; return a copy with nested defaults applied."""
+    if not isinstance(schema, dict):
+        problems.append(f"the template schema's definition of {_label(path)} must be a mapping")
+        return copy.deepcopy(value)
+    label = _label(path)
+    if "type" in schema:
+        type_name = schema["type"]
+        if type_name not in TYPES:
+            problems.append(_schema_problem(path, "type", f"must be one of {', '.join(TYPES)}"))
+            return copy.deepcopy(value)
+        nullable = value is None and _flag_keyword(schema, "nullable", path, problems)
+        if not nullable and not _has_type(value, type_name):
+            problems.append(f"{label} must be of type {type_name}")
+            return copy.deepcopy(value)
+    _check_enum(schema, value, path, problems)
+    if isinstance(value, str):
+        _check_string(schema, value, path, problems)
+    elif _is_number(value):
+        _check_range(schema, value, path, problems)
+    elif isinstance(value, list):
+        return _check_array(schema, value, path, problems)
+    elif isinstance(value, dict):
+        return _check_object(schema, value, path, problems, top=False)
+    return copy.deepcopy(value)
+
+
+def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: list[str]) -> None:
+    if "enum" not in schema:
+        return
+    options = schema["enum"]
+    if not isinstance(options, list) or not options:
+        problems.append(_schema_problem(path, "enum", "must be a non-empty list"))
+        return
+    wanted = _key(value)
+    if not any(_key(option) == wanted for option in options):
+        shown = ", ".join(_show(option) for option in options)
+        problems.append(f"{_label(path)} must be one of [{shown}]")
+
+
+def _check_string(schema: dict[str, Any], value: str, path: str, problems: list[str]) -> None:
+    label = _label(path)
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        compiled = _compile(pattern) if isinstance(pattern, str) else None
+        if compiled is None:
+            problems.append(_schema_problem(path, "pattern", "must be a valid regular expression"))
+        elif compiled.search(value) is None:
+            problems.append(f"{label} does not match pattern {pattern}")
+    shortest = _count_keyword(schema, "minLength", path, problems)
+    if shortest is not None and len(value) < shortest:
+        problems.append(f"{label} must be at least {_plural(shortest, 'character')} long")
+    longest = _count_keyword(schema, "maxLength", path, problems)
+    if longest is not None and len(value) > longest:
+        problems.append(f"{label} must be at most {_plural(longest, 'character')} long")
+
+
+def _check_range(schema: dict[str, Any], value: int | float, path: str, problems: list[str]) -> None:
+    label = _label(path)
+    lowest = _number_keyword(schema, "minimum", path, problems)
+    if lowest is not None:
+        if _flag_keyword(schema, "exclusiveMinimum", path, problems):
+            if not value > lowest:
+                problems.append(f"{label} must be greater than {_show_number(lowest)}")
+        elif not value >= lowest:
+            problems.append(f"{label} must be at least {_show_number(lowest)}")
+    highest = _number_keyword(schema, "maximum", path, problems)
+    if highest is not None:
+        if _flag_keyword(schema, "exclusiveMaximum", path, problems):
+            if not value < highest:
+                problems.append(f"{label} must be less than {_show_number(highest)}")
+        elif not value <= highest:
+            problems.append(f"{label} must be at most {_show_number(highest)}")
+
+
+def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: list[str]) -> list[Any]:
+    label = _label(path)
+    fewest = _count_keyword(schema, "minItems", path, problems)
+    if fewest is not None and len(value) < fewest:
+        problems.append(f"{label} must have at least {_plural(fewest, 'item')}")
+    most = _count_keyword(schema, "maxItems", path, problems)
+    if most is not None and len(value) > most:
+        problems.append(f"{label} must have at most {_plural(most, 'item')}")
+    if _flag_keyword(schema, "uniqueItems", path, problems):
+        keys = [_key(item) for item in value]
+        if len(set(keys)) != len(keys):
+            problems.append(f"{label} must not contain duplicate items")
+    if "items" not in schema:
+        return copy.deepcopy(value)
+    items = schema["items"]
+    if not isinstance(items, dict):
+        problems.append(_schema_problem(path, "items", "must be a mapping"))
+        return copy.deepcopy(value)
+    return [_check(items, item, f"{path}[{index}]", problems) for index, item in enumerate(value)]
+
+
+def _check_object(
+    schema: dict[str, Any], value: dict[str, Any], path: str, problems: list[str], *, top: bool
+) -> dict[str, Any]:
+    has_shape = top or any(key in schema for key in ("properties", "required", "additionalProperties"))
+    if not has_shape:
+        return {key: copy.deepcopy(item) for key, item in value.items() if item is not None}
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        problems.append(_schema_problem(path, "properties", "must be a mapping"))
+        properties = {}
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        problems.append(_schema_problem(path, "required", "must be a list of property names"))
+        required = []
+    extra = schema.get("additionalProperties", False)
+    if not isinstance(extra, bool | dict):
+        problems.append(_schema_problem(path, "additionalProperties", "must be true, false or a mapping"))
+        extra = False
+
+    given = {name: item for name, item in value.items() if item is not None}
+    checked: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for name, definition in properties.items():
+        child = _child(path, name)
+        if name in given:
+            checked[name] = _check(definition, given[name], child, problems)
+        elif isinstance(definition, dict) and definition.get("default") is not None:
+            defaults[name] = copy.deepcopy(definition["default"])
+        elif name in required:
+            problems.append(f"required {_label(child)} is missing")
+    for name in required:
+        if name in properties:
+            continue
+        if name in given:
+            checked[name] = copy.deepcopy(given[name])
+        else:
+            problems.append(f"required {_label(_child(path, name))} is missing")
+    for name, item in given.items():
+        if name in checked:
+            continue
+        child = _child(path, name)
+        if extra is True:
+            checked[name] = copy.deepcopy(item)
+        elif isinstance(extra, dict):
+            checked[name] = _check(extra, item, child, problems)
+        else:
+            problems.append(f"{_label(child)} is not defined in the schema")
+    result = {name: checked[name] for name in given if name in checked}
+    result.update(defaults)
+    return result

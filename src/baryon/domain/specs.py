@@ -1,0 +1,554 @@
+"""Spec documents: parsing the YAML specs of environments, services, instances and pipelines (reference
+§2.6), ``${Proton::CURRENT_VAL}`` substitution (§5.3) and the YAML text Baryon stores.
+
+Job: turn spec text into plain inputs (or a `ServiceSpec`), and a document back into stable YAML.
+Schema validation lives in `baryon.domain.spec_schema` and is re-exported here as `validate_inputs`.
+
+Invariants:
+- Pure: no I/O. Every failure is a `ValidationException` with the complete message the client sees.
+- YAML is read with a restriction of PyYAML's pure-Python safe loader, so every parsed value is plain JSON
+  data: mappings with string keys, lists, strings, ints (64-bit), finite floats, booleans and null.
+  Dates and times stay strings; ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` and ``!!timestamp`` are
+  refused, as are non-string mapping keys, duplicate keys in one mapping, ``.inf``/``.nan`` and integers
+  outside the signed 64-bit range, each with its line and column.
+- Size limits are enforced while parsing, before anything walks the result: at most `MAX_DEPTH` levels of
+  nesting and at most `MAX_VALUES` values with YAML aliases and merge keys counted as copies, so a
+  "billion laughs" document is refused in milliseconds. Parsed documents are trees (no shared objects).
+- A spec document is a mapping whose ``proton`` key names its kind (``EnvironmentSpec`` or
+  ``ServiceSpec``); the key may appear anywhere in the mapping. Keys a kind does not define are refused.
+- Structural problems of one document are all reported together, in document order, joined by ``; ``.
+- Instance and environment names match `NAME_PATTERN` and are 1-100 characters; instance names are
+  unique within a ServiceSpec. Every returned container is a fresh copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from baryon.domain.spec_schema import (
+    ENVIRONMENT_INPUT,
+    PIPELINE_INPUT,
+    SERVICE_INPUT,
+    validate_inputs,
+)
+from baryon.protocol.errors import ValidationException
+
+__all__ = [
+    "CURRENT_VAL",
+    "ENVIRONMENT_INPUT",
+    "ENVIRONMENT_SPEC",
+    "MAX_DEPTH",
+    "MAX_SPEC_CHARS",
+    "MAX_VALUES",
+    "PIPELINE_INPUT",
+    "SERVICE_INPUT",
+    "SERVICE_SPEC",
+    "InstanceSpec",
+    "ServiceSpec",
+    "dump_spec",
+    "load_spec_yaml",
+    "parse_environment_spec",
+    "parse_instance_spec_from_service_spec",
+    "parse_pipeline_spec",
+    "parse_service_spec",
+    "replace_instance_inputs",
+    "replace_pipeline_inputs",
+    "resolve_current_values",
+    "validate_inputs",
+]
+
+CURRENT_VAL = "${Proton::CURRENT_VAL}"
+ENVIRONMENT_SPEC = "EnvironmentSpec"
+SERVICE_SPEC = "ServiceSpec"
+
+#: The model's limit on every spec member (SpecContents).
+MAX_SPEC_CHARS = 51_200
+#: Values (mapping values, list items, scalars) in a parsed spec, counting alias and merge copies.
+MAX_VALUES = 10_000
+#: Nesting levels of mappings and lists.
+MAX_DEPTH = 64
+
+NAME_PATTERN = r"^[0-9A-Za-z]+[0-9A-Za-z_\-]*$"
+NAME_MAX = 100
+_NAME = re.compile(r"[0-9A-Za-z]+[0-9A-Za-z_\-]*")
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_TIMESTAMP = _YAML_TAG + "timestamp"
+_MERGE = _YAML_TAG + "merge"
+_UNSUPPORTED_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+_INT64 = 2**63
+
+_TOO_LARGE = (
+    f"Spec is too large: it expands to more than {MAX_VALUES} values "
+    "(YAML aliases and merge keys count as copies)"
+)
+_TOO_DEEP = f"Spec is nested more than {MAX_DEPTH} levels deep (or a YAML alias refers to itself)"
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One entry of a ServiceSpec's ``instances`` list."""
+
+    name: str
+    environment: str
+    inputs: dict[str, Any]  # raw values given in the spec (before defaults)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A parsed ``proton: ServiceSpec`` document."""
+
+    pipeline: dict[str, Any] | None  # None when the spec has no `pipeline:` key; {} when it is empty/null
+    instances: list[InstanceSpec]
+    document: dict[str, Any]  # the whole parsed document
+
+
+# --- YAML -----------------------------------------------------------------------------------------
+
+
+class _LimitError(yaml.YAMLError):
+    """A size limit was hit while parsing; the message is complete."""
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that yields bounded, JSON-compatible data only."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._merging: list[int] = []
+        self._merged = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitError(_TOO_DEEP)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+                continue
+            identity = (key_node.tag, key_node.value)
+            if identity in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
+                )
+            seen.add(identity)
+        return node
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) in self._merging:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a merge key (<<) refers to the mapping that contains it", node.start_mark
+            )
+        if len(self._merging) >= MAX_DEPTH:
+            raise _LimitError(_TOO_DEEP)
+        self._merging.append(id(node))
+        try:
+            super().flatten_mapping(node)
+        finally:
+            self._merging.pop()
+        self._merged += len(node.value)
+        if self._merged > MAX_VALUES:
+            raise _LimitError(_TOO_LARGE)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"mapping key {_describe(key)} is not a string; quote it", key_node.start_mark
+                )
+        return mapping
+
+    def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
+        value = self.construct_yaml_int(node)
+        if not -_INT64 <= value < _INT64:
+            raise yaml.constructor.ConstructorError(
+                None, None, "integers must fit in 64 bits; quote the value if it is text", node.start_mark
+            )
+        return value
+
+    def construct_finite_float(self, node: yaml.ScalarNode) -> float:
+        value = self.construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"'{node.value}' is not a finite number; quote the value if it is text",
+                node.start_mark,
+            )
+        return value
+
+    def construct_unsupported(self, node: yaml.Node) -> Any:
+        tag = node.tag.replace(_YAML_TAG, "!!")
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the YAML tag {tag} is not supported", node.start_mark
+        )
+
+
+_SpecLoader.add_constructor(_YAML_TAG + "int", _SpecLoader.construct_bounded_int)
+_SpecLoader.add_constructor(_YAML_TAG + "float", _SpecLoader.construct_finite_float)
+for _name in _UNSUPPORTED_TAGS:
+    _SpecLoader.add_constructor(_YAML_TAG + _name, _SpecLoader.construct_unsupported)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else f"of type {type(value).__name__}"
+
+
+def _kind(value: Any) -> str:
+    """A short phrase naming a parsed value's kind, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _syntax_error(text: str, exc: yaml.YAMLError) -> ValidationException:
+    prefix = "Spec is not valid YAML"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        message = f"{prefix}: line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+        context_mark = exc.context_mark
+        if (
+            exc.context
+            and context_mark is not None
+            and (context_mark.line, context_mark.column)
+            != (
+                mark.line,
+                mark.column,
+            )
+        ):
+            message += f" ({exc.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+        return ValidationException(message)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line, column = _line_column(text, exc.position)
+        return ValidationException(
+            f"{prefix}: line {line}, column {column}: unacceptable character #x{exc.character:04x}"
+        )
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ValidationException(f"{prefix}: {first}")
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.values = 0
+
+
+def _tree(value: Any, depth: int, budget: _Budget) -> Any:
+    """Copy the parsed value into a tree, within the value and depth limits."""
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise ValidationException(_TOO_LARGE)
+    if depth > MAX_DEPTH:
+        raise ValidationException(_TOO_DEEP)
+    if isinstance(value, dict):
+        return {key: _tree(item, depth + 1, budget) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tree(item, depth + 1, budget) for item in value]
+    return value
+
+
+def load_spec_yaml(text: str) -> Any:
+    """Parse spec text into plain JSON data (see the module invariants), or raise ValidationException."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise ValidationException(f"Spec is longer than {MAX_SPEC_CHARS} characters")
+    try:
+        loader = _SpecLoader(text)
+        try:
+            document = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except _LimitError as exc:
+        raise ValidationException(str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise _syntax_error(text, exc) from None
+    return _tree(document, 0, _Budget())
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+def _problems(problems: list[str]) -> ValidationException:
+    return ValidationException("Invalid spec: " + "; ".join(problems))
+
+
+def _header_error(kind: str) -> ValidationException:
+    return ValidationException(f"Spec must start with 'proton: {kind}'")
+
+
+def _load_document(text: str, kind: str) -> dict[str, Any]:
+    document = load_spec_yaml(text)
+    if not isinstance(document, dict):
+        found = "it is empty" if document is None else f"it is {_kind(document)}"
+        raise ValidationException(f"Spec must be a YAML mapping starting with 'proton: {kind}'; {found}")
+    if document.get("proton") != kind:
+        raise _header_error(kind)
+    return document
+
+
+def _unknown_keys(document: dict[str, Any], allowed: tuple[str, ...], what: str) -> list[str]:
+    allowed_text = ", ".join(allowed[:-1]) + f" and {allowed[-1]}"
+    return [f"unknown key '{key}' ({what} has only {allowed_text})" for key in document if key not in allowed]
+
+
+def _inputs_block(value: Any, key: str, subject: str, problems: list[str]) -> dict[str, Any]:
+    """The mapping of inputs under ``key`` (null means none); a problem when it is not a mapping."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{subject}'{key}' must be a mapping of inputs, not {_kind(value)}")
+        return {}
+    return copy.deepcopy(value)
+
+
+def _name_problem(value: Any, subject: str, key: str) -> str | None:
+    if not isinstance(value, str):
+        return f"{subject}'{key}' must be a string, not {_kind(value)}; quote it"
+    if not 1 <= len(value) <= NAME_MAX or _NAME.fullmatch(value) is None:
+        return f"{subject}'{key}' must be 1 to {NAME_MAX} characters matching {NAME_PATTERN}"
+    return None
+
+
+def parse_environment_spec(text: str) -> dict[str, Any]:
+    """The inputs of a ``proton: EnvironmentSpec`` document (``spec:`` absent or null means none)."""
+    document = _load_document(text, ENVIRONMENT_SPEC)
+    problems = _unknown_keys(document, ("proton", "spec"), "an EnvironmentSpec")
+    inputs = _inputs_block(document.get("spec"), "spec", "", problems)
+    if problems:
+        raise _problems(problems)
+    return inputs
+
+
+def _parse_instances(value: Any, problems: list[str], *, require: bool) -> list[InstanceSpec]:
+    if value is None or value == []:
+        if require:
+            problems.append("a service needs at least one instance under 'instances'")
+        return []
+    if not isinstance(value, list):
+        problems.append(f"'instances' must be a list of instances, not {_kind(value)}")
+        return []
+    instances: list[InstanceSpec] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(value, start=1):
+        subject = f"instance {number}: "
+        if not isinstance(entry, dict):
+            problems.append(f"{subject}must be a mapping with name, environment and spec, not {_kind(entry)}")
+            continue
+        name = entry.get("name")
+        if name is None:
+            problems.append(f"{subject}'name' is missing")
+        else:
+            problem = _name_problem(name, subject, "name")
+            if problem is None:
+                subject = f"service instance {name}: "
+                if name in seen:
+                    problems.append(f"instance name '{name}' is used more than once")
+                seen.add(name)
+            else:
+                problems.append(problem)
+        problems.extend(
+            subject + problem
+            for problem in _unknown_keys(entry, ("name", "environment", "spec"), "an instance")
+        )
+        environment = entry.get("environment")
+        environment_problem = (
+            f"{subject}'environment' is missing"
+            if environment is None
+            else _name_problem(environment, subject, "environment")
+        )
+        if environment_problem is not None:
+            problems.append(environment_problem)
+        inputs = _inputs_block(entry.get("spec"), "spec", subject, problems)
+        if isinstance(name, str) and isinstance(environment, str):
+            instances.append(InstanceSpec(name=name, environment=environment, inputs=inputs))
+    return instances
+
+
+def _service_spec(document: dict[str, Any], *, require_instances: bool) -> ServiceSpec:
+    problems = _unknown_keys(document, ("proton", "pipeline", "instances"), "a ServiceSpec")
+    pipeline: dict[str, Any] | None = None
+    if "pipeline" in document:
+        pipeline = _inputs_block(document["pipeline"], "pipeline", "", problems)
+    instances = _parse_instances(document.get("instances"), problems, require=require_instances)
+    if problems:
+        raise _problems(problems)
+    return ServiceSpec(pipeline=pipeline, instances=instances, document=copy.deepcopy(document))
+
+
+def parse_service_spec(text: str) -> ServiceSpec:
+    """A ``proton: ServiceSpec`` document: optional ``pipeline:`` inputs and at least one instance."""
+    return _service_spec(_load_document(text, SERVICE_SPEC), require_instances=True)
+
+
+def _service_or_inputs(text: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(document, {}) when the text is a ServiceSpec document, else (None, bare inputs)."""
+    document = load_spec_yaml(text)
+    if document is None:
+        return None, {}
+    if not isinstance(document, dict):
+        raise ValidationException(
+            f"Spec must be a YAML mapping (a 'proton: {SERVICE_SPEC}' document or a mapping of inputs); "
+            f"it is {_kind(document)}"
+        )
+    if "proton" not in document:
+        return None, document
+    if document["proton"] != SERVICE_SPEC:
+        raise _header_error(SERVICE_SPEC)
+    return document, {}
+
+
+def parse_instance_spec_from_service_spec(text: str, instance_name: str) -> dict[str, Any]:
+    """The inputs UpdateServiceInstance gives for ``instance_name``.
+
+    Accepted shapes: a whole ``proton: ServiceSpec`` document (checked like `parse_service_spec`; the
+    inputs are the ``spec`` of the instance named ``instance_name``, which must be listed), or a bare
+    mapping of inputs with no ``proton`` key (an empty document means no inputs).
+    """
+    document, inputs = _service_or_inputs(text)
+    if document is None:
+        return inputs
+    service = _service_spec(document, require_instances=True)
+    for instance in service.instances:
+        if instance.name == instance_name:
+            return instance.inputs
+    raise _problems([f"the ServiceSpec lists no instance named '{instance_name}'"])
+
+
+def parse_pipeline_spec(text: str) -> dict[str, Any]:
+    """The inputs UpdateServicePipeline gives.
+
+    Accepted shapes: a whole ``proton: ServiceSpec`` document (checked like `parse_service_spec`, except
+    that ``instances`` may be absent or empty), whose ``pipeline:`` key must be present (null means no
+    inputs); or a bare mapping of inputs with no ``proton`` key (an empty document means no inputs).
+    """
+    document, inputs = _service_or_inputs(text)
+    if document is None:
+        return inputs
+    service = _service_spec(document, require_instances=False)
+    if service.pipeline is None:
+        raise _problems(["the ServiceSpec has no 'pipeline' section"])
+    return service.pipeline
+
+
+# --- CURRENT_VAL and stored documents ---------------------------------------------------------------
+
+
+def resolve_current_values(values: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Replace each top-level value equal to `CURRENT_VAL` by ``current[key]``.
+
+    When ``current`` has no value for the key (or holds null), the key is dropped, so the schema's default
+    or ``required`` rule applies as if the input had been left out. Only whole top-level values are
+    placeholders: the text inside a longer string or inside a nested list/mapping is kept literally.
+    Order is kept; the result is a fresh copy.
+    """
+    resolved: dict[str, Any] = {}
+    for key, value in values.items():
+        if value == CURRENT_VAL and isinstance(value, str):
+            if current.get(key) is not None:
+                resolved[key] = copy.deepcopy(current[key])
+        else:
+            resolved[key] = copy.deepcopy(value)
+    return resolved
+
+
+def replace_instance_inputs(
+    document: dict[str, Any], instance_name: str, inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """A copy of a parsed ServiceSpec document whose instance ``instance_name`` has ``spec: inputs``.
+
+    Raises KeyError when the document lists no such instance.
+    """
+    result = copy.deepcopy(document)
+    for entry in result.get("instances") or []:
+        if isinstance(entry, dict) and entry.get("name") == instance_name:
+            entry["spec"] = copy.deepcopy(inputs)
+            return result
+    raise KeyError(instance_name)
+
+
+def replace_pipeline_inputs(document: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a parsed ServiceSpec document whose ``pipeline:`` is ``inputs``."""
+    result = copy.deepcopy(document)
+    result["pipeline"] = copy.deepcopy(inputs)
+    return result
+
+
+_TOP_ORDER = ("proton", "pipeline", "spec", "instances")
+_INSTANCE_ORDER = ("name", "environment", "spec")
+
+
+def _first(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    result = {key: mapping[key] for key in order if key in mapping}
+    result.update((key, value) for key, value in mapping.items() if key not in result)
+    return result
+
+
+def _ordered(document: dict[str, Any]) -> dict[str, Any]:
+    result = _first(document, _TOP_ORDER)
+    instances = result.get("instances")
+    if isinstance(instances, list):
+        result["instances"] = [
+            _first(entry, _INSTANCE_ORDER) if isinstance(entry, dict) else entry for entry in instances
+        ]
+    return result
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """SafeDumper that writes every repeated object in full (no anchors or aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_spec(document: dict[str, Any]) -> str:
+    """YAML text for storing a spec document.
+
+    Key order is stable: ``proton`` first, then ``pipeline``, ``spec`` and ``instances``, then any other
+    key in the document's order; each instance lists ``name``, ``environment`` and ``spec`` first; inputs
+    keep their order. Block style, no aliases, Unicode kept, long lines not folded. The text parses back
+    (with `load_spec_yaml`) to an equal document.
+    """
+    return yaml.dump(
+        _ordered(document),
+        Dumper=_SpecDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
