@@ -85,7 +85,7 @@ class Dispatcher:
             op = OPERATIONS.get(name)
             if op is not None and not op.write:
                 # A read uses one connection for the credential lookup and the handler.
-                with self.runtime.database.read() as connection:
+                with self.runtime.database.read(hold=True) as connection:
                     return self._process(method, path, query, headers, body, request_id, name, connection)
             return self._process(method, path, query, headers, body, request_id, name, None)
         except ServiceError as error:

@@ -8,6 +8,7 @@ trips; each statement sees committed data). Both dialects are reached only throu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,14 +61,31 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._held = threading.local()
         self._read_engine = (
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self._read_engine.connect() as connection:
-            yield connection
+    def read(self, *, hold: bool = False) -> Iterator[Connection]:
+        """A read-only connection. With `hold`, the calling thread keeps one connection open between
+        calls (for the event loop thread's inline reads; other threads use the pool)."""
+        if not hold:
+            with self._read_engine.connect() as connection:
+                yield connection
+            return
+        held: Connection | None = getattr(self._held, "connection", None)
+        if held is None or held.closed or held.invalidated:
+            held = self._read_engine.connect()
+            self._held.connection = held
+        try:
+            yield held
+        except sa.exc.DBAPIError:
+            self._held.connection = None
+            held.close()
+            raise
+        if held.in_transaction():
+            held.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -78,4 +96,8 @@ class Database:
                 yield connection
 
     def dispose(self) -> None:
+        held = getattr(self._held, "connection", None)
+        if held is not None:
+            held.close()
+            self._held.connection = None
         self.engine.dispose()
