@@ -1,0 +1,135 @@
+"""Provisioning errors: every AWS failure a provisioner meets becomes one `ProvisionError`.
+
+Job: turn botocore's exceptions into a value the deployment job can act on — `transient` (throttling,
+connection trouble, 5xx, expired temporary credentials, a stack busy with another operation: retry by
+the job's policy) or permanent (template validation, access denied, missing capabilities, limits: fail
+the deployment with `message` as its `deploymentStatusMessage`).
+
+Invariants: `message` is one line, names what Baryon was doing and carries AWS's own code and text (cut
+at `MAX_TEXT` characters), and never contains credentials; an unknown client error with a 4xx status is
+permanent (retrying the same request cannot help), an unknown 5xx or non-HTTP botocore failure is
+transient (the retry policy bounds the cost of being wrong).
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+from botocore.parsers import ResponseParserError
+
+from baryon.engine.outcomes import Failed, Retry
+
+# Codes AWS services use for "try again later".
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServiceError",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "IDPCommunicationError",
+        "EC2ThrottledException",
+        # temporary credentials ran out between the cache check and the call: a new AssumeRole fixes it
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+    }
+)
+
+# What AWS calls raise: service errors, botocore's own, and unparseable answers (a proxy's or a broken
+# endpoint's HTML error page; botocore.parsers.ResponseParserError is not a BotoCoreError).
+BOTO_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
+
+# Codes meaning "these credentials are stale"; callers drop cached assumed-role sessions on them.
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+
+
+class ProvisionError(Exception):
+    """A provisioning step could not complete. `transient` says whether retrying the same step can help."""
+
+    def __init__(self, message: str, *, transient: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+        self.code = code
+
+    def outcome(self) -> Retry | Failed:
+        """The job outcome for this error: `Retry` when transient, else `Failed` with the message."""
+        return Retry(self.message) if self.transient else Failed(self.message)
+
+    def __repr__(self) -> str:
+        return f"ProvisionError({self.message!r}, transient={self.transient}, code={self.code!r})"
+
+
+def error_code(exc: BaseException) -> str | None:
+    """AWS's error code of a `ClientError` (e.g. "ValidationError"), else None."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+MAX_TEXT = 500  # characters of AWS's text kept in a message (an HTML error page must not fill it)
+
+
+def error_message(exc: BaseException) -> str:
+    """AWS's error message of a `ClientError`, else the exception's text; on one line, at most
+    `MAX_TEXT` characters."""
+    text = str(exc)
+    if isinstance(exc, ClientError):
+        text = str(exc.response.get("Error", {}).get("Message") or text)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _status(exc: ClientError) -> int:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if isinstance(status, int) else 0
+
+
+def from_boto(exc: BaseException, doing: str) -> ProvisionError:
+    """Classify a boto/botocore exception raised while `doing` (e.g. "CreateStack AWSProton-dev-1a2b3c4d")."""
+    if isinstance(exc, ProvisionError):
+        return exc
+    if isinstance(exc, ClientError):
+        code = error_code(exc) or "Unknown"
+        message = error_message(exc)
+        status = _status(exc)
+        transient = code in TRANSIENT_CODES or status >= 500
+        if code == "ValidationError" and "_IN_PROGRESS state" in message:
+            # "Stack:… is in UPDATE_IN_PROGRESS state and can not be updated": another operation is running
+            transient = True
+        return ProvisionError(f"{doing} failed: {code}: {message}", transient=transient, code=code)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError | ParamValidationError):
+        return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=False)
+    if isinstance(
+        exc, CredentialRetrievalError | BotoConnectionError | HTTPClientError | ResponseParserError
+    ):
+        return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=True)
+    if isinstance(exc, BotoCoreError):
+        return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=True)
+    raise TypeError(f"not a boto error: {exc!r}")
