@@ -64,6 +64,13 @@ def operation(name: str, *, write: bool) -> Callable[[Handler], Handler]:
 
 def load_all() -> dict[str, Operation]:
     """Import every handler module so that all operations are registered."""
-    from baryon.api import account, tags, template_versions, templates  # noqa: F401
+    from baryon.api import (  # noqa: F401
+        account,
+        deployments,
+        environments,
+        tags,
+        template_versions,
+        templates,
+    )
 
     return OPERATIONS

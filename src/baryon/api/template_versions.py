@@ -190,6 +190,11 @@ def _update(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
 def _delete(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:
     template, row = _require_version(ctx, connection, kind, params)
     label = f"{row.major}.{row.minor}"
+    user = store.version_in_use(connection, template.id, row.major, row.minor)
+    if user is not None:
+        raise ConflictException(
+            f"Version {label} of {kind.label} {template.name} is in use by {user}; it cannot be deleted."
+        )
     same_major = store.live_versions(connection, template.id, row.major)
     if (
         row.status == PUBLISHED

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from baryon.engine import jobs, registration
+from baryon.engine import deploy, jobs, registration
 from baryon.engine.jobs import Job
 from baryon.engine.outcomes import Failed, Outcome, Retry
 from baryon.runtime import Runtime
@@ -30,6 +30,7 @@ class JobHandler:
 
 HANDLERS: dict[str, JobHandler] = {
     registration.JOB_KIND: JobHandler(registration.step, registration.fail),
+    deploy.JOB_KIND: JobHandler(deploy.step, deploy.give_up),
 }
 
 

@@ -7,6 +7,8 @@ migrations under store/migrations must produce exactly these tables (a test comp
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -129,4 +131,74 @@ jobs = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Index(None, "state", "run_at"),
+)
+
+
+def _deployment_columns() -> list[sa.Column[Any]]:
+    """Columns every deployable resource (environment, service instance, pipeline) carries."""
+    return [
+        sa.Column("template_major", sa.Integer, nullable=False),
+        sa.Column("template_minor", sa.Integer, nullable=False),
+        sa.Column("spec", sa.Text, nullable=True),
+        sa.Column("inputs", sa.Text, nullable=False),
+        sa.Column("deployment_status", sa.String(32), nullable=False),
+        sa.Column("deployment_status_message", sa.Text, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("last_deployment_attempted_at", Timestamp, nullable=False),
+        sa.Column("last_deployment_succeeded_at", Timestamp, nullable=False),
+        sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
+        sa.Column("last_succeeded_deployment_id", sa.String(36), nullable=True),
+        sa.Column("outputs", sa.Text, nullable=False),
+        sa.Column("resources", sa.Text, nullable=False),
+        sa.Column("stack_id", sa.Text, nullable=True),
+    ]
+
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("template_id", sa.Integer, sa.ForeignKey("templates.id"), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("proton_service_role_arn", sa.Text, nullable=True),
+    sa.Column("environment_account_connection_id", sa.String(36), nullable=True),
+    sa.Column("environment_account_id", sa.String(12), nullable=True),
+    sa.Column("provisioning_repository", sa.Text, nullable=True),
+    sa.Column("codebuild_role_arn", sa.Text, nullable=True),
+    sa.Column("component_role_arn", sa.Text, nullable=True),
+    sa.Column("provisioning", sa.String(32), nullable=True),
+    *_deployment_columns(),
+    sa.UniqueConstraint("account_id", "region", "name"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("target_type", sa.String(32), nullable=False),
+    sa.Column("target_arn", sa.String(2048), nullable=False),
+    sa.Column("target_created_at", Timestamp, nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("environment_name", sa.String(100), nullable=False),
+    sa.Column("service_name", sa.String(100), nullable=True),
+    sa.Column("service_instance_name", sa.String(100), nullable=True),
+    sa.Column("component_name", sa.String(100), nullable=True),
+    sa.Column("deployment_status", sa.String(32), nullable=False),
+    sa.Column("deployment_status_message", sa.Text, nullable=True),
+    sa.Column("initial_state", sa.Text, nullable=True),
+    sa.Column("target_state", sa.Text, nullable=False),
+    sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
+    sa.Column("last_succeeded_deployment_id", sa.String(36), nullable=True),
+    sa.Column("outputs", sa.Text, nullable=True),
+    sa.Column("resources", sa.Text, nullable=True),
+    sa.Column("progress", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Column("completed_at", Timestamp, nullable=True),
+    sa.Index(None, "account_id", "region", "environment_name"),
 )

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.domain.versions import PUBLISHED
 from baryon.store.prepared import Prepared
-from baryon.store.schema import template_versions, templates
+from baryon.store.schema import environments, template_versions, templates
 
 T = templates.c
 V = template_versions.c
@@ -126,3 +126,17 @@ def major_exists(connection: Connection, template_id: int, major: int) -> bool:
         ).first()
         is not None
     )
+
+
+def version_in_use(connection: Connection, template_id: int, major: int, minor: int) -> str | None:
+    """What is deployed on a version (a description for the error), or None when nothing is."""
+    row = connection.execute(
+        sa.select(environments.c.name)
+        .where(
+            environments.c.template_id == template_id,
+            environments.c.template_major == major,
+            environments.c.template_minor == minor,
+        )
+        .limit(1)
+    ).first()
+    return f"environment {row.name}" if row is not None else None

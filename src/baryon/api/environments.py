@@ -1,0 +1,413 @@
+"""Environments (reference §1.5, §5): create, get, update, delete, list, cancel, outputs, resources.
+
+Invariants: every deploying change writes the environment row, a deployment record and its job in one
+transaction; a spec is validated against the target version's schema (defaults applied) before anything
+is written; while a deployment is in flight the environment refuses other updates and deletes
+(ConflictException); an update's response shows the current version, which changes only on success.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.kinds import ENVIRONMENT
+from baryon.api.registry import Context, Params, operation
+from baryon.api.resources import resolver
+from baryon.api.tags import put_tags
+from baryon.api.templates import require_template
+from baryon.api.versioning import parts_of, published_version, schema_of, update_target
+from baryon.domain import arns
+from baryon.domain.deployments import (
+    BUSY,
+    CANCELLING,
+    CREATE,
+    DELETE,
+    DELETE_IN_PROGRESS,
+    IN_PROGRESS,
+    NONE,
+    UPDATE,
+)
+from baryon.domain.specs import (
+    ENVIRONMENT_INPUT,
+    parse_environment_spec,
+    resolve_current_values,
+    validate_inputs,
+)
+from baryon.domain.versions import parse_part
+from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.store import deployments as deployment_store
+from baryon.store.schema import environments, templates
+
+E = environments.c
+T = templates.c
+CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
+
+
+def environment_arn(ctx: Context, name: str) -> str:
+    return arns.arn(ctx.region, ctx.account_id, f"environment/{name}")
+
+
+_FIND = (
+    sa.select(environments, T.name.label("template_name"))
+    .join(templates, T.id == E.template_id)
+    .where(E.account_id == sa.bindparam("account_id"), E.region == sa.bindparam("region"))
+)
+
+
+def find_environment(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
+    return connection.execute(
+        _FIND.where(E.name == name), {"account_id": ctx.account_id, "region": ctx.region}
+    ).first()
+
+
+def require_environment(connection: Connection, ctx: Context, name: str) -> Row[Any]:
+    row = find_environment(connection, ctx, name)
+    if row is None:
+        raise not_found("environment", environment_arn(ctx, name))
+    return row
+
+
+def environment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
+    shape = {
+        "name": row.name,
+        "arn": environment_arn(ctx, row.name),
+        "templateName": row.template_name,
+        "templateMajorVersion": str(row.template_major),
+        "templateMinorVersion": str(row.template_minor),
+        "deploymentStatus": row.deployment_status,
+        "deploymentStatusMessage": row.deployment_status_message,
+        "description": row.description,
+        "createdAt": row.created_at,
+        "lastDeploymentAttemptedAt": row.last_deployment_attempted_at,
+        "lastDeploymentSucceededAt": row.last_deployment_succeeded_at,
+        "lastAttemptedDeploymentId": row.last_attempted_deployment_id,
+        "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
+        "protonServiceRoleArn": row.proton_service_role_arn,
+        "environmentAccountConnectionId": row.environment_account_connection_id,
+        "environmentAccountId": row.environment_account_id,
+        "componentRoleArn": row.component_role_arn,
+        "provisioning": row.provisioning,
+    }
+    if not summary:
+        shape["spec"] = row.spec
+        shape["codebuildRoleArn"] = row.codebuild_role_arn
+        shape["provisioningRepository"] = (
+            orjson.loads(row.provisioning_repository) if row.provisioning_repository else None
+        )
+    return clean(shape)
+
+
+def _refuse_unavailable(params: Params) -> None:
+    if params.get("environmentAccountConnectionId"):
+        raise ValidationException(
+            "Environment account connections are not available on this Baryon server yet."
+        )
+    if params.get("provisioningRepository") is not None:
+        raise ValidationException(
+            "Self-managed (Terraform) provisioning is not available on this Baryon server yet."
+        )
+
+
+def _check_provisioning(template: Row[Any], version: Row[Any], params: Params) -> None:
+    """The provisioning parameters must fit the method the version's bundle uses."""
+    _refuse_unavailable(params)
+    if template.provisioning == CUSTOMER_MANAGED:
+        return
+    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    if engine == "codebuild":
+        raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
+    if engine == "hcl":
+        raise ValidationException(
+            f"Version {version.major}.{version.minor} of environment template {template.name} is a Terraform "
+            "template; it needs a provisioningRepository (self-managed provisioning)."
+        )
+    if not params.get("protonServiceRoleArn"):
+        raise ValidationException(
+            "protonServiceRoleArn is required to provision a CloudFormation environment."
+        )
+
+
+def _target_state(template_name: str, major: int, minor: int, spec: str | None) -> dict[str, Any]:
+    state = {
+        "templateName": template_name,
+        "templateMajorVersion": str(major),
+        "templateMinorVersion": str(minor),
+    }
+    if spec is not None:
+        state["spec"] = spec
+    return {"environment": state}
+
+
+def _start(
+    ctx: Context,
+    connection: Connection,
+    row: Row[Any],
+    operation_name: str,
+    target_state: dict[str, Any],
+    initial_state: dict[str, Any] | None,
+) -> str:
+    deployment_id = ctx.runtime.ids.uuid()
+    deployment_store.start(
+        connection,
+        deployment_id=deployment_id,
+        job_id=ctx.runtime.ids.uuid(),
+        account_id=ctx.account_id,
+        region=ctx.region,
+        target_type="ENVIRONMENT",
+        target_arn=environment_arn(ctx, row.name),
+        target_created_at=row.created_at,
+        operation=operation_name,
+        environment_name=row.name,
+        target_state=target_state,
+        initial_state=initial_state,
+        last_attempted=row.last_attempted_deployment_id,
+        last_succeeded=row.last_succeeded_deployment_id,
+        now=ctx.now,
+    )
+    ctx.after_commit.append(ctx.runtime.wake)
+    return deployment_id
+
+
+@operation("CreateEnvironment", write=True)
+def create_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    name = params["name"]
+    template = require_template(ctx, connection, ENVIRONMENT, params["templateName"])
+    minor = params.get("templateMinorVersion")
+    version = published_version(
+        connection,
+        ENVIRONMENT,
+        template,
+        parse_part(params["templateMajorVersion"]),
+        parse_part(minor) if minor is not None else None,
+    )
+    if find_environment(connection, ctx, name) is not None:
+        raise ConflictException(f"An environment named {name} already exists.")
+    quota = ctx.runtime.quotas.environments
+    count = connection.execute(
+        sa.select(sa.func.count()).where(E.account_id == ctx.account_id, E.region == ctx.region)
+    ).scalar_one()
+    if count >= quota:
+        raise ServiceQuotaExceededException(
+            f"You have reached the quota of {quota} environments in this account and region."
+        )
+    _check_provisioning(template, version, params)
+    raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
+    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")
+    now = ctx.now
+    result = connection.execute(
+        sa.insert(environments).values(
+            account_id=ctx.account_id,
+            region=ctx.region,
+            name=name,
+            template_id=template.id,
+            description=params.get("description"),
+            proton_service_role_arn=params.get("protonServiceRoleArn"),
+            codebuild_role_arn=params.get("codebuildRoleArn"),
+            component_role_arn=params.get("componentRoleArn"),
+            provisioning=CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
+            template_major=version.major,
+            template_minor=version.minor,
+            spec=params["spec"],
+            inputs=orjson.dumps(inputs).decode(),
+            deployment_status=IN_PROGRESS,
+            created_at=now,
+            last_deployment_attempted_at=now,
+            last_deployment_succeeded_at=now,
+            outputs="[]",
+            resources="[]",
+        )
+    )
+    assert result.inserted_primary_key is not None
+    put_tags(ctx, connection, environment_arn(ctx, name), params.get("tags") or [])
+    row = require_environment(connection, ctx, name)
+    deployment_id = _start(
+        ctx,
+        connection,
+        row,
+        CREATE,
+        _target_state(template.name, version.major, version.minor, params["spec"]),
+        None,
+    )
+    connection.execute(
+        sa.update(environments).where(E.id == row.id).values(last_attempted_deployment_id=deployment_id)
+    )
+    return {"environment": environment_shape(ctx, require_environment(connection, ctx, name))}
+
+
+@operation("GetEnvironment", write=False)
+def get_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return {"environment": environment_shape(ctx, require_environment(connection, ctx, params["name"]))}
+
+
+@operation("ListEnvironments", write=False)
+def list_environments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    after = page_position(ctx, params, "environments")
+    size = page_size(params)
+    query = _FIND
+    filters = params.get("environmentTemplates") or []
+    if filters:
+        query = query.where(
+            sa.or_(
+                *(
+                    sa.and_(
+                        T.name == item["templateName"], E.template_major == parse_part(item["majorVersion"])
+                    )
+                    for item in filters
+                )
+            )
+        )
+    if after is not None:
+        query = query.where(E.name > after)
+    rows = connection.execute(
+        query.order_by(E.name).limit(size + 1), {"account_id": ctx.account_id, "region": ctx.region}
+    ).all()
+    result: dict[str, Any] = {
+        "environments": [environment_shape(ctx, row, summary=True) for row in rows[:size]]
+    }
+    if len(rows) > size:
+        result["nextToken"] = next_token(ctx, rows[size - 1].name, "environments")
+    return result
+
+
+@operation("UpdateEnvironment", write=True)
+def update_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_environment(connection, ctx, params["name"])
+    if row.deployment_status in BUSY:
+        raise ConflictException(
+            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
+            "to finish or cancel it."
+        )
+    deployment_type = params["deploymentType"]
+    changes: dict[str, Any] = {}
+    if "description" in params:
+        changes["description"] = params["description"]
+    for member, column in (
+        ("protonServiceRoleArn", "proton_service_role_arn"),
+        ("componentRoleArn", "component_role_arn"),
+        ("codebuildRoleArn", "codebuild_role_arn"),
+    ):
+        if member in params:
+            changes[column] = params[member]
+    _refuse_unavailable(params)
+    if deployment_type == NONE:
+        for member in ("spec", "templateMajorVersion", "templateMinorVersion"):
+            if member in params:
+                raise ValidationException(f"{member} cannot be given with deploymentType NONE.")
+        if changes:
+            connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
+        return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+    template = connection.execute(sa.select(templates).where(T.id == row.template_id)).one()
+    version = update_target(
+        connection,
+        ENVIRONMENT,
+        template,
+        deployment_type,
+        (row.template_major, row.template_minor),
+        params.get("templateMajorVersion"),
+        params.get("templateMinorVersion"),
+    )
+    spec_text = params.get("spec", row.spec)
+    current = orjson.loads(row.inputs)
+    raw = resolve_current_values(parse_environment_spec(spec_text), current) if spec_text else {}
+    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {row.name}")
+    role = changes.get("proton_service_role_arn", row.proton_service_role_arn)
+    if template.provisioning != CUSTOMER_MANAGED and not role:
+        raise ValidationException(
+            "protonServiceRoleArn is required to provision a CloudFormation environment."
+        )
+    target = _target_state(template.name, version.major, version.minor, spec_text)
+    target["environment"]["inputs"] = inputs
+    deployment_id = _start(
+        ctx,
+        connection,
+        row,
+        UPDATE,
+        target,
+        _target_state(template.name, row.template_major, row.template_minor, row.spec),
+    )
+    changes.update(
+        deployment_status=IN_PROGRESS,
+        deployment_status_message=None,
+        last_deployment_attempted_at=ctx.now,
+        last_attempted_deployment_id=deployment_id,
+    )
+    connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
+    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+
+
+@operation("DeleteEnvironment", write=True)
+def delete_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_environment(connection, ctx, params["name"])
+    if row.deployment_status in BUSY:
+        raise ConflictException(
+            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
+            "to finish or cancel it."
+        )
+    shape = environment_shape(ctx, row)
+    state = _target_state(row.template_name, row.template_major, row.template_minor, row.spec)
+    deployment_id = _start(ctx, connection, row, DELETE, state, state)
+    connection.execute(
+        sa.update(environments)
+        .where(E.id == row.id)
+        .values(
+            deployment_status=DELETE_IN_PROGRESS,
+            deployment_status_message=None,
+            last_deployment_attempted_at=ctx.now,
+            last_attempted_deployment_id=deployment_id,
+        )
+    )
+    shape.update(deploymentStatus=DELETE_IN_PROGRESS, lastAttemptedDeploymentId=deployment_id)
+    return {"environment": shape}
+
+
+@operation("CancelEnvironmentDeployment", write=True)
+def cancel_environment_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_environment(connection, ctx, params["environmentName"])
+    if row.deployment_status != IN_PROGRESS:
+        raise ConflictException(
+            f"Environment {row.name} has no deployment in progress to cancel ({row.deployment_status})."
+        )
+    connection.execute(sa.update(environments).where(E.id == row.id).values(deployment_status=CANCELLING))
+    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    ctx.after_commit.append(ctx.runtime.wake)
+    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+
+
+def _deployment_record(connection: Connection, ctx: Context, deployment_id: str, row: Row[Any]) -> Any:
+    record = deployment_store.find(connection, deployment_id)
+    if (
+        record is None
+        or record.account_id != ctx.account_id
+        or record.region != ctx.region
+        or record.target_arn != environment_arn(ctx, row.name)
+    ):
+        raise not_found("deployment", deployment_id)
+    return record
+
+
+@operation("ListEnvironmentOutputs", write=False)
+def list_environment_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = require_environment(connection, ctx, params["environmentName"])
+    if params.get("deploymentId"):
+        record = _deployment_record(connection, ctx, params["deploymentId"], row)
+        return {"outputs": orjson.loads(record.outputs or "[]")}
+    return {"outputs": orjson.loads(row.outputs)}
+
+
+@operation("ListEnvironmentProvisionedResources", write=False)
+def list_environment_provisioned_resources(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
+    row = require_environment(connection, ctx, params["environmentName"])
+    return {"provisionedResources": orjson.loads(row.resources)}
+
+
+@resolver("environment")
+def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
+    parts = parsed.parts
+    return len(parts) == 2 and find_environment(connection, ctx, parts[1]) is not None

@@ -1,0 +1,272 @@
+"""The deployment job: render the template, provision it through CloudFormation, record the outcome.
+
+Invariants: each step re-reads the deployment and acts only while it is in flight; the stack id and
+chosen action are saved before the next step, and CloudFormation calls carry the deployment id as their
+token, so a step repeated after a crash never starts a second stack operation; the resource's version,
+spec, inputs and outputs change only when its deployment succeeds; a render failure or a permanent
+provisioning error ends the deployment FAILED with the reason, never an API error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.bundles.load import load_bundle
+from baryon.domain import arns
+from baryon.domain.deployments import (
+    CANCEL_MESSAGE,
+    CANCELLED,
+    CANCELLING,
+    DELETE,
+    DELETE_COMPLETE,
+    DELETE_FAILED,
+    FAILED,
+    FINAL,
+    SUCCEEDED,
+)
+from baryon.engine.jobs import Job
+from baryon.engine.outcomes import Done, Outcome, Retry, Wait
+from baryon.engine.provisioners import cloudformation as cfn
+from baryon.engine.provisioners.errors import ProvisionError
+from baryon.engine.provisioners.targets import Target
+from baryon.render.context import environment_context
+from baryon.render.errors import RenderError
+from baryon.render.jinja import render_template
+from baryon.runtime import Runtime
+from baryon.store import deployments as deployment_store
+from baryon.store.schema import deployments, environments, tags, template_versions, templates
+
+log = logging.getLogger("baryon.engine.deploy")
+D = deployments.c
+E = environments.c
+V = template_versions.c
+T = templates.c
+POLL_SECONDS = 1.0
+JOB_KIND = deployment_store.JOB_KIND
+
+
+@dataclass(frozen=True)
+class Finish:
+    status: str
+    message: str | None = None
+    outputs: list[dict[str, str]] | None = None
+    resources: list[dict[str, str]] | None = None
+
+
+def _environment(connection: Connection, record: Any) -> Any:
+    return connection.execute(
+        sa.select(environments, T.name.label("template_name"), T.provisioning.label("template_provisioning"))
+        .join(templates, T.id == E.template_id)
+        .where(
+            E.account_id == record.account_id, E.region == record.region, E.name == record.environment_name
+        )
+    ).first()
+
+
+def _version(connection: Connection, template_id: int, major: int, minor: int) -> Any:
+    return connection.execute(
+        sa.select(V.bundle, V.bundle_info).where(
+            V.template_id == template_id, V.major == major, V.minor == minor
+        )
+    ).first()
+
+
+def _render_environment(runtime: Runtime, record: Any, env: Any, target: dict[str, Any]) -> str:
+    with runtime.database.read() as connection:
+        version = _version(
+            connection,
+            env.template_id,
+            int(target["templateMajorVersion"]),
+            int(target["templateMinorVersion"]),
+        )
+    if version is None or version.bundle is None:
+        label = f"{target['templateMajorVersion']}.{target['templateMinorVersion']}"
+        raise RenderError(
+            "the template version is no longer available", file_name=f"{env.template_name} {label}"
+        )
+    bundle = load_bundle(version.bundle, kind="ENVIRONMENT")
+    part = bundle.parts["infrastructure"]
+    file_name = f"infrastructure/{part['files'][0]}"
+    source = bundle.files[file_name].decode()
+    inputs = target.get("inputs")
+    if inputs is None:
+        inputs = orjson.loads(env.inputs)
+    context = environment_context(name=env.name, account_id=env.account_id, inputs=inputs)
+    return render_template(source, context, file_name=file_name)
+
+
+def _finish(runtime: Runtime, record: Any, finish: Finish, progress: dict[str, Any]) -> None:
+    now = runtime.clock.now()
+    target = orjson.loads(record.target_state)["environment"]
+    with runtime.database.write() as connection:
+        current = deployment_store.find(connection, record.id)
+        if current is None or current.deployment_status in FINAL:
+            return
+        connection.execute(
+            sa.update(deployments)
+            .where(D.id == record.id)
+            .values(
+                deployment_status=finish.status,
+                deployment_status_message=finish.message,
+                outputs=orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
+                resources=orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
+                progress=orjson.dumps(progress).decode(),
+                last_modified_at=now,
+                completed_at=now,
+            )
+        )
+        where = sa.and_(
+            E.account_id == record.account_id, E.region == record.region, E.name == record.environment_name
+        )
+        if finish.status == DELETE_COMPLETE:
+            connection.execute(sa.delete(environments).where(where))
+            arn = record.target_arn
+            connection.execute(sa.delete(tags).where(tags.c.resource_arn == arn))
+            return
+        values: dict[str, Any] = {
+            "deployment_status": finish.status,
+            "deployment_status_message": finish.message,
+        }
+        if progress.get("stack_id"):
+            values["stack_id"] = progress["stack_id"]
+        if finish.status == SUCCEEDED:
+            values.update(
+                template_major=int(target["templateMajorVersion"]),
+                template_minor=int(target["templateMinorVersion"]),
+                spec=target.get("spec"),
+                last_deployment_succeeded_at=now,
+                last_succeeded_deployment_id=record.id,
+                outputs=orjson.dumps(finish.outputs or []).decode(),
+                resources=orjson.dumps(finish.resources or []).decode(),
+            )
+            if "inputs" in target:
+                values["inputs"] = orjson.dumps(target["inputs"]).decode()
+        connection.execute(sa.update(environments).where(where).values(**values))
+
+
+def _save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
+    with runtime.database.write() as connection:
+        deployment_store.save_progress(connection, record.id, progress, runtime.clock.now())
+
+
+def _managed_tags(record: Any, env: Any) -> dict[str, str]:
+    template = arns.arn(
+        record.region, record.account_id, arns.template_resource("ENVIRONMENT", env.template_name)
+    )
+    return cfn.stack_tags(
+        {
+            "aws:proton:account": record.account_id,
+            "aws:proton:template": template,
+            "aws:proton:environment": record.target_arn,
+        }
+    )
+
+
+def step(runtime: Runtime, job: Job) -> Outcome:
+    deployment_id = str(job.payload["deployment_id"])
+    with runtime.database.read() as connection:
+        record = deployment_store.find(connection, deployment_id)
+        env = _environment(connection, record) if record is not None else None
+    if record is None or record.deployment_status in FINAL:
+        return Done("the deployment is already settled")
+    progress: dict[str, Any] = orjson.loads(record.progress)
+    if env is None:
+        _finish(runtime, record, Finish(FAILED, "The environment no longer exists."), progress)
+        return Done()
+    try:
+        if env.template_provisioning == "CUSTOMER_MANAGED":
+            return _customer_managed(runtime, record, env, progress)
+        target = Target(
+            region=record.region, account_id=record.account_id, role_arn=env.proton_service_role_arn
+        )
+        name = cfn.stack_name("environment", env.name, account_id=record.account_id, region=record.region)
+        if record.operation == DELETE:
+            return _delete(runtime, record, target, env.stack_id or name, progress)
+        return _deploy(runtime, record, env, target, name, progress)
+    except ProvisionError as error:
+        if error.transient:
+            return Retry(str(error))
+        status = DELETE_FAILED if record.operation == DELETE else FAILED
+        _finish(runtime, record, Finish(status, str(error)), progress)
+        return Done()
+
+
+def _customer_managed(runtime: Runtime, record: Any, env: Any, progress: dict[str, Any]) -> Outcome:
+    if record.operation == DELETE:
+        _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+        return Done()
+    target = orjson.loads(record.target_state)["environment"]
+    inputs = target.get("inputs", orjson.loads(env.inputs))
+    outputs = [{"key": key, "valueString": str(value)} for key, value in inputs.items() if str(value)]
+    _finish(runtime, record, Finish(SUCCEEDED, outputs=outputs, resources=[]), progress)
+    return Done()
+
+
+def _deploy(
+    runtime: Runtime, record: Any, env: Any, target: Target, name: str, progress: dict[str, Any]
+) -> Outcome:
+    now = runtime.clock.now()
+    if record.deployment_status == CANCELLING and not progress.get("stack_id"):
+        _finish(runtime, record, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+        return Done()
+    if not progress.get("stack_id") or progress.get("action") == "WAIT":
+        target_state = orjson.loads(record.target_state)["environment"]
+        try:
+            body = _render_environment(runtime, record, env, target_state)
+        except RenderError as error:
+            _finish(runtime, record, Finish(FAILED, str(error)), progress)
+            return Done()
+        started = cfn.start_deploy(target, name, body, _managed_tags(record, env), record.id)
+        progress.update(stack_id=started.stack_id, action=started.action)
+        _save(runtime, record, progress)
+        if started.action == "WAIT":
+            return Wait(now + POLL_SECONDS)
+    result = cfn.poll(target, progress["stack_id"], record.id)
+    if not cfn.is_terminal(result.status):
+        if record.deployment_status == CANCELLING and not progress.get("cancel_issued"):
+            progress["cancel_issued"] = cfn.cancel(target, progress["stack_id"])
+            _save(runtime, record, progress)
+        return Wait(now + POLL_SECONDS)
+    if cfn.is_success(result.status, progress["action"]):
+        _finish(runtime, record, Finish(SUCCEEDED, None, result.outputs, result.resources), progress)
+    elif progress.get("cancel_issued"):
+        _finish(runtime, record, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+    else:
+        reason = result.failure_reason or f"The stack ended in {result.status}."
+        _finish(runtime, record, Finish(FAILED, reason), progress)
+    return Done()
+
+
+def _delete(runtime: Runtime, record: Any, target: Target, stack: str, progress: dict[str, Any]) -> Outcome:
+    now = runtime.clock.now()
+    if not progress.get("delete_started"):
+        action = cfn.start_delete(target, stack, record.id)
+        if action == "ABSENT":
+            _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+            return Done()
+        if action == "WAIT":
+            return Wait(now + POLL_SECONDS)
+        progress["delete_started"] = True
+        _save(runtime, record, progress)
+    state = cfn.deleted(target, stack, record.id)
+    if state.gone:
+        _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+        return Done()
+    if state.failure is not None:
+        _finish(runtime, record, Finish(DELETE_FAILED, state.failure), progress)
+        return Done()
+    return Wait(now + POLL_SECONDS)
+
+
+def give_up(runtime: Runtime, job: Job, reason: str) -> None:
+    with runtime.database.read() as connection:
+        record = deployment_store.find(connection, str(job.payload["deployment_id"]))
+    if record is not None:
+        status = DELETE_FAILED if record.operation == DELETE else FAILED
+        _finish(runtime, record, Finish(status, reason), orjson.loads(record.progress))
