@@ -157,7 +157,10 @@ def test_update_delete_and_version_in_use(proton: Any, s3: Any, worker: Any) -> 
     code, message = _error(
         proton.update_environment, name="dev", deploymentType="MINOR_VERSION", templateMajorVersion="2"
     )
-    assert code == "ValidationException"
+    assert (code, message) == (
+        "ValidationException",
+        "A MINOR_VERSION update stays in major version 1; use MAJOR_VERSION to move to major version 2.",
+    )
     deleted = proton.delete_environment(name="dev")["environment"]
     assert deleted["deploymentStatus"] == "DELETE_IN_PROGRESS"
     for _ in range(100):
@@ -172,7 +175,7 @@ def test_update_delete_and_version_in_use(proton: Any, s3: Any, worker: Any) -> 
     else:
         raise AssertionError("environment not deleted")
     records = proton.list_deployments(environmentName="dev")["deployments"]
-    assert [r["deploymentStatus"] for r in records][0] == "DELETE_COMPLETE"
+    assert records[0]["deploymentStatus"] == "DELETE_COMPLETE"
     proton.delete_environment_template_version(templateName="vpc-env", majorVersion="1", minorVersion="0")
 
 
@@ -199,7 +202,9 @@ def test_render_failure_is_a_failed_deployment(proton: Any, s3: Any, worker: Any
         {
             "schema/schema.yaml": bundles.ENV_SCHEMA,
             "infrastructure/manifest.yaml": bundles.CFN_MANIFEST,
-            "infrastructure/cloudformation.yaml": "Resources:\n  X:\n    Type: '{{ environment.outputs.Missing }}'\n",
+            "infrastructure/cloudformation.yaml": (
+                "Resources:\n  X:\n    Type: '{{ environment.outputs.Missing }}'\n"
+            ),
         }
     )
     _published_env_template(proton, s3, name="broken", data=broken)
