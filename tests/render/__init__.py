@@ -1,0 +1,1 @@
+"""Tests of baryon.render: namespaces, Proton filters, strictness, value rendering, sandbox, templates."""
