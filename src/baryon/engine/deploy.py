@@ -35,18 +35,17 @@ from baryon.engine.outcomes import Done, Outcome, Retry, Wait
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.targets import Target
-from baryon.render.context import environment_context
+from baryon.engine.subjects import Subject, load
 from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
-from baryon.store.schema import deployments, environments, tags, template_versions, templates
+from baryon.store import services as services_state
+from baryon.store.schema import deployments, tags, template_versions
 
 log = logging.getLogger("baryon.engine.deploy")
 D = deployments.c
-E = environments.c
 V = template_versions.c
-T = templates.c
 POLL_SECONDS = 1.0
 JOB_KIND = deployment_store.JOB_KIND
 
@@ -59,16 +58,6 @@ class Finish:
     resources: list[dict[str, str]] | None = None
 
 
-def _environment(connection: Connection, record: Any) -> Any:
-    return connection.execute(
-        sa.select(environments, T.name.label("template_name"), T.provisioning.label("template_provisioning"))
-        .join(templates, T.id == E.template_id)
-        .where(
-            E.account_id == record.account_id, E.region == record.region, E.name == record.environment_name
-        )
-    ).first()
-
-
 def _version(connection: Connection, template_id: int, major: int, minor: int) -> Any:
     return connection.execute(
         sa.select(V.bundle, V.bundle_info).where(
@@ -77,33 +66,41 @@ def _version(connection: Connection, template_id: int, major: int, minor: int) -
     ).first()
 
 
-def _render_environment(runtime: Runtime, record: Any, env: Any, target: dict[str, Any]) -> str:
+def _target(record: Any) -> dict[str, Any]:
+    state: dict[str, Any] = orjson.loads(record.target_state)
+    target: dict[str, Any] = next(iter(state.values()))
+    return target
+
+
+def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
+    major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
     with runtime.database.read() as connection:
-        version = _version(
-            connection,
-            env.template_id,
-            int(target["templateMajorVersion"]),
-            int(target["templateMinorVersion"]),
-        )
+        version = _version(connection, subject.template_id, major, minor)
     if version is None or version.bundle is None:
-        label = f"{target['templateMajorVersion']}.{target['templateMinorVersion']}"
         raise RenderError(
-            "the template version is no longer available", file_name=f"{env.template_name} {label}"
+            "the template version is no longer available",
+            file_name=f"{subject.template_name} {major}.{minor}",
         )
-    bundle = load_bundle(version.bundle, kind="ENVIRONMENT")
-    part = bundle.parts["infrastructure"]
-    file_name = f"infrastructure/{part['files'][0]}"
+    bundle = load_bundle(
+        version.bundle,
+        kind=subject.template_kind,
+        has_pipeline=subject.part == "pipeline_infrastructure"
+        or "pipeline_infrastructure" in orjson.loads(version.bundle_info or "{}").get("parts", {}),
+    )
+    part = bundle.parts[subject.part]
+    file_name = f"{subject.part}/{part['files'][0]}"
     source = bundle.files[file_name].decode()
     inputs = target.get("inputs")
     if inputs is None:
-        inputs = orjson.loads(env.inputs)
-    context = environment_context(name=env.name, account_id=env.account_id, inputs=inputs)
-    return render_template(source, context, file_name=file_name)
+        inputs = orjson.loads(subject.row.inputs)
+    return render_template(source, subject.context(inputs), file_name=file_name)
 
 
-def _finish(runtime: Runtime, record: Any, finish: Finish, progress: dict[str, Any]) -> None:
+def _finish(
+    runtime: Runtime, record: Any, subject: Subject | None, finish: Finish, progress: dict[str, Any]
+) -> None:
     now = runtime.clock.now()
-    target = orjson.loads(record.target_state)["environment"]
+    target = _target(record)
     with runtime.database.write() as connection:
         current = deployment_store.find(connection, record.id)
         if current is None or current.deployment_status in FINAL:
@@ -121,33 +118,35 @@ def _finish(runtime: Runtime, record: Any, finish: Finish, progress: dict[str, A
                 completed_at=now,
             )
         )
-        where = sa.and_(
-            E.account_id == record.account_id, E.region == record.region, E.name == record.environment_name
-        )
+        if subject is None:
+            return
         if finish.status == DELETE_COMPLETE:
-            connection.execute(sa.delete(environments).where(where))
+            connection.execute(sa.delete(subject.table).where(subject.where))
             arn = record.target_arn
             connection.execute(sa.delete(tags).where(tags.c.resource_arn == arn))
-            return
-        values: dict[str, Any] = {
-            "deployment_status": finish.status,
-            "deployment_status_message": finish.message,
-        }
-        if progress.get("stack_id"):
-            values["stack_id"] = progress["stack_id"]
-        if finish.status == SUCCEEDED:
-            values.update(
-                template_major=int(target["templateMajorVersion"]),
-                template_minor=int(target["templateMinorVersion"]),
-                spec=target.get("spec"),
-                last_deployment_succeeded_at=now,
-                last_succeeded_deployment_id=record.id,
-                outputs=orjson.dumps(finish.outputs or []).decode(),
-                resources=orjson.dumps(finish.resources or []).decode(),
-            )
-            if "inputs" in target:
-                values["inputs"] = orjson.dumps(target["inputs"]).decode()
-        connection.execute(sa.update(environments).where(where).values(**values))
+        else:
+            values: dict[str, Any] = {
+                "deployment_status": finish.status,
+                "deployment_status_message": finish.message,
+            }
+            if progress.get("stack_id"):
+                values["stack_id"] = progress["stack_id"]
+            if finish.status == SUCCEEDED:
+                values.update(
+                    template_major=int(target["templateMajorVersion"]),
+                    template_minor=int(target["templateMinorVersion"]),
+                    spec=target.get("spec"),
+                    last_deployment_succeeded_at=now,
+                    last_succeeded_deployment_id=record.id,
+                    outputs=orjson.dumps(finish.outputs or []).decode(),
+                    resources=orjson.dumps(finish.resources or []).decode(),
+                )
+                if "inputs" in target:
+                    values["inputs"] = orjson.dumps(target["inputs"]).decode()
+            connection.execute(sa.update(subject.table).where(subject.where).values(**values))
+        if subject.service_id is not None:
+            service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
+            services_state.refresh(connection, subject.service_id, service_arn, now)
 
 
 def _save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
@@ -155,74 +154,60 @@ def _save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
         deployment_store.save_progress(connection, record.id, progress, runtime.clock.now())
 
 
-def _managed_tags(record: Any, env: Any) -> dict[str, str]:
-    template = arns.arn(
-        record.region, record.account_id, arns.template_resource("ENVIRONMENT", env.template_name)
-    )
-    return cfn.stack_tags(
-        {
-            "aws:proton:account": record.account_id,
-            "aws:proton:template": template,
-            "aws:proton:environment": record.target_arn,
-        }
-    )
-
-
 def step(runtime: Runtime, job: Job) -> Outcome:
     deployment_id = str(job.payload["deployment_id"])
     with runtime.database.read() as connection:
         record = deployment_store.find(connection, deployment_id)
-        env = _environment(connection, record) if record is not None else None
+        subject = load(connection, record) if record is not None else None
     if record is None or record.deployment_status in FINAL:
         return Done("the deployment is already settled")
     progress: dict[str, Any] = orjson.loads(record.progress)
-    if env is None:
-        _finish(runtime, record, Finish(FAILED, "The environment no longer exists."), progress)
+    if subject is None:
+        _finish(runtime, record, None, Finish(FAILED, "The resource no longer exists."), progress)
         return Done()
     try:
-        if env.template_provisioning == "CUSTOMER_MANAGED":
-            return _customer_managed(runtime, record, env, progress)
-        target = Target(
-            region=record.region, account_id=record.account_id, role_arn=env.proton_service_role_arn
-        )
-        name = cfn.stack_name("environment", env.name, account_id=record.account_id, region=record.region)
+        if subject.customer_managed:
+            return _customer_managed(runtime, record, subject, progress)
+        if subject.blocked and not progress:
+            return Wait(runtime.clock.now() + POLL_SECONDS)
+        target = Target(region=record.region, account_id=record.account_id, role_arn=subject.role_arn)
         if record.operation == DELETE:
-            return _delete(runtime, record, target, env.stack_id or name, progress)
-        return _deploy(runtime, record, env, target, name, progress)
+            return _delete(
+                runtime, record, subject, target, subject.row.stack_id or subject.stack_name, progress
+            )
+        return _deploy(runtime, record, subject, target, progress)
     except ProvisionError as error:
         if error.transient:
             return Retry(str(error))
         status = DELETE_FAILED if record.operation == DELETE else FAILED
-        _finish(runtime, record, Finish(status, str(error)), progress)
+        _finish(runtime, record, subject, Finish(status, str(error)), progress)
         return Done()
 
 
-def _customer_managed(runtime: Runtime, record: Any, env: Any, progress: dict[str, Any]) -> Outcome:
+def _customer_managed(runtime: Runtime, record: Any, subject: Subject, progress: dict[str, Any]) -> Outcome:
     if record.operation == DELETE:
-        _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+        _finish(runtime, record, subject, Finish(DELETE_COMPLETE), progress)
         return Done()
-    target = orjson.loads(record.target_state)["environment"]
-    inputs = target.get("inputs", orjson.loads(env.inputs))
+    inputs = _target(record).get("inputs", orjson.loads(subject.row.inputs))
     outputs = [{"key": key, "valueString": str(value)} for key, value in inputs.items() if str(value)]
-    _finish(runtime, record, Finish(SUCCEEDED, outputs=outputs, resources=[]), progress)
+    _finish(runtime, record, subject, Finish(SUCCEEDED, outputs=outputs, resources=[]), progress)
     return Done()
 
 
 def _deploy(
-    runtime: Runtime, record: Any, env: Any, target: Target, name: str, progress: dict[str, Any]
+    runtime: Runtime, record: Any, subject: Subject, target: Target, progress: dict[str, Any]
 ) -> Outcome:
     now = runtime.clock.now()
     if record.deployment_status == CANCELLING and not progress.get("stack_id"):
-        _finish(runtime, record, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+        _finish(runtime, record, subject, Finish(CANCELLED, CANCEL_MESSAGE), progress)
         return Done()
     if not progress.get("stack_id") or progress.get("action") == "WAIT":
-        target_state = orjson.loads(record.target_state)["environment"]
         try:
-            body = _render_environment(runtime, record, env, target_state)
+            body = _render(runtime, subject, _target(record))
         except RenderError as error:
-            _finish(runtime, record, Finish(FAILED, str(error)), progress)
+            _finish(runtime, record, subject, Finish(FAILED, str(error)), progress)
             return Done()
-        started = cfn.start_deploy(target, name, body, _managed_tags(record, env), record.id)
+        started = cfn.start_deploy(target, subject.stack_name, body, subject.tags, record.id)
         progress.update(stack_id=started.stack_id, action=started.action)
         _save(runtime, record, progress)
         if started.action == "WAIT":
@@ -234,21 +219,23 @@ def _deploy(
             _save(runtime, record, progress)
         return Wait(now + POLL_SECONDS)
     if cfn.is_success(result.status, progress["action"]):
-        _finish(runtime, record, Finish(SUCCEEDED, None, result.outputs, result.resources), progress)
+        _finish(runtime, record, subject, Finish(SUCCEEDED, None, result.outputs, result.resources), progress)
     elif progress.get("cancel_issued"):
-        _finish(runtime, record, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+        _finish(runtime, record, subject, Finish(CANCELLED, CANCEL_MESSAGE), progress)
     else:
         reason = result.failure_reason or f"The stack ended in {result.status}."
-        _finish(runtime, record, Finish(FAILED, reason), progress)
+        _finish(runtime, record, subject, Finish(FAILED, reason), progress)
     return Done()
 
 
-def _delete(runtime: Runtime, record: Any, target: Target, stack: str, progress: dict[str, Any]) -> Outcome:
+def _delete(
+    runtime: Runtime, record: Any, subject: Subject, target: Target, stack: str, progress: dict[str, Any]
+) -> Outcome:
     now = runtime.clock.now()
     if not progress.get("delete_started"):
         action = cfn.start_delete(target, stack, record.id)
         if action == "ABSENT":
-            _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+            _finish(runtime, record, subject, Finish(DELETE_COMPLETE), progress)
             return Done()
         if action == "WAIT":
             return Wait(now + POLL_SECONDS)
@@ -256,10 +243,10 @@ def _delete(runtime: Runtime, record: Any, target: Target, stack: str, progress:
         _save(runtime, record, progress)
     state = cfn.deleted(target, stack, record.id)
     if state.gone:
-        _finish(runtime, record, Finish(DELETE_COMPLETE), progress)
+        _finish(runtime, record, subject, Finish(DELETE_COMPLETE), progress)
         return Done()
     if state.failure is not None:
-        _finish(runtime, record, Finish(DELETE_FAILED, state.failure), progress)
+        _finish(runtime, record, subject, Finish(DELETE_FAILED, state.failure), progress)
         return Done()
     return Wait(now + POLL_SECONDS)
 
@@ -267,6 +254,7 @@ def _delete(runtime: Runtime, record: Any, target: Target, stack: str, progress:
 def give_up(runtime: Runtime, job: Job, reason: str) -> None:
     with runtime.database.read() as connection:
         record = deployment_store.find(connection, str(job.payload["deployment_id"]))
+        subject = load(connection, record) if record is not None else None
     if record is not None:
         status = DELETE_FAILED if record.operation == DELETE else FAILED
-        _finish(runtime, record, Finish(status, reason), orjson.loads(record.progress))
+        _finish(runtime, record, subject, Finish(status, reason), orjson.loads(record.progress))

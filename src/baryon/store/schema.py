@@ -202,3 +202,42 @@ deployments = sa.Table(
     sa.Column("completed_at", Timestamp, nullable=True),
     sa.Index(None, "account_id", "region", "environment_name"),
 )
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("template_id", sa.Integer, sa.ForeignKey("templates.id"), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=True),
+    sa.Column("repository_connection_arn", sa.Text, nullable=True),
+    sa.Column("repository_id", sa.Text, nullable=True),
+    sa.Column("branch_name", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "name"),
+)
+
+service_instances = sa.Table(
+    "service_instances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id"), nullable=False),
+    sa.Column("last_client_request_token", sa.String(64), nullable=True),
+    *_deployment_columns(),
+    sa.UniqueConstraint("service_id", "name"),
+)
+
+service_pipelines = sa.Table(
+    "service_pipelines",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+    *_deployment_columns(),
+)
