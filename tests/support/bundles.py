@@ -74,7 +74,26 @@ CFN_INSTANCE = """Resources:
   Queue:
     Type: AWS::SQS::Queue
     Properties:
-      QueueName: '{{ service.name }}-{{ service_instance.name }}'
+      QueueName: '{{ service.name }}-{{ service_instance.name }}-{{ service_instance.inputs.port }}'
+Outputs:
+  QueueName:
+    Value: !GetAtt Queue.QueueName
+  EnvironmentVpc:
+    Value: '{{ environment.outputs.VpcId }}'
+"""
+
+CFN_PIPELINE = """Resources:
+{% for instance in service_instances %}
+  Queue{{ loop.index }}:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: 'pipeline-{{ instance.name }}-{{ pipeline.inputs.dockerfile | lower }}'
+{% endfor %}
+Outputs:
+  Instances:
+    Value: '{{ service_instances | map(attribute="name") | join(",") }}'
+  FirstQueue:
+    Value: '{{ service_instances[0].outputs.QueueName }}'
 """
 
 
@@ -109,7 +128,7 @@ def service_bundle(pipeline: bool = True, prefix: str = "service/") -> bytes:
     }
     if pipeline:
         files["pipeline_infrastructure/manifest.yaml"] = CFN_MANIFEST
-        files["pipeline_infrastructure/cloudformation.yaml"] = "Resources: {}\n"
+        files["pipeline_infrastructure/cloudformation.yaml"] = CFN_PIPELINE
     return tar_gz(files, prefix)
 
 

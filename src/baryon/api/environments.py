@@ -41,7 +41,7 @@ from baryon.domain.specs import (
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import deployments as deployment_store
-from baryon.store.schema import environments, templates
+from baryon.store.schema import environments, service_instances, services, templates
 
 E = environments.c
 T = templates.c
@@ -347,6 +347,18 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
         raise ConflictException(
             f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
             "to finish or cancel it."
+        )
+    deployed = connection.execute(
+        sa.select(service_instances.c.name, services.c.name.label("service_name"))
+        .join(services, services.c.id == service_instances.c.service_id)
+        .where(service_instances.c.environment_id == row.id)
+        .limit(1)
+    ).first()
+    if deployed is not None:
+        raise ConflictException(
+            f"Environment {row.name} has service instances deployed in it "
+            f"(service instance {deployed.name} of "
+            f"service {deployed.service_name}); delete them first."
         )
     shape = environment_shape(ctx, row)
     state = _target_state(row.template_name, row.template_major, row.template_minor, row.spec)

@@ -14,7 +14,14 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.domain.versions import PUBLISHED
 from baryon.store.prepared import Prepared
-from baryon.store.schema import environments, template_versions, templates
+from baryon.store.schema import (
+    environments,
+    service_instances,
+    service_pipelines,
+    services,
+    template_versions,
+    templates,
+)
 
 T = templates.c
 V = template_versions.c
@@ -139,4 +146,28 @@ def version_in_use(connection: Connection, template_id: int, major: int, minor: 
         )
         .limit(1)
     ).first()
-    return f"environment {row.name}" if row is not None else None
+    if row is not None:
+        return f"environment {row.name}"
+    instance = connection.execute(
+        sa.select(service_instances.c.name, services.c.name.label("service"))
+        .join(services, services.c.id == service_instances.c.service_id)
+        .where(
+            services.c.template_id == template_id,
+            service_instances.c.template_major == major,
+            service_instances.c.template_minor == minor,
+        )
+        .limit(1)
+    ).first()
+    if instance is not None:
+        return f"service instance {instance.name} of service {instance.service}"
+    pipeline = connection.execute(
+        sa.select(services.c.name)
+        .join(service_pipelines, service_pipelines.c.service_id == services.c.id)
+        .where(
+            services.c.template_id == template_id,
+            service_pipelines.c.template_major == major,
+            service_pipelines.c.template_minor == minor,
+        )
+        .limit(1)
+    ).first()
+    return f"the pipeline of service {pipeline.name}" if pipeline is not None else None
