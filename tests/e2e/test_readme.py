@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -18,11 +19,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _walkthrough() -> str:
+    """The shell blocks of the README's walkthrough sections, in order."""
     text = README.read_text()
-    section = text.split("## A first template", 1)[1]
+    section = text.split("## A first template", 1)[1].split("## Documentation", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    assert blocks, "the README has no walkthrough"
-    return blocks[0]
+    assert len(blocks) == 2, "the README walkthrough has two shell blocks"
+    return "\n".join(blocks)
 
 
 def test_readme_walkthrough(tmp_path: Path) -> None:
@@ -36,6 +38,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         wait_for_port(port, process=up.popen)
         workdir = tmp_path / "work"
         workdir.mkdir()
+        shutil.copytree(README.parent / "examples", workdir / "examples")
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _walkthrough()],
             cwd=workdir,
@@ -47,5 +50,9 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert '"status": "PUBLISHED"' in result.stdout
+        assert '"key": "DeadLetterQueueArn"' in result.stdout
+        assert '"name": "production"' in result.stdout and '"name": "staging"' in result.stdout
+        assert '"key": "WorkQueueUrl"' in result.stdout
+        assert '"valueString": "production,staging"' in result.stdout
     finally:
         assert up.stop(signal.SIGINT) == 0
