@@ -198,3 +198,23 @@ def test_service_spec_errors_create_nothing(proton: Any, s3: Any, worker: Any, e
         filters=[{"key": "environmentName", "value": "dev"}], sortBy="name", sortOrder="DESCENDING"
     )["serviceInstances"]
     assert [i["name"] for i in listed] == ["front"]
+
+
+def test_resources_summary(proton: Any, s3: Any, worker: Any, environment: str) -> None:
+    _published_service_template(proton, s3, pipeline=False)
+    ok = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n"
+    proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=ok)
+    proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)
+    counts = proton.get_resources_summary()["counts"]
+    assert counts["environmentTemplates"] == {"total": 1}
+    assert counts["serviceTemplates"] == {"total": 1}
+    assert counts["environments"] == {
+        "total": 1,
+        "upToDate": 1,
+        "behindMinor": 0,
+        "behindMajor": 0,
+        "failed": 0,
+    }
+    assert counts["serviceInstances"]["total"] == 1 and counts["serviceInstances"]["upToDate"] == 1
+    assert counts["services"] == {"total": 1, "failed": 0}
+    assert counts["pipelines"]["total"] == 0

@@ -69,6 +69,7 @@ def load_all() -> dict[str, Operation]:
         deployments,
         environments,
         services,
+        summary,
         tags,
         template_versions,
         templates,

@@ -1,0 +1,87 @@
+"""GetResourcesSummary (reference §1.15): counts of templates and of deployed resources by staleness.
+
+Invariants: counts cover the caller's account and region only; a deployed resource is up to date when
+it runs its template's recommended version, behind a minor when it runs an older minor of the
+recommended major, behind a major when it runs an older major; `failed` counts FAILED and DELETE_FAILED
+deployments (and, for services, the *_FAILED statuses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.api.registry import Context, Params, operation
+from baryon.domain.deployments import DELETE_FAILED, FAILED
+from baryon.store.schema import environments, service_instances, service_pipelines, services, templates
+
+T = templates.c
+S = services.c
+
+
+def _staleness(connection: Connection, table: sa.Table, join: Any, scope: Any) -> dict[str, int]:
+    column = table.c
+    rows = connection.execute(
+        sa.select(
+            column.template_major,
+            column.template_minor,
+            column.deployment_status,
+            T.recommended_major,
+            T.recommended_minor,
+        )
+        .select_from(join)
+        .where(scope)
+    ).all()
+    counts = {"total": len(rows), "upToDate": 0, "behindMinor": 0, "behindMajor": 0, "failed": 0}
+    for row in rows:
+        if row.deployment_status in (FAILED, DELETE_FAILED):
+            counts["failed"] += 1
+        if row.recommended_major is None:
+            continue
+        if (row.template_major, row.template_minor) >= (row.recommended_major, row.recommended_minor):
+            counts["upToDate"] += 1
+        elif row.template_major == row.recommended_major:
+            counts["behindMinor"] += 1
+        else:
+            counts["behindMajor"] += 1
+    return counts
+
+
+@operation("GetResourcesSummary", write=False)
+def get_resources_summary(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    def templates_of(kind: str) -> dict[str, int]:
+        total = connection.execute(
+            sa.select(sa.func.count()).where(
+                T.account_id == ctx.account_id, T.region == ctx.region, T.kind == kind
+            )
+        ).scalar_one()
+        return {"total": int(total)}
+
+    E = environments.c
+    env_scope = sa.and_(E.account_id == ctx.account_id, E.region == ctx.region)
+    service_scope = sa.and_(S.account_id == ctx.account_id, S.region == ctx.region)
+    instance_join = service_instances.join(services, S.id == service_instances.c.service_id).join(
+        templates, T.id == S.template_id
+    )
+    pipeline_join = service_pipelines.join(services, S.id == service_pipelines.c.service_id).join(
+        templates, T.id == S.template_id
+    )
+    service_rows = connection.execute(sa.select(S.status).where(service_scope)).all()
+    return {
+        "counts": {
+            "environmentTemplates": templates_of("ENVIRONMENT"),
+            "serviceTemplates": templates_of("SERVICE"),
+            "environments": _staleness(
+                connection, environments, environments.join(templates, T.id == E.template_id), env_scope
+            ),
+            "serviceInstances": _staleness(connection, service_instances, instance_join, service_scope),
+            "pipelines": _staleness(connection, service_pipelines, pipeline_join, service_scope),
+            "services": {
+                "total": len(service_rows),
+                "failed": sum(1 for row in service_rows if row.status.endswith("FAILED")),
+            },
+            "components": {"total": 0, "failed": 0},
+        }
+    }
