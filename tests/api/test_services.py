@@ -218,3 +218,44 @@ def test_resources_summary(proton: Any, s3: Any, worker: Any, environment: str) 
     assert counts["serviceInstances"]["total"] == 1 and counts["serviceInstances"]["upToDate"] == 1
     assert counts["services"] == {"total": 1, "failed": 0}
     assert counts["pipelines"]["total"] == 0
+
+
+def test_update_service_adds_and_removes_instances(
+    proton: Any, s3: Any, worker: Any, environment: str
+) -> None:
+    _published_service_template(proton, s3)
+    proton.update_account_settings(pipelineServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline")
+    proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=SERVICE_SPEC)
+    proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)
+    edited = SERVICE_SPEC.replace(
+        "  - name: back\n    environment: dev\n", "  - name: extra\n    environment: dev\n"
+    )
+    changed = SERVICE_SPEC.replace("port: 8080", "port: 1")
+    code, message = _error(proton.update_service, name="api", spec=changed)
+    assert (code, message) == (
+        "ValidationException",
+        "UpdateService cannot change the inputs of service instance front; use UpdateServiceInstance.",
+    )
+    updated = proton.update_service(name="api", spec=edited)["service"]
+    assert updated["status"] == "UPDATE_IN_PROGRESS"
+    proton.get_waiter("service_updated").wait(name="api", WaiterConfig=FAST)
+    names = [i["name"] for i in proton.list_service_instances(serviceName="api")["serviceInstances"]]
+    assert names == ["extra", "front"]
+    pipeline = {
+        o["key"]: o["valueString"] for o in proton.list_service_pipeline_outputs(serviceName="api")["outputs"]
+    }
+    assert pipeline["Instances"] == "extra,front"
+    added = proton.create_service_instance(
+        serviceName="api",
+        name="more",
+        spec=edited + "  - name: more\n    environment: dev\n    spec:\n      port: 7\n",
+    )["serviceInstance"]
+    assert added["deploymentStatus"] == "IN_PROGRESS"
+    proton.get_waiter("service_instance_deployed").wait(serviceName="api", name="more", WaiterConfig=FAST)
+    code, _ = _error(
+        proton.create_service_instance,
+        serviceName="api",
+        name="more",
+        spec=edited + "  - name: more\n    environment: dev\n",
+    )
+    assert code == "ConflictException"

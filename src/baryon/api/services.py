@@ -296,6 +296,105 @@ def _compatible_environment(
     return env
 
 
+def _add_instance(
+    ctx: Context,
+    connection: Connection,
+    service_id: int,
+    service_name: str,
+    template_name: str,
+    version: Row[Any],
+    name: str,
+    env: Row[Any],
+    inputs: dict[str, Any],
+    spec: str,
+    tags: list[dict[str, str]],
+    client_token: str | None,
+) -> None:
+    """Insert an instance with its CREATE deployment and job."""
+    now = ctx.now
+    connection.execute(
+        sa.insert(service_instances).values(
+            service_id=service_id,
+            name=name,
+            environment_id=env.id,
+            last_client_request_token=client_token,
+            **_new_deployable(now, version, spec, inputs),
+        )
+    )
+    arn = instance_arn(ctx, service_name, name)
+    put_tags(ctx, connection, arn, tags)
+    deployment_id = _start(
+        ctx,
+        connection,
+        target_type="SERVICE_INSTANCE",
+        arn=arn,
+        created_at=now,
+        operation_name=CREATE,
+        environment_name=env.name,
+        service_name=service_name,
+        instance_name=name,
+        target_state=_state("serviceInstance", template_name, version.major, version.minor, spec, inputs),
+        initial_state=None,
+        previous=None,
+    )
+    connection.execute(
+        sa.update(service_instances)
+        .where(I.service_id == service_id, I.name == name)
+        .values(last_attempted_deployment_id=deployment_id)
+    )
+
+
+def _remove_instance(ctx: Context, connection: Connection, service: Row[Any], row: Row[Any]) -> None:
+    """Start the DELETE deployment of an instance."""
+    state = _state(
+        "serviceInstance", service.template_name, row.template_major, row.template_minor, row.spec, None
+    )
+    deployment_id = _start(
+        ctx,
+        connection,
+        target_type="SERVICE_INSTANCE",
+        arn=instance_arn(ctx, service.name, row.name),
+        created_at=row.created_at,
+        operation_name=DELETE,
+        environment_name=row.environment_name,
+        service_name=service.name,
+        instance_name=row.name,
+        target_state=state,
+        initial_state=state,
+        previous=row,
+    )
+    connection.execute(
+        sa.update(service_instances)
+        .where(I.id == row.id)
+        .values(
+            deployment_status=DELETE_IN_PROGRESS,
+            deployment_status_message=None,
+            last_deployment_attempted_at=ctx.now,
+            last_attempted_deployment_id=deployment_id,
+        )
+    )
+
+
+def _service_version(connection: Connection, service: Row[Any]) -> Row[Any]:
+    """The version new instances of a service start on: that of its pipeline, else of its newest instance."""
+    pipeline = _pipeline(connection, service.id)
+    source = (
+        pipeline
+        or connection.execute(
+            sa.select(I.template_major, I.template_minor)
+            .where(I.service_id == service.id)
+            .order_by(I.template_major.desc(), I.template_minor.desc())
+            .limit(1)
+        ).first()
+    )
+    if source is None:
+        raise ValidationException(
+            f"Service {service.name} has no instance to take the template version from."
+        )
+    template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
+    return published_version(connection, SERVICE, template, source.template_major, source.template_minor)
+
+
 @operation("CreateService", write=True)
 def create_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
@@ -389,36 +488,19 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
     service_id = int(result.inserted_primary_key[0])
     put_tags(ctx, connection, service_arn(ctx, name), params.get("tags") or [])
     for instance, env, inputs in instance_inputs:
-        connection.execute(
-            sa.insert(service_instances).values(
-                service_id=service_id,
-                name=instance.name,
-                environment_id=env.id,
-                **_new_deployable(now, version, params["spec"], inputs),
-            )
-        )
-        arn = instance_arn(ctx, name, instance.name)
-        put_tags(ctx, connection, arn, params.get("tags") or [])
-        deployment_id = _start(
+        _add_instance(
             ctx,
             connection,
-            target_type="SERVICE_INSTANCE",
-            arn=arn,
-            created_at=now,
-            operation_name=CREATE,
-            environment_name=env.name,
-            service_name=name,
-            instance_name=instance.name,
-            target_state=_state(
-                "serviceInstance", template.name, version.major, version.minor, params["spec"], inputs
-            ),
-            initial_state=None,
-            previous=None,
-        )
-        connection.execute(
-            sa.update(service_instances)
-            .where(I.service_id == service_id, I.name == instance.name)
-            .values(last_attempted_deployment_id=deployment_id)
+            service_id,
+            name,
+            template.name,
+            version,
+            instance.name,
+            env,
+            inputs,
+            params["spec"],
+            params.get("tags") or [],
+            None,
         )
     if pipeline_inputs is not None:
         connection.execute(
@@ -493,21 +575,165 @@ def _service_busy(connection: Connection, service: Row[Any]) -> str | None:
 @operation("UpdateService", write=True)
 def update_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["name"])
-    if "spec" in params and params["spec"].strip() != service.spec.strip():
-        raise ValidationException(
-            "Adding or removing service instances through UpdateService "
-            "is not available on this Baryon server yet."
-        )
     reason = _service_busy(connection, service)
-    if reason is not None and "description" in params:
+    if reason is not None:
         raise ConflictException(f"Service {service.name} cannot be updated now: {reason}.")
+    changes: dict[str, Any] = {"last_modified_at": ctx.now}
     if "description" in params:
-        connection.execute(
-            sa.update(services)
-            .where(S.id == service.id)
-            .values(description=params["description"], last_modified_at=ctx.now)
-        )
+        changes["description"] = params["description"]
+    if "spec" in params:
+        _update_instances(ctx, connection, service, params["spec"])
+        changes.update(spec=params["spec"], status=service_state.UPDATE_IN_PROGRESS, status_message=None)
+    connection.execute(sa.update(services).where(S.id == service.id).values(**changes))
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, service.name))}
+
+
+def _update_instances(ctx: Context, connection: Connection, service: Row[Any], spec_text: str) -> None:
+    """Add the instances the new spec names and remove those it no longer names (reference §1.6)."""
+    spec = parse_service_spec(spec_text)
+    current = {row.name: row for row in connection.execute(_INSTANCE.where(I.service_id == service.id)).all()}
+    wanted = {instance.name: instance for instance in spec.instances}
+    quota = ctx.runtime.quotas.instances_per_service
+    if len(wanted) > quota:
+        raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
+    for name, instance in wanted.items():
+        row = current.get(name)
+        if row is None:
+            continue
+        if instance.environment != row.environment_name:
+            raise ValidationException(
+                f"UpdateService cannot move service instance {name} to another environment; "
+                "remove it and add a new instance instead."
+            )
+        stored = orjson.loads(row.inputs)
+        given = resolve_current_values(instance.inputs, stored)
+        if any(stored.get(key) != value for key, value in given.items()):
+            raise ValidationException(
+                f"UpdateService cannot change the inputs of service instance {name}; "
+                "use UpdateServiceInstance."
+            )
+    version = _service_version(connection, service)
+    schema = schema_of(version)
+    added = []
+    for name, instance in wanted.items():
+        if name in current:
+            continue
+        env = _compatible_environment(ctx, connection, version, name, instance.environment)
+        inputs = validate_inputs(
+            schema,
+            SERVICE_INPUT,
+            resolve_current_values(instance.inputs, {}),
+            where=f"service instance {name}",
+        )
+        added.append((name, env, inputs))
+    for name, env, inputs in added:
+        _add_instance(
+            ctx,
+            connection,
+            service.id,
+            service.name,
+            service.template_name,
+            version,
+            name,
+            env,
+            inputs,
+            spec_text,
+            [],
+            None,
+        )
+    for name, row in current.items():
+        if name not in wanted:
+            _remove_instance(ctx, connection, service, row)
+    pipeline = _pipeline(connection, service.id)
+    if pipeline is not None and (added or len(wanted) != len(current)):
+        first = next(iter(wanted.values()))
+        state = _state(
+            "servicePipeline",
+            service.template_name,
+            pipeline.template_major,
+            pipeline.template_minor,
+            pipeline.spec,
+            orjson.loads(pipeline.inputs),
+        )
+        deployment_id = _start(
+            ctx,
+            connection,
+            target_type="SERVICE_PIPELINE",
+            arn=pipeline_arn(ctx, service.name),
+            created_at=pipeline.created_at,
+            operation_name=UPDATE,
+            environment_name=first.environment,
+            service_name=service.name,
+            instance_name=None,
+            target_state=state,
+            initial_state=state,
+            previous=pipeline,
+        )
+        connection.execute(
+            sa.update(service_pipelines)
+            .where(P.service_id == service.id)
+            .values(
+                deployment_status=IN_PROGRESS,
+                deployment_status_message=None,
+                last_deployment_attempted_at=ctx.now,
+                last_attempted_deployment_id=deployment_id,
+            )
+        )
+
+
+@operation("CreateServiceInstance", write=True)
+def create_service_instance(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    service = require_service(connection, ctx, params["serviceName"])
+    name = params["name"]
+    reason = _service_busy(connection, service)
+    if reason is not None:
+        raise ConflictException(f"Service {service.name} cannot get a new instance now: {reason}.")
+    existing = connection.execute(sa.select(I.id).where(I.service_id == service.id, I.name == name)).first()
+    if existing is not None:
+        raise ConflictException(f"Service {service.name} already has an instance named {name}.")
+    spec = parse_service_spec(params["spec"])
+    instance = next((item for item in spec.instances if item.name == name), None)
+    if instance is None:
+        raise ValidationException(f"Invalid spec: the ServiceSpec lists no instance named '{name}'.")
+    count = connection.execute(sa.select(sa.func.count()).where(I.service_id == service.id)).scalar_one()
+    if count >= ctx.runtime.quotas.instances_per_service:
+        raise ValidationException(
+            f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
+        )
+    if params.get("templateMajorVersion") is not None:
+        template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
+        minor = params.get("templateMinorVersion")
+        version = published_version(
+            connection,
+            SERVICE,
+            template,
+            parse_part(params["templateMajorVersion"]),
+            parse_part(minor) if minor is not None else None,
+        )
+    else:
+        version = _service_version(connection, service)
+    env = _compatible_environment(ctx, connection, version, name, instance.environment)
+    inputs = validate_inputs(
+        schema_of(version),
+        SERVICE_INPUT,
+        resolve_current_values(instance.inputs, {}),
+        where=f"service instance {name}",
+    )
+    _add_instance(
+        ctx,
+        connection,
+        service.id,
+        service.name,
+        service.template_name,
+        version,
+        name,
+        env,
+        inputs,
+        params["spec"],
+        params.get("tags") or [],
+        params.get("clientToken"),
+    )
+    return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, name))}
 
 
 @operation("DeleteService", write=True)
@@ -519,33 +745,7 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
     now = ctx.now
     instances = connection.execute(_INSTANCE.where(I.service_id == service.id)).all()
     for row in instances:
-        state = _state(
-            "serviceInstance", service.template_name, row.template_major, row.template_minor, row.spec, None
-        )
-        deployment_id = _start(
-            ctx,
-            connection,
-            target_type="SERVICE_INSTANCE",
-            arn=instance_arn(ctx, service.name, row.name),
-            created_at=row.created_at,
-            operation_name=DELETE,
-            environment_name=row.environment_name,
-            service_name=service.name,
-            instance_name=row.name,
-            target_state=state,
-            initial_state=state,
-            previous=row,
-        )
-        connection.execute(
-            sa.update(service_instances)
-            .where(I.id == row.id)
-            .values(
-                deployment_status=DELETE_IN_PROGRESS,
-                deployment_status_message=None,
-                last_deployment_attempted_at=now,
-                last_attempted_deployment_id=deployment_id,
-            )
-        )
+        _remove_instance(ctx, connection, service, row)
     pipeline = _pipeline(connection, service.id)
     if pipeline is not None:
         state = _state(
