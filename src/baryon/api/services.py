@@ -395,6 +395,47 @@ def _service_version(connection: Connection, service: Row[Any]) -> Row[Any]:
     return published_version(connection, SERVICE, template, source.template_major, source.template_minor)
 
 
+def _start_pipeline(
+    ctx: Context,
+    connection: Connection,
+    service_id: int,
+    *,
+    status: str,
+    created_at: float,
+    operation_name: str,
+    environment_name: str,
+    service_name: str,
+    target_state: dict[str, Any],
+    initial_state: dict[str, Any] | None,
+    previous: Row[Any] | None,
+) -> None:
+    """Start a deployment of a service's pipeline and mark the pipeline with it."""
+    deployment_id = _start(
+        ctx,
+        connection,
+        target_type="SERVICE_PIPELINE",
+        arn=pipeline_arn(ctx, service_name),
+        created_at=created_at,
+        operation_name=operation_name,
+        environment_name=environment_name,
+        service_name=service_name,
+        instance_name=None,
+        target_state=target_state,
+        initial_state=initial_state,
+        previous=previous,
+    )
+    connection.execute(
+        sa.update(service_pipelines)
+        .where(P.service_id == service_id)
+        .values(
+            deployment_status=status,
+            deployment_status_message=None,
+            last_deployment_attempted_at=ctx.now,
+            last_attempted_deployment_id=deployment_id,
+        )
+    )
+
+
 @operation("CreateService", write=True)
 def create_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
@@ -508,16 +549,15 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
                 service_id=service_id, **_new_deployable(now, version, params["spec"], pipeline_inputs)
             )
         )
-        deployment_id = _start(
+        _start_pipeline(
             ctx,
             connection,
-            target_type="SERVICE_PIPELINE",
-            arn=pipeline_arn(ctx, name),
+            service_id,
+            status=IN_PROGRESS,
             created_at=now,
             operation_name=CREATE,
             environment_name=spec.instances[0].environment,
             service_name=name,
-            instance_name=None,
             target_state=_state(
                 "servicePipeline",
                 template.name,
@@ -528,11 +568,6 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             ),
             initial_state=None,
             previous=None,
-        )
-        connection.execute(
-            sa.update(service_pipelines)
-            .where(P.service_id == service_id)
-            .values(last_attempted_deployment_id=deployment_id)
         )
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, name))}
 
@@ -655,29 +690,18 @@ def _update_instances(ctx: Context, connection: Connection, service: Row[Any], s
             pipeline.spec,
             orjson.loads(pipeline.inputs),
         )
-        deployment_id = _start(
+        _start_pipeline(
             ctx,
             connection,
-            target_type="SERVICE_PIPELINE",
-            arn=pipeline_arn(ctx, service.name),
+            service.id,
+            status=IN_PROGRESS,
             created_at=pipeline.created_at,
             operation_name=UPDATE,
             environment_name=first.environment,
             service_name=service.name,
-            instance_name=None,
             target_state=state,
             initial_state=state,
             previous=pipeline,
-        )
-        connection.execute(
-            sa.update(service_pipelines)
-            .where(P.service_id == service.id)
-            .values(
-                deployment_status=IN_PROGRESS,
-                deployment_status_message=None,
-                last_deployment_attempted_at=ctx.now,
-                last_attempted_deployment_id=deployment_id,
-            )
         )
 
 
@@ -756,29 +780,18 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
             pipeline.spec,
             None,
         )
-        deployment_id = _start(
+        _start_pipeline(
             ctx,
             connection,
-            target_type="SERVICE_PIPELINE",
-            arn=pipeline_arn(ctx, service.name),
+            service.id,
+            status=DELETE_IN_PROGRESS,
             created_at=pipeline.created_at,
             operation_name=DELETE,
             environment_name=instances[0].environment_name if instances else "",
             service_name=service.name,
-            instance_name=None,
             target_state=state,
             initial_state=state,
             previous=pipeline,
-        )
-        connection.execute(
-            sa.update(service_pipelines)
-            .where(P.service_id == service.id)
-            .values(
-                deployment_status=DELETE_IN_PROGRESS,
-                deployment_status_message=None,
-                last_deployment_attempted_at=now,
-                last_attempted_deployment_id=deployment_id,
-            )
         )
     connection.execute(
         sa.update(services)
@@ -990,16 +1003,15 @@ def update_service_pipeline(ctx: Context, params: Params, connection: Connection
         where=f"pipeline of service {service.name}",
     )
     first = connection.execute(_INSTANCE.where(I.service_id == service.id).order_by(I.name)).first()
-    deployment_id = _start(
+    _start_pipeline(
         ctx,
         connection,
-        target_type="SERVICE_PIPELINE",
-        arn=pipeline_arn(ctx, service.name),
+        service.id,
+        status=IN_PROGRESS,
         created_at=pipeline.created_at,
         operation_name=UPDATE,
         environment_name=first.environment_name if first else "",
         service_name=service.name,
-        instance_name=None,
         target_state=_state(
             "servicePipeline", template.name, version.major, version.minor, params["spec"], inputs
         ),
@@ -1012,16 +1024,6 @@ def update_service_pipeline(ctx: Context, params: Params, connection: Connection
             None,
         ),
         previous=pipeline,
-    )
-    connection.execute(
-        sa.update(service_pipelines)
-        .where(P.service_id == service.id)
-        .values(
-            deployment_status=IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-        )
     )
     return {"pipeline": pipeline_shape(ctx, service, _require_pipeline(connection, ctx, service))}
 
