@@ -235,9 +235,22 @@ def test_missing_schema_lists_the_top_level() -> None:
     )
 
 
-def test_schema_two_folders_down_is_not_found() -> None:
-    archive = bundle(cfn_environment(), prefix="templates/environment/")
-    assert rejected(archive).startswith("schema/schema.yaml not found:")
+def test_schema_two_folders_down_is_found() -> None:
+    archive = bundle(cfn_environment(), prefix="my-env/v1/")
+    info = load_bundle(archive, kind="ENVIRONMENT")
+    assert "infrastructure/manifest.yaml" in info.files
+
+
+def test_two_bundles_two_folders_down_or_deeper_are_not_found() -> None:
+    two = bundle(
+        {
+            **{f"a/v1/{k}": v for k, v in cfn_environment().items()},
+            **{f"a/v2/{k}": v for k, v in cfn_environment().items()},
+        }
+    )
+    assert rejected(two).startswith("schema/schema.yaml not found:")
+    deeper = bundle(cfn_environment(), prefix="x/my-env/v1/")
+    assert rejected(deeper).startswith("schema/schema.yaml not found:")
 
 
 def test_misnamed_schema_gets_a_hint() -> None:

@@ -176,3 +176,20 @@ def test_macro_parameter_not_provided() -> None:
     assert failure("{% macro m(a) %}{{ a }}{% endmacro %}{{ m() }}") == (
         f"{FILE}, line 1: parameter 'a' was not provided"
     )
+
+
+@pytest.mark.parametrize(
+    ("expression", "path"),
+    [
+        ("environment.outputs.Missing | tojson", "environment.outputs.Missing"),
+        ("[service.name, environment.outputs.Missing] | tojson", "environment.outputs.Missing"),
+        ("{'a': {'b': service_instance.inputs.nope}} | tojson(2)", "service_instance.inputs.nope"),
+    ],
+)
+def test_tojson_of_a_missing_value_names_the_path(expression: str, path: str) -> None:
+    assert failure("line 1\n{{ " + expression + " }}") == f"{FILE}, line 2: {path} is not defined"
+
+
+def test_tojson_of_a_lookup_table_miss_is_a_render_error_not_a_type_error() -> None:
+    source = "{{ {'ruby2.7': {'ruby': '2.7'}}[environment.outputs.VpcId] | tojson | safe }}"
+    assert failure(source) == f"{FILE}, line 1: 'dict object' has no attribute 'vpc-1'"

@@ -3,6 +3,7 @@ rendered with the namespace builders and loaded back as YAML."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -485,4 +486,61 @@ def test_pipeline_template_with_an_instance_missing_an_output() -> None:
     assert str(caught.value) == (
         f"pipeline_infrastructure/cloudformation.yaml, line {line_of(PIPELINE_TEMPLATE, '.ServiceUrl')}: "
         "service_instances[1].outputs.ServiceUrl is not defined"
+    )
+
+
+RUNTIME_BUILDSPEC_TEMPLATE = """\
+Resources:
+  BuildProject:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Source:
+        Type: CODEPIPELINE
+        BuildSpec: >-
+                {
+                  "version": "0.2",
+                  "phases": {
+                    "install": {
+                      "runtime-versions": {{
+                          {"ruby2.7": {"ruby": "2.7"},
+                            "nodejs12.x": {"nodejs": "12.x"}
+                          }[service_instances[0].outputs.LambdaRuntime] | tojson | safe }},
+                      "commands": ["{{ pipeline.inputs.unit_test_command }}"]
+                    }
+                  }
+                }
+"""
+
+
+def runtime_ctx(outputs: dict[str, str]) -> dict[str, Any]:
+    instance = {"name": "api-prod", "inputs": {}, "outputs": outputs, "environment": ENV}
+    return pipeline_context(
+        service=SERVICE, pipeline_inputs={"unit_test_command": "make test"}, instances=[instance]
+    )
+
+
+def test_pipeline_buildspec_picks_a_runtime_from_an_instance_output_with_tojson() -> None:
+    text = render_template(
+        RUNTIME_BUILDSPEC_TEMPLATE,
+        runtime_ctx({"LambdaRuntime": "nodejs12.x"}),
+        file_name="pipeline_infrastructure/cloudformation.yaml",
+    )
+    buildspec = resources(load_cfn(text))["BuildProject"]["Properties"]["Source"]["BuildSpec"]
+    assert json.loads(buildspec)["phases"]["install"] == {
+        "runtime-versions": {"nodejs": "12.x"},
+        "commands": ["make test"],
+    }
+
+
+def test_pipeline_buildspec_without_the_instance_output_names_it() -> None:
+    with pytest.raises(RenderError) as caught:
+        render_template(
+            RUNTIME_BUILDSPEC_TEMPLATE,
+            runtime_ctx({}),
+            file_name="pipeline_infrastructure/cloudformation.yaml",
+        )
+    assert str(caught.value) == (
+        "pipeline_infrastructure/cloudformation.yaml, "
+        f"line {line_of(RUNTIME_BUILDSPEC_TEMPLATE, '[service_instances[0]')}: "
+        "service_instances[0].outputs.LambdaRuntime is not defined"
     )

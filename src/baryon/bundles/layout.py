@@ -2,8 +2,9 @@
 
 Invariants:
 - The bundle root is the archive root when it holds ``schema/schema.yaml``, otherwise the one
-  top-level folder that holds ``<folder>/schema/schema.yaml``. Entries outside that folder are not
-  part of the bundle and are ignored.
+  top-level folder that holds ``<folder>/schema/schema.yaml``, otherwise the one folder two levels
+  down (``<template>/<vN>/schema/schema.yaml``). Entries outside that folder are not part of the
+  bundle and are ignored.
 - Paths in `Layout` and in every message are relative to the bundle root, so an archive built
   with or without a wrapping folder reads and fails the same way.
 - `Layout.parts` lists, in a fixed order, the infrastructure folders the bundle has and whose
@@ -71,6 +72,16 @@ def _find_root(archive: Archive) -> str:
     )
     if len(candidates) == 1:
         return candidates[0]
+    if not candidates:
+        # Sample READMEs also pack a template folder that holds one version folder
+        # (`tar -czf env.tar.gz my-env/` with my-env/v1/schema/...): accept exactly one bundle two levels down.
+        nested = sorted(
+            path[: -len("/" + SCHEMA_PATH)]
+            for path in every
+            if path.count("/") == 3 and path.endswith("/" + SCHEMA_PATH)
+        )
+        if len(nested) == 1:
+            return nested[0]
     if len(candidates) > 1:
         folders = ", ".join(name + "/" for name in candidates)
         raise BundleError(

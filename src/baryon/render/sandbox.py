@@ -23,7 +23,8 @@ Lookup and strictness
   doing arithmetic with one fails the render with ``<path> is not defined``, the path being the one
   the author wrote (``environment.outputs.VpcId``, ``service_instances[1].outputs.Url``). Attribute
   and item access on an undefined value chain (the message still names the first missing name), so
-  ``is defined``, ``is undefined`` and ``default(...)`` work on any missing path.
+  ``is defined``, ``is undefined`` and ``default(...)`` work on any missing path. ``tojson`` fails the
+  same way when its value is, or contains, an undefined value.
 
 Limits (`RenderLimits`; defaults in brackets)
 - ``range()`` longer than ``max_items`` [100 000] is refused.
@@ -126,6 +127,13 @@ class ProtonUndefined(StrictUndefined):
 
     def __getitem__(self, key: Any) -> ProtonUndefined:  # type: ignore[override]
         return self._child(key)
+
+
+def _json_default(value: Any) -> Any:
+    """``default`` of the ``tojson`` encoder: an undefined value fails with its own message."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _finalize(value: Any) -> str:
@@ -237,6 +245,7 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         self.filters.update(PROTON_FILTERS)
         self.filters["string"] = _finalize
+        self.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}
         self._install_filter_guards()
         self.concat = self._concat  # type: ignore[method-assign]
 
