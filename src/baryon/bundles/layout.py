@@ -74,7 +74,7 @@ def _find_root(archive: Archive) -> str:
         return candidates[0]
     if not candidates:
         # Sample READMEs also pack a template folder that holds one version folder
-        # (`tar -czf env.tar.gz my-env/` with my-env/v1/schema/...): accept exactly one bundle two levels down.
+        # (`tar -czf env.tar.gz my-env/`, my-env/v1/schema/...): accept one bundle two levels down.
         nested = sorted(
             path[: -len("/" + SCHEMA_PATH)]
             for path in every
