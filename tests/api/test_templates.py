@@ -113,3 +113,27 @@ def test_validation_errors_change_nothing(proton: Any) -> None:
         "Tag keys starting with 'aws:' are reserved: aws:reserved",
     )
     assert proton.list_environment_templates()["templates"] == []
+
+
+def test_concurrent_creates_of_one_name_never_fail(proton: Any, dispatcher: Any, credential: Any) -> None:
+    import threading
+
+    from tests.support.clients import in_process_client
+
+    results: list[Any] = []
+
+    def create() -> None:
+        client = in_process_client(dispatcher, credential)
+        try:
+            results.append(client.create_environment_template(name="race")["environmentTemplate"]["arn"])
+        except Exception as error:  # collected and asserted below
+            results.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 6
+    assert all(isinstance(result, str) and result.endswith("environment-template/race") for result in results)
+    assert [t["name"] for t in proton.list_environment_templates()["templates"]] == ["race"]

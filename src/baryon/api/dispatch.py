@@ -155,6 +155,19 @@ class Dispatcher:
             raise ValidationException("The request body is not valid JSON.") from None
 
     def _run_write(self, op: Operation, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        """Run a write handler in one transaction. A unique-key conflict with a concurrent request (two
+        creates of one name, or one client token, at the same moment) runs the handler once more, so
+        that it sees the other request's row and answers as for a repeated request."""
+        for attempt in range(2):
+            try:
+                return self._run_write_once(op, ctx, params)
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+                ctx.after_commit.clear()
+        raise AssertionError("unreachable")
+
+    def _run_write_once(self, op: Operation, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         database = self.runtime.database
         token_member = _idempotency_member(op.name)
         token = params.get(token_member) if token_member else None
