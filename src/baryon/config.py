@@ -24,6 +24,8 @@ class Settings:
     secret_key: str | None = field(default_factory=lambda: os.environ.get("BARYON_SECRET_KEY"))
     migrate: bool = field(default_factory=lambda: os.environ.get("BARYON_AUTO_MIGRATE", "1") != "0")
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
+    #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("BARYON_LEASE_SECONDS", "30")))
 
     @property
     def resolved_database_url(self) -> str:

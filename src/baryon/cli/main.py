@@ -118,7 +118,7 @@ def up(
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    worker = Worker(runtime, concurrency)
+    worker = Worker(runtime, concurrency, lease_seconds=runtime.settings.lease_seconds)
     worker.start()
     click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
@@ -169,7 +169,7 @@ def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    engine = Worker(runtime, concurrency)
+    engine = Worker(runtime, concurrency, lease_seconds=runtime.settings.lease_seconds)
     engine.start()
     logging.getLogger("baryon.engine").info("worker %s running %d job(s) at once", engine.owner, concurrency)
     stop.wait()
