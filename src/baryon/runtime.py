@@ -36,6 +36,7 @@ class Runtime:
         self.work_available.set()
 
     def close(self) -> None:
+        self.credentials.close()
         self.database.dispose()
 
 

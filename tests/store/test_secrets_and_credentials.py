@@ -50,3 +50,29 @@ def test_key_file_is_created_private(tmp_path: Path) -> None:
     again = open_runtime(Settings(data_dir=tmp_path / "d", database_url=None, secret_key=None))
     assert again.secrets.key == rt.secrets.key
     again.close()
+
+
+def test_cached_credentials_are_dropped_when_revoked_elsewhere(
+    runtime: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    if runtime.database.is_sqlite:
+        pytest.skip("credentials are cached only on PostgreSQL")
+    import time
+
+    runtime.credentials.watch_revocations()
+    deadline = time.monotonic() + 10
+    while not (runtime.credentials._watch and runtime.credentials._watch.live):
+        assert time.monotonic() < deadline, "the revocation listener did not start"
+        time.sleep(0.05)
+    credential = runtime.credentials.create("111111111111", "alice", runtime.clock.now())
+    assert runtime.credentials.lookup(credential.access_key_id) == credential
+    assert credential.access_key_id in runtime.credentials._active
+    other = open_runtime(
+        Settings(data_dir=tmp_path / "cli", database_url=database_url, secret_key=runtime.settings.secret_key)
+    )
+    assert other.credentials.revoke(credential.access_key_id, other.clock.now())
+    other.close()
+    deadline = time.monotonic() + 5
+    while runtime.credentials.lookup(credential.access_key_id) is not None:
+        assert time.monotonic() < deadline, "a revoked credential was still served from memory"
+        time.sleep(0.01)

@@ -1,13 +1,16 @@
 """Credentials that Baryon issues: access key ids with secrets, each bound to one account.
 
 Invariants: secrets are stored encrypted with the deployment key; a revoked credential never
-authenticates again; lookups of active credentials are by primary key (one indexed read per request).
+authenticates again; lookups of active credentials are by primary key (one indexed read per request),
+except on a PostgreSQL server with `watch_revocations()` on: there an active credential is kept in
+memory for at most CACHE_SECONDS, and dropped as soon as its revocation is announced.
 """
 
 from __future__ import annotations
 
 import secrets as random
 import string
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -16,10 +19,12 @@ from sqlalchemy.engine import Connection
 from baryon.protocol.sigv4 import Credential
 from baryon.store.db import Database
 from baryon.store.prepared import Prepared
+from baryon.store.revocations import RevocationWatch, notify
 from baryon.store.schema import credentials
 from baryon.store.secrets import Secrets
 
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
+CACHE_SECONDS = 60.0
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 
@@ -37,6 +42,8 @@ class CredentialStore:
         self.database = database
         self.secrets = secrets
         self._plain: dict[str, tuple[str, str]] = {}
+        self._active: dict[str, tuple[float, Credential]] = {}
+        self._watch: RevocationWatch | None = None
         self._select = Prepared(
             sa.select(credentials.c.secret_ciphertext, credentials.c.account_id, credentials.c.name).where(
                 credentials.c.access_key_id == sa.bindparam("key"), credentials.c.revoked_at.is_(None)
@@ -59,8 +66,38 @@ class CredentialStore:
             )
         return Credential(access_key_id, secret, account_id, name)
 
+    def watch_revocations(self) -> None:
+        """On PostgreSQL, keep active credentials in memory while revocation notices are heard."""
+        if self.database.is_sqlite or self._watch is not None:
+            return
+        self._watch = RevocationWatch(
+            self.database.engine.url,
+            on_revoke=self._forget,
+            on_reset=self._active.clear,
+        )
+        self._watch.start()
+
+    def _forget(self, access_key_id: str) -> None:
+        self._active.pop(access_key_id, None)
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+
     def lookup(self, access_key_id: str, connection: Connection | None = None) -> Credential | None:
         """The active credential with this key id, or None (on `connection` when given)."""
+        watching = self._watch is not None and self._watch.live
+        if watching:
+            cached = self._active.get(access_key_id)
+            if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+                return cached[1]
+        credential = self._read(access_key_id, connection)
+        if watching and credential is not None:
+            self._active[access_key_id] = (time.monotonic(), credential)
+        return credential
+
+    def _read(self, access_key_id: str, connection: Connection | None) -> Credential | None:
         if connection is None:
             with self.database.read() as own:
                 row = self._select.first(own, {"key": access_key_id})
@@ -88,7 +125,10 @@ class CredentialStore:
                 .where(credentials.c.access_key_id == access_key_id, credentials.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            if not self.database.is_sqlite:
+                notify(connection, access_key_id)
         self._plain.pop(access_key_id, None)
+        self._active.pop(access_key_id, None)
         return bool(result.rowcount)
 
     def first_active(self, name: str) -> Credential | None:

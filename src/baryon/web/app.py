@@ -77,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
     if runtime is None:
         runtime = open_runtime(Settings(), migrate=False)
     dispatcher = Dispatcher(runtime)
+    runtime.credentials.watch_revocations()
 
     async def api(scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
