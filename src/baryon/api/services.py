@@ -882,7 +882,9 @@ def list_service_instances(ctx: Context, params: Params, connection: Connection)
         tuple_after = (
             sa.tuple_(*keys) < sa.tuple_(*after) if descending else sa.tuple_(*keys) > sa.tuple_(*after)
         )
-        query = query.where(tuple_after)
+        # The redundant bound on the leading key lets the planner use an index range for the keyset.
+        leading = keys[0] <= after[0] if descending else keys[0] >= after[0]
+        query = query.where(tuple_after, leading)
     size = page_size(params)
     order = [key.desc() if descending else key.asc() for key in keys]
     rows = connection.execute(query.order_by(*order).limit(size + 1)).all()

@@ -10,6 +10,7 @@ provisioning error ends the deployment FAILED with the reason, never an API erro
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +73,18 @@ def _target(record: Any) -> dict[str, Any]:
     return target
 
 
-def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
-    major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
+#: (template id, major, minor, part) -> (file name, template source). Registered versions never change.
+_SOURCES: dict[tuple[int, int, int, str], tuple[str, str]] = {}
+_SOURCES_MAX = 256
+_SOURCES_LOCK = threading.Lock()
+
+
+def _source(runtime: Runtime, subject: Subject, major: int, minor: int) -> tuple[str, str]:
+    """The IaC file of the subject's part in a template version, read and unpacked once per process."""
+    key = (subject.template_id, major, minor, subject.part)
+    cached = _SOURCES.get(key)
+    if cached is not None:
+        return cached
     with runtime.database.read() as connection:
         version = _version(connection, subject.template_id, major, minor)
     if version is None or version.bundle is None:
@@ -89,7 +100,17 @@ def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
     )
     part = bundle.parts[subject.part]
     file_name = f"{subject.part}/{part['files'][0]}"
-    source = bundle.files[file_name].decode()
+    found = (file_name, bundle.files[file_name].decode())
+    with _SOURCES_LOCK:
+        if len(_SOURCES) >= _SOURCES_MAX:
+            _SOURCES.pop(next(iter(_SOURCES)))
+        _SOURCES[key] = found
+    return found
+
+
+def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
+    major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
+    file_name, source = _source(runtime, subject, major, minor)
     inputs = target.get("inputs")
     if inputs is None:
         inputs = orjson.loads(subject.row.inputs)
