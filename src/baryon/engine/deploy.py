@@ -73,25 +73,34 @@ def _target(record: Any) -> dict[str, Any]:
     return target
 
 
-#: (template id, major, minor, part) -> (file name, template source). Registered versions never change.
-_SOURCES: dict[tuple[int, int, int, str], tuple[str, str]] = {}
+#: (version row id, its creation time, part) -> (file name, template source). A registered version's bundle
+#: never changes; the creation time tells a version apart from a later one that reused a deleted row id.
+_SOURCES: dict[tuple[int, float, str], tuple[str, str]] = {}
 _SOURCES_MAX = 256
 _SOURCES_LOCK = threading.Lock()
 
 
 def _source(runtime: Runtime, subject: Subject, major: int, minor: int) -> tuple[str, str]:
     """The IaC file of the subject's part in a template version, read and unpacked once per process."""
-    key = (subject.template_id, major, minor, subject.part)
-    cached = _SOURCES.get(key)
-    if cached is not None:
-        return cached
     with runtime.database.read() as connection:
+        identity = connection.execute(
+            sa.select(V.id, V.created_at).where(
+                V.template_id == subject.template_id,
+                V.major == major,
+                V.minor == minor,
+                V.bundle.is_not(None),
+            )
+        ).first()
+        if identity is None:
+            raise RenderError(
+                "the template version is no longer available",
+                file_name=f"{subject.template_name} {major}.{minor}",
+            )
+        key = (int(identity.id), float(identity.created_at), subject.part)
+        cached = _SOURCES.get(key)
+        if cached is not None:
+            return cached
         version = _version(connection, subject.template_id, major, minor)
-    if version is None or version.bundle is None:
-        raise RenderError(
-            "the template version is no longer available",
-            file_name=f"{subject.template_name} {major}.{minor}",
-        )
     bundle = load_bundle(
         version.bundle,
         kind=subject.template_kind,
