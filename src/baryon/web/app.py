@@ -5,7 +5,8 @@ every other path (health; unknown paths and methods); read operations run inline
 never wait on a lock: SQLite WAL readers and PostgreSQL readers do not block); write operations run in
 the thread pool so a writer queued on the database lock cannot stall other requests; every response,
 including those for unknown paths and methods, carries `x-amzn-RequestId`; request bodies above
-`MAX_BODY` are refused before they are read whole; `create_app` without a runtime reads its
+`MAX_BODY` are refused without being kept (read and dropped up to `MAX_DRAIN`, so the client gets the
+answer); `create_app` without a runtime reads its
 configuration from the environment (used by `baryon server --workers N`).
 """
 
@@ -29,6 +30,8 @@ from baryon.runtime import Runtime, open_runtime
 
 #: Largest request body accepted. The largest Proton input (a spec or template file) is 51,200 characters.
 MAX_BODY = 1024 * 1024
+#: Beyond this, an oversized body is no longer read before answering.
+MAX_DRAIN = 64 * 1024 * 1024
 
 
 def _as_response(
@@ -39,7 +42,8 @@ def _as_response(
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
-    """The whole request body, or None when it is larger than MAX_BODY."""
+    """The whole request body, or None when it is larger than MAX_BODY. An oversized body is read and
+    dropped (up to MAX_DRAIN) so that the client, still sending, receives the answer instead of a reset."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -48,12 +52,13 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        elif size > MAX_DRAIN:
             return None
-        chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return b"".join(chunks) if size <= MAX_BODY else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -82,7 +87,8 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
     async def api(scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         declared = headers.get("content-length", "")
-        body = None if declared.isdigit() and int(declared) > MAX_BODY else await _read_body(scope, receive)
+        too_long = declared.isdigit() and int(declared) > MAX_DRAIN
+        body = None if too_long else await _read_body(scope, receive)
         if body is None:
             too_large = error_response(
                 ValidationException(f"The request body is larger than {MAX_BODY} bytes."), str(uuid.uuid4())
