@@ -37,10 +37,23 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
+
+from harness import (
+    BenchmarkError,
+    Processes,
+    baryon_argv,
+    finite,
+    free_port,
+    fresh_postgres_database,
+    log,
+    postgres_reachable,
+    postgres_version,
+    process_cpu_seconds,
+    wait_listening,
+)
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -74,14 +87,6 @@ CEILING_BODY = json.dumps(
     },
     separators=(",", ":"),
 ).encode()
-
-
-class BenchmarkError(RuntimeError):
-    """Something broke: the run cannot produce meaningful numbers."""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -238,17 +243,6 @@ class ClientConnection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def _process_cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -276,11 +270,11 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     await asyncio.sleep(spec.warmup)
     state.measure_start = time.perf_counter()
     state.measure_end = state.measure_start + spec.duration
-    server_cpu_start = _process_cpu_seconds(spec.server_pid)
+    server_cpu_start = process_cpu_seconds(spec.server_pid)
     client_cpu_start = _own_cpu_seconds()
     await asyncio.sleep(spec.duration)
     state.stopping = True
-    server_cpu = _process_cpu_seconds(spec.server_pid)
+    server_cpu = process_cpu_seconds(spec.server_pid)
     client_cpu = _own_cpu_seconds() - client_cpu_start
     elapsed = max(time.perf_counter() - state.measure_start, 1e-9)
     with contextlib.suppress(TimeoutError):
@@ -380,120 +374,6 @@ def exchange(port: int, request: bytes, timeout: float = 10.0) -> tuple[int, byt
 # --------------------------------------------------------------------------------------------------------
 # Processes, databases, temp dirs
 # --------------------------------------------------------------------------------------------------------
-
-
-class Processes:
-    """Child processes started by the benchmark; each is stopped by its own pid."""
-
-    def __init__(self) -> None:
-        self.children: list[subprocess.Popen[bytes]] = []
-
-    def start(self, argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-        with log_path.open("wb") as output:
-            child = subprocess.Popen(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.children.append(child)
-        return child
-
-    def stop(self, child: subprocess.Popen[bytes]) -> None:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(10)
-        if child in self.children:
-            self.children.remove(child)
-
-    def stop_all(self) -> None:
-        for child in reversed(list(self.children)):
-            with contextlib.suppress(Exception):
-                self.stop(child)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_listening(child: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise BenchmarkError(f"server exited with code {child.returncode} before listening:\n{tail}")
-        try:
-            socket.create_connection((HOST, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise BenchmarkError(f"nothing listening on {HOST}:{port} after {timeout:.0f} s")
-
-
-def baryon_argv() -> list[str]:
-    found = shutil.which("baryon")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from baryon.cli.main import main; main()"]
-
-
-def postgres_reachable(admin_url: str) -> str | None:
-    """None when a PostgreSQL server answers at admin_url, else the reason it does not."""
-    import sqlalchemy as sa
-
-    url = sa.make_url(admin_url)
-    try:
-        socket.create_connection((url.host or HOST, url.port or 5432), timeout=1).close()
-    except OSError as error:
-        return f"{url.host}:{url.port or 5432} unreachable ({error})"
-    engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as error:
-        return f"cannot connect ({type(error).__name__}: {str(error).splitlines()[0]})"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"baryon_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                {"name": name},
-            )
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-def postgres_version(database_url: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return str(connection.execute(sa.text("SHOW server_version")).scalar())
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -821,17 +701,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _finite(value: Any) -> Any:
-    """The report with NaN (no latency measured) as null, so that it is strict JSON."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -895,7 +764,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report["goals"] = goals(results)
     if args.json:
-        print(json.dumps(_finite(report), indent=2, allow_nan=False))
+        print(json.dumps(finite(report), indent=2, allow_nan=False))
     else:
         print_table(report, results)
     broken = [r.name for r in results if r.requests - r.errors <= 0]

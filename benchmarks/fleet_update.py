@@ -47,19 +47,30 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tarfile
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    BenchmarkError,
+    Processes,
+    finite,
+    free_port,
+    fresh_postgres_database,
+    log,
+    postgres_reachable,
+    postgres_version,
+    process_cpu_seconds,
+    run_baryon,
+    wait_listening,
+)
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -125,14 +136,6 @@ MANIFEST = """infrastructure:
       rendering_engine: jinja
       template_language: cloudformation
 """
-
-
-class BenchmarkError(RuntimeError):
-    """Something broke: the run cannot produce meaningful numbers."""
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -288,90 +291,8 @@ def probe_main(stats_path: str, baryon_args: list[str]) -> None:
 # --------------------------------------------------------------------------------------------------------
 
 
-class Processes:
-    """Child processes started by the benchmark; each is stopped by its own pid."""
-
-    def __init__(self) -> None:
-        self.children: list[subprocess.Popen[bytes]] = []
-
-    def start(self, argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-        with log_path.open("wb") as output:
-            child = subprocess.Popen(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.children.append(child)
-        return child
-
-    def stop(self, child: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(10)
-        if child in self.children:
-            self.children.remove(child)
-
-    def stop_all(self) -> None:
-        for child in reversed(list(self.children)):
-            with contextlib.suppress(Exception):
-                self.stop(child, timeout=10.0)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_listening(child: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise BenchmarkError(f"process exited with code {child.returncode} before listening:\n{tail}")
-        try:
-            socket.create_connection((HOST, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise BenchmarkError(f"nothing listening on {HOST}:{port} after {timeout:.0f} s")
-
-
-def baryon_argv() -> list[str]:
-    found = shutil.which("baryon")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from baryon.cli.main import main; main()"]
-
-
 def probed_argv(stats_path: Path, baryon_args: list[str]) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--probe", str(stats_path), "--", *baryon_args]
-
-
-def run_baryon(args: list[str], env: dict[str, str], what: str, timeout: float = 300) -> str:
-    completed = subprocess.run(
-        [*baryon_argv(), *args], env=env, capture_output=True, timeout=timeout, check=False
-    )
-    if completed.returncode != 0:
-        raise BenchmarkError(f"`baryon {what}` failed:\n{completed.stderr.decode(errors='replace')[-3000:]}")
-    return completed.stdout.decode()
-
-
-def process_cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -395,57 +316,6 @@ def postgres_cpu_seconds() -> float:
                 fields = text.rsplit(")", 1)[1].split()
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-def postgres_reachable(admin_url: str) -> str | None:
-    """None when a PostgreSQL server answers at admin_url, else the reason it does not."""
-    import sqlalchemy as sa
-
-    url = sa.make_url(admin_url)
-    try:
-        socket.create_connection((url.host or HOST, url.port or 5432), timeout=1).close()
-    except OSError as error:
-        return f"{url.host}:{url.port or 5432} unreachable ({error})"
-    engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as error:
-        return f"cannot connect ({type(error).__name__}: {str(error).splitlines()[0]})"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"baryon_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                {"name": name},
-            )
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
-def postgres_version(database_url: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return str(connection.execute(sa.text("SHOW server_version")).scalar())
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -958,7 +828,7 @@ def run_up(args: argparse.Namespace, root: Path, processes: Processes) -> list[P
             raise BenchmarkError("baryon up exited during the run")
         return phases
     finally:
-        processes.stop(child)
+        processes.stop(child, timeout=20.0)
 
 
 def run_postgres(
@@ -1031,7 +901,7 @@ def run_postgres(
         return phases
     finally:
         for child in reversed(children):
-            processes.stop(child)
+            processes.stop(child, timeout=20.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1253,16 +1123,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {str(key): _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -1324,7 +1184,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report["goals"] = goals(phases)
     if args.json:
-        print(json.dumps(_finite(report), indent=2, allow_nan=False))
+        print(json.dumps(finite(report), indent=2, allow_nan=False))
     else:
         print_report(report, phases)
     return 0

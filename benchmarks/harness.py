@@ -1,0 +1,175 @@
+"""Process, port and database plumbing shared by the benchmarks in this folder.
+
+Invariants: every child process is started in its own session and stopped by the benchmark that started
+it (SIGTERM, then SIGKILL); throwaway PostgreSQL databases are dropped on exit; everything listens on
+and talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+class BenchmarkError(RuntimeError):
+    """Something broke: the run cannot produce meaningful numbers."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Processes:
+    """Child processes started by the benchmark; each is stopped by its own pid."""
+
+    def __init__(self) -> None:
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("wb") as output:
+            child = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.children.append(child)
+        return child
+
+    def stop(self, child: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
+        if child in self.children:
+            self.children.remove(child)
+
+    def stop_all(self) -> None:
+        for child in reversed(list(self.children)):
+            with contextlib.suppress(Exception):
+                self.stop(child, timeout=10.0)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(child: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise BenchmarkError(f"process exited with code {child.returncode} before listening:\n{tail}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchmarkError(f"nothing listening on {HOST}:{port} after {timeout:.0f} s")
+
+
+def baryon_argv() -> list[str]:
+    found = shutil.which("baryon")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from baryon.cli.main import main; main()"]
+
+
+def run_baryon(args: list[str], env: dict[str, str], what: str, timeout: float = 300) -> str:
+    completed = subprocess.run(
+        [*baryon_argv(), *args], env=env, capture_output=True, timeout=timeout, check=False
+    )
+    if completed.returncode != 0:
+        raise BenchmarkError(f"`baryon {what}` failed:\n{completed.stderr.decode(errors='replace')[-3000:]}")
+    return completed.stdout.decode()
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_reachable(admin_url: str) -> str | None:
+    """None when a PostgreSQL server answers at admin_url, else the reason it does not."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(admin_url)
+    try:
+        socket.create_connection((url.host or HOST, url.port or 5432), timeout=1).close()
+    except OSError as error:
+        return f"{url.host}:{url.port or 5432} unreachable ({error})"
+    engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as error:
+        return f"cannot connect ({type(error).__name__}: {str(error).splitlines()[0]})"
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"baryon_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": name},
+            )
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def postgres_version(database_url: str) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(sa.text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def finite(value: Any) -> Any:
+    """A report with NaN (nothing measured) as null, so that it is strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {str(key): finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
