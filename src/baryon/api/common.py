@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection, Row
+
 from baryon.api.registry import Context
 from baryon.protocol.errors import ResourceNotFoundException
+from baryon.store import deployments as deployment_store
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -63,3 +66,43 @@ def paginate_sorted(
 
 def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def start_deployment(
+    ctx: Context,
+    connection: Connection,
+    *,
+    target_type: str,
+    arn: str,
+    created_at: float,
+    operation_name: str,
+    environment_name: str,
+    service_name: str | None = None,
+    instance_name: str | None = None,
+    target_state: dict[str, Any],
+    initial_state: dict[str, Any] | None,
+    previous: Row[Any] | None,
+) -> str:
+    """Write a deployment record and its job (in the caller's transaction); wake the workers on commit."""
+    deployment_id = ctx.runtime.ids.uuid()
+    deployment_store.start(
+        connection,
+        deployment_id=deployment_id,
+        job_id=ctx.runtime.ids.uuid(),
+        account_id=ctx.account_id,
+        region=ctx.region,
+        target_type=target_type,
+        target_arn=arn,
+        target_created_at=created_at,
+        operation=operation_name,
+        environment_name=environment_name,
+        service_name=service_name,
+        service_instance_name=instance_name,
+        target_state=target_state,
+        initial_state=initial_state,
+        last_attempted=previous.last_attempted_deployment_id if previous is not None else None,
+        last_succeeded=previous.last_succeeded_deployment_id if previous is not None else None,
+        now=ctx.now,
+    )
+    ctx.after_commit.append(ctx.runtime.wake)
+    return deployment_id

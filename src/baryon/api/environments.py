@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
 from baryon.api.kinds import ENVIRONMENT
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -151,26 +151,18 @@ def _start(
     target_state: dict[str, Any],
     initial_state: dict[str, Any] | None,
 ) -> str:
-    deployment_id = ctx.runtime.ids.uuid()
-    deployment_store.start(
+    return start_deployment(
+        ctx,
         connection,
-        deployment_id=deployment_id,
-        job_id=ctx.runtime.ids.uuid(),
-        account_id=ctx.account_id,
-        region=ctx.region,
         target_type="ENVIRONMENT",
-        target_arn=environment_arn(ctx, row.name),
-        target_created_at=row.created_at,
-        operation=operation_name,
+        arn=environment_arn(ctx, row.name),
+        created_at=row.created_at,
+        operation_name=operation_name,
         environment_name=row.name,
         target_state=target_state,
         initial_state=initial_state,
-        last_attempted=row.last_attempted_deployment_id,
-        last_succeeded=row.last_succeeded_deployment_id,
-        now=ctx.now,
+        previous=row,
     )
-    ctx.after_commit.append(ctx.runtime.wake)
-    return deployment_id
 
 
 @operation("CreateEnvironment", write=True)

@@ -17,7 +17,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -204,45 +204,6 @@ def _state(
     return {member: state}
 
 
-def _start(
-    ctx: Context,
-    connection: Connection,
-    *,
-    target_type: str,
-    arn: str,
-    created_at: float,
-    operation_name: str,
-    environment_name: str,
-    service_name: str,
-    instance_name: str | None,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    previous: Row[Any] | None,
-) -> str:
-    deployment_id = ctx.runtime.ids.uuid()
-    deployment_store.start(
-        connection,
-        deployment_id=deployment_id,
-        job_id=ctx.runtime.ids.uuid(),
-        account_id=ctx.account_id,
-        region=ctx.region,
-        target_type=target_type,
-        target_arn=arn,
-        target_created_at=created_at,
-        operation=operation_name,
-        environment_name=environment_name,
-        service_name=service_name,
-        service_instance_name=instance_name,
-        target_state=target_state,
-        initial_state=initial_state,
-        last_attempted=previous.last_attempted_deployment_id if previous is not None else None,
-        last_succeeded=previous.last_succeeded_deployment_id if previous is not None else None,
-        now=ctx.now,
-    )
-    ctx.after_commit.append(ctx.runtime.wake)
-    return deployment_id
-
-
 def _new_deployable(now: float, version: Row[Any], spec: str, inputs: Any) -> dict[str, Any]:
     return {
         "template_major": version.major,
@@ -323,7 +284,7 @@ def _add_instance(
     )
     arn = instance_arn(ctx, service_name, name)
     put_tags(ctx, connection, arn, tags)
-    deployment_id = _start(
+    deployment_id = start_deployment(
         ctx,
         connection,
         target_type="SERVICE_INSTANCE",
@@ -349,7 +310,7 @@ def _remove_instance(ctx: Context, connection: Connection, service: Row[Any], ro
     state = _state(
         "serviceInstance", service.template_name, row.template_major, row.template_minor, row.spec, None
     )
-    deployment_id = _start(
+    deployment_id = start_deployment(
         ctx,
         connection,
         target_type="SERVICE_INSTANCE",
@@ -410,7 +371,7 @@ def _start_pipeline(
     previous: Row[Any] | None,
 ) -> None:
     """Start a deployment of a service's pipeline and mark the pipeline with it."""
-    deployment_id = _start(
+    deployment_id = start_deployment(
         ctx,
         connection,
         target_type="SERVICE_PIPELINE",
@@ -942,7 +903,7 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
         where=f"service instance {row.name}",
     )
     spec_text = params.get("spec", row.spec)
-    deployment_id = _start(
+    deployment_id = start_deployment(
         ctx,
         connection,
         target_type="SERVICE_INSTANCE",
