@@ -18,10 +18,13 @@ from baryon.api.registry import Context, Params, operation
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.protocol.errors import ValidationException
-from baryon.store.schema import deployments, environments
+from baryon.store.schema import components, deployments, environments
 
 D = deployments.c
-_STATE_MEMBERS = {"environment": ("templateName", "templateMajorVersion", "templateMinorVersion", "spec")}
+_STATE_MEMBERS = {
+    "environment": ("templateName", "templateMajorVersion", "templateMinorVersion", "spec"),
+    "component": ("serviceName", "serviceInstanceName", "serviceSpec", "templateFile"),
+}
 
 
 def _state(text: str | None) -> dict[str, Any] | None:
@@ -102,7 +105,8 @@ def list_deployments(ctx: Context, params: Params, connection: Connection) -> di
         if params.get(member):
             query = query.where(column == params[member])
     extra = "|".join(
-        str(params.get(k, "")) for k in ("environmentName", "serviceName", "serviceInstanceName")
+        str(params.get(k, ""))
+        for k in ("environmentName", "serviceName", "serviceInstanceName", "componentName")
     )
     after = page_position(ctx, params, extra)
     if after is not None:
@@ -134,6 +138,14 @@ def delete_deployment(ctx: Context, params: Params, connection: Connection) -> d
     if current is not None:
         raise ValidationException(
             f"Deployment {row.id} is the last successful deployment of environment {row.environment_name}; "
+            "it cannot be deleted."
+        )
+    component = connection.execute(
+        sa.select(components.c.name).where(components.c.last_succeeded_deployment_id == row.id).limit(1)
+    ).first()
+    if component is not None:
+        raise ValidationException(
+            f"Deployment {row.id} is the last successful deployment of component {component.name}; "
             "it cannot be deleted."
         )
     shape = deployment_shape(ctx, row)

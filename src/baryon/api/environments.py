@@ -3,7 +3,8 @@
 Invariants: every deploying change writes the environment row, a deployment record and its job in one
 transaction; a spec is validated against the target version's schema (defaults applied) before anything
 is written; while a deployment is in flight the environment refuses other updates and deletes
-(ConflictException); an update's response shows the current version, which changes only on success.
+(ConflictException); an update's response shows the current version, which changes only on success; an
+environment with service instances or components in it cannot be deleted.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from baryon.domain.specs import (
 )
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
 from baryon.store.schema import environments, service_instances, services, templates
 
@@ -351,6 +353,11 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
             f"Environment {row.name} has service instances deployed in it "
             f"(service instance {deployed.name} of "
             f"service {deployed.service_name}); delete them first."
+        )
+    component = component_store.in_environment(connection, row.id)
+    if component is not None:
+        raise ConflictException(
+            f"Environment {row.name} has components (component {component.name}); delete them first."
         )
     shape = environment_shape(ctx, row)
     state = _target_state(row.template_name, row.template_major, row.template_minor, row.spec)

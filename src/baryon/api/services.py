@@ -5,12 +5,14 @@ Invariants: CreateService validates the whole ServiceSpec (every instance agains
 the template's schema, the pipeline section exactly when the template has a pipeline) before writing
 anything, then writes the service, its instances, its pipeline, their deployment records and jobs in
 one transaction; instances and the pipeline move between versions independently afterwards; a resource
-with a deployment in flight refuses updates (ConflictException); UpdateService changes only the
-description (adding or removing instances through UpdateService is not served yet).
+with a deployment in flight refuses updates (ConflictException), and so does an instance whose attached
+component has one; an instance with an attached component is never removed (UpdateService, DeleteService
+refuse with ConflictException).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -46,6 +48,7 @@ from baryon.domain.specs import (
 )
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
 from baryon.store import services as service_state
 from baryon.store.schema import (
@@ -584,11 +587,28 @@ def update_service(ctx: Context, params: Params, connection: Connection) -> dict
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, service.name))}
 
 
+DETACH_FIRST = "detach it first (UpdateComponent with empty serviceName and serviceInstanceName)"
+
+
+def _attached(connection: Connection, instances: Sequence[Row[Any]]) -> tuple[str, str] | None:
+    """(component, instance) of the first component attached to one of the instances, if any."""
+    component = component_store.attached(connection, [row.id for row in instances])
+    if component is None:
+        return None
+    return component.name, next(row.name for row in instances if row.id == component.service_instance_id)
+
+
 def _update_instances(ctx: Context, connection: Connection, service: Row[Any], spec_text: str) -> None:
     """Add the instances the new spec names and remove those it no longer names (reference §1.6)."""
     spec = parse_service_spec(spec_text)
     current = {row.name: row for row in connection.execute(_INSTANCE.where(I.service_id == service.id)).all()}
     wanted = {instance.name: instance for instance in spec.instances}
+    found = _attached(connection, [row for name, row in current.items() if name not in wanted])
+    if found is not None:
+        raise ConflictException(
+            f"Service {service.name} cannot remove service instance {found[1]}: component {found[0]} is "
+            f"attached to it; {DETACH_FIRST}."
+        )
     quota = ctx.runtime.quotas.instances_per_service
     if len(wanted) > quota:
         raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
@@ -729,6 +749,12 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
         raise ConflictException(f"Service {service.name} cannot be deleted now: {reason}.")
     now = ctx.now
     instances = connection.execute(_INSTANCE.where(I.service_id == service.id)).all()
+    found = _attached(connection, instances)
+    if found is not None:
+        raise ConflictException(
+            f"Service {service.name} cannot be deleted: component {found[0]} is attached to service "
+            f"instance {found[1]}; {DETACH_FIRST}."
+        )
     for row in instances:
         _remove_instance(ctx, connection, service, row)
     pipeline = _pipeline(connection, service.id)
@@ -878,6 +904,12 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
             f"Service instance {row.name} has a deployment in progress "
             f"({row.deployment_status}); wait for it to "
             "finish or cancel it."
+        )
+    component = component_store.attached(connection, [row.id])
+    if component is not None and component.deployment_status in BUSY:
+        raise ConflictException(
+            f"Component {component.name}, attached to service instance {row.name}, has a deployment in "
+            f"progress ({component.deployment_status}); wait for it to finish."
         )
     deployment_type = params["deploymentType"]
     if deployment_type == NONE:

@@ -3,7 +3,8 @@
 Invariants: counts cover the caller's account and region only; a deployed resource is up to date when
 it runs its template's recommended version, behind a minor when it runs an older minor of the
 recommended major, behind a major when it runs an older major; `failed` counts FAILED and DELETE_FAILED
-deployments (and, for services, the *_FAILED statuses).
+deployments (and, for services, the *_FAILED statuses); components, which have no template version,
+count only `total` and `failed`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from sqlalchemy.engine import Connection
 
 from baryon.api.registry import Context, Params, operation
 from baryon.domain.deployments import DELETE_FAILED, FAILED
-from baryon.store.schema import environments, service_instances, service_pipelines, services, templates
+from baryon.store.schema import (
+    components,
+    environments,
+    service_instances,
+    service_pipelines,
+    services,
+    templates,
+)
 
 T = templates.c
 S = services.c
@@ -69,6 +77,11 @@ def get_resources_summary(ctx: Context, params: Params, connection: Connection) 
         templates, T.id == S.template_id
     )
     service_rows = connection.execute(sa.select(S.status).where(service_scope)).all()
+    component_rows = connection.execute(
+        sa.select(components.c.deployment_status).where(
+            components.c.account_id == ctx.account_id, components.c.region == ctx.region
+        )
+    ).all()
     return {
         "counts": {
             "environmentTemplates": templates_of("ENVIRONMENT"),
@@ -82,6 +95,11 @@ def get_resources_summary(ctx: Context, params: Params, connection: Connection) 
                 "total": len(service_rows),
                 "failed": sum(1 for row in service_rows if row.status.endswith("FAILED")),
             },
-            "components": {"total": 0, "failed": 0},
+            "components": {
+                "total": len(component_rows),
+                "failed": sum(
+                    1 for row in component_rows if row.deployment_status in (FAILED, DELETE_FAILED)
+                ),
+            },
         }
     }

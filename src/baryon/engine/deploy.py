@@ -4,7 +4,8 @@ Invariants: each step re-reads the deployment and acts only while it is in fligh
 chosen action are saved before the next step, and CloudFormation calls carry the deployment id as their
 token, so a step repeated after a crash never starts a second stack operation; the resource's version,
 spec, inputs and outputs change only when its deployment succeeds; a render failure or a permanent
-provisioning error ends the deployment FAILED with the reason, never an API error.
+provisioning error ends the deployment FAILED with the reason, never an API error; so does a subject whose
+provisioning method no provisioner here serves (the message names the provisioner it needs).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from baryon.domain.deployments import (
     FINAL,
     SUCCEEDED,
 )
+from baryon.domain.provisioning import CLOUDFORMATION
 from baryon.engine.jobs import Job
 from baryon.engine.outcomes import Done, Outcome, Retry, Wait
 from baryon.engine.provisioners import cloudformation as cfn
@@ -118,8 +120,11 @@ def _source(runtime: Runtime, subject: Subject, major: int, minor: int) -> tuple
 
 
 def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
-    major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
-    file_name, source = _source(runtime, subject, major, minor)
+    if subject.source is not None:
+        file_name, source = subject.source(target)
+    else:
+        major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
+        file_name, source = _source(runtime, subject, major, minor)
     inputs = target.get("inputs")
     if inputs is None:
         inputs = orjson.loads(subject.row.inputs)
@@ -163,16 +168,12 @@ def _finish(
                 values["stack_id"] = progress["stack_id"]
             if finish.status == SUCCEEDED:
                 values.update(
-                    template_major=int(target["templateMajorVersion"]),
-                    template_minor=int(target["templateMinorVersion"]),
-                    spec=target.get("spec"),
                     last_deployment_succeeded_at=now,
                     last_succeeded_deployment_id=record.id,
                     outputs=orjson.dumps(finish.outputs or []).decode(),
                     resources=orjson.dumps(finish.resources or []).decode(),
+                    **subject.settled(target),
                 )
-                if "inputs" in target:
-                    values["inputs"] = orjson.dumps(target["inputs"]).decode()
             connection.execute(sa.update(subject.table).where(subject.where).values(**values))
         if subject.service_id is not None:
             service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
@@ -198,6 +199,8 @@ def step(runtime: Runtime, job: Job) -> Outcome:
     try:
         if subject.customer_managed:
             return _customer_managed(runtime, record, subject, progress)
+        if subject.provisioning != CLOUDFORMATION:
+            return _unprovisioned(runtime, record, subject, progress)
         if subject.blocked and not progress:
             return Wait(runtime.clock.now() + POLL_SECONDS)
         target = Target(region=record.region, account_id=record.account_id, role_arn=subject.role_arn)
@@ -212,6 +215,20 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         status = DELETE_FAILED if record.operation == DELETE else FAILED
         _finish(runtime, record, subject, Finish(status, str(error)), progress)
         return Done()
+
+
+def _unprovisioned(runtime: Runtime, record: Any, subject: Subject, progress: dict[str, Any]) -> Outcome:
+    """No provisioner here serves the subject's method: the deployment fails, saying which one it needs.
+    Deleting a subject that never deployed successfully has nothing to remove and completes."""
+    if record.operation == DELETE and subject.row.last_succeeded_deployment_id is None:
+        _finish(runtime, record, subject, Finish(DELETE_COMPLETE), progress)
+        return Done()
+    method = subject.provisioning.capitalize()
+    kind = record.target_type.lower().replace("_", " ")
+    message = f"{method} {kind}s need the {method} provisioner."
+    status = DELETE_FAILED if record.operation == DELETE else FAILED
+    _finish(runtime, record, subject, Finish(status, message), progress)
+    return Done()
 
 
 def _customer_managed(runtime: Runtime, record: Any, subject: Subject, progress: dict[str, Any]) -> Outcome:

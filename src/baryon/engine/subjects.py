@@ -1,9 +1,12 @@
 """What a deployment deploys: the resource row behind a deployment record, loaded with everything the
-deployment job needs (template, bundle part, role, stack name, managed tags, rendering namespace).
+deployment job needs (template, bundle part, role, stack name, managed tags, rendering namespace,
+provisioning method).
 
 Invariants: one loader per target resource type; a subject is read in one connection, so its parts are
-consistent; rendering contexts read the *current* outputs of the environment and of the instances, so
-environment outputs reach an instance at its next deployment, never earlier.
+consistent; rendering contexts read the *current* outputs of the environment, of the instances and of
+an instance's attached component, so outputs reach a consumer at its next deployment, never earlier.
+A component carries its own IaC file in the deployment's target state (`source`), so a deployment
+renders exactly what was submitted; its provisioning method comes from its manifest.
 """
 
 from __future__ import annotations
@@ -16,11 +19,21 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon.bundles.component import parse_component_manifest
+from baryon.bundles.errors import BundleError
 from baryon.domain import arns
+from baryon.domain.provisioning import CLOUDFORMATION, COMPONENT_METHODS
 from baryon.engine.provisioners import cloudformation as cfn
-from baryon.render.context import environment_context, pipeline_context, service_instance_context
+from baryon.render.context import (
+    component_context,
+    environment_context,
+    pipeline_context,
+    service_instance_context,
+)
+from baryon.render.errors import RenderError
 from baryon.store.schema import (
     account_settings,
+    components,
     environments,
     service_instances,
     service_pipelines,
@@ -33,15 +46,31 @@ S = services.c
 I = service_instances.c  # noqa: E741
 P = service_pipelines.c
 T = templates.c
+C = components.c
 
 ENVIRONMENT = "ENVIRONMENT"
 SERVICE_INSTANCE = "SERVICE_INSTANCE"
 SERVICE_PIPELINE = "SERVICE_PIPELINE"
+COMPONENT = "COMPONENT"
 STATE_MEMBER = {
     ENVIRONMENT: "environment",
     SERVICE_INSTANCE: "serviceInstance",
     SERVICE_PIPELINE: "servicePipeline",
+    COMPONENT: "component",
 }
+
+
+def version_settled(target: dict[str, Any]) -> dict[str, Any]:
+    """The columns a successful deployment of a template-version-based resource sets from its target
+    state: the version it ran, its spec and (when recorded) its inputs."""
+    values: dict[str, Any] = {
+        "template_major": int(target["templateMajorVersion"]),
+        "template_minor": int(target["templateMinorVersion"]),
+        "spec": target.get("spec"),
+    }
+    if "inputs" in target:
+        values["inputs"] = orjson.dumps(target["inputs"]).decode()
+    return values
 
 
 @dataclass
@@ -61,6 +90,13 @@ class Subject:
     service_id: int | None = None
     #: True while the subject must not start yet (a pipeline waits for its service's instances).
     blocked: bool = False
+    #: The provisioning method that deploys the subject (CLOUDFORMATION or TERRAFORM).
+    provisioning: str = CLOUDFORMATION
+    #: (file name, IaC text) of a deployment's target state, for subjects that carry their own file
+    #: (components); None: the file of the subject's part in its registered template version.
+    source: Callable[[dict[str, Any]], tuple[str, str]] | None = None
+    #: The resource columns a successful deployment sets from its target state.
+    settled: Callable[[dict[str, Any]], dict[str, Any]] = version_settled
 
 
 def _outputs(text: str) -> dict[str, str]:
@@ -94,6 +130,8 @@ def load(connection: Connection, record: Any) -> Subject | None:
         return _instance(connection, record)
     if record.target_type == SERVICE_PIPELINE:
         return _pipeline(connection, record)
+    if record.target_type == COMPONENT:
+        return _component(connection, record)
     return None
 
 
@@ -147,6 +185,9 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
     if row is None:
         return None
     environment = connection.execute(sa.select(environments).where(E.id == row.environment_id)).one()
+    component = connection.execute(
+        sa.select(C.name, C.outputs).where(C.service_instance_id == row.id)
+    ).first()
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return service_instance_context(
@@ -157,6 +198,11 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
             },
             service=_service_view(service),
             instance={"name": row.name, "inputs": inputs},
+            component=(
+                {"name": component.name, "outputs": _outputs(component.outputs)}
+                if component is not None
+                else None
+            ),
         )
 
     service_arn = arns.arn(record.region, record.account_id, f"service/{service.name}")
@@ -258,4 +304,71 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         context=context,
         service_id=service.id,
         blocked=busy,
+    )
+
+
+def _component_source(target: dict[str, Any]) -> tuple[str, str]:
+    """The IaC file a component deployment submitted, named as its manifest names it."""
+    try:
+        manifest = parse_component_manifest(target["manifest"], target["templateFile"])
+    except BundleError as error:
+        raise RenderError(error.message, file_name="manifest") from None
+    return manifest.file_name, str(target["templateFile"])
+
+
+def _component(connection: Connection, record: Any) -> Subject | None:
+    where = sa.and_(
+        C.account_id == record.account_id, C.region == record.region, C.name == record.component_name
+    )
+    row = connection.execute(sa.select(components).where(where)).first()
+    if row is None:
+        return None
+    environment = connection.execute(sa.select(environments).where(E.id == row.environment_id)).one()
+    state: dict[str, Any] = orjson.loads(record.target_state)[STATE_MEMBER[COMPONENT]]
+    service_name = state.get("serviceName") or None
+    instance_name = state.get("serviceInstanceName") or None
+    service = _service(connection, record) if service_name else None
+    service_view = (
+        _service_view(service) if service is not None else {"name": service_name} if service_name else None
+    )
+
+    def context(inputs: dict[str, Any]) -> dict[str, Any]:
+        return component_context(
+            component_name=row.name,
+            environment={
+                "name": environment.name,
+                "account_id": environment.account_id,
+                "outputs": _outputs(environment.outputs),
+            },
+            service=service_view,
+            instance={"name": instance_name, "inputs": inputs} if instance_name else None,
+        )
+
+    tags = {
+        "aws:proton:account": record.account_id,
+        "aws:proton:environment": arns.arn(
+            record.region, record.account_id, f"environment/{environment.name}"
+        ),
+        "aws:proton:component": record.target_arn,
+    }
+    if service_name and instance_name:
+        service_arn = arns.arn(record.region, record.account_id, f"service/{service_name}")
+        tags["aws:proton:service"] = service_arn
+        tags["aws:proton:service-instance"] = f"{service_arn}/service-instance/{instance_name}"
+    return Subject(
+        table=components,
+        where=where,
+        row=row,
+        template_id=0,
+        template_name="",
+        template_kind=COMPONENT,
+        part="component",
+        customer_managed=False,
+        role_arn=environment.component_role_arn,
+        stack_name=cfn.stack_name("component", row.name, account_id=record.account_id, region=record.region),
+        tags=cfn.stack_tags(tags),
+        context=context,
+        provisioning=COMPONENT_METHODS.get(row.rendering_engine, row.rendering_engine),
+        source=_component_source,
+        settled=lambda target: {},
     )

@@ -41,6 +41,7 @@ def start(
     now: float,
     service_name: str | None = None,
     service_instance_name: str | None = None,
+    component_name: str | None = None,
 ) -> None:
     connection.execute(
         sa.insert(deployments).values(
@@ -54,7 +55,7 @@ def start(
             environment_name=environment_name,
             service_name=service_name,
             service_instance_name=service_instance_name,
-            component_name=None,
+            component_name=component_name,
             deployment_status=IN_PROGRESS,
             deployment_status_message=None,
             initial_state=orjson.dumps(initial_state).decode() if initial_state else None,

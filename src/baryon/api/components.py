@@ -1,0 +1,593 @@
+"""Directly defined components (reference §1.7, §5.6): create, get, update, delete, list, cancel, outputs
+and provisioned resources.
+
+A component is created from a manifest and one IaC file given as texts (not a registered template), in
+an environment (detached) or attached to a service instance (the environment is then the instance's).
+Its provisioning method comes from the manifest: CloudFormation components deploy with the environment's
+`componentRoleArn`; Terraform components are recorded and deployed by whatever provisioner serves
+Terraform (see `baryon.engine.deploy`).
+
+Invariants: the manifest, the IaC file, the serviceSpec and the inputs read from it are stored on the
+component and copied into each deployment's target state, so a deployment renders exactly what was
+submitted; a request that fails changes nothing; an attachment takes effect with the request that makes
+it (one component per instance is a unique key), outputs with the deployment's success; an attached
+component is neither deleted nor moved to another instance directly (detach first); while the component
+or its attached instance has a deployment in flight, UpdateComponent is refused (ConflictException).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
+from baryon.api.environments import require_environment
+from baryon.api.registry import Context, Params, operation
+from baryon.api.resources import resolver
+from baryon.api.services import require_instance, require_service
+from baryon.api.tags import put_tags
+from baryon.api.versioning import schema_of
+from baryon.bundles.component import ComponentManifest, parse_component_manifest
+from baryon.bundles.errors import BundleError
+from baryon.domain import arns
+from baryon.domain.deployments import (
+    BUSY,
+    CANCELLING,
+    CREATE,
+    DELETE,
+    DELETE_IN_PROGRESS,
+    IN_PROGRESS,
+    NONE,
+    UPDATE,
+)
+from baryon.domain.provisioning import CLOUDFORMATION, COMPONENT_METHODS
+from baryon.domain.specs import (
+    SERVICE_INPUT,
+    parse_instance_spec_from_service_spec,
+    resolve_current_values,
+    validate_inputs,
+)
+from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.store import components as component_store
+from baryon.store import deployments as deployment_store
+from baryon.store import templates as template_store
+from baryon.store.schema import components, environments, service_instances, services
+
+C = components.c
+E = environments.c
+I = service_instances.c  # noqa: E741
+S = services.c
+DIRECTLY_DEFINED = "DIRECTLY_DEFINED"
+COMPONENT = "COMPONENT"
+MEMBER = "component"
+
+
+def component_arn(ctx: Context, name: str) -> str:
+    return arns.arn(ctx.region, ctx.account_id, f"component/{name}")
+
+
+_COMPONENT = sa.select(
+    components,
+    E.name.label("environment_name"),
+    S.name.label("service_name"),
+    I.name.label("service_instance_name"),
+).select_from(
+    components.join(environments, E.id == C.environment_id)
+    .outerjoin(service_instances, I.id == C.service_instance_id)
+    .outerjoin(services, S.id == I.service_id)
+)
+
+
+def _find(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
+    return connection.execute(
+        _COMPONENT.where(C.account_id == ctx.account_id, C.region == ctx.region, C.name == name)
+    ).first()
+
+
+def _require(connection: Connection, ctx: Context, name: str) -> Row[Any]:
+    row = _find(connection, ctx, name)
+    if row is None:
+        raise not_found("component", component_arn(ctx, name))
+    return row
+
+
+def component_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "name": row.name,
+        "arn": component_arn(ctx, row.name),
+        "environmentName": row.environment_name,
+        "serviceName": row.service_name,
+        "serviceInstanceName": row.service_instance_name,
+        "deploymentStatus": row.deployment_status,
+        "deploymentStatusMessage": row.deployment_status_message,
+        "createdAt": row.created_at,
+        "lastModifiedAt": row.last_modified_at,
+        "lastDeploymentAttemptedAt": row.last_deployment_attempted_at,
+        "lastDeploymentSucceededAt": row.last_deployment_succeeded_at,
+        "lastAttemptedDeploymentId": row.last_attempted_deployment_id,
+        "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
+    }
+    if not summary:
+        shape["description"] = row.description
+        shape["serviceSpec"] = row.service_spec
+        shape["lastClientRequestToken"] = row.last_client_request_token
+    return clean(shape)
+
+
+def _manifest(manifest: str, template_file: str) -> ComponentManifest:
+    try:
+        return parse_component_manifest(manifest, template_file)
+    except BundleError as error:
+        raise ValidationException(error.message) from None
+
+
+def _usable_environment(environment: Row[Any], method: str) -> None:
+    if environment.deployment_status == DELETE_IN_PROGRESS:
+        raise ConflictException(f"Environment {environment.name} is being deleted.")
+    if method == CLOUDFORMATION and not environment.component_role_arn:
+        raise ValidationException(
+            f"Environment {environment.name} has no componentRoleArn; a CloudFormation component needs "
+            "the environment's component role to be provisioned with (set it with UpdateEnvironment)."
+        )
+
+
+def _instance_version(connection: Connection, service: Row[Any], instance: Row[Any]) -> Row[Any]:
+    version = template_store.find_version(
+        connection, service.template_id, instance.template_major, instance.template_minor
+    )
+    if version is None:
+        raise ValidationException(
+            f"Version {instance.template_major}.{instance.template_minor} of service template "
+            f"{service.template_name} no longer exists."
+        )
+    return version
+
+
+def _attachable(
+    ctx: Context, connection: Connection, component: str, service_name: str, instance_name: str
+) -> tuple[Row[Any], Row[Any]]:
+    """(service, instance) a component may be attached to; raises when the instance refuses it."""
+    service = require_service(connection, ctx, service_name)
+    instance = require_instance(connection, ctx, service_name, instance_name)
+    if instance.deployment_status in BUSY:
+        raise ConflictException(
+            f"Service instance {instance_name} of service {service_name} has a deployment in progress "
+            f"({instance.deployment_status}); wait for it to finish."
+        )
+    version = _instance_version(connection, service, instance)
+    sources = orjson.loads(version.supported_component_sources or "[]")
+    if DIRECTLY_DEFINED not in sources:
+        raise ValidationException(
+            f"Service instance {instance_name} of service {service_name} runs version "
+            f"{version.major}.{version.minor} of service template {service.template_name}, whose "
+            f"supportedComponentSources does not include {DIRECTLY_DEFINED}."
+        )
+    other = component_store.attached(connection, [instance.id])
+    if other is not None and other.name != component:
+        raise ConflictException(
+            f"Service instance {instance_name} of service {service_name} already has component "
+            f"{other.name} attached; a service instance can have one component."
+        )
+    return service, instance
+
+
+def _inputs(
+    connection: Connection, component: str, service: Row[Any], instance: Row[Any], service_spec: str | None
+) -> dict[str, Any]:
+    """The instance inputs the component sees: from its serviceSpec, else the instance's own."""
+    current: dict[str, Any] = orjson.loads(instance.inputs)
+    if service_spec is None:
+        return current
+    given = parse_instance_spec_from_service_spec(service_spec, instance.name)
+    return validate_inputs(
+        schema_of(_instance_version(connection, service, instance)),
+        SERVICE_INPUT,
+        resolve_current_values(given, current),
+        where=f"component {component}",
+    )
+
+
+def _state(
+    *,
+    manifest: str,
+    template_file: str,
+    service_name: str | None,
+    instance_name: str | None,
+    service_spec: str | None,
+    inputs: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A ComponentState union; `manifest` and `inputs` are kept for the engine and not shown."""
+    state: dict[str, Any] = {"templateFile": template_file, "manifest": manifest}
+    if service_name and instance_name:
+        state["serviceName"] = service_name
+        state["serviceInstanceName"] = instance_name
+    if service_spec is not None:
+        state["serviceSpec"] = service_spec
+    if inputs is not None:
+        state["inputs"] = inputs
+    return {MEMBER: state}
+
+
+def _current_state(row: Row[Any]) -> dict[str, Any]:
+    return _state(
+        manifest=row.manifest,
+        template_file=row.template_file,
+        service_name=row.service_name,
+        instance_name=row.service_instance_name,
+        service_spec=row.service_spec,
+        inputs=None,
+    )
+
+
+def _start(
+    ctx: Context,
+    connection: Connection,
+    *,
+    name: str,
+    created_at: float,
+    operation_name: str,
+    environment_name: str,
+    target_state: dict[str, Any],
+    initial_state: dict[str, Any] | None,
+    previous: Row[Any] | None,
+) -> str:
+    member = target_state[MEMBER]
+    return start_deployment(
+        ctx,
+        connection,
+        target_type=COMPONENT,
+        arn=component_arn(ctx, name),
+        created_at=created_at,
+        operation_name=operation_name,
+        environment_name=environment_name,
+        service_name=member.get("serviceName"),
+        instance_name=member.get("serviceInstanceName"),
+        component_name=name,
+        target_state=target_state,
+        initial_state=initial_state,
+        previous=previous,
+    )
+
+
+def _pair(params: Params) -> tuple[str, str] | None:
+    """(serviceName, serviceInstanceName) of CreateComponent, or None when neither is given."""
+    service_name, instance_name = params.get("serviceName"), params.get("serviceInstanceName")
+    if bool(service_name) != bool(instance_name):
+        raise ValidationException(
+            "Specify both serviceName and serviceInstanceName to attach the component, or neither."
+        )
+    return (service_name, instance_name) if service_name and instance_name else None
+
+
+@operation("CreateComponent", write=True)
+def create_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    name = params["name"]
+    pair = _pair(params)
+    if pair is None and not params.get("environmentName"):
+        raise ValidationException(
+            "Specify environmentName for a detached component, or serviceName and serviceInstanceName "
+            "to attach it to a service instance."
+        )
+    if pair is None and "serviceSpec" in params:
+        raise ValidationException(
+            "serviceSpec can only be given when the component is attached to a service instance."
+        )
+    if _find(connection, ctx, name) is not None:
+        raise ConflictException(f"A component named {name} already exists.")
+    quota = ctx.runtime.quotas.components
+    count = connection.execute(
+        sa.select(sa.func.count()).where(C.account_id == ctx.account_id, C.region == ctx.region)
+    ).scalar_one()
+    if count >= quota:
+        raise ServiceQuotaExceededException(
+            f"You have reached the quota of {quota} components in this account and region."
+        )
+    manifest = _manifest(params["manifest"], params["templateFile"])
+    method = COMPONENT_METHODS[manifest.rendering_engine]
+    inputs: dict[str, Any] = {}
+    instance: Row[Any] | None = None
+    if pair is not None:
+        service, instance = _attachable(ctx, connection, name, *pair)
+        given_environment = params.get("environmentName")
+        if given_environment and given_environment != instance.environment_name:
+            raise ValidationException(
+                f"Service instance {instance.name} of service {service.name} runs in environment "
+                f"{instance.environment_name}, not {given_environment}."
+            )
+        environment = require_environment(connection, ctx, instance.environment_name)
+        inputs = _inputs(connection, name, service, instance, params.get("serviceSpec"))
+    else:
+        environment = require_environment(connection, ctx, params["environmentName"])
+    _usable_environment(environment, method)
+    now = ctx.now
+    connection.execute(
+        sa.insert(components).values(
+            account_id=ctx.account_id,
+            region=ctx.region,
+            name=name,
+            environment_id=environment.id,
+            service_instance_id=instance.id if instance is not None else None,
+            description=params.get("description"),
+            service_spec=params.get("serviceSpec"),
+            manifest=params["manifest"],
+            template_file=params["templateFile"],
+            rendering_engine=manifest.rendering_engine,
+            deployment_status=IN_PROGRESS,
+            created_at=now,
+            last_modified_at=now,
+            last_deployment_attempted_at=now,
+            last_client_request_token=params.get("clientToken"),
+            outputs="[]",
+            resources="[]",
+        )
+    )
+    put_tags(ctx, connection, component_arn(ctx, name), params.get("tags") or [])
+    deployment_id = _start(
+        ctx,
+        connection,
+        name=name,
+        created_at=now,
+        operation_name=CREATE,
+        environment_name=environment.name,
+        target_state=_state(
+            manifest=params["manifest"],
+            template_file=params["templateFile"],
+            service_name=pair[0] if pair else None,
+            instance_name=pair[1] if pair else None,
+            service_spec=params.get("serviceSpec"),
+            inputs=inputs,
+        ),
+        initial_state=None,
+        previous=None,
+    )
+    connection.execute(
+        sa.update(components)
+        .where(C.account_id == ctx.account_id, C.region == ctx.region, C.name == name)
+        .values(last_attempted_deployment_id=deployment_id)
+    )
+    return {"component": component_shape(ctx, _require(connection, ctx, name))}
+
+
+@operation("GetComponent", write=False)
+def get_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    return {"component": component_shape(ctx, _require(connection, ctx, params["name"]))}
+
+
+@operation("ListComponents", write=False)
+def list_components(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    if params.get("serviceInstanceName") and not params.get("serviceName"):
+        raise ValidationException("serviceInstanceName needs serviceName.")
+    query = _COMPONENT.where(C.account_id == ctx.account_id, C.region == ctx.region)
+    for member, column in (
+        ("environmentName", E.name),
+        ("serviceName", S.name),
+        ("serviceInstanceName", I.name),
+    ):
+        if params.get(member):
+            query = query.where(column == params[member])
+    extra = "|".join(
+        str(params.get(k, "")) for k in ("environmentName", "serviceName", "serviceInstanceName")
+    )
+    after = page_position(ctx, params, extra)
+    if after is not None:
+        query = query.where(C.name > after)
+    size = page_size(params)
+    rows = connection.execute(query.order_by(C.name).limit(size + 1)).all()
+    result: dict[str, Any] = {"components": [component_shape(ctx, row, summary=True) for row in rows[:size]]}
+    if len(rows) > size:
+        result["nextToken"] = next_token(ctx, rows[size - 1].name, extra)
+    return result
+
+
+def _refuse_busy(row: Row[Any], connection: Connection) -> None:
+    if row.deployment_status in BUSY:
+        raise ConflictException(
+            f"Component {row.name} has a deployment in progress ({row.deployment_status}); wait for it to "
+            "finish or cancel it."
+        )
+    if row.service_instance_id is not None:
+        status = connection.execute(
+            sa.select(I.deployment_status).where(I.id == row.service_instance_id)
+        ).scalar_one()
+        if status in BUSY:
+            raise ConflictException(
+                f"Service instance {row.service_instance_name} of service {row.service_name}, which "
+                f"component {row.name} is attached to, has a deployment in progress ({status}); wait for "
+                "it to finish."
+            )
+
+
+@operation("UpdateComponent", write=True)
+def update_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = _require(connection, ctx, params["name"])
+    _refuse_busy(row, connection)
+    changes: dict[str, Any] = {
+        "last_modified_at": ctx.now,
+        "last_client_request_token": params.get("clientToken"),
+    }
+    if "description" in params:
+        changes["description"] = params["description"]
+    if params["deploymentType"] == NONE:
+        given = [
+            m for m in ("serviceName", "serviceInstanceName", "serviceSpec", "templateFile") if m in params
+        ]
+        if given:
+            raise ValidationException(
+                f"deploymentType NONE can only change the description of a component; "
+                f"{', '.join(given)} need deploymentType CURRENT_VERSION."
+            )
+        connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
+        return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+    service_name, instance_name = _new_attachment(row, params)
+    service: Row[Any] | None = None
+    instance: Row[Any] | None = None
+    same = (service_name, instance_name) == (row.service_name, row.service_instance_name)
+    if service_name and instance_name:
+        if same:
+            service = require_service(connection, ctx, service_name)
+            instance = require_instance(connection, ctx, service_name, instance_name)
+        else:
+            service, instance = _attachable(ctx, connection, row.name, service_name, instance_name)
+            if instance.environment_id != row.environment_id:
+                raise ValidationException(
+                    f"Service instance {instance_name} of service {service_name} runs in environment "
+                    f"{instance.environment_name}; component {row.name} belongs to environment "
+                    f"{row.environment_name}."
+                )
+    service_spec = params.get("serviceSpec")
+    if instance is None and service_spec is not None:
+        raise ValidationException(
+            "serviceSpec can only be given when the component is attached to a service instance."
+        )
+    if instance is not None and service_spec is None and same:
+        service_spec = row.service_spec
+    template_file = params.get("templateFile", row.template_file)
+    manifest = _manifest(row.manifest, template_file)
+    environment = require_environment(connection, ctx, row.environment_name)
+    _usable_environment(environment, COMPONENT_METHODS[manifest.rendering_engine])
+    inputs = (
+        _inputs(connection, row.name, service, instance, service_spec)
+        if service is not None and instance is not None
+        else {}
+    )
+    deployment_id = _start(
+        ctx,
+        connection,
+        name=row.name,
+        created_at=row.created_at,
+        operation_name=UPDATE,
+        environment_name=row.environment_name,
+        target_state=_state(
+            manifest=row.manifest,
+            template_file=template_file,
+            service_name=service_name,
+            instance_name=instance_name,
+            service_spec=service_spec,
+            inputs=inputs,
+        ),
+        initial_state=_current_state(row),
+        previous=row,
+    )
+    changes.update(
+        service_instance_id=instance.id if instance is not None else None,
+        service_spec=service_spec,
+        template_file=template_file,
+        deployment_status=IN_PROGRESS,
+        deployment_status_message=None,
+        last_deployment_attempted_at=ctx.now,
+        last_attempted_deployment_id=deployment_id,
+    )
+    connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
+    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+
+
+def _new_attachment(row: Row[Any], params: Params) -> tuple[str | None, str | None]:
+    """(service, instance) an UpdateComponent asks for: unchanged when neither member is given, None
+    for both when both are empty strings (detach)."""
+    has_service, has_instance = "serviceName" in params, "serviceInstanceName" in params
+    if not has_service and not has_instance:
+        return row.service_name, row.service_instance_name
+    service_name, instance_name = params.get("serviceName") or "", params.get("serviceInstanceName") or ""
+    if has_service != has_instance or bool(service_name) != bool(instance_name):
+        raise ValidationException(
+            "Specify non-empty serviceName and serviceInstanceName to attach the component, empty strings "
+            "for both to detach it, or neither to keep its attachment."
+        )
+    if not service_name:
+        return None, None
+    if row.service_instance_id is not None and (service_name, instance_name) != (
+        row.service_name,
+        row.service_instance_name,
+    ):
+        raise ConflictException(
+            f"Component {row.name} is attached to service instance {row.service_instance_name} of service "
+            f"{row.service_name}; detach it first (empty serviceName and serviceInstanceName) before "
+            "attaching it to another service instance."
+        )
+    return service_name, instance_name
+
+
+@operation("DeleteComponent", write=True)
+def delete_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = _require(connection, ctx, params["name"])
+    if row.service_instance_id is not None:
+        raise ConflictException(
+            f"Component {row.name} is attached to service instance {row.service_instance_name} of service "
+            f"{row.service_name}; detach it (UpdateComponent with empty serviceName and "
+            "serviceInstanceName) before deleting it."
+        )
+    if row.deployment_status in BUSY:
+        raise ConflictException(
+            f"Component {row.name} has a deployment in progress ({row.deployment_status}); wait for it to "
+            "finish or cancel it."
+        )
+    state = _current_state(row)
+    deployment_id = _start(
+        ctx,
+        connection,
+        name=row.name,
+        created_at=row.created_at,
+        operation_name=DELETE,
+        environment_name=row.environment_name,
+        target_state=state,
+        initial_state=state,
+        previous=row,
+    )
+    connection.execute(
+        sa.update(components)
+        .where(C.id == row.id)
+        .values(
+            deployment_status=DELETE_IN_PROGRESS,
+            deployment_status_message=None,
+            last_deployment_attempted_at=ctx.now,
+            last_attempted_deployment_id=deployment_id,
+        )
+    )
+    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+
+
+@operation("CancelComponentDeployment", write=True)
+def cancel_component_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = _require(connection, ctx, params["componentName"])
+    if row.deployment_status != IN_PROGRESS:
+        raise ConflictException(
+            f"Component {row.name} has no deployment in progress to cancel ({row.deployment_status})."
+        )
+    connection.execute(sa.update(components).where(C.id == row.id).values(deployment_status=CANCELLING))
+    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    ctx.after_commit.append(ctx.runtime.wake)
+    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+
+
+@operation("ListComponentOutputs", write=False)
+def list_component_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    row = _require(connection, ctx, params["componentName"])
+    deployment_id = params.get("deploymentId")
+    if not deployment_id:
+        return {"outputs": orjson.loads(row.outputs)}
+    record = deployment_store.find(connection, deployment_id)
+    if (
+        record is None
+        or record.account_id != ctx.account_id
+        or record.region != ctx.region
+        or record.target_arn != component_arn(ctx, row.name)
+    ):
+        raise not_found("deployment", deployment_id)
+    return {"outputs": orjson.loads(record.outputs or "[]")}
+
+
+@operation("ListComponentProvisionedResources", write=False)
+def list_component_provisioned_resources(
+    ctx: Context, params: Params, connection: Connection
+) -> dict[str, Any]:
+    row = _require(connection, ctx, params["componentName"])
+    return {"provisionedResources": orjson.loads(row.resources)}
+
+
+@resolver("component")
+def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
+    parts = parsed.parts
+    return len(parts) == 2 and _find(connection, ctx, parts[1]) is not None
