@@ -285,12 +285,8 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
     proton.get_waiter("component_deleted").wait(name="cache", WaiterConfig=FAST)
     code, message = _error(proton.get_component, name="cache")
     assert (code, message) == ("ResourceNotFoundException", f"The requested component does not exist: {arn}")
-    summaries = _cloudformation().list_stacks()["StackSummaries"]
-    assert [
-        s["StackStatus"]
-        for s in summaries
-        if s["StackName"] == stack_name("component", "cache", account_id=ACCOUNT, region=REGION)
-    ] == ["DELETE_COMPLETE"]
+    gone = _cloudformation().describe_stacks(StackName=stack["StackId"])["Stacks"][0]
+    assert gone["StackStatus"] == "DELETE_COMPLETE"
     operations = [
         d["deploymentStatus"] for d in proton.list_deployments(componentName="cache")["deployments"]
     ]
