@@ -315,9 +315,9 @@ def _members(index: int, count: int, envs: list[str], rng: random.Random) -> lis
 
 def _instance_row(
     instance_id: int, service_id: int, service: str, member: tuple[str, str], spec: str, port: int,
-    created: float, now: float, environment_id: int, rng: random.Random,
+    created: float, now: float, environment_id: int, template: str, rng: random.Random,
 ) -> dict[str, Any]:  # fmt: skip
-    name, _environment = member
+    name, environment = member
     draw = rng.random()
     status = "SUCCEEDED"
     if draw < FAILED_SHARE:
@@ -338,6 +338,11 @@ def _instance_row(
         "name": name,
         "environment_id": environment_id,
         "last_client_request_token": None,
+        "account_id": ACCOUNT_ID,
+        "region": REGION,
+        "service_name": service,
+        "environment_name": environment,
+        "template_name": template,
         "template_major": 1,
         "template_minor": rng.choices(range(len(MINOR_WEIGHTS)), MINOR_WEIGHTS)[0],
         "spec": spec,
@@ -419,7 +424,7 @@ def seed(database_url: str, size: int, per_service: int, environment_count: int,
                     instance_id += 1
                     row = _instance_row(
                         instance_id, index + 1, service, member, spec, port, created, now,
-                        env_ids[member[1]], rng,
+                        env_ids[member[1]], SERVICE_TEMPLATES[index % len(SERVICE_TEMPLATES)], rng,
                     )  # fmt: skip
                     instances.append(row)
                     counts["all"] += 1

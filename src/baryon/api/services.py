@@ -95,22 +95,13 @@ def require_service(connection: Connection, ctx: Context, name: str) -> Row[Any]
     return row
 
 
-_INSTANCE = sa.select(
-    service_instances,
-    S.name.label("service_name"),
-    T.name.label("template_name"),
-    E.name.label("environment_name"),
-).select_from(
-    service_instances.join(services, S.id == I.service_id)
-    .join(templates, T.id == S.template_id)
-    .join(environments, E.id == I.environment_id)
-)
+_INSTANCE = sa.select(service_instances)
 
 
 def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Row[Any]:
     row = connection.execute(
         _INSTANCE.where(
-            S.account_id == ctx.account_id, S.region == ctx.region, S.name == service, I.name == name
+            I.account_id == ctx.account_id, I.region == ctx.region, I.service_name == service, I.name == name
         )
     ).first()
     if row is None:
@@ -279,6 +270,11 @@ def _add_instance(
             name=name,
             environment_id=env.id,
             last_client_request_token=client_token,
+            account_id=ctx.account_id,
+            region=ctx.region,
+            service_name=service_name,
+            environment_name=env.name,
+            template_name=template_name,
             **_new_deployable(now, version, spec, inputs),
         )
     )
@@ -775,9 +771,9 @@ def get_service_instance(ctx: Context, params: Params, connection: Connection) -
 _SORT = {
     "name": I.name,
     "deploymentStatus": I.deployment_status,
-    "templateName": T.name,
-    "serviceName": S.name,
-    "environmentName": E.name,
+    "templateName": I.template_name,
+    "serviceName": I.service_name,
+    "environmentName": I.environment_name,
     "lastDeploymentAttemptedAt": I.last_deployment_attempted_at,
     "createdAt": I.created_at,
 }
@@ -795,9 +791,9 @@ def _filter(key: str, value: str) -> Any:
     simple = {
         "name": I.name,
         "deploymentStatus": I.deployment_status,
-        "templateName": T.name,
-        "serviceName": S.name,
-        "environmentName": E.name,
+        "templateName": I.template_name,
+        "serviceName": I.service_name,
+        "environmentName": I.environment_name,
     }
     if key in simple:
         return simple[key] == value
@@ -825,16 +821,16 @@ def _filter(key: str, value: str) -> Any:
 
 @operation("ListServiceInstances", write=False)
 def list_service_instances(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    query = _INSTANCE.where(S.account_id == ctx.account_id, S.region == ctx.region)
+    query = _INSTANCE.where(I.account_id == ctx.account_id, I.region == ctx.region)
     if params.get("serviceName"):
         require_service(connection, ctx, params["serviceName"])
-        query = query.where(S.name == params["serviceName"])
+        query = query.where(I.service_name == params["serviceName"])
     for item in params.get("filters") or []:
         query = query.where(_filter(item["key"], item["value"]))
     sort_by = params.get("sortBy", "serviceName")
     descending = params.get("sortOrder") == "DESCENDING"
     column = _SORT[sort_by]
-    keys = [column, S.name, I.name] if sort_by != "serviceName" else [S.name, I.name]
+    keys = [column, I.service_name, I.name] if sort_by != "serviceName" else [I.service_name, I.name]
     extra = orjson.dumps(
         {k: params.get(k) for k in ("serviceName", "filters", "sortBy", "sortOrder")}
     ).decode()

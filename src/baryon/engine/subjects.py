@@ -201,7 +201,6 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
     instances = connection.execute(
         sa.select(
             service_instances,
-            E.name.label("environment_name"),
             E.account_id.label("environment_account"),
             E.outputs.label("environment_outputs"),
         )

@@ -231,8 +231,26 @@ service_instances = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id"), nullable=False),
     sa.Column("last_client_request_token", sa.String(64), nullable=True),
+    # Copies of names that never change after creation, so that listing reads one table in index order.
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("service_name", sa.String(100), nullable=False),
+    sa.Column("environment_name", sa.String(100), nullable=False),
+    sa.Column("template_name", sa.String(100), nullable=False),
     *_deployment_columns(),
     sa.UniqueConstraint("service_id", "name"),
+    sa.Index("ix_service_instances_by_service", "account_id", "region", "service_name", "name"),
+    sa.Index(
+        "ix_service_instances_by_environment",
+        "account_id",
+        "region",
+        "environment_name",
+        "service_name",
+        "name",
+    ),
+    sa.Index(
+        "ix_service_instances_by_status", "account_id", "region", "deployment_status", "service_name", "name"
+    ),
 )
 
 service_pipelines = sa.Table(
