@@ -47,7 +47,9 @@ from baryon.domain.specs import (
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import deployments as deployment_store
+from baryon.store import prepared
 from baryon.store import services as service_state
+from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
     environments,
@@ -96,14 +98,20 @@ def require_service(connection: Connection, ctx: Context, name: str) -> Row[Any]
 
 
 _INSTANCE = sa.select(service_instances)
+_INSTANCE_BY_NAME = Prepared(
+    _INSTANCE.where(
+        I.account_id == sa.bindparam("account_id"),
+        I.region == sa.bindparam("region"),
+        I.service_name == sa.bindparam("service"),
+        I.name == sa.bindparam("name"),
+    )
+)
 
 
-def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Row[Any]:
-    row = connection.execute(
-        _INSTANCE.where(
-            I.account_id == ctx.account_id, I.region == ctx.region, I.service_name == service, I.name == name
-        )
-    ).first()
+def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Any:
+    row = _INSTANCE_BY_NAME.first(
+        connection, {"account_id": ctx.account_id, "region": ctx.region, "service": service, "name": name}
+    )
     if row is None:
         raise not_found("service instance", instance_arn(ctx, service, name))
     return row
@@ -917,16 +925,15 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
         ),
         previous=row,
     )
-    connection.execute(
-        sa.update(service_instances)
-        .where(I.id == row.id)
-        .values(
-            deployment_status=IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-            last_client_request_token=params.get("clientToken"),
-        )
+    started = {
+        "deployment_status": IN_PROGRESS,
+        "deployment_status_message": None,
+        "last_deployment_attempted_at": ctx.now,
+        "last_attempted_deployment_id": deployment_id,
+        "last_client_request_token": params.get("clientToken"),
+    }
+    prepared.update(service_instances, ("id",), tuple(started)).run(
+        connection, {"where_id": row.id, **started}
     )
     return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, row.name))}
 

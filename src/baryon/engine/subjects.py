@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from baryon.domain import arns
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.render.context import environment_context, pipeline_context, service_instance_context
+from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
     environments,
@@ -61,6 +62,8 @@ class Subject:
     service_id: int | None = None
     #: True while the subject must not start yet (a pipeline waits for its service's instances).
     blocked: bool = False
+    #: The columns and values that `where` matches (for prepared updates); None: use `where`.
+    key: dict[str, Any] | None = None
 
 
 def _outputs(text: str) -> dict[str, str]:
@@ -127,15 +130,31 @@ def _environment(connection: Connection, record: Any) -> Subject | None:
         ),
         tags=_tags(record, "ENVIRONMENT", row.template_name, **{"aws:proton:environment": record.target_arn}),
         context=context,
+        key={"account_id": record.account_id, "region": record.region, "name": row.name},
     )
 
 
+_SERVICE = Prepared(
+    sa.select(services, T.name.label("template_name"))
+    .join(templates, T.id == S.template_id)
+    .where(
+        S.account_id == sa.bindparam("account_id"),
+        S.region == sa.bindparam("region"),
+        S.name == sa.bindparam("name"),
+    )
+)
+_INSTANCE = Prepared(
+    sa.select(service_instances).where(
+        I.service_id == sa.bindparam("service_id"), I.name == sa.bindparam("name")
+    )
+)
+_ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+
+
 def _service(connection: Connection, record: Any) -> Any:
-    return connection.execute(
-        sa.select(services, T.name.label("template_name"))
-        .join(templates, T.id == S.template_id)
-        .where(S.account_id == record.account_id, S.region == record.region, S.name == record.service_name)
-    ).first()
+    return _SERVICE.first(
+        connection, {"account_id": record.account_id, "region": record.region, "name": record.service_name}
+    )
 
 
 def _instance(connection: Connection, record: Any) -> Subject | None:
@@ -143,10 +162,10 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
     if service is None:
         return None
     where = sa.and_(I.service_id == service.id, I.name == record.service_instance_name)
-    row = connection.execute(sa.select(service_instances).where(where)).first()
+    row = _INSTANCE.first(connection, {"service_id": service.id, "name": record.service_instance_name})
     if row is None:
         return None
-    environment = connection.execute(sa.select(environments).where(E.id == row.environment_id)).one()
+    environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return service_instance_context(
@@ -187,6 +206,7 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
         ),
         context=context,
         service_id=service.id,
+        key={"service_id": service.id, "name": row.name},
     )
 
 
@@ -257,4 +277,5 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         context=context,
         service_id=service.id,
         blocked=busy,
+        key={"service_id": service.id},
     )

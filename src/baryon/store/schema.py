@@ -124,6 +124,8 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(128), nullable=True),
     sa.Column("lease_expires_at", Timestamp, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
+    #: How many times a worker took the job's lease (1 on its first step).
+    sa.Column("claims", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("retry_policy", sa.Text, nullable=False),
     sa.Column("progress", sa.Text, nullable=True),
     sa.Column("cancel_requested", sa.Boolean, nullable=False),

@@ -1,4 +1,5 @@
-"""Service instances carry their account, region, service, environment and template names.
+"""Service instances carry their account, region, service, environment and template names; jobs count
+their claims.
 
 Revision ID: 0004
 Revises: 0003
@@ -36,6 +37,8 @@ _COLUMNS = (
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("claims", sa.Integer, nullable=False, server_default=sa.text("0")))
     with op.batch_alter_table("service_instances") as batch:
         for name, length, _ in _COLUMNS:
             batch.add_column(sa.Column(name, sa.String(length), nullable=True))
@@ -68,3 +71,5 @@ def downgrade() -> None:
     with op.batch_alter_table("service_instances") as batch:
         for name, _, _ in reversed(_COLUMNS):
             batch.drop_column(name)
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("claims")
