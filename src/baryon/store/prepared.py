@@ -34,7 +34,7 @@ class Prepared:
         self.statement = statement
         selected: Any = statement.selected_columns if isinstance(statement, sa.Select) else []
         keys = [column.key for column in selected]
-        self.row = namedtuple("Row", keys)  # type: ignore[misc,arg-type]
+        self.row = namedtuple("Row", keys)  # type: ignore[misc]
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: sa.Dialect) -> _Compiled:
