@@ -194,10 +194,10 @@ def _push_failure(result: Result) -> str:
 
 def _safe_path(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
-    parts = path.parts
+    parts = name.split("/")
     if (
         not name
-        or path.is_absolute()
+        or name.startswith("/")
         or "\\" in name
         or "\0" in name
         or any(part in ("", ".", "..") for part in parts)
