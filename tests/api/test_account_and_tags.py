@@ -30,7 +30,8 @@ def test_account_settings_repository_rules(proton: Any) -> None:
         proton.update_account_settings(pipelineProvisioningRepository=repo)
     assert caught.value.response["Error"]["Message"] == (
         "The repository github:org/infra is not linked to this account and region "
-        "(arn:aws:proton:us-east-1:111111111111:repository/github:org/infra); link it with CreateRepository first."
+        "(arn:aws:proton:us-east-1:111111111111:repository/github:org/infra); "
+        "link it with CreateRepository first."
     )
     assert proton.get_account_settings()["accountSettings"] == {}
 

@@ -271,8 +271,8 @@ def test_environments_name_existing_repository_links(
     )
     assert _error(proton.create_environment, name="tf", templateName="tf-env", **create) == (
         "ValidationException",
-        "Version 1.0 of environment template tf-env is a Terraform template; it needs a provisioningRepository "
-        "(self-managed provisioning).",
+        "Version 1.0 of environment template tf-env is a Terraform template; "
+        "it needs a provisioningRepository (self-managed provisioning).",
     )
     assert _error(
         proton.create_environment, name="tf", templateName="tf-env", provisioningRepository=linked, **create
