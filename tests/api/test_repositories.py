@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -346,3 +347,18 @@ def test_connection_in_use_cannot_be_deleted(proton: Any, runtime: Runtime) -> N
         connection_store.delete(db, arn)
     with runtime.database.read() as db:
         assert connection_store.get(db, arn) is None
+
+
+def test_quota(proton: Any, runtime: Runtime) -> None:
+    arn = connection(runtime)
+    runtime.quotas = replace(runtime.quotas, repositories=2)
+    proton.create_repository(name="org/a", provider="GITHUB", connectionArn=arn)
+    proton.create_repository(name="org/b", provider="GITHUB", connectionArn=arn)
+    assert _error(proton.create_repository, name="org/c", provider="GITHUB", connectionArn=arn) == (
+        "ServiceQuotaExceededException",
+        "You have reached the quota of 2 repository links in this account and region.",
+    )
+    assert proton.create_repository(name="org/a", provider="GITHUB", connectionArn=arn)["repository"][
+        "name"
+    ] == ("org/a")
+    assert len(proton.list_repositories()["repositories"]) == 2
