@@ -106,6 +106,14 @@ def test_pull_request_branch_is_published_once(tmp_path: Path) -> None:
     assert Workspace(remote, tmp_path / "s3").branch_head("proton--env-1") == changed.commit
     assert Workspace(remote, tmp_path / "s3").branch_head("nope") is None
     assert Workspace(remote, tmp_path / "s3").default_branch() == "main"
+    reader = Workspace(remote, tmp_path / "s4")
+    assert reader.fetch("proton--env-1", "absent") == {"proton--env-1": changed.commit}
+    assert reader.read("origin/proton--env-1", "dev/main.tf") == "resource { x = 1 }\n"
+    assert (
+        reader.read("origin/proton--env-1", "dev/.proton/deployment-metadata.json")
+        == FILES["dev/.proton/deployment-metadata.json"]
+    )
+    assert reader.read("origin/proton--env-1", "dev/nothing.tf") is None
 
 
 def test_direct_mode_commits_to_the_base_branch(tmp_path: Path) -> None:
