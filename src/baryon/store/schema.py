@@ -261,3 +261,33 @@ service_pipelines = sa.Table(
     sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
     *_deployment_columns(),
 )
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("arn", sa.String(200), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("url_template", sa.Text, nullable=False),
+    sa.Column("api_url", sa.Text, nullable=True),
+    sa.Column("token_ciphertext", sa.Text, nullable=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "name"),
+)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("connection_arn", sa.String(200), sa.ForeignKey("connections.arn"), nullable=False),
+    sa.Column("encryption_key", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "provider", "name"),
+)
