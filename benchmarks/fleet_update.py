@@ -21,6 +21,9 @@ timers, then runs the real `baryon` command. Baryon's own time is the engine's j
 settle) minus the time inside CloudFormation provisioner calls (botocore, HTTP and, in `baryon up`, the
 local cloud answering), plus the API handler time of the phase's create or update requests.
 
+With FLEET_PROFILE_DIR set (and the yappi package installed), each Baryon process also writes a CPU
+profile of all its threads there as a pstats file, rewritten every 5 seconds.
+
 Run from the repository root:
 
     python3 benchmarks/fleet_update.py
@@ -280,6 +283,23 @@ def probe_main(stats_path: str, baryon_args: list[str]) -> None:
 
     threading.Thread(target=dumper, name="fleet-probe", daemon=True).start()
     atexit.register(dump)
+    profile_dir = os.environ.get("FLEET_PROFILE_DIR")
+    if profile_dir:
+        # Optional CPU profile of every thread (needs the yappi package), rewritten as pstats every 5 s.
+        import yappi  # type: ignore[import-not-found]
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+        target = Path(profile_dir) / f"{Path(stats_path).stem}-{os.getpid()}.pstat"
+
+        def save_profile() -> None:
+            while True:
+                time.sleep(5.0)
+                with contextlib.suppress(Exception):
+                    yappi.get_func_stats().save(str(target) + ".tmp", type="pstat")
+                    os.replace(str(target) + ".tmp", target)
+
+        threading.Thread(target=save_profile, name="fleet-profile", daemon=True).start()
     from baryon.cli.main import main
 
     sys.argv = ["baryon", *baryon_args]

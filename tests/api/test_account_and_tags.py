@@ -28,8 +28,10 @@ def test_account_settings_repository_rules(proton: Any) -> None:
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError) as caught:
         proton.update_account_settings(pipelineProvisioningRepository=repo)
-    assert caught.value.response["Error"]["Message"].startswith(
-        "The repository github:org/infra is not linked to this account."
+    assert caught.value.response["Error"]["Message"] == (
+        "The repository github:org/infra is not linked to this account and region "
+        "(arn:aws:proton:us-east-1:111111111111:repository/github:org/infra); "
+        "link it with CreateRepository first."
     )
     assert proton.get_account_settings()["accountSettings"] == {}
 

@@ -44,3 +44,32 @@ def test_upgrade_is_idempotent_and_serialised(database_url: str) -> None:
     upgrade(database)
     assert current_revision(database) == "0006"
     database.dispose()
+
+
+def test_instance_names_are_backfilled(database_url: str) -> None:
+    database = Database(database_url)
+    upgrade(database, "0003")
+    statements = [
+        "INSERT INTO templates (id, account_id, region, kind, name, created_at, last_modified_at) "
+        "VALUES (1, '111111111111', 'us-east-1', 'SERVICE', 'web', 1, 1)",
+        "INSERT INTO environments (id, account_id, region, name, template_id, template_major, "
+        "template_minor, spec, inputs, deployment_status, created_at, last_deployment_attempted_at, "
+        "last_deployment_succeeded_at, outputs, resources) VALUES (1, '111111111111', 'us-east-1', "
+        "'prod', 1, 1, 0, NULL, '{}', 'SUCCEEDED', 1, 1, 1, '[]', '[]')",
+        "INSERT INTO services (id, account_id, region, name, template_id, spec, status, created_at, "
+        "last_modified_at) VALUES (1, '111111111111', 'us-east-1', 'api', 1, '', 'ACTIVE', 1, 1)",
+        "INSERT INTO service_instances (id, service_id, name, environment_id, template_major, "
+        "template_minor, inputs, deployment_status, created_at, last_deployment_attempted_at, "
+        "last_deployment_succeeded_at, outputs, resources) VALUES (1, 1, 'one', 1, 1, 0, '{}', "
+        "'SUCCEEDED', 1, 1, 1, '[]', '[]')",
+    ]
+    with database.engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    upgrade(database)
+    with database.engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT account_id, region, service_name, environment_name, template_name FROM service_instances"
+        ).one()
+    database.dispose()
+    assert tuple(row) == ("111111111111", "us-east-1", "api", "prod", "web")

@@ -145,3 +145,165 @@ def customer_managed_bundle() -> bytes:
           type: string
 """
     return tar_gz({"schema/schema.yaml": schema})
+
+
+# --- Terraform and CodeBuild bundles ----------------------------------------------------------------
+
+TF_MANIFEST = """infrastructure:
+  templates:
+    - file: "*"
+      rendering_engine: hcl
+      template_language: terraform
+"""
+
+TF_ENV_SCHEMA = """schema:
+  format:
+    openapi: "3.0.0"
+  environment_input_type: "EnvironmentInput"
+  types:
+    EnvironmentInput:
+      type: object
+      properties:
+        vpc_cidr:
+          type: string
+          default: 10.0.0.0/16
+        az_count:
+          type: integer
+          default: 2
+        nat:
+          type: boolean
+          default: false
+        subnets:
+          type: array
+          items:
+            type: string
+"""
+
+TF_ENV_FILES = {
+    "config.tf": """terraform {
+  backend "s3" {}
+}
+
+variable "aws_region" {
+  type    = string
+  default = "us-east-1"
+}
+""",
+    "main.tf": """locals {
+  name    = var.environment.name
+  cidr    = var.environment.inputs.vpc_cidr
+  azs     = tonumber(var.environment.inputs.az_count)
+  nat     = var.environment.inputs.nat == "true"
+  subnets = can(var.environment.inputs.subnets) ? jsondecode(var.environment.inputs.subnets) : []
+}
+""",
+    "outputs.tf": """output "VpcCidr" {
+  value = local.cidr
+}
+""",
+}
+
+TF_SERVICE_SCHEMA = """schema:
+  format:
+    openapi: "3.0.0"
+  service_input_type: "ServiceInput"
+  pipeline_input_type: "PipelineInput"
+  types:
+    ServiceInput:
+      type: object
+      properties:
+        port:
+          type: number
+          default: 80
+        image:
+          type: string
+    PipelineInput:
+      type: object
+      properties:
+        dockerfile:
+          type: string
+          default: Dockerfile
+"""
+
+TF_INSTANCE_FILES = {
+    "main.tf": """locals {
+  service  = var.service.name
+  instance = var.service_instance.name
+  port     = var.service_instance.inputs.port
+  vpc      = var.environment.outputs.VpcId
+  component_outputs = can(var.service_instance.components.default) ? [
+    for k, v in var.service_instance.components.default.outputs : { name : k, value : v }
+  ] : []
+}
+
+output "Port" {
+  value = local.port
+}
+""",
+}
+
+TF_PIPELINE_FILES = {
+    "main.tf": """locals {
+  repository = var.service.repository_id
+  dockerfile = var.pipeline.inputs.dockerfile
+  instances  = [for instance in var.service_instances : "${instance.environment.name}/${instance.name}"]
+}
+""",
+}
+
+CODEBUILD_MANIFEST = """infrastructure:
+  templates:
+    - rendering_engine: codebuild
+      settings:
+        image: aws/codebuild/amazonlinux2-x86_64-standard:4.0
+        runtimes:
+          python: "3.11"
+        provision:
+          - cat proton-inputs.json
+        deprovision:
+          - echo bye
+        env:
+          variables:
+            STAGE: dev
+"""
+
+
+def terraform_environment_bundle(prefix: str = "environment/", **extra: str | bytes) -> bytes:
+    """A Terraform environment bundle (``file: "*"``) with three .tf files, plus ``extra`` files
+    (paths relative to the bundle root)."""
+    files: dict[str, str | bytes] = {
+        "schema/schema.yaml": TF_ENV_SCHEMA,
+        "infrastructure/manifest.yaml": TF_MANIFEST,
+    }
+    files.update({f"infrastructure/{name}": text for name, text in TF_ENV_FILES.items()})
+    files.update(extra)
+    return tar_gz(files, prefix)
+
+
+def terraform_service_bundle(prefix: str = "service/", *, pipeline: str = "hcl") -> bytes:
+    """A Terraform service bundle; the pipeline is Terraform (``hcl``), CodeBuild (``codebuild``) or
+    absent (``none``)."""
+    files: dict[str, str | bytes] = {
+        "schema/schema.yaml": TF_SERVICE_SCHEMA if pipeline != "none" else SERVICE_SCHEMA_NO_PIPELINE,
+        "instance_infrastructure/manifest.yaml": TF_MANIFEST,
+    }
+    files.update({f"instance_infrastructure/{name}": text for name, text in TF_INSTANCE_FILES.items()})
+    if pipeline == "hcl":
+        files["pipeline_infrastructure/manifest.yaml"] = TF_MANIFEST
+        files.update({f"pipeline_infrastructure/{name}": text for name, text in TF_PIPELINE_FILES.items()})
+    elif pipeline == "codebuild":
+        files["pipeline_infrastructure/manifest.yaml"] = CODEBUILD_MANIFEST
+        files["pipeline_infrastructure/run.sh"] = "#!/bin/sh\necho run\n"
+    return tar_gz(files, prefix)
+
+
+def codebuild_environment_bundle(manifest: str = CODEBUILD_MANIFEST, prefix: str = "environment/") -> bytes:
+    """A CodeBuild environment bundle with a script beside its manifest."""
+    return tar_gz(
+        {
+            "schema/schema.yaml": TF_ENV_SCHEMA,
+            "infrastructure/manifest.yaml": manifest,
+            "infrastructure/run.sh": "#!/bin/sh\necho run\n",
+        },
+        prefix,
+    )

@@ -2,7 +2,8 @@
 
 Invariants: one settings row per account and region, created on first update; an empty string clears a
 role; `deletePipelineProvisioningRepository` clears the repository and cannot be combined with a new one;
-a pipeline repository must be a repository linked to the account.
+a pipeline repository must name a repository link of the account and region (else ValidationException:
+the operation's model lists no ResourceNotFoundException).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from baryon.api.common import clean
 from baryon.api.registry import Context, Params, operation
+from baryon.api.repositories import repository_branch
 from baryon.protocol.errors import ValidationException
 from baryon.store.schema import account_settings
 
@@ -64,11 +66,8 @@ def update_account_settings(ctx: Context, params: Params, connection: Connection
             )
         changes["pipeline_provisioning_repository"] = None
     elif repository is not None:
-        provider = repository["provider"]
-        raise ValidationException(
-            f"The repository {provider.lower()}:{repository['name']} is not linked to this account. "
-            "Repository links are not available on this Baryon server yet."
-        )
+        stored = repository_branch(ctx, connection, repository, missing=ValidationException)
+        changes["pipeline_provisioning_repository"] = orjson.dumps(stored).decode()
     row = _row(ctx, connection)
     if row is None:
         connection.execute(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
 from baryon.api.kinds import ENVIRONMENT
 from baryon.api.registry import Context, Params, operation
+from baryon.api.repositories import repository_branch
 from baryon.api.resources import resolver
 from baryon.api.tags import put_tags
 from baryon.api.templates import require_template
@@ -40,7 +41,12 @@ from baryon.domain.specs import (
     validate_inputs,
 )
 from baryon.domain.versions import parse_part
-from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.protocol.errors import (
+    ConflictException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
 from baryon.store.schema import environments, service_instances, services, templates
@@ -104,29 +110,47 @@ def environment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> 
     return clean(shape)
 
 
-def _refuse_unavailable(params: Params) -> None:
+def _refuse_account_connection(params: Params) -> None:
     if params.get("environmentAccountConnectionId"):
         raise ValidationException(
             "Environment account connections are not available on this Baryon server yet."
         )
-    if params.get("provisioningRepository") is not None:
-        raise ValidationException(
-            "Self-managed (Terraform) provisioning is not available on this Baryon server yet."
-        )
 
 
-def _check_provisioning(template: Row[Any], version: Row[Any], params: Params) -> None:
+def _linked_repository(ctx: Context, connection: Connection, params: Params) -> dict[str, str] | None:
+    """The stored form of `provisioningRepository` when given; it must name an existing repository link."""
+    value = params.get("provisioningRepository")
+    if value is None:
+        return None
+    return repository_branch(ctx, connection, value, missing=ResourceNotFoundException)
+
+
+def _check_provisioning(
+    ctx: Context, connection: Connection, template: Row[Any], version: Row[Any], params: Params
+) -> None:
     """The provisioning parameters must fit the method the version's bundle uses."""
-    _refuse_unavailable(params)
+    _refuse_account_connection(params)
+    repository = _linked_repository(ctx, connection, params)
+    label = f"Version {version.major}.{version.minor} of environment template {template.name}"
     if template.provisioning == CUSTOMER_MANAGED:
+        if repository is not None:
+            raise ValidationException(f"{label} is customer managed; do not give a provisioningRepository.")
         return
     engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
     if engine == "codebuild":
         raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
     if engine == "hcl":
+        if repository is None:
+            raise ValidationException(
+                f"{label} is a Terraform template; it needs a provisioningRepository (self-managed "
+                "provisioning)."
+            )
         raise ValidationException(
-            f"Version {version.major}.{version.minor} of environment template {template.name} is a Terraform "
-            "template; it needs a provisioningRepository (self-managed provisioning)."
+            "Self-managed (Terraform) provisioning is not available on this Baryon server yet."
+        )
+    if repository is not None:
+        raise ValidationException(
+            f"{label} is provisioned through CloudFormation; do not give a provisioningRepository."
         )
     if not params.get("protonServiceRoleArn"):
         raise ValidationException(
@@ -189,7 +213,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
         raise ServiceQuotaExceededException(
             f"You have reached the quota of {quota} environments in this account and region."
         )
-    _check_provisioning(template, version, params)
+    _check_provisioning(ctx, connection, template, version, params)
     raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")
     now = ctx.now
@@ -287,7 +311,15 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
     ):
         if member in params:
             changes[column] = params[member]
-    _refuse_unavailable(params)
+    _refuse_account_connection(params)
+    repository = _linked_repository(ctx, connection, params)
+    if repository is not None:
+        if row.provisioning_repository is None:
+            raise ValidationException(
+                f"Environment {row.name} is not provisioned through a repository (self-managed "
+                "provisioning); do not give a provisioningRepository."
+            )
+        changes["provisioning_repository"] = orjson.dumps(repository).decode()
     if deployment_type == NONE:
         for member in ("spec", "templateMajorVersion", "templateMinorVersion"):
             if member in params:

@@ -50,7 +50,9 @@ from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
+from baryon.store import prepared
 from baryon.store import services as service_state
+from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
     environments,
@@ -98,24 +100,21 @@ def require_service(connection: Connection, ctx: Context, name: str) -> Row[Any]
     return row
 
 
-_INSTANCE = sa.select(
-    service_instances,
-    S.name.label("service_name"),
-    T.name.label("template_name"),
-    E.name.label("environment_name"),
-).select_from(
-    service_instances.join(services, S.id == I.service_id)
-    .join(templates, T.id == S.template_id)
-    .join(environments, E.id == I.environment_id)
+_INSTANCE = sa.select(service_instances)
+_INSTANCE_BY_NAME = Prepared(
+    _INSTANCE.where(
+        I.account_id == sa.bindparam("account_id"),
+        I.region == sa.bindparam("region"),
+        I.service_name == sa.bindparam("service"),
+        I.name == sa.bindparam("name"),
+    )
 )
 
 
-def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Row[Any]:
-    row = connection.execute(
-        _INSTANCE.where(
-            S.account_id == ctx.account_id, S.region == ctx.region, S.name == service, I.name == name
-        )
-    ).first()
+def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Any:
+    row = _INSTANCE_BY_NAME.first(
+        connection, {"account_id": ctx.account_id, "region": ctx.region, "service": service, "name": name}
+    )
     if row is None:
         raise not_found("service instance", instance_arn(ctx, service, name))
     return row
@@ -282,6 +281,11 @@ def _add_instance(
             name=name,
             environment_id=env.id,
             last_client_request_token=client_token,
+            account_id=ctx.account_id,
+            region=ctx.region,
+            service_name=service_name,
+            environment_name=env.name,
+            template_name=template_name,
             **_new_deployable(now, version, spec, inputs),
         )
     )
@@ -801,9 +805,9 @@ def get_service_instance(ctx: Context, params: Params, connection: Connection) -
 _SORT = {
     "name": I.name,
     "deploymentStatus": I.deployment_status,
-    "templateName": T.name,
-    "serviceName": S.name,
-    "environmentName": E.name,
+    "templateName": I.template_name,
+    "serviceName": I.service_name,
+    "environmentName": I.environment_name,
     "lastDeploymentAttemptedAt": I.last_deployment_attempted_at,
     "createdAt": I.created_at,
 }
@@ -821,9 +825,9 @@ def _filter(key: str, value: str) -> Any:
     simple = {
         "name": I.name,
         "deploymentStatus": I.deployment_status,
-        "templateName": T.name,
-        "serviceName": S.name,
-        "environmentName": E.name,
+        "templateName": I.template_name,
+        "serviceName": I.service_name,
+        "environmentName": I.environment_name,
     }
     if key in simple:
         return simple[key] == value
@@ -851,16 +855,16 @@ def _filter(key: str, value: str) -> Any:
 
 @operation("ListServiceInstances", write=False)
 def list_service_instances(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    query = _INSTANCE.where(S.account_id == ctx.account_id, S.region == ctx.region)
+    query = _INSTANCE.where(I.account_id == ctx.account_id, I.region == ctx.region)
     if params.get("serviceName"):
         require_service(connection, ctx, params["serviceName"])
-        query = query.where(S.name == params["serviceName"])
+        query = query.where(I.service_name == params["serviceName"])
     for item in params.get("filters") or []:
         query = query.where(_filter(item["key"], item["value"]))
     sort_by = params.get("sortBy", "serviceName")
     descending = params.get("sortOrder") == "DESCENDING"
     column = _SORT[sort_by]
-    keys = [column, S.name, I.name] if sort_by != "serviceName" else [S.name, I.name]
+    keys = [column, I.service_name, I.name] if sort_by != "serviceName" else [I.service_name, I.name]
     extra = orjson.dumps(
         {k: params.get(k) for k in ("serviceName", "filters", "sortBy", "sortOrder")}
     ).decode()
@@ -953,16 +957,15 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
         ),
         previous=row,
     )
-    connection.execute(
-        sa.update(service_instances)
-        .where(I.id == row.id)
-        .values(
-            deployment_status=IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-            last_client_request_token=params.get("clientToken"),
-        )
+    started = {
+        "deployment_status": IN_PROGRESS,
+        "deployment_status_message": None,
+        "last_deployment_attempted_at": ctx.now,
+        "last_attempted_deployment_id": deployment_id,
+        "last_client_request_token": params.get("clientToken"),
+    }
+    prepared.update(service_instances, ("id",), tuple(started)).run(
+        connection, {"where_id": row.id, **started}
     )
     return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, row.name))}
 

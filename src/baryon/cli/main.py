@@ -1,8 +1,10 @@
-"""`baryon`: run the embedded default, the API server, the engine worker, migrations and credentials.
+"""`baryon`: run the embedded default, the API server, the engine worker, migrations, credentials and
+connections to git hosts.
 
 Invariants: flags override `BARYON_*` variables, which override defaults; every command that touches the
 database migrates it first unless `--no-migrate` (or BARYON_AUTO_MIGRATE=0) is given; secrets are printed
-only by the commands that create them.
+only by the commands that create them, except connection tokens, which are read from the environment and
+never printed.
 """
 
 from __future__ import annotations
@@ -283,6 +285,136 @@ def credentials_revoke(
     if not revoked:
         raise click.ClickException(f"no active credential {access_key_id}")
     click.echo(f"revoked {access_key_id}")
+
+
+@cli.group()
+def connections() -> None:
+    """Connections to git hosts that repository links (CreateRepository) use."""
+
+
+@connections.command("create")
+@click.option("--account-id", required=True, help="12-digit account id the connection belongs to.")
+@click.option("--region", required=True, help="Region the connection belongs to, e.g. us-east-1.")
+@click.option("--name", required=True, help="Name of the connection (unique in the account and region).")
+@click.option(
+    "--provider",
+    required=True,
+    type=click.Choice(["GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET"]),
+    help="Repository provider the repository links through this connection name.",
+)
+@click.option(
+    "--url-template",
+    required=True,
+    help="Clone URL with {repository} in place of owner/name, e.g. https://github.com/{repository}.git.",
+)
+@click.option("--token-env", metavar="VAR", help="Read the access token from this environment variable.")
+@click.option(
+    "--mode",
+    type=click.Choice(["pull-request", "direct"]),
+    default="pull-request",
+    show_default=True,
+    help="Open pull requests from a new branch, or commit straight to the branch.",
+)
+@click.option("--api-url", help="Pull-request API of the host (GitHub Enterprise, Bitbucket, other hosts).")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+def connections_create(
+    account_id: str,
+    region: str,
+    name: str,
+    provider: str,
+    url_template: str,
+    token_env: str | None,
+    mode: str,
+    api_url: str | None,
+    output: str,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """Create a connection and print its ARN (the connectionArn of CreateRepository)."""
+    from baryon.store import connections as store
+
+    token: str | None = None
+    if token_env is not None:
+        token = os.environ.get(token_env)
+        if not token:
+            raise click.BadParameter(
+                f"the environment variable {token_env} is not set", param_hint="--token-env"
+            )
+    runtime = _open(data_dir, database_url, no_migrate)
+    try:
+        with runtime.database.write() as connection:
+            record = store.create(
+                connection,
+                runtime.secrets,
+                connection_id=runtime.ids.uuid(),
+                account_id=account_id,
+                region=region,
+                name=name,
+                provider=provider,
+                url_template=url_template,
+                token=token,
+                mode=mode,
+                api_url=api_url,
+                now=runtime.clock.now(),
+            )
+    except store.ConnectionProblem as problem:
+        raise click.ClickException(str(problem)) from None
+    finally:
+        runtime.close()
+    if output == "json":
+        click.echo(json.dumps(_connection_json(record.public())))
+    else:
+        click.echo(record.arn)
+
+
+def _connection_json(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(fields)
+    fields["createdAt"] = datetime.fromtimestamp(fields["createdAt"], UTC).isoformat()
+    return fields
+
+
+@connections.command("list")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+def connections_list(output: str, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+    """List connections (never their tokens)."""
+    from baryon.store import connections as store
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    try:
+        with runtime.database.read() as connection:
+            records = store.list_connections(connection)
+    finally:
+        runtime.close()
+    if output == "json":
+        click.echo(json.dumps([_connection_json(r.public()) for r in records], indent=2))
+        return
+    click.echo(f"{'CONNECTION ARN':<100} {'PROVIDER':<18} {'MODE':<13} {'TOKEN':<6} NAME  URL TEMPLATE")
+    for r in records:
+        token = "yes" if r.has_token else "no"
+        click.echo(f"{r.arn:<100} {r.provider:<18} {r.mode:<13} {token:<6} {r.name}  {r.url_template}")
+
+
+@connections.command("delete")
+@click.argument("connection_arn")
+@common_options
+def connections_delete(
+    connection_arn: str, data_dir: str | None, database_url: str | None, no_migrate: bool
+) -> None:
+    """Delete a connection that no repository link uses."""
+    from baryon.store import connections as store
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    try:
+        with runtime.database.write() as connection:
+            store.delete(connection, connection_arn)
+    except store.ConnectionProblem as problem:
+        raise click.ClickException(str(problem)) from None
+    finally:
+        runtime.close()
+    click.echo(f"deleted {connection_arn}")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Every ARN Baryon issues is built and parsed here.
 
 Invariants: ARNs have the form `arn:aws:proton:{region}:{account}:{resource}` as in the reference §1.2;
-`parse` is the inverse of the builders for every resource type.
+`parse` is the inverse of the builders for every resource type. Baryon's own git connections stand in
+for CodeStar connections and carry their ARN form (`arn:aws:codestar-connections:…:connection/{uuid}`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,28 @@ def template_resource(kind: str, name: str) -> str:
 def template_version_resource(kind: str, name: str, major: int, minor: int | None = None) -> str:
     version = f"{major}" if minor is None else f"{major}.{minor}"
     return f"{template_resource(kind, name)}:{version}"
+
+
+REPOSITORY_PROVIDERS = ("GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET")
+
+
+def repository_resource(provider: str, name: str) -> str:
+    """`repository/{provider in lower case}:{owner/repo}`, e.g. `repository/github:org/infra`."""
+    return f"repository/{provider.lower()}:{name}"
+
+
+def parse_repository_resource(resource: str) -> tuple[str, str] | None:
+    """(provider, name) of a repository resource part, or None when it is not one."""
+    if not resource.startswith("repository/"):
+        return None
+    provider, sep, name = resource[len("repository/") :].partition(":")
+    if not sep or provider.upper() not in REPOSITORY_PROVIDERS or provider != provider.lower():
+        return None
+    return provider.upper(), name
+
+
+def connection_arn(region: str, account_id: str, connection_id: str) -> str:
+    return f"arn:{PARTITION}:codestar-connections:{region}:{account_id}:connection/{connection_id}"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class Quotas:
     services: int = 1000
     instances_per_service: int = 20
     components: int = 100
+    repositories: int = 100
     tags_per_resource: int = 50
 
     @classmethod

@@ -43,6 +43,7 @@ from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
+from baryon.store import prepared
 from baryon.store import services as services_state
 from baryon.store.schema import deployments, tags, template_versions
 
@@ -140,18 +141,17 @@ def _finish(
         current = deployment_store.find(connection, record.id)
         if current is None or current.deployment_status in FINAL:
             return
-        connection.execute(
-            sa.update(deployments)
-            .where(D.id == record.id)
-            .values(
-                deployment_status=finish.status,
-                deployment_status_message=finish.message,
-                outputs=orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
-                resources=orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
-                progress=orjson.dumps(progress).decode(),
-                last_modified_at=now,
-                completed_at=now,
-            )
+        settled = {
+            "deployment_status": finish.status,
+            "deployment_status_message": finish.message,
+            "outputs": orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
+            "resources": orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
+            "progress": orjson.dumps(progress).decode(),
+            "last_modified_at": now,
+            "completed_at": now,
+        }
+        prepared.update(deployments, ("id",), tuple(settled)).run(
+            connection, {"where_id": record.id, **settled}
         )
         if subject is None:
             return
@@ -174,7 +174,13 @@ def _finish(
                     resources=orjson.dumps(finish.resources or []).decode(),
                     **subject.settled(target),
                 )
-            connection.execute(sa.update(subject.table).where(subject.where).values(**values))
+            if subject.key is None:
+                connection.execute(sa.update(subject.table).where(subject.where).values(**values))
+            else:
+                keys = tuple(subject.key)
+                prepared.update(subject.table, keys, tuple(values)).run(
+                    connection, {**{f"where_{k}": v for k, v in subject.key.items()}, **values}
+                )
         if subject.service_id is not None:
             service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
             services_state.refresh(connection, subject.service_id, service_arn, now)
@@ -208,7 +214,7 @@ def step(runtime: Runtime, job: Job) -> Outcome:
             return _delete(
                 runtime, record, subject, target, subject.row.stack_id or subject.stack_name, progress
             )
-        return _deploy(runtime, record, subject, target, progress)
+        return _deploy(runtime, record, subject, target, progress, fresh=job.claims == 1 and not progress)
     except ProvisionError as error:
         if error.transient:
             return Retry(str(error))
@@ -242,7 +248,13 @@ def _customer_managed(runtime: Runtime, record: Any, subject: Subject, progress:
 
 
 def _deploy(
-    runtime: Runtime, record: Any, subject: Subject, target: Target, progress: dict[str, Any]
+    runtime: Runtime,
+    record: Any,
+    subject: Subject,
+    target: Target,
+    progress: dict[str, Any],
+    *,
+    fresh: bool = False,
 ) -> Outcome:
     now = runtime.clock.now()
     if record.deployment_status == CANCELLING and not progress.get("stack_id"):
@@ -254,7 +266,7 @@ def _deploy(
         except RenderError as error:
             _finish(runtime, record, subject, Finish(FAILED, str(error)), progress)
             return Done()
-        started = cfn.start_deploy(target, subject.stack_name, body, subject.tags, record.id)
+        started = cfn.start_deploy(target, subject.stack_name, body, subject.tags, record.id, fresh=fresh)
         progress.update(stack_id=started.stack_id, action=started.action)
         _save(runtime, record, progress)
         if started.action == "WAIT":

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon.engine.outcomes import Done, Failed, Outcome, Retry, RetryPolicy, Wait
+from baryon.store import prepared
 from baryon.store.db import Database
 from baryon.store.schema import jobs
 
@@ -34,6 +35,8 @@ class Job:
     retry_policy: RetryPolicy
     progress: dict[str, Any]
     cancel_requested: bool
+    #: Leases taken on this job so far, this one included: 1 means no worker ever ran a step of it.
+    claims: int = 1
 
 
 def enqueue(
@@ -45,27 +48,29 @@ def enqueue(
     now: float,
     policy: RetryPolicy | None = None,
 ) -> None:
-    connection.execute(
-        sa.insert(jobs).values(
-            id=job_id,
-            kind=kind,
-            payload=orjson.dumps(payload).decode(),
-            state=QUEUED,
-            run_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=0,
-            retry_policy=orjson.dumps((policy or RetryPolicy()).to_dict()).decode(),
-            progress=None,
-            cancel_requested=False,
-            outcome_message=None,
-            created_at=now,
-            updated_at=now,
-        )
+    prepared.insert(jobs).run(
+        connection,
+        {
+            "id": job_id,
+            "kind": kind,
+            "payload": orjson.dumps(payload).decode(),
+            "state": QUEUED,
+            "run_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempts": 0,
+            "claims": 0,
+            "retry_policy": orjson.dumps((policy or RetryPolicy()).to_dict()).decode(),
+            "progress": None,
+            "cancel_requested": False,
+            "outcome_message": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
 
 
-def _due(now: float) -> Any:
+def _due(now: Any) -> Any:
     return sa.and_(
         J.state == QUEUED,
         J.run_at <= now,
@@ -73,19 +78,26 @@ def _due(now: float) -> Any:
     )
 
 
+_NEXT_DUE_QUERY = sa.select(jobs).where(_due(sa.bindparam("now"))).order_by(J.run_at).limit(1)
+_NEXT_DUE = prepared.Prepared(_NEXT_DUE_QUERY)
+_NEXT_DUE_LOCKED = prepared.Prepared(_NEXT_DUE_QUERY.with_for_update(skip_locked=True))
+
+
 def claim(database: Database, owner: str, now: float, lease_seconds: float) -> Job | None:
     """Take the lease of one due job, oldest first."""
     with database.write() as connection:
-        query = sa.select(jobs).where(_due(now)).order_by(J.run_at).limit(1)
-        if not database.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        row = connection.execute(query).first()
+        query = _NEXT_DUE if database.is_sqlite else _NEXT_DUE_LOCKED
+        row = query.first(connection, {"now": now})
         if row is None:
             return None
-        connection.execute(
-            sa.update(jobs)
-            .where(J.id == row.id)
-            .values(lease_owner=owner, lease_expires_at=now + lease_seconds, updated_at=now)
+        prepared.update(jobs, ("id",), ("lease_owner", "lease_expires_at", "updated_at")).run(
+            connection,
+            {
+                "where_id": row.id,
+                "lease_owner": owner,
+                "lease_expires_at": now + lease_seconds,
+                "updated_at": now,
+            },
         )
     return Job(
         id=row.id,
@@ -95,17 +107,22 @@ def claim(database: Database, owner: str, now: float, lease_seconds: float) -> J
         retry_policy=RetryPolicy.from_dict(orjson.loads(row.retry_policy)),
         progress=orjson.loads(row.progress) if row.progress else {},
         cancel_requested=bool(row.cancel_requested),
+        claims=row.claims + 1,
     )
 
 
 def renew(database: Database, job_id: str, owner: str, now: float, lease_seconds: float) -> bool:
     with database.write() as connection:
-        result = connection.execute(
-            sa.update(jobs)
-            .where(J.id == job_id, J.lease_owner == owner)
-            .values(lease_expires_at=now + lease_seconds, updated_at=now)
+        count = prepared.update(jobs, ("id", "lease_owner"), ("lease_expires_at", "updated_at")).run(
+            connection,
+            {
+                "where_id": job_id,
+                "where_lease_owner": owner,
+                "lease_expires_at": now + lease_seconds,
+                "updated_at": now,
+            },
         )
-    return bool(result.rowcount)
+    return bool(count)
 
 
 def save_progress(connection: Connection, job_id: str, progress: dict[str, Any], now: float) -> None:
@@ -135,5 +152,7 @@ def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: floa
                 outcome_message=outcome.reason,
             )
     with database.write() as connection:
-        connection.execute(sa.update(jobs).where(J.id == job.id, J.lease_owner == owner).values(**values))
+        prepared.update(jobs, ("id", "lease_owner"), tuple(sorted(values))).run(
+            connection, {"where_id": job.id, "where_lease_owner": owner, **values}
+        )
     return str(values.get("state", QUEUED))

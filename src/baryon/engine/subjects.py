@@ -31,6 +31,7 @@ from baryon.render.context import (
     service_instance_context,
 )
 from baryon.render.errors import RenderError
+from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
     components,
@@ -97,6 +98,8 @@ class Subject:
     source: Callable[[dict[str, Any]], tuple[str, str]] | None = None
     #: The resource columns a successful deployment sets from its target state.
     settled: Callable[[dict[str, Any]], dict[str, Any]] = version_settled
+    #: The columns and values that `where` matches (for prepared updates); None: use `where`.
+    key: dict[str, Any] | None = None
 
 
 def _outputs(text: str) -> dict[str, str]:
@@ -165,15 +168,31 @@ def _environment(connection: Connection, record: Any) -> Subject | None:
         ),
         tags=_tags(record, "ENVIRONMENT", row.template_name, **{"aws:proton:environment": record.target_arn}),
         context=context,
+        key={"account_id": record.account_id, "region": record.region, "name": row.name},
     )
 
 
+_SERVICE = Prepared(
+    sa.select(services, T.name.label("template_name"))
+    .join(templates, T.id == S.template_id)
+    .where(
+        S.account_id == sa.bindparam("account_id"),
+        S.region == sa.bindparam("region"),
+        S.name == sa.bindparam("name"),
+    )
+)
+_INSTANCE = Prepared(
+    sa.select(service_instances).where(
+        I.service_id == sa.bindparam("service_id"), I.name == sa.bindparam("name")
+    )
+)
+_ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+
+
 def _service(connection: Connection, record: Any) -> Any:
-    return connection.execute(
-        sa.select(services, T.name.label("template_name"))
-        .join(templates, T.id == S.template_id)
-        .where(S.account_id == record.account_id, S.region == record.region, S.name == record.service_name)
-    ).first()
+    return _SERVICE.first(
+        connection, {"account_id": record.account_id, "region": record.region, "name": record.service_name}
+    )
 
 
 def _instance(connection: Connection, record: Any) -> Subject | None:
@@ -181,10 +200,10 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
     if service is None:
         return None
     where = sa.and_(I.service_id == service.id, I.name == record.service_instance_name)
-    row = connection.execute(sa.select(service_instances).where(where)).first()
+    row = _INSTANCE.first(connection, {"service_id": service.id, "name": record.service_instance_name})
     if row is None:
         return None
-    environment = connection.execute(sa.select(environments).where(E.id == row.environment_id)).one()
+    environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
     component = connection.execute(
         sa.select(C.name, C.outputs).where(C.service_instance_id == row.id)
     ).first()
@@ -233,6 +252,7 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
         ),
         context=context,
         service_id=service.id,
+        key={"service_id": service.id, "name": row.name},
     )
 
 
@@ -247,7 +267,6 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
     instances = connection.execute(
         sa.select(
             service_instances,
-            E.name.label("environment_name"),
             E.account_id.label("environment_account"),
             E.outputs.label("environment_outputs"),
         )
@@ -304,6 +323,7 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         context=context,
         service_id=service.id,
         blocked=busy,
+        key={"service_id": service.id},
     )
 
 
@@ -323,7 +343,7 @@ def _component(connection: Connection, record: Any) -> Subject | None:
     row = connection.execute(sa.select(components).where(where)).first()
     if row is None:
         return None
-    environment = connection.execute(sa.select(environments).where(E.id == row.environment_id)).one()
+    environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
     state: dict[str, Any] = orjson.loads(record.target_state)[STATE_MEMBER[COMPONENT]]
     service_name = state.get("serviceName") or None
     instance_name = state.get("serviceInstanceName") or None
@@ -371,4 +391,5 @@ def _component(connection: Connection, record: Any) -> Subject | None:
         provisioning=COMPONENT_METHODS.get(row.rendering_engine, row.rendering_engine),
         source=_component_source,
         settled=lambda target: {},
+        key={"account_id": record.account_id, "region": record.region, "name": row.name},
     )

@@ -21,6 +21,10 @@ Message formats (``str(RenderError)``):
 The line is that of the innermost template frame in the traceback (inside a macro, the macro's
 line); it is left out (``<file>: <detail>``) only when no template frame is involved.
 
+Compiled templates are kept per thread (a sandbox carries the budget of the render it runs, so one is
+never shared between threads), keyed by source, file name and limits; a cached sandbox is reset by
+`start()` before each render.
+
 Invariants: nothing but `RenderError` escapes; the caller's context is not mutated (it is copied
 into tracked containers first); a render never touches the filesystem or the network; the same
 source and context always give the same text or the same error (limits are deterministic except
@@ -29,6 +33,8 @@ the wall-clock backstop).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from types import TracebackType
 from typing import Any
 
@@ -40,15 +46,36 @@ from baryon.render.sandbox import ProtonSandbox, RenderLimits
 from baryon.render.values import track
 from baryon.render.yamltext import indent_blocks, strip_markers
 
+_COMPILED_PER_THREAD = 64
+_compiled = threading.local()
+
+
+def _compiled_template(
+    source: str, file_name: str, limits: RenderLimits | None
+) -> tuple[ProtonSandbox, Template]:
+    cache: OrderedDict[tuple[str, str, RenderLimits | None], tuple[ProtonSandbox, Template]] | None
+    cache = getattr(_compiled, "cache", None)
+    if cache is None:
+        cache = _compiled.cache = OrderedDict()
+    key = (source, file_name, limits)
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+        return found
+    sandbox = ProtonSandbox(limits)
+    template = sandbox.compile_template(strip_markers(source), file_name)
+    cache[key] = (sandbox, template)
+    if len(cache) > _COMPILED_PER_THREAD:
+        cache.popitem(last=False)
+    return sandbox, template
+
 
 def render_template(
     source: str, context: dict[str, Any], *, file_name: str, limits: RenderLimits | None = None
 ) -> str:
     """Render a Proton Jinja template; raises RenderError (never anything else) on any failure."""
-    sandbox = ProtonSandbox(limits)
-    limits = sandbox.limits
     try:
-        template = sandbox.compile_template(strip_markers(source), file_name)
+        sandbox, template = _compiled_template(source, file_name, limits)
     except TemplateSyntaxError as error:
         raise RenderError(
             f"template syntax error: {error.message}", file_name=file_name, line=error.lineno
@@ -59,6 +86,7 @@ def render_template(
         raise RenderError(
             "template syntax error: expressions are nested too deeply", file_name=file_name
         ) from None
+    limits = sandbox.limits
 
     try:
         variables = {

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine.jobs import enqueue
 from baryon.engine.outcomes import RetryPolicy
+from baryon.store import prepared
 from baryon.store.schema import deployments
 
 D = deployments.c
@@ -43,32 +44,33 @@ def start(
     service_instance_name: str | None = None,
     component_name: str | None = None,
 ) -> None:
-    connection.execute(
-        sa.insert(deployments).values(
-            id=deployment_id,
-            account_id=account_id,
-            region=region,
-            target_type=target_type,
-            target_arn=target_arn,
-            target_created_at=target_created_at,
-            operation=operation,
-            environment_name=environment_name,
-            service_name=service_name,
-            service_instance_name=service_instance_name,
-            component_name=component_name,
-            deployment_status=IN_PROGRESS,
-            deployment_status_message=None,
-            initial_state=orjson.dumps(initial_state).decode() if initial_state else None,
-            target_state=orjson.dumps(target_state).decode(),
-            last_attempted_deployment_id=last_attempted,
-            last_succeeded_deployment_id=last_succeeded,
-            outputs=None,
-            resources=None,
-            progress="{}",
-            created_at=now,
-            last_modified_at=now,
-            completed_at=None,
-        )
+    prepared.insert(deployments).run(
+        connection,
+        {
+            "id": deployment_id,
+            "account_id": account_id,
+            "region": region,
+            "target_type": target_type,
+            "target_arn": target_arn,
+            "target_created_at": target_created_at,
+            "operation": operation,
+            "environment_name": environment_name,
+            "service_name": service_name,
+            "service_instance_name": service_instance_name,
+            "component_name": component_name,
+            "deployment_status": IN_PROGRESS,
+            "deployment_status_message": None,
+            "initial_state": orjson.dumps(initial_state).decode() if initial_state else None,
+            "target_state": orjson.dumps(target_state).decode(),
+            "last_attempted_deployment_id": last_attempted,
+            "last_succeeded_deployment_id": last_succeeded,
+            "outputs": None,
+            "resources": None,
+            "progress": "{}",
+            "created_at": now,
+            "last_modified_at": now,
+            "completed_at": None,
+        },
     )
     enqueue(
         connection,
@@ -80,15 +82,17 @@ def start(
     )
 
 
+_FIND = prepared.Prepared(sa.select(deployments).where(D.id == sa.bindparam("id")))
+
+
 def find(connection: Connection, deployment_id: str) -> Any:
-    return connection.execute(sa.select(deployments).where(D.id == deployment_id)).first()
+    return _FIND.first(connection, {"id": deployment_id})
 
 
 def save_progress(connection: Connection, deployment_id: str, progress: dict[str, Any], now: float) -> None:
-    connection.execute(
-        sa.update(deployments)
-        .where(D.id == deployment_id)
-        .values(progress=orjson.dumps(progress).decode(), last_modified_at=now)
+    prepared.update(deployments, ("id",), ("progress", "last_modified_at")).run(
+        connection,
+        {"where_id": deployment_id, "progress": orjson.dumps(progress).decode(), "last_modified_at": now},
     )
 
 

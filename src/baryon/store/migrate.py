@@ -40,12 +40,13 @@ def _sqlite_lock(database: Database) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(database: Database) -> None:
+def upgrade(database: Database, target: str = "head") -> None:
+    """Migrate to `target` (a revision id, or the newest by default)."""
     config = _config()
     if database.is_sqlite:
         with _sqlite_lock(database), database.engine.connect() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
             connection.commit()
         return
     with database.engine.connect() as connection:
@@ -53,7 +54,7 @@ def upgrade(database: Database) -> None:
         connection.commit()
         try:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
             connection.commit()
         finally:
             connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})

@@ -124,6 +124,8 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(128), nullable=True),
     sa.Column("lease_expires_at", Timestamp, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
+    #: How many times a worker took the job's lease (1 on its first step).
+    sa.Column("claims", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("retry_policy", sa.Text, nullable=False),
     sa.Column("progress", sa.Text, nullable=True),
     sa.Column("cancel_requested", sa.Boolean, nullable=False),
@@ -231,8 +233,26 @@ service_instances = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id"), nullable=False),
     sa.Column("last_client_request_token", sa.String(64), nullable=True),
+    # Copies of names that never change after creation, so that listing reads one table in index order.
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("service_name", sa.String(100), nullable=False),
+    sa.Column("environment_name", sa.String(100), nullable=False),
+    sa.Column("template_name", sa.String(100), nullable=False),
     *_deployment_columns(),
     sa.UniqueConstraint("service_id", "name"),
+    sa.Index("ix_service_instances_by_service", "account_id", "region", "service_name", "name"),
+    sa.Index(
+        "ix_service_instances_by_environment",
+        "account_id",
+        "region",
+        "environment_name",
+        "service_name",
+        "name",
+    ),
+    sa.Index(
+        "ix_service_instances_by_status", "account_id", "region", "deployment_status", "service_name", "name"
+    ),
 )
 
 service_pipelines = sa.Table(
@@ -240,6 +260,36 @@ service_pipelines = sa.Table(
     metadata,
     sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
     *_deployment_columns(),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("arn", sa.String(200), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("url_template", sa.Text, nullable=False),
+    sa.Column("api_url", sa.Text, nullable=True),
+    sa.Column("token_ciphertext", sa.Text, nullable=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "name"),
+)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("connection_arn", sa.String(200), sa.ForeignKey("connections.arn"), nullable=False),
+    sa.Column("encryption_key", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "provider", "name"),
 )
 
 components = sa.Table(

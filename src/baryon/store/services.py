@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon.domain.deployments import BUSY, DELETE_FAILED, SUCCEEDED
+from baryon.store.prepared import Prepared
 from baryon.store.schema import service_instances, service_pipelines, services, tags
 
 S = services.c
@@ -28,8 +29,11 @@ SERVICE_DELETE_FAILED = "DELETE_FAILED"
 IN_FLIGHT = frozenset({CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS, DELETE_IN_PROGRESS})
 
 
+_STATUS = Prepared(sa.select(S.status).where(S.id == sa.bindparam("id")))
+
+
 def refresh(connection: Connection, service_id: int, service_arn: str, now: float) -> None:
-    service = connection.execute(sa.select(services).where(S.id == service_id)).first()
+    service = _STATUS.first(connection, {"id": service_id})
     if service is None or service.status not in IN_FLIGHT:
         return
     parts = [

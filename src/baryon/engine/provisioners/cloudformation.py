@@ -26,7 +26,8 @@ cancelled (CloudFormation has no such call).
 - none, or DELETE_COMPLETE: CreateStack (OnFailure=ROLLBACK) -> "CREATE";
 - its latest operation was started with our token (read from the stack events' ClientRequestToken):
   that operation's action, without calling CloudFormation again — so a step repeated after a crash
-  never starts a second operation, even after that operation failed;
+  never starts a second operation, even after that operation failed (the events are not read on the
+  job's first step, `fresh`, when no call with the token can have been made);
 - ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED, REVIEW_IN_PROGRESS (a stack that can only be
   deleted): DeleteStack (token derived from ours) -> "WAIT"; once it is gone the next call creates;
 - any other *_IN_PROGRESS: "WAIT";
@@ -426,10 +427,19 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def start_deploy(
-    target: Target, name: str, template_body: str, tags: Mapping[str, str], client_request_token: str
+    target: Target,
+    name: str,
+    template_body: str,
+    tags: Mapping[str, str],
+    client_request_token: str,
+    *,
+    fresh: bool = False,
 ) -> Deploy:
     """Create or update the stack `name` so that it runs `template_body` with `tags` (see the module
-    docstring for the decision). Safe to repeat with the same token."""
+    docstring for the decision). Safe to repeat with the same token.
+
+    `fresh`: the caller knows that no call with this token was ever made (the job's first step), so the
+    stack events need not be searched for an operation of ours."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"invalid stack name {name!r}")
     size = len(template_body.encode())
@@ -462,7 +472,7 @@ def start_deploy(
             return Deploy(str(answer["StackId"]), "CREATE", None)
         stack_id = str(stack["StackId"])
         status = str(stack["StackStatus"])
-        ours = _ours(target, cf, stack_id, token)
+        ours = None if fresh else _ours(target, cf, stack_id, token)
         unchanged = ours is None and status in SETTLED and _unchanged(target, cf, stack, template_body, tags)
         plan = plan_deploy(status, ours=ours, unchanged=unchanged)
         if plan == "RECREATE":

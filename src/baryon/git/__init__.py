@@ -1,0 +1,1 @@
+"""Git plumbing for self-managed provisioning: the real `git` command, pushes and pull requests."""
