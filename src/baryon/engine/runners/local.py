@@ -8,7 +8,7 @@ Layout of a run, under the runner's root (normally `<data dir>/runs`)::
       run.sh, commands.sh  the wrapper and the command list
       output.log           stdout and stderr of every command, interleaved
       exit                 the commands' exit status, written by the wrapper when they end
-      failed               0-based index of the command that failed, if one did
+      current              1-based number of the command started last
       stopped              "timeout" or "cancel", written before Baryon stops the run
       workspace/           the working directory and HOME: the spec's files, nothing else
 
@@ -196,29 +196,32 @@ def _q(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def _commands_script(commands: tuple[str, ...], failed: Path) -> str:
-    lines = ["# The run's commands, in order; the first that fails ends the run with its status."]
+def _commands_script(commands: tuple[str, ...], current: Path) -> str:
+    lines = [
+        "# The run's commands, in order, in one shell; the first that fails ends the run with its status."
+    ]
     for index, command in enumerate(commands):
         lines += [
+            f"printf '%s\\n' {index + 1} > {_q(current)}",
             f"printf '%s\\n' {shlex.quote('[baryon] Running command: ' + command)}",
             f"eval {shlex.quote(command)}",
             f"{_STATUS}=$?",
-            f'if [ "${_STATUS}" -ne 0 ]; then',
-            f"  printf '[baryon] Command {index + 1} exited with status %s\\n' \"${_STATUS}\"",
-            f"  printf '%s\\n' {index} > {_q(failed)}",
-            f'  exit "${_STATUS}"',
-            "fi",
+            f'[ "${_STATUS}" -eq 0 ] || exit "${_STATUS}"',
         ]
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
 
 def _wrapper_script(run_dir: Path) -> str:
-    exit_file, temporary = run_dir / "exit", run_dir / ".exit.tmp"
+    exit_file, temporary, current = run_dir / "exit", run_dir / ".exit.tmp", run_dir / "current"
     return (
         "# Runs the commands, records their status, then ends whatever they left in this process group.\n"
         f"{SHELL} {_q(run_dir / 'commands.sh')} </dev/null\n"
         f"{_STATUS}=$?\n"
+        f'if [ "${_STATUS}" -ne 0 ]; then\n'
+        f"  __baryon_command=; read -r __baryon_command < {_q(current)}\n"
+        f'  printf \'[baryon] Command %s exited with status %s\\n\' "$__baryon_command" "${_STATUS}"\n'
+        "fi\n"
         f"printf '%s\\n' \"${_STATUS}\" > {_q(temporary)} &&\n"
         f"  command -p mv -f {_q(temporary)} {_q(exit_file)}\n"
         "kill -KILL 0\n"
@@ -325,7 +328,7 @@ class LocalRunner:
             "timeout_seconds": run.timeout_seconds,
         }
         (run_dir / "run.json").write_text(json.dumps(description, indent=2) + "\n")
-        (run_dir / "commands.sh").write_text(_commands_script(run.commands, run_dir / "failed"))
+        (run_dir / "commands.sh").write_text(_commands_script(run.commands, run_dir / "current"))
         (run_dir / "run.sh").write_text(_wrapper_script(run_dir))
         _reap()
         log_fd = os.open(run_dir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -450,7 +453,8 @@ class LocalRunner:
 
     def _exited(self, ref: _Ref, code: int) -> RunState:
         outputs, note = self._outputs(ref)
-        failed = _read_int(ref.run_dir / "failed") if code != 0 else None
+        number = _read_int(ref.run_dir / "current") if code != 0 else None
+        failed = number - 1 if number else None
         if code == 0:
             message = "The commands succeeded."
         elif failed is not None:
