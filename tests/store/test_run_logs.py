@@ -53,9 +53,9 @@ def test_chunks_go_with_their_deployment(runtime: Runtime) -> None:
         assert run_logs.read(connection, deployment_id) == []
 
 
-def test_output_is_copied_incrementally_from_a_run(runtime: Runtime, tmp_path: Path) -> None:
+def test_output_is_copied_incrementally_from_a_run(runtime: Runtime) -> None:
     deployment_id = make_deployment(runtime)
-    runner = LocalRunner(tmp_path / "runs")
+    runner = LocalRunner.in_data_dir(runtime.settings.data_dir)
     handle = runner.start(
         RunSpec(
             deployment_id,
@@ -66,6 +66,7 @@ def test_output_is_copied_incrementally_from_a_run(runtime: Runtime, tmp_path: P
             ),
         )
     )
+    assert Path(str(handle.ref["run_dir"])).parent == runtime.settings.data_dir / "runs"
     wait_for(lambda: b"before\n" in runner.read_log(handle, 0, 1 << 16))
     copied = copy_output(runtime.database, runner, handle, deployment_id, now=5.0)
     assert copied > 0

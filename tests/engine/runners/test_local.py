@@ -361,6 +361,7 @@ def test_cleanup_removes_the_run_and_frees_its_id(runner: LocalRunner) -> None:
     [
         (RunSpec("../escape", ("true",)), "invalid run id"),
         (RunSpec("ok", ()), "at least one command"),
+        (RunSpec("ok", "echo not a list"), "a list of at least one command"),
         (RunSpec("ok", ("true",), files={"../x": b""}), "not a relative path"),
         (RunSpec("ok", ("true",), files={"/etc/x": b""}), "not a relative path"),
         (RunSpec("ok", ("true",), env={"BAD-NAME": "x"}), "invalid environment variable name"),

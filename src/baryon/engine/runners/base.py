@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,7 +47,7 @@ class RunSpec:
     `image` and `runtimes` describe a build image; backends that run containers use them."""
 
     run_id: str
-    commands: tuple[str, ...]
+    commands: Sequence[str]
     files: Mapping[str, bytes] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: float = 3600.0

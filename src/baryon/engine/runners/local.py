@@ -44,6 +44,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -52,6 +53,8 @@ from baryon.engine.runners.base import OUTPUTS_FILE, Phase, RunHandle, RunnerErr
 
 SHELL = "/bin/sh"
 BACKEND = "local"
+#: Where runs live inside the data dir.
+RUNS_DIR = "runs"
 #: The largest `proton-outputs.json` read back; a larger file is reported, not read.
 MAX_OUTPUTS_BYTES = 1 << 20
 #: How long to wait for a killed (SIGKILL) group to disappear before reporting it still running.
@@ -154,8 +157,8 @@ def _read_int(path: Path) -> int | None:
 def _check_spec(run: RunSpec) -> None:
     if not _RUN_ID.match(run.run_id):
         raise RunnerError(f"invalid run id {run.run_id!r}")
-    if not run.commands:
-        raise RunnerError("a run needs at least one command")
+    if isinstance(run.commands, str) or not run.commands:
+        raise RunnerError("a run needs a list of at least one command")
     if not all(isinstance(command, str) and "\0" not in command for command in run.commands):
         raise RunnerError("commands must be strings without NUL characters")
     if not (math.isfinite(run.timeout_seconds) and run.timeout_seconds > 0):
@@ -196,7 +199,7 @@ def _q(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def _commands_script(commands: tuple[str, ...], current: Path) -> str:
+def _commands_script(commands: Sequence[str], current: Path) -> str:
     lines = [
         "# The run's commands, in order, in one shell; the first that fails ends the run with its status."
     ]
@@ -270,6 +273,13 @@ class LocalRunner:
         self.path = path if path is not None else os.environ.get("PATH", os.defpath)
         self.lang = lang
         self.host = socket.gethostname()
+
+    @classmethod
+    def in_data_dir(
+        cls, data_dir: Path, *, clock: Clock | None = None, grace_seconds: float = 10.0
+    ) -> LocalRunner:
+        """The runner of a Baryon process: its runs in `<data dir>/runs`."""
+        return cls(Path(data_dir) / RUNS_DIR, clock=clock, grace_seconds=grace_seconds)
 
     # -- starting ---------------------------------------------------------------------------------------
 
