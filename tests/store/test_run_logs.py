@@ -92,21 +92,22 @@ def test_copies_never_split_a_character_and_resume_after_the_last_chunk(
     deployment_id = make_deployment(runtime)
     runner = LocalRunner(tmp_path / "runs")
     # More than one chunk of output, with a two-byte character across every chunk boundary.
-    body = "x" + "é" * (CHUNK_BYTES // 2 + 10)
+    body = "x" + "é" * (CHUNK_BYTES + 10)
     payload = tmp_path / "payload.txt"
     payload.write_text(body)
     handle = runner.start(RunSpec(deployment_id, (f"cat {payload}; echo",)))
     assert wait_for(lambda: (state := runner.poll(handle)).finished and state).exit_code == 0
     first = copy_output(runtime.database, runner, handle, deployment_id, now=1.0, max_chunks=1)
     assert 0 < first < CHUNK_BYTES
-    copy_output(runtime.database, runner, handle, deployment_id, now=2.0, final=True)
+    # A final copy goes to the end, whatever max_chunks says.
+    copy_output(runtime.database, runner, handle, deployment_id, now=2.0, final=True, max_chunks=1)
     stored = stored_text(runtime, deployment_id)
     assert stored.endswith(body + "\n")
     assert "\ufffd" not in stored
     with runtime.database.read() as connection:
         texts = [c.text for c in run_logs.read(connection, deployment_id)]
     assert all(not text.startswith("\ufffd") for text in texts)
-    assert len(texts) == 2 and texts[0].endswith("é")
+    assert len(texts) == 3 and texts[0].endswith("é") and texts[1].endswith("é")
 
 
 def test_complete_prefix_stops_before_an_unfinished_character() -> None:

@@ -19,6 +19,16 @@ Invariants:
 - Output (stdout and stderr interleaved) is read by byte offset and stays readable until `cleanup`.
 - `proton-outputs.json`, when the commands left one in the workspace, comes back as bytes in the EXITED
   state; interpreting it is the caller's job.
+
+Driving a run from a job step (each line one step; persist what it returns before the next)::
+
+    handle = backend.start(spec)                  # persist handle.to_dict(); repeating it is harmless
+    state = backend.poll(handle)                  # every step, then:
+    capture.copy_output(db, backend, handle, deployment_id, now, final=state.finished)
+    state.phase is RUNNING  -> wait and poll again (cancel requested: backend.cancel(handle))
+    state.phase is EXITED   -> settle from state.succeeded / exit_code / timed_out / cancelled / outputs
+    state.phase is LOST     -> settle as failed (or cleanup and start again: a new run, a new key)
+    backend.cleanup(handle)                       # after the output was copied with final=True
 """
 
 from __future__ import annotations

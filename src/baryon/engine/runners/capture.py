@@ -1,11 +1,15 @@
 """Copying a run's output into the `run_logs` table, so it outlives the workspace and can be followed.
 
-`copy_output` is meant to be called on every poll of a run, and once more with `final=True` after the
-run has ended. Invariants: each call appends the bytes written since the last committed chunk of this
-run (the offset is read back from the table, so a worker that crashed between copies resumes exactly
-where the committed copy stops; nothing is stored twice, nothing skipped); a chunk never ends inside a
-UTF-8 sequence unless `final` (then the incomplete tail is decoded with replacement); bytes that are not
-UTF-8 become U+FFFD; a call copies at most `max_chunks` chunks so that a step stays short.
+`copy_output` is meant to be called on every poll of a run, and with `final=True` once the run has ended
+and before the deployment gets its final status (a follower of the log stops at that status, so output
+stored later would not be shown to it).
+
+Invariants: each call appends the bytes written since the last committed chunk of this run (the offset
+is read back from the table, so a worker that crashed between copies resumes exactly where the committed
+copy stops; nothing is stored twice, nothing skipped); a chunk never ends inside a UTF-8 sequence unless
+it is the last of a final copy (then the incomplete tail is decoded with replacement); bytes that are
+not UTF-8 become U+FFFD; a call copies at most `max_chunks` chunks so that a step stays short, except a
+final call, which copies to the end (up to FINAL_MAX_CHUNKS).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from baryon.store import run_logs
 from baryon.store.db import Database
 
 CHUNK_BYTES = 64 * 1024
+#: A final copy stops after this many chunks (1 GiB), should a process that escaped the run still write.
+FINAL_MAX_CHUNKS = 16 * 1024
 
 
 def complete_prefix(data: bytes) -> int:
@@ -44,12 +50,12 @@ def copy_output(
 ) -> int:
     """Append the run's new output to the deployment's log; returns the number of bytes copied."""
     copied = 0
-    for _ in range(max_chunks):
+    for _ in range(FINAL_MAX_CHUNKS if final else max_chunks):
         try:
             with database.write() as connection:
                 offset = run_logs.source_offset(connection, deployment_id, handle.key)
                 data = backend.read_log(handle, offset, CHUNK_BYTES)
-                size = len(data) if final else complete_prefix(data)
+                size = len(data) if final and len(data) < CHUNK_BYTES else complete_prefix(data)
                 if size == 0:
                     return copied
                 text = data[:size].decode("utf-8", errors="replace")

@@ -222,7 +222,7 @@ def _wrapper_script(run_dir: Path) -> str:
         f"{SHELL} {_q(run_dir / 'commands.sh')} </dev/null\n"
         f"{_STATUS}=$?\n"
         f'if [ "${_STATUS}" -ne 0 ]; then\n'
-        f"  __baryon_command=; read -r __baryon_command < {_q(current)}\n"
+        f"  __baryon_command=; read -r __baryon_command 2>/dev/null < {_q(current)}\n"
         f'  printf \'[baryon] Command %s exited with status %s\\n\' "$__baryon_command" "${_STATUS}"\n'
         "fi\n"
         f"printf '%s\\n' \"${_STATUS}\" > {_q(temporary)} &&\n"
