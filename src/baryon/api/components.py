@@ -3,9 +3,9 @@ and provisioned resources.
 
 A component is created from a manifest and one IaC file given as texts (not a registered template), in
 an environment (detached) or attached to a service instance (the environment is then the instance's).
-Its provisioning method comes from the manifest: CloudFormation components deploy with the environment's
-`componentRoleArn`; Terraform components are recorded and deployed by whatever provisioner serves
-Terraform (see `baryon.engine.deploy`).
+Its provisioning method comes from the manifest's rendering engine: CloudFormation (`jinja`) components
+deploy with the environment's `componentRoleArn`; Terraform (`hcl`) components go to the self-managed
+provisioning step of `baryon.engine.deploy`, like Terraform bundle parts.
 
 Invariants: the manifest, the IaC file, the serviceSpec and the inputs read from it are stored on the
 component and copied into each deployment's target state, so a deployment renders exactly what was
@@ -43,7 +43,6 @@ from baryon.domain.deployments import (
     NONE,
     UPDATE,
 )
-from baryon.domain.provisioning import CLOUDFORMATION, COMPONENT_METHODS
 from baryon.domain.specs import (
     SERVICE_INPUT,
     parse_instance_spec_from_service_spec,
@@ -61,6 +60,7 @@ E = environments.c
 I = service_instances.c  # noqa: E741
 S = services.c
 DIRECTLY_DEFINED = "DIRECTLY_DEFINED"
+CLOUDFORMATION = "jinja"
 COMPONENT = "COMPONENT"
 MEMBER = "component"
 
@@ -124,10 +124,10 @@ def _manifest(manifest: str, template_file: str) -> ComponentManifest:
         raise ValidationException(error.message) from None
 
 
-def _usable_environment(environment: Row[Any], method: str) -> None:
+def _usable_environment(environment: Row[Any], manifest: ComponentManifest) -> None:
     if environment.deployment_status == DELETE_IN_PROGRESS:
         raise ConflictException(f"Environment {environment.name} is being deleted.")
-    if method == CLOUDFORMATION and not environment.component_role_arn:
+    if manifest.rendering_engine == CLOUDFORMATION and not environment.component_role_arn:
         raise ValidationException(
             f"Environment {environment.name} has no componentRoleArn; a CloudFormation component needs "
             "the environment's component role to be provisioned with (set it with UpdateEnvironment)."
@@ -286,7 +286,6 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
             f"You have reached the quota of {quota} components in this account and region."
         )
     manifest = _manifest(params["manifest"], params["templateFile"])
-    method = COMPONENT_METHODS[manifest.rendering_engine]
     inputs: dict[str, Any] = {}
     instance: Row[Any] | None = None
     if pair is not None:
@@ -301,7 +300,7 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         inputs = _inputs(connection, name, service, instance, params.get("serviceSpec"))
     else:
         environment = require_environment(connection, ctx, params["environmentName"])
-    _usable_environment(environment, method)
+    _usable_environment(environment, manifest)
     now = ctx.now
     connection.execute(
         sa.insert(components).values(
@@ -447,7 +446,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
     template_file = params.get("templateFile", row.template_file)
     manifest = _manifest(row.manifest, template_file)
     environment = require_environment(connection, ctx, row.environment_name)
-    _usable_environment(environment, COMPONENT_METHODS[manifest.rendering_engine])
+    _usable_environment(environment, manifest)
     inputs = (
         _inputs(connection, row.name, service, instance, service_spec)
         if service is not None and instance is not None

@@ -1,5 +1,5 @@
-"""`baryon`: run the embedded default, the API server, the engine worker, migrations, credentials and
-connections to git hosts.
+"""`baryon`: run the embedded default, the API server, the engine worker; migrations, credentials,
+connections to git hosts, deployment logs.
 
 Invariants: flags override `BARYON_*` variables, which override defaults; every command that touches the
 database migrates it first unless `--no-migrate` (or BARYON_AUTO_MIGRATE=0) is given; secrets are printed
@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from baryon.runtime import Runtime, open_runtime
 
 ADMIN_CREDENTIAL = "admin"
 DEFAULT_REGION = "us-east-1"
+LOG_PAGE = 500
 
 
 def _settings(data_dir: str | None, database_url: str | None, migrate: bool) -> Settings:
@@ -198,6 +200,55 @@ def db_upgrade(data_dir: str | None, database_url: str | None) -> None:
     upgrade(database)
     click.echo(f"database at revision {current_revision(database)}")
     database.dispose()
+
+
+@cli.command()
+@click.argument("deployment_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output until the deployment ends.")
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds between checks for new output with --follow.",
+)
+@common_options
+def logs(
+    deployment_id: str,
+    follow: bool,
+    interval: float,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """Print the output of a deployment's commands (command-runner provisioning)."""
+    from baryon.domain.deployments import FINAL
+    from baryon.store import deployments as deployment_store
+    from baryon.store import run_logs
+
+    runtime = _open(data_dir, database_url, no_migrate)
+    out = click.get_binary_stream("stdout")
+    after = 0
+    try:
+        while True:
+            with runtime.database.read() as connection:
+                record = deployment_store.find(connection, deployment_id)
+                if record is None:
+                    raise click.ClickException(f"Deployment {deployment_id} not found.")
+                settled = record.deployment_status in FINAL
+                while True:
+                    chunks = run_logs.read(connection, deployment_id, after, limit=LOG_PAGE)
+                    for chunk in chunks:
+                        out.write(chunk.text.encode("utf-8", errors="replace"))
+                        after = chunk.seq
+                    out.flush()
+                    if len(chunks) < LOG_PAGE:
+                        break
+            if not follow or settled:
+                return
+            time.sleep(interval)
+    finally:
+        runtime.close()
 
 
 @cli.group()

@@ -4,23 +4,17 @@ Invariants: each step re-reads the deployment and acts only while it is in fligh
 chosen action are saved before the next step, and CloudFormation calls carry the deployment id as their
 token, so a step repeated after a crash never starts a second stack operation; the resource's version,
 spec, inputs and outputs change only when its deployment succeeds; a render failure or a permanent
-provisioning error ends the deployment FAILED with the reason, never an API error; so does a subject whose
-provisioning method no provisioner here serves (the message names the provisioner it needs).
+provisioning error ends the deployment FAILED with the reason, never an API error.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from baryon.bundles.load import load_bundle
-from baryon.domain import arns
 from baryon.domain.deployments import (
     CANCEL_MESSAGE,
     CANCELLED,
@@ -32,92 +26,38 @@ from baryon.domain.deployments import (
     FINAL,
     SUCCEEDED,
 )
-from baryon.domain.provisioning import CLOUDFORMATION
+from baryon.engine import commands, selfmanaged
 from baryon.engine.jobs import Job
 from baryon.engine.outcomes import Done, Outcome, Retry, Wait
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.targets import Target
+from baryon.engine.settle import Finish
+from baryon.engine.settle import finish as _finish
+from baryon.engine.settle import save as _save
+from baryon.engine.settle import target_of as _target
+from baryon.engine.steps import StepInput, bundle_part, part_engine, version_of
 from baryon.engine.subjects import Subject, load
 from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
-from baryon.store import prepared
-from baryon.store import services as services_state
-from baryon.store.schema import deployments, tags, template_versions
+from baryon.store.schema import deployments, template_versions
 
 log = logging.getLogger("baryon.engine.deploy")
 D = deployments.c
 V = template_versions.c
 POLL_SECONDS = 1.0
 JOB_KIND = deployment_store.JOB_KIND
-
-
-@dataclass(frozen=True)
-class Finish:
-    status: str
-    message: str | None = None
-    outputs: list[dict[str, str]] | None = None
-    resources: list[dict[str, str]] | None = None
-
-
-def _version(connection: Connection, template_id: int, major: int, minor: int) -> Any:
-    return connection.execute(
-        sa.select(V.bundle, V.bundle_info).where(
-            V.template_id == template_id, V.major == major, V.minor == minor
-        )
-    ).first()
-
-
-def _target(record: Any) -> dict[str, Any]:
-    state: dict[str, Any] = orjson.loads(record.target_state)
-    target: dict[str, Any] = next(iter(state.values()))
-    return target
-
-
-#: (version row id, its creation time, part) -> (file name, template source). A registered version's bundle
-#: never changes; the creation time tells a version apart from a later one that reused a deleted row id.
-_SOURCES: dict[tuple[int, float, str], tuple[str, str]] = {}
-_SOURCES_MAX = 256
-_SOURCES_LOCK = threading.Lock()
+#: Provisioning methods other than CloudFormation, by the rendering engine of the bundle part.
+METHODS: dict[str, Callable[[StepInput], Outcome]] = {"hcl": selfmanaged.step, "codebuild": commands.step}
 
 
 def _source(runtime: Runtime, subject: Subject, major: int, minor: int) -> tuple[str, str]:
-    """The IaC file of the subject's part in a template version, read and unpacked once per process."""
-    with runtime.database.read() as connection:
-        identity = connection.execute(
-            sa.select(V.id, V.created_at).where(
-                V.template_id == subject.template_id,
-                V.major == major,
-                V.minor == minor,
-                V.bundle.is_not(None),
-            )
-        ).first()
-        if identity is None:
-            raise RenderError(
-                "the template version is no longer available",
-                file_name=f"{subject.template_name} {major}.{minor}",
-            )
-        key = (int(identity.id), float(identity.created_at), subject.part)
-        cached = _SOURCES.get(key)
-        if cached is not None:
-            return cached
-        version = _version(connection, subject.template_id, major, minor)
-    bundle = load_bundle(
-        version.bundle,
-        kind=subject.template_kind,
-        has_pipeline=subject.part == "pipeline_infrastructure"
-        or "pipeline_infrastructure" in orjson.loads(version.bundle_info or "{}").get("parts", {}),
-    )
-    part = bundle.parts[subject.part]
-    file_name = f"{subject.part}/{part['files'][0]}"
-    found = (file_name, bundle.files[file_name].decode())
-    with _SOURCES_LOCK:
-        if len(_SOURCES) >= _SOURCES_MAX:
-            _SOURCES.pop(next(iter(_SOURCES)))
-        _SOURCES[key] = found
-    return found
+    """The IaC file of the subject's part in a template version (bundles are unpacked once per process)."""
+    part = bundle_part(runtime, subject, major, minor)
+    name = str(part.info["files"][0])
+    return f"{subject.part}/{name}", part.files[name].decode()
 
 
 def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
@@ -130,65 +70,6 @@ def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
     if inputs is None:
         inputs = orjson.loads(subject.row.inputs)
     return render_template(source, subject.context(inputs), file_name=file_name)
-
-
-def _finish(
-    runtime: Runtime, record: Any, subject: Subject | None, finish: Finish, progress: dict[str, Any]
-) -> None:
-    now = runtime.clock.now()
-    target = _target(record)
-    with runtime.database.write() as connection:
-        current = deployment_store.find(connection, record.id)
-        if current is None or current.deployment_status in FINAL:
-            return
-        settled = {
-            "deployment_status": finish.status,
-            "deployment_status_message": finish.message,
-            "outputs": orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
-            "resources": orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
-            "progress": orjson.dumps(progress).decode(),
-            "last_modified_at": now,
-            "completed_at": now,
-        }
-        prepared.update(deployments, ("id",), tuple(settled)).run(
-            connection, {"where_id": record.id, **settled}
-        )
-        if subject is None:
-            return
-        if finish.status == DELETE_COMPLETE:
-            connection.execute(sa.delete(subject.table).where(subject.where))
-            arn = record.target_arn
-            connection.execute(sa.delete(tags).where(tags.c.resource_arn == arn))
-        else:
-            values: dict[str, Any] = {
-                "deployment_status": finish.status,
-                "deployment_status_message": finish.message,
-            }
-            if progress.get("stack_id"):
-                values["stack_id"] = progress["stack_id"]
-            if finish.status == SUCCEEDED:
-                values.update(
-                    last_deployment_succeeded_at=now,
-                    last_succeeded_deployment_id=record.id,
-                    outputs=orjson.dumps(finish.outputs or []).decode(),
-                    resources=orjson.dumps(finish.resources or []).decode(),
-                    **subject.settled(target),
-                )
-            if subject.key is None:
-                connection.execute(sa.update(subject.table).where(subject.where).values(**values))
-            else:
-                keys = tuple(subject.key)
-                prepared.update(subject.table, keys, tuple(values)).run(
-                    connection, {**{f"where_{k}": v for k, v in subject.key.items()}, **values}
-                )
-        if subject.service_id is not None:
-            service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
-            services_state.refresh(connection, subject.service_id, service_arn, now)
-
-
-def _save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
-    with runtime.database.write() as connection:
-        deployment_store.save_progress(connection, record.id, progress, runtime.clock.now())
 
 
 def step(runtime: Runtime, job: Job) -> Outcome:
@@ -205,16 +86,22 @@ def step(runtime: Runtime, job: Job) -> Outcome:
     try:
         if subject.customer_managed:
             return _customer_managed(runtime, record, subject, progress)
-        if subject.provisioning != CLOUDFORMATION:
-            return _unprovisioned(runtime, record, subject, progress)
         if subject.blocked and not progress:
             return Wait(runtime.clock.now() + POLL_SECONDS)
+        fresh = job.claims == 1 and not progress
+        engine = progress.get("method") or _engine(runtime, record, subject)
+        if engine is None:
+            return Done()
+        method = METHODS.get(engine)
+        if method is not None:
+            progress["method"] = engine
+            return method(StepInput(runtime, job, record, subject, progress))
         target = Target(region=record.region, account_id=record.account_id, role_arn=subject.role_arn)
         if record.operation == DELETE:
             return _delete(
                 runtime, record, subject, target, subject.row.stack_id or subject.stack_name, progress
             )
-        return _deploy(runtime, record, subject, target, progress, fresh=job.claims == 1 and not progress)
+        return _deploy(runtime, record, subject, target, progress, fresh=fresh)
     except ProvisionError as error:
         if error.transient:
             return Retry(str(error))
@@ -223,18 +110,18 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         return Done()
 
 
-def _unprovisioned(runtime: Runtime, record: Any, subject: Subject, progress: dict[str, Any]) -> Outcome:
-    """No provisioner here serves the subject's method: the deployment fails, saying which one it needs.
-    Deleting a subject that never deployed successfully has nothing to remove and completes."""
-    if record.operation == DELETE and subject.row.last_succeeded_deployment_id is None:
-        _finish(runtime, record, subject, Finish(DELETE_COMPLETE), progress)
-        return Done()
-    method = subject.provisioning.capitalize()
-    kind = record.target_type.lower().replace("_", " ")
-    message = f"{method} {kind}s need the {method} provisioner."
-    status = DELETE_FAILED if record.operation == DELETE else FAILED
-    _finish(runtime, record, subject, Finish(status, message), progress)
-    return Done()
+def _engine(runtime: Runtime, record: Any, subject: Subject) -> str | None:
+    """The rendering engine of the part the deployment uses; None (deployment settled FAILED) when the
+    template version cannot be read. A subject with its own IaC file (a component) names its engine."""
+    if subject.engine is not None:
+        return subject.engine
+    major, minor = version_of(record, subject)
+    try:
+        return part_engine(runtime, subject, major, minor)
+    except RenderError as error:
+        status = DELETE_FAILED if record.operation == DELETE else FAILED
+        _finish(runtime, record, subject, Finish(status, str(error)), orjson.loads(record.progress))
+        return None
 
 
 def _customer_managed(runtime: Runtime, record: Any, subject: Subject, progress: dict[str, Any]) -> Outcome:

@@ -6,7 +6,8 @@ Invariants: one loader per target resource type; a subject is read in one connec
 consistent; rendering contexts read the *current* outputs of the environment, of the instances and of
 an instance's attached component, so outputs reach a consumer at its next deployment, never earlier.
 A component carries its own IaC file in the deployment's target state (`source`), so a deployment
-renders exactly what was submitted; its provisioning method comes from its manifest.
+renders exactly what was submitted; its manifest's rendering engine (`engine`) picks the provisioning
+method, as a bundle part's does for the other resources.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from sqlalchemy.engine import Connection
 from baryon.bundles.component import parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.domain import arns
-from baryon.domain.provisioning import CLOUDFORMATION, COMPONENT_METHODS
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.render.context import (
     component_context,
@@ -91,8 +91,9 @@ class Subject:
     service_id: int | None = None
     #: True while the subject must not start yet (a pipeline waits for its service's instances).
     blocked: bool = False
-    #: The provisioning method that deploys the subject (CLOUDFORMATION or TERRAFORM).
-    provisioning: str = CLOUDFORMATION
+    #: The rendering engine of the subject's own IaC file ("jinja", "hcl"), which picks the provisioning
+    #: method; None: the engine of the subject's part in its template version.
+    engine: str | None = None
     #: (file name, IaC text) of a deployment's target state, for subjects that carry their own file
     #: (components); None: the file of the subject's part in its registered template version.
     source: Callable[[dict[str, Any]], tuple[str, str]] | None = None
@@ -388,7 +389,7 @@ def _component(connection: Connection, record: Any) -> Subject | None:
         stack_name=cfn.stack_name("component", row.name, account_id=record.account_id, region=record.region),
         tags=cfn.stack_tags(tags),
         context=context,
-        provisioning=COMPONENT_METHODS.get(row.rendering_engine, row.rendering_engine),
+        engine=row.rendering_engine,
         source=_component_source,
         settled=lambda target: {},
         key={"account_id": record.account_id, "region": record.region, "name": row.name},

@@ -292,6 +292,22 @@ repositories = sa.Table(
     sa.UniqueConstraint("account_id", "region", "provider", "name"),
 )
 
+run_logs = sa.Table(
+    "run_logs",
+    metadata,
+    sa.Column(
+        "deployment_id",
+        sa.String(36),
+        sa.ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("end_offset", sa.BigInteger, nullable=False),
+    sa.Column("chunk", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
 components = sa.Table(
     "components",
     metadata,

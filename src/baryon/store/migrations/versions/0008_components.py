@@ -1,7 +1,7 @@
 """Directly defined components.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

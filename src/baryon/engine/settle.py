@@ -1,0 +1,114 @@
+"""Recording a deployment's outcome: the deployment record, the resource it deployed, its service.
+
+Job: `record_finish` settles a deployment inside the caller's transaction (the engine's own, or the API's
+for NotifyResourceDeploymentStatusChange); `finish` does it in a transaction of its own; `save` persists a
+step's progress before the next step.
+
+Invariants: a deployment that already reached a final status is never settled again (the call answers
+False); the resource's version, spec, inputs (as its subject's `settled` picks them from the target
+state) and outputs change only when its deployment succeeds; a
+DELETE_COMPLETE deployment removes the resource row and its tags; the owning service's status is
+refreshed in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.domain import arns
+from baryon.domain.deployments import DELETE_COMPLETE, FINAL, SUCCEEDED
+from baryon.engine.subjects import Subject
+from baryon.runtime import Runtime
+from baryon.store import deployments as deployment_store
+from baryon.store import prepared
+from baryon.store import services as services_state
+from baryon.store.schema import deployments, tags
+
+
+@dataclass(frozen=True)
+class Finish:
+    status: str
+    message: str | None = None
+    outputs: list[dict[str, str]] | None = None
+    resources: list[dict[str, str]] | None = None
+
+
+def target_of(record: Any) -> dict[str, Any]:
+    """The target state of a deployment record (the one member of its DeploymentState union)."""
+    state: dict[str, Any] = orjson.loads(record.target_state)
+    target: dict[str, Any] = next(iter(state.values()))
+    return target
+
+
+def record_finish(
+    connection: Connection,
+    now: float,
+    record: Any,
+    subject: Subject | None,
+    finish: Finish,
+    progress: dict[str, Any],
+) -> bool:
+    """Settle the deployment in `connection`'s transaction; False when it had already settled."""
+    target = target_of(record)
+    current = deployment_store.find(connection, record.id)
+    if current is None or current.deployment_status in FINAL:
+        return False
+    settled = {
+        "deployment_status": finish.status,
+        "deployment_status_message": finish.message,
+        "outputs": orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
+        "resources": orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
+        "progress": orjson.dumps(progress).decode(),
+        "last_modified_at": now,
+        "completed_at": now,
+    }
+    prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
+    if subject is None:
+        return True
+    if finish.status == DELETE_COMPLETE:
+        connection.execute(sa.delete(subject.table).where(subject.where))
+        connection.execute(sa.delete(tags).where(tags.c.resource_arn == record.target_arn))
+    else:
+        values: dict[str, Any] = {
+            "deployment_status": finish.status,
+            "deployment_status_message": finish.message,
+        }
+        if progress.get("stack_id"):
+            values["stack_id"] = progress["stack_id"]
+        if finish.status == SUCCEEDED:
+            values.update(
+                last_deployment_succeeded_at=now,
+                last_succeeded_deployment_id=record.id,
+                outputs=orjson.dumps(finish.outputs or []).decode(),
+                resources=orjson.dumps(finish.resources or []).decode(),
+                **subject.settled(target),
+            )
+        if subject.key is None:
+            connection.execute(sa.update(subject.table).where(subject.where).values(**values))
+        else:
+            prepared.update(subject.table, tuple(subject.key), tuple(values)).run(
+                connection, {**{f"where_{k}": v for k, v in subject.key.items()}, **values}
+            )
+    if subject.service_id is not None:
+        service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
+        services_state.refresh(connection, subject.service_id, service_arn, now)
+    return True
+
+
+def finish(
+    runtime: Runtime, record: Any, subject: Subject | None, outcome: Finish, progress: dict[str, Any]
+) -> None:
+    """Settle the deployment in a write transaction of its own."""
+    with runtime.database.write() as connection:
+        record_finish(connection, runtime.clock.now(), record, subject, outcome, progress)
+
+
+def save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
+    """Persist a step's progress on the deployment record."""
+    with runtime.database.write() as connection:
+        deployment_store.save_progress(connection, record.id, progress, runtime.clock.now())

@@ -1,0 +1,73 @@
+"""The stored output of command runs: ordered text chunks per deployment, readable from any process.
+
+Invariants: the chunks of a deployment are numbered 1, 2, 3, ... in the order they were appended, and a
+reader never sees a gap (two writers that pick the same number collide on the primary key; one fails
+instead of both landing out of order); each chunk names its source (one started run) and the byte offset
+in that run's output where it ends, so a copier resumes exactly after the last committed chunk; chunk
+text never holds NUL (PostgreSQL text cannot), which becomes U+FFFD; the chunks of a deployment go with
+it (foreign key, ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.store.schema import run_logs
+
+L = run_logs.c
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    seq: int
+    text: str
+    created_at: float
+
+
+def append(
+    connection: Connection,
+    deployment_id: str,
+    text: str,
+    *,
+    now: float,
+    source: str = "",
+    end_offset: int = 0,
+) -> int:
+    """Add a chunk after the deployment's last one; returns its number."""
+    last = connection.execute(
+        sa.select(sa.func.max(L.seq)).where(L.deployment_id == deployment_id)
+    ).scalar_one_or_none()
+    seq = int(last or 0) + 1
+    connection.execute(
+        sa.insert(run_logs).values(
+            deployment_id=deployment_id,
+            seq=seq,
+            source=source,
+            end_offset=end_offset,
+            chunk=text.replace("\0", "\ufffd"),
+            created_at=now,
+        )
+    )
+    return seq
+
+
+def read(connection: Connection, deployment_id: str, after_seq: int = 0, limit: int = 500) -> list[LogChunk]:
+    """The deployment's chunks numbered above `after_seq`, in order, at most `limit`."""
+    rows = connection.execute(
+        sa.select(L.seq, L.chunk, L.created_at)
+        .where(L.deployment_id == deployment_id, L.seq > after_seq)
+        .order_by(L.seq)
+        .limit(limit)
+    )
+    return [LogChunk(int(row.seq), row.chunk, float(row.created_at)) for row in rows]
+
+
+def source_offset(connection: Connection, deployment_id: str, source: str) -> int:
+    """Where the copy of `source` stands: the end offset of its last chunk, 0 before the first."""
+    value = connection.execute(
+        sa.select(sa.func.max(L.end_offset)).where(L.deployment_id == deployment_id, L.source == source)
+    ).scalar_one_or_none()
+    return int(value or 0)
