@@ -188,6 +188,7 @@ _INSTANCE = Prepared(
     )
 )
 _ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+_ATTACHED = Prepared(sa.select(C.name, C.outputs).where(C.service_instance_id == sa.bindparam("id")))
 
 
 def _service(connection: Connection, record: Any) -> Any:
@@ -205,9 +206,7 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
     if row is None:
         return None
     environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
-    component = connection.execute(
-        sa.select(C.name, C.outputs).where(C.service_instance_id == row.id)
-    ).first()
+    component = _ATTACHED.first(connection, {"id": row.id})
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return service_instance_context(
@@ -333,7 +332,7 @@ def _component_source(target: dict[str, Any]) -> tuple[str, str]:
     try:
         manifest = parse_component_manifest(target["manifest"], target["templateFile"])
     except BundleError as error:
-        raise RenderError(error.message, file_name="manifest") from None
+        raise RenderError(error.message.removeprefix("manifest: "), file_name="manifest") from None
     return manifest.file_name, str(target["templateFile"])
 
 
