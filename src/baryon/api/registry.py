@@ -68,6 +68,7 @@ def load_all() -> dict[str, Operation]:
         account,
         deployments,
         environments,
+        notify,
         repositories,
         services,
         summary,
