@@ -592,6 +592,15 @@ def test_component_requests_refused_and_cancel(proton: Any, s3: Any, worker: Any
         "ConflictException",
         "Component c has a deployment in progress (IN_PROGRESS); wait for it to finish or cancel it.",
     )
+    arn = f"arn:aws:proton:{REGION}:{ACCOUNT}:component/c"
+    code, message = _error(
+        proton.notify_resource_deployment_status_change, resourceArn=arn, status="SUCCEEDED"
+    )
+    assert (code, message) == (
+        "ValidationException",
+        f"{arn} is provisioned through CloudFormation; its deployment status comes from its stack, not from "
+        "notifications.",
+    )
     code, message = _error(
         proton.update_service_instance, serviceName="api", name="front", deploymentType="CURRENT_VERSION"
     )

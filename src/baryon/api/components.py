@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
 from baryon.api.environments import require_environment
+from baryon.api.notify import lookup
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
 from baryon.api.services import require_instance, require_service
@@ -586,7 +587,14 @@ def list_component_provisioned_resources(
     return {"provisionedResources": orjson.loads(row.resources)}
 
 
+def _by_arn(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> Row[Any] | None:
+    parts = parsed.parts
+    return _find(connection, ctx, parts[1]) if len(parts) == 2 else None
+
+
 @resolver("component")
 def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
-    parts = parsed.parts
-    return len(parts) == 2 and _find(connection, ctx, parts[1]) is not None
+    return _by_arn(connection, ctx, parsed) is not None
+
+
+lookup("component")(_by_arn)

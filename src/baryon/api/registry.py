@@ -69,6 +69,7 @@ def load_all() -> dict[str, Operation]:
         components,
         deployments,
         environments,
+        notify,
         repositories,
         services,
         summary,

@@ -202,6 +202,8 @@ deployments = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.Column("completed_at", Timestamp, nullable=True),
+    #: The status a command-runner deployment's commands reported through a notification.
+    sa.Column("reported_status", sa.String(32), nullable=True),
     sa.Index(None, "account_id", "region", "environment_name"),
 )
 
