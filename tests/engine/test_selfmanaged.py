@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
+from baryon.engine.outcomes import Done
 from baryon.engine.settle import Finish, finish
 from baryon.engine.subjects import load
 from baryon.runtime import Runtime
@@ -26,7 +27,7 @@ from baryon.store.schema import jobs
 from tests.api.test_environments import FAST, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
-from tests.support.git_repos import author, bare, branches, commits, files_at, merge, show
+from tests.support.git_repos import author, bare, branches, commit_files, commits, files_at, merge, show
 from tests.support.pull_requests import Host, serve
 from tests.support.waiting import wait_for
 
@@ -734,3 +735,118 @@ def test_repeated_steps_publish_once(
     else:
         assert commits(repo, "main") == ["Update requested for Proton - environment/dev", "first"]
         assert "org/infra" not in host.pulls
+
+
+def test_a_closed_deletion_pull_request_fails_the_deletion(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, host: Host, remotes: Path
+) -> None:
+    runtime = fast
+    repo = bare(remotes, "org/infra")
+    repository = link(runtime, proton, remotes, api_url=host.github_api)
+    tf_env_template(proton, s3)
+    created = create_env(proton, repository)["lastAttemptedDeploymentId"]
+    phase(runtime, created, "review")
+    merge(repo, f"proton--proton-environment-{created}")
+    host.merge("org/infra", 1)
+    phase(runtime, created, "handed-off")
+    settle_deployment(runtime, created, "SUCCEEDED")
+
+    deletion = proton.delete_environment(name="dev")["environment"]["lastAttemptedDeploymentId"]
+    phase(runtime, deletion, "review")
+    branch = f"proton--proton-environment-{deletion}"
+    assert show(repo, branch, "dev/main.tf") == DELETED_HEADER + bundles.TF_ENV_FILES["main.tf"]
+    assert show(repo, branch, "dev/.proton/deployment-metadata.json") == env_metadata(deletion, deleted=True)
+    assert show(repo, "main", "dev/main.tf") == HEADER.format(arn=ENV_ARN) + bundles.TF_ENV_FILES["main.tf"]
+    assert host.pull("org/infra", 2)["head"] == branch
+    assert "fails the deletion (DELETE_FAILED)" in host.pull("org/infra", 2)["body"]
+    host.close("org/infra", 2)
+    environment = wait_for(
+        lambda: (
+            (e := proton.get_environment(name="dev")["environment"])["deploymentStatus"] == "DELETE_FAILED"
+            and e
+        )
+    )
+    assert environment["deploymentStatusMessage"] == (
+        "The pull request https://github.example/org/infra/pull/2 was closed without being merged."
+    )
+    again = proton.delete_environment(name="dev")["environment"]["lastAttemptedDeploymentId"]
+    phase(runtime, again, "review")
+    assert host.pull("org/infra", 3)["head"] == f"proton--proton-environment-{again}"
+
+
+def test_a_new_version_removes_the_files_it_no_longer_has(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
+) -> None:
+    runtime = fast
+    repo = bare(remotes, "org/infra")
+    repository = link(runtime, proton, remotes, mode="direct")
+    tf_env_template(proton, s3)
+    first = create_env(proton, repository)["lastAttemptedDeploymentId"]
+    phase(runtime, first, "handed-off")
+    settle_deployment(runtime, first, "SUCCEEDED")
+    commit_files(repo, {"dev/extra.tf": "# kept by hand\n"}, "an extra file")
+
+    key = f"{uuid.uuid4().hex}.tar.gz"
+    smaller = bundles.tar_gz(
+        {
+            "schema/schema.yaml": bundles.TF_ENV_SCHEMA,
+            "infrastructure/manifest.yaml": bundles.TF_MANIFEST,
+            "infrastructure/main.tf": bundles.TF_ENV_FILES["main.tf"],
+        },
+        "environment/",
+    )
+    s3.put_object(Bucket="bundles", Key=key, Body=smaller)
+    proton.create_environment_template_version(
+        templateName="tf-env", majorVersion="1", source={"s3": {"bucket": "bundles", "key": key}}
+    )
+    proton.get_waiter("environment_template_version_registered").wait(
+        templateName="tf-env", majorVersion="1", minorVersion="1", WaiterConfig=FAST
+    )
+    proton.update_environment_template_version(
+        templateName="tf-env", majorVersion="1", minorVersion="1", status="PUBLISHED"
+    )
+    second = proton.update_environment(name="dev", deploymentType="MINOR_VERSION")["environment"][
+        "lastAttemptedDeploymentId"
+    ]
+    phase(runtime, second, "handed-off")
+    assert files_at(repo, "main") == [
+        "README.md",
+        "dev/.proton/deployment-metadata.json",
+        "dev/extra.tf",
+        "dev/main.tf",
+        "dev/proton.auto.tfvars.json",
+        "dev/proton.environment.variables.tf",
+    ]
+    assert '"templateMinorVersion" : "1"' in show(repo, "main", "dev/.proton/deployment-metadata.json")
+
+
+def test_a_cancel_that_lands_while_the_step_hands_over_is_kept(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
+) -> None:
+    from baryon.engine import jobs as job_store
+    from baryon.engine import selfmanaged
+    from baryon.engine.steps import StepInput
+
+    runtime = fast
+    repo = bare(remotes, "org/infra")
+    repository = link(runtime, proton, remotes)
+    tf_env_template(proton, s3)
+    worker.stop()
+    deployment_id = create_env(proton, repository)["lastAttemptedDeploymentId"]
+    job = job_store.claim(runtime.database, "tester", runtime.clock.now(), 30.0)
+    assert job is not None and job.payload == {"deployment_id": deployment_id}
+    with runtime.database.read() as db:
+        record = deployment_store.find(db, deployment_id)
+        subject = load(db, record)
+    # The step has read the deployment; the cancel commits before the step hands the deployment over.
+    cancelling = proton.cancel_environment_deployment(environmentName="dev")["environment"]
+    assert cancelling["deploymentStatus"] == "CANCELLING"
+    outcome = selfmanaged.step(StepInput(runtime, job, record, subject, {"method": "hcl"}))
+    assert outcome == Done()
+    assert f"proton--proton-environment-{deployment_id}" in branches(repo)
+    environment = proton.get_environment(name="dev")["environment"]
+    assert (environment["deploymentStatus"], environment["deploymentStatusMessage"]) == (
+        "CANCELLED",
+        "User initiated cancellation.",
+    )
+    assert progress_of(runtime, deployment_id).get("phase") is None

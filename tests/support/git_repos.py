@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 ENV = {
@@ -77,8 +78,21 @@ def author(repo: Path, ref: str) -> str:
 
 def merge(repo: Path, branch: str, into: str = "main") -> None:
     """Merge `branch` into `into` the way a host's merge button does (a merge commit)."""
-    work = repo.parent / ".merge" / f"{repo.name}-{branch}"
+    work = repo.parent / ".merge" / f"{repo.name}-{uuid.uuid4().hex[:8]}"
     git("clone", "-q", "-b", into, str(repo), str(work))
     git("fetch", "-q", "origin", branch, cwd=work)
     git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", "FETCH_HEAD", cwd=work)
     git("push", "-q", "origin", f"HEAD:{into}", cwd=work)
+
+
+def commit_files(repo: Path, files: dict[str, str], message: str, branch: str = "main") -> None:
+    """Commit `files` on `branch` of `repo` as someone working on the repository would."""
+    work = repo.parent / ".edit" / f"{repo.name}-{uuid.uuid4().hex[:8]}"
+    git("clone", "-q", "-b", branch, str(repo), str(work))
+    for relative, text in files.items():
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", message, cwd=work)
+    git("push", "-q", "origin", f"HEAD:{branch}", cwd=work)
