@@ -26,6 +26,10 @@ class Settings:
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
     #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
     lease_seconds: float = field(default_factory=lambda: float(os.environ.get("BARYON_LEASE_SECONDS", "30")))
+    #: Seconds between two looks at the state of a Terraform deployment's pull request.
+    pull_request_poll_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("BARYON_PULL_REQUEST_POLL_SECONDS", "15"))
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -276,10 +276,16 @@ def test_environments_name_existing_repository_links(
         "it needs a provisioningRepository (self-managed provisioning).",
     )
     assert _error(
-        proton.create_environment, name="tf", templateName="tf-env", provisioningRepository=linked, **create
+        proton.create_environment,
+        name="tf",
+        templateName="tf-env",
+        provisioningRepository=linked,
+        protonServiceRoleArn=ROLE,
+        **create,
     ) == (
         "ValidationException",
-        "Self-managed (Terraform) provisioning is not available on this Baryon server yet.",
+        "Version 1.0 of environment template tf-env is a Terraform template (self-managed provisioning); "
+        "do not give a protonServiceRoleArn.",
     )
     assert _error(
         proton.create_environment,

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
-import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -23,145 +16,15 @@ from baryon.git.providers import (
     ProviderError,
     provider_for,
 )
+from tests.support.pull_requests import Host, serve
 
 TOKEN = "ghp_ProviderT0ken"
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    authorization: str | None
-    body: Any
-
-
-@dataclass
-class Host:
-    """In-memory pull requests of one fake host, and every request it received."""
-
-    url: str = ""
-    requests: list[Request] = field(default_factory=list)
-    pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    fail_with: tuple[int, dict[str, Any]] | None = None
-    redirect_to: str | None = None
-
-
-def _github(host: Host, request: Request) -> tuple[int, Any]:
-    match = re.fullmatch(r"/api/v3/repos/([^/]+)/([^/]+)/pulls(?:/(\d+))?", request.path)
-    if not match:
-        return 404, {"message": "Not Found"}
-    repo = f"{match[1]}/{match[2]}"
-    pulls = host.pulls.setdefault(repo, [])
-    if request.method == "POST":
-        if any(p["head"] == request.body["head"] and p["state"] == "open" for p in pulls):
-            return 422, {"message": "Validation Failed: A pull request already exists"}
-        number = len(pulls) + 1
-        pr = {
-            "number": number,
-            "html_url": f"https://github.example/{repo}/pull/{number}",
-            "state": "open",
-            "merged": False,
-            "head": request.body["head"],
-            "base": request.body["base"],
-        }
-        pulls.append(pr)
-        return 201, pr
-    if match[3]:
-        found = [p for p in pulls if p["number"] == int(match[3])]
-        return (200, found[0]) if found else (404, {"message": "Not Found"})
-    owner, _, head = request.query["head"][0].partition(":")
-    wanted = [
-        p
-        for p in pulls
-        if owner == match[1]
-        and p["head"] == head
-        and p["base"] == request.query["base"][0]
-        and p["state"] == request.query["state"][0]
-    ]
-    return 200, wanted
-
-
-def _bitbucket(host: Host, request: Request) -> tuple[int, Any]:
-    match = re.fullmatch(r"/2.0/repositories/([^/]+)/([^/]+)/pullrequests(?:/(\d+))?", request.path)
-    if not match:
-        return 404, {"type": "error", "error": {"message": "Not found"}}
-    repo = f"{match[1]}/{match[2]}"
-    pulls = host.pulls.setdefault(repo, [])
-    if request.method == "POST":
-        number = len(pulls) + 1
-        pr = {
-            "id": number,
-            "state": "OPEN",
-            "links": {"html": {"href": f"https://bitbucket.example/{repo}/pull-requests/{number}"}},
-            "source": request.body["source"],
-            "destination": request.body["destination"],
-        }
-        pulls.append(pr)
-        return 201, pr
-    if match[3]:
-        found = [p for p in pulls if p["id"] == int(match[3])]
-        return (200, found[0]) if found else (404, {"type": "error", "error": {"message": "Not found"}})
-    terms = dict(re.findall(r'([a-z.]+) = "([^"]*)"', request.query["q"][0]))
-    wanted = [
-        p
-        for p in pulls
-        if p["source"]["branch"]["name"] == terms["source.branch.name"]
-        and p["destination"]["branch"]["name"] == terms["destination.branch.name"]
-        and p["state"] == terms["state"]
-    ]
-    return 200, {"values": wanted, "pagelen": 10}
-
-
 @pytest.fixture
 def host() -> Iterator[Host]:
-    state = Host()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _handle(self) -> None:
-            parts = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = Request(
-                self.command,
-                parts.path,
-                parse_qs(parts.query),
-                self.headers.get("Authorization"),
-                json.loads(raw) if raw else None,
-            )
-            state.requests.append(request)
-            if state.redirect_to:
-                self.send_response(302)
-                self.send_header("Location", state.redirect_to)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if state.fail_with:
-                status, document = state.fail_with
-            elif parts.path.startswith("/api/v3/"):
-                status, document = _github(state, request)
-            else:
-                status, document = _bitbucket(state, request)
-            payload = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _handle
-        do_POST = _handle
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve() as state:
+        yield state
 
 
 def test_github_opens_once_and_reports_states(host: Host) -> None:
@@ -254,3 +117,33 @@ def test_plain_remotes_have_no_provider() -> None:
     assert provider_for("GITHUB", None, TOKEN) is None
     assert isinstance(provider_for("GITHUB_ENTERPRISE", "https://ghe.example/api/v3", TOKEN), GitHub)
     assert isinstance(provider_for("BITBUCKET", "https://api.bitbucket.org/2.0", None), Bitbucket)
+
+
+def test_closing_pull_requests(host: Host) -> None:
+    github = GitHub(host.github_api, TOKEN)
+    pr = github.open_pull_request("org/infra", "proton--env-1", "main", "t", "b")
+    assert github.close_pull_request("org/infra", pr.id) == CLOSED
+    patch = host.requests[-1]
+    assert (patch.method, patch.path, patch.body) == (
+        "PATCH",
+        "/api/v3/repos/org/infra/pulls/1",
+        {"state": "closed"},
+    )
+    assert patch.authorization == f"Bearer {TOKEN}"
+    assert github.pull_request_state("org/infra", pr.id) == CLOSED
+    count = len(host.requests)
+    assert github.close_pull_request("org/infra", pr.id) == CLOSED
+    assert [r.method for r in host.requests[count:]] == ["GET"]
+    merged = github.open_pull_request("org/infra", "proton--env-2", "main", "t", "b")
+    host.merge("org/infra", merged.id)
+    assert github.close_pull_request("org/infra", merged.id) == MERGED
+    assert host.pull("org/infra", merged.id)["merged"] is True
+
+    bitbucket = Bitbucket(host.bitbucket_api, "bb_access_token")
+    pr = bitbucket.open_pull_request("ws/infra", "proton--env-1", "main", "t", "b")
+    assert bitbucket.close_pull_request("ws/infra", pr.id) == CLOSED
+    decline = host.requests[-1]
+    assert (decline.method, decline.path) == ("POST", "/2.0/repositories/ws/infra/pullrequests/1/decline")
+    assert bitbucket.pull_request_state("ws/infra", pr.id) == CLOSED
+    assert bitbucket.close_pull_request("ws/infra", pr.id) == CLOSED
+    assert host.requests[-1].method == "GET"

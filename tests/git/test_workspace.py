@@ -114,6 +114,12 @@ def test_pull_request_branch_is_published_once(tmp_path: Path) -> None:
         == FILES["dev/.proton/deployment-metadata.json"]
     )
     assert reader.read("origin/proton--env-1", "dev/nothing.tf") is None
+    assert reader.list_files("origin/proton--env-1") == [
+        "README.md",
+        "dev/.proton/deployment-metadata.json",
+        "dev/main.tf",
+        "environments/.keep",
+    ]
 
 
 def test_direct_mode_commits_to_the_base_branch(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from baryon.domain.specs import (
     validate_inputs,
 )
 from baryon.domain.versions import parse_part
+from baryon.engine import selfmanaged
 from baryon.protocol.errors import (
     ConflictException,
     ResourceNotFoundException,
@@ -127,15 +128,16 @@ def _linked_repository(ctx: Context, connection: Connection, params: Params) -> 
 
 def _check_provisioning(
     ctx: Context, connection: Connection, template: Row[Any], version: Row[Any], params: Params
-) -> None:
-    """The provisioning parameters must fit the method the version's bundle uses."""
+) -> dict[str, str] | None:
+    """The provisioning parameters must fit the method the version's bundle uses; returns the stored
+    `provisioningRepository` of a Terraform (self-managed) environment."""
     _refuse_account_connection(params)
     repository = _linked_repository(ctx, connection, params)
     label = f"Version {version.major}.{version.minor} of environment template {template.name}"
     if template.provisioning == CUSTOMER_MANAGED:
         if repository is not None:
             raise ValidationException(f"{label} is customer managed; do not give a provisioningRepository.")
-        return
+        return None
     engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
     if engine == "codebuild":
         raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
@@ -145,14 +147,45 @@ def _check_provisioning(
                 f"{label} is a Terraform template; it needs a provisioningRepository (self-managed "
                 "provisioning)."
             )
-        raise ValidationException(
-            "Self-managed (Terraform) provisioning is not available on this Baryon server yet."
-        )
+        if params.get("protonServiceRoleArn"):
+            raise ValidationException(
+                f"{label} is a Terraform template (self-managed provisioning); do not give a "
+                "protonServiceRoleArn."
+            )
+        return repository
     if repository is not None:
         raise ValidationException(
             f"{label} is provisioned through CloudFormation; do not give a provisioningRepository."
         )
     if not params.get("protonServiceRoleArn"):
+        raise ValidationException(
+            "protonServiceRoleArn is required to provision a CloudFormation environment."
+        )
+    return None
+
+
+def _check_update_method(
+    row: Row[Any], template: Row[Any], version: Row[Any], changes: dict[str, Any]
+) -> None:
+    """A deploying update must fit the method of the target version: a Terraform version needs the
+    environment's provisioningRepository, any other its protonServiceRoleArn."""
+    if template.provisioning == CUSTOMER_MANAGED:
+        return
+    label = f"Version {version.major}.{version.minor} of environment template {template.name}"
+    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    if engine == "hcl":
+        if row.provisioning_repository is None:
+            raise ValidationException(
+                f"{label} is a Terraform template; environment {row.name} has no provisioningRepository "
+                "(self-managed provisioning)."
+            )
+        return
+    if row.provisioning_repository is not None:
+        raise ValidationException(
+            f"{label} is not a Terraform template; environment {row.name} is provisioned through a "
+            "repository (self-managed provisioning)."
+        )
+    if not changes.get("proton_service_role_arn", row.proton_service_role_arn):
         raise ValidationException(
             "protonServiceRoleArn is required to provision a CloudFormation environment."
         )
@@ -213,7 +246,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
         raise ServiceQuotaExceededException(
             f"You have reached the quota of {quota} environments in this account and region."
         )
-    _check_provisioning(ctx, connection, template, version, params)
+    repository = _check_provisioning(ctx, connection, template, version, params)
     raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")
     now = ctx.now
@@ -228,6 +261,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
             codebuild_role_arn=params.get("codebuildRoleArn"),
             component_role_arn=params.get("componentRoleArn"),
             provisioning=CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
+            provisioning_repository=orjson.dumps(repository).decode() if repository is not None else None,
             template_major=version.major,
             template_minor=version.minor,
             spec=params["spec"],
@@ -320,6 +354,11 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
                 "provisioning); do not give a provisioningRepository."
             )
         changes["provisioning_repository"] = orjson.dumps(repository).decode()
+    if row.provisioning_repository is not None and params.get("protonServiceRoleArn"):
+        raise ValidationException(
+            f"Environment {row.name} is provisioned through a repository (self-managed provisioning); do "
+            "not give a protonServiceRoleArn."
+        )
     if deployment_type == NONE:
         for member in ("spec", "templateMajorVersion", "templateMinorVersion"):
             if member in params:
@@ -341,11 +380,7 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
     current = orjson.loads(row.inputs)
     raw = resolve_current_values(parse_environment_spec(spec_text), current) if spec_text else {}
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {row.name}")
-    role = changes.get("proton_service_role_arn", row.proton_service_role_arn)
-    if template.provisioning != CUSTOMER_MANAGED and not role:
-        raise ValidationException(
-            "protonServiceRoleArn is required to provision a CloudFormation environment."
-        )
+    _check_update_method(row, template, version, changes)
     target = _target_state(template.name, version.major, version.minor, spec_text)
     target["environment"]["inputs"] = inputs
     deployment_id = _start(
@@ -417,6 +452,7 @@ def cancel_environment_deployment(ctx: Context, params: Params, connection: Conn
         )
     connection.execute(sa.update(environments).where(E.id == row.id).values(deployment_status=CANCELLING))
     deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
     return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
 

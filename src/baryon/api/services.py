@@ -47,6 +47,7 @@ from baryon.domain.specs import (
     validate_inputs,
 )
 from baryon.domain.versions import parse_part
+from baryon.engine import selfmanaged
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
@@ -248,9 +249,23 @@ def _compatible_environment(
             f"Environment {environment_name} has not been deployed successfully yet "
             f"({env.deployment_status})."
         )
-    if parts_of(version).get("instance_infrastructure", {}).get("rendering_engine") != "jinja":
+    engine = parts_of(version).get("instance_infrastructure", {}).get("rendering_engine")
+    label = f"Version {version.major}.{version.minor} of the service template"
+    if engine == "hcl":
+        if not env.provisioning_repository:
+            raise ValidationException(
+                f"{label} is a Terraform template; environment {environment_name} is not provisioned through "
+                f"a repository (self-managed provisioning), so service instance {instance} cannot be "
+                "deployed in it."
+            )
+        return env
+    if engine != "jinja":
+        raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
+    if env.provisioning_repository:
         raise ValidationException(
-            "Only CloudFormation service templates are served by this Baryon server yet."
+            f"{label} is provisioned through CloudFormation; environment {environment_name} is provisioned "
+            f"through a repository (self-managed provisioning), so service instance {instance} cannot be "
+            "deployed in it."
         )
     if not env.proton_service_role_arn:
         raise ValidationException(
@@ -463,11 +478,18 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             where=f"pipeline of service {name}",
         )
         settings = connection.execute(
-            sa.select(account_settings.c.pipeline_service_role_arn).where(
-                account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region
-            )
+            sa.select(
+                account_settings.c.pipeline_service_role_arn,
+                account_settings.c.pipeline_provisioning_repository,
+            ).where(account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region)
         ).first()
-        if settings is None or not settings.pipeline_service_role_arn:
+        if parts_of(version).get("pipeline_infrastructure", {}).get("rendering_engine") == "hcl":
+            if settings is None or not settings.pipeline_provisioning_repository:
+                raise ValidationException(
+                    f"The pipeline of service template {template.name} is a Terraform template; the account "
+                    "has no pipelineProvisioningRepository (UpdateAccountSettings) to provision it with."
+                )
+        elif settings is None or not settings.pipeline_service_role_arn:
             raise ValidationException(
                 "The account has no pipelineServiceRoleArn (UpdateAccountSettings) "
                 "to provision the pipeline with."
@@ -1039,6 +1061,7 @@ def cancel_service_instance_deployment(
         sa.update(service_instances).where(I.id == row.id).values(deployment_status=CANCELLING)
     )
     deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
     return {
         "serviceInstance": instance_shape(ctx, require_instance(connection, ctx, row.service_name, row.name))
@@ -1061,6 +1084,7 @@ def cancel_service_pipeline_deployment(
         sa.update(service_pipelines).where(P.service_id == service.id).values(deployment_status=CANCELLING)
     )
     deployment_store.set_status(connection, pipeline.last_attempted_deployment_id, CANCELLING, ctx.now)
+    selfmanaged.cancel_handed_off(connection, ctx.now, pipeline.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
     return {"pipeline": pipeline_shape(ctx, service, _require_pipeline(connection, ctx, service))}
 

@@ -1,19 +1,368 @@
 """Self-managed (Terraform) provisioning: the deployment job's step for bundle parts of this method.
 
-Invariants: the step settles the deployment through `baryon.engine.settle` and never raises for an
-expected result.
+A deployment commits its resource's Terraform files (`baryon.render.terraform`) to the provisioning
+repository (an environment's `provisioningRepository`, also used by its service instances; the account's
+`pipelineProvisioningRepository` for pipelines), through the repository link's connection:
+
+- pull-request mode on a host with an API: push branch ``proton--proton-<kind>-<deployment id>``, open a
+  pull request to the link's branch, then look at it every `pull_request_poll_seconds`: closed without
+  merge ends the deployment CANCELLED (a deletion DELETE_FAILED), merged hands the deployment over;
+- pull-request mode on a plain git remote: push the branch and hand the deployment over;
+- direct mode: commit on the link's branch itself and hand the deployment over.
+
+A deployment handed over waits for NotifyResourceDeploymentStatusChange from the repository's automation;
+Cancel*Deployment settles it CANCELLED at once (`cancel_handed_off`), since nothing is left to undo. While
+a pull request is open, a cancel closes it and ends the deployment CANCELLED.
+
+Phases kept in ``progress["phase"]``: none (publishing), ``review`` (a pull request is open and the job
+polls it), ``handed-off`` (the job has finished).
+
+Invariants: every action can be repeated after a crash without being done twice — the branch is named
+after the deployment, publishing files a branch already holds commits nothing, opening a pull request
+first finds the open one; the repository, branch, commit and pull request are saved in the progress
+before the next action; the hand-over is written only while the deployment is in flight, so a cancel
+racing with it is either seen by the step or finds the deployment handed over; the step settles the
+deployment through `baryon.engine.settle` and never raises for an expected result.
 """
 
 from __future__ import annotations
 
-from baryon.domain.deployments import DELETE, DELETE_FAILED, FAILED
-from baryon.engine.outcomes import Done, Outcome
-from baryon.engine.settle import Finish, finish
-from baryon.engine.steps import StepInput
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from baryon.domain import arns
+from baryon.domain.deployments import (
+    CANCEL_MESSAGE,
+    CANCELLED,
+    CANCELLING,
+    DELETE,
+    DELETE_COMPLETE,
+    DELETE_FAILED,
+    DELETE_IN_PROGRESS,
+    FAILED,
+    IN_PROGRESS,
+)
+from baryon.engine.outcomes import Done, Outcome, Retry, Wait
+from baryon.engine.settle import Finish, finish, record_finish, save, target_of
+from baryon.engine.steps import StepInput, bundle_part, version_of
+from baryon.engine.subjects import ENVIRONMENT, SERVICE_INSTANCE, load
+from baryon.git.command import GitError
+from baryon.git.providers import CLOSED, OPEN, ProviderError
+from baryon.git.publish import publish
+from baryon.git.workspace import Workspace
+from baryon.render import terraform
+from baryon.render.errors import RenderError
+from baryon.store import connections
+from baryon.store import deployments as deployment_store
+from baryon.store.schema import account_settings, deployments, environments
+
+D = deployments.c
+METHOD = "hcl"
+PHASE = "phase"
+REVIEW = "review"
+HANDED_OFF = "handed-off"
 
 
 def step(given: StepInput) -> Outcome:
+    try:
+        if given.record.deployment_status == CANCELLING:
+            return _cancel(given)
+        phase = given.progress.get(PHASE)
+        if phase == HANDED_OFF:
+            return Done("handed over to the repository's automation")
+        if phase == REVIEW:
+            return _review(given)
+        return _publish(given)
+    except GitError as error:
+        return Retry(error.message)
+    except ProviderError as error:
+        if error.retryable:
+            return Retry(error.message)
+        return _fail(given, f"The git host's pull-request API refused a request: {error.message}")
+
+
+def cancel_handed_off(connection: Connection, now: float, deployment_id: str) -> bool:
+    """Settle CANCELLED, in the caller's transaction, a Terraform deployment whose job has handed it over
+    to the repository's automation; False (nothing done) for any other deployment."""
+    record = deployment_store.find(connection, deployment_id)
+    if record is None:
+        return False
+    progress: dict[str, Any] = orjson.loads(record.progress)
+    if progress.get("method") != METHOD or progress.get(PHASE) != HANDED_OFF:
+        return False
+    subject = load(connection, record)
+    return record_finish(connection, now, record, subject, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+
+
+# --- the phases -----------------------------------------------------------------------------------
+
+
+def _publish(given: StepInput) -> Outcome:
+    runtime, record, progress = given.runtime, given.record, given.progress
+    repository = progress.get("repository")
+    if repository is None:
+        found = _configured_repository(given)
+        if isinstance(found, str):
+            return _fail(given, found)
+        repository = found
+        progress["repository"] = repository
+        save(runtime, record, progress)
+    resolved = _resolve(given, repository)
+    if resolved is None:
+        return _fail(given, _unlinked(repository))
+    base = str(repository["branch"])
+    direct = resolved.mode == connections.DIRECT
+    remote = resolved.remote()
+    scratch_root = runtime.settings.data_dir / "scratch"
+    scratch_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(prefix="terraform-", dir=scratch_root) as scratch:
+        workspace = Workspace(remote, Path(scratch))
+        fetched = workspace.fetch(base)
+        if base not in fetched and not direct:
+            return _fail(
+                given,
+                f"The branch {base} does not exist in repository {resolved.name}; the pull request needs it "
+                "as its base.",
+            )
+        ref = f"refs/remotes/origin/{base}"
+        existing = workspace.list_files(ref) if base in fetched else []
+        try:
+            change = _change(given, workspace, ref, existing)
+        except (RenderError, ValueError) as error:
+            return _fail(given, str(error))
+        if change is None:
+            finish(runtime, record, given.subject, Finish(DELETE_COMPLETE), progress)
+            return Done("nothing of the resource was in the repository")
+        head, files = change
+        published = publish(
+            remote,
+            Path(scratch),
+            base=base,
+            files=files,
+            message=terraform.commit_message(record.target_arn),
+            head=None if direct else head,
+        )
+    progress.update(mode=resolved.mode, branch=published.branch, commit=published.commit)
+    save(runtime, record, progress)
+    provider = None if direct else resolved.pull_requests()
+    if provider is None:
+        return _hand_off(given)
+    pull_request = provider.open_pull_request(
+        resolved.name, head, base, terraform.commit_message(record.target_arn), _description(record)
+    )
+    progress.update(pull_request={"id": pull_request.id, "url": pull_request.url}, phase=REVIEW)
+    save(runtime, record, progress)
+    return Wait(runtime.clock.now() + runtime.settings.pull_request_poll_seconds)
+
+
+def _review(given: StepInput) -> Outcome:
+    runtime, progress = given.runtime, given.progress
+    resolved = _resolve(given, progress["repository"])
+    if resolved is None:
+        return _fail(given, _unlinked(progress["repository"]))
+    provider = resolved.pull_requests()
+    if provider is None:
+        return _hand_off(given)
+    pull_request = progress["pull_request"]
+    state = provider.pull_request_state(resolved.name, pull_request["id"])
+    if state == OPEN:
+        return Wait(runtime.clock.now() + runtime.settings.pull_request_poll_seconds)
+    if state == CLOSED:
+        status = DELETE_FAILED if given.record.operation == DELETE else CANCELLED
+        message = f"The pull request {_label(pull_request)} was closed without being merged."
+        finish(runtime, given.record, given.subject, Finish(status, message), progress)
+        return Done()
+    progress["merged"] = True
+    return _hand_off(given)
+
+
+def _hand_off(given: StepInput) -> Outcome:
+    """Finish the job, leaving the deployment to the repository's automation (written only while the
+    deployment is still in flight)."""
+    runtime, record = given.runtime, given.record
+    handed = {**given.progress, PHASE: HANDED_OFF}
+    with runtime.database.write() as connection:
+        count = connection.execute(
+            sa.update(deployments)
+            .where(D.id == record.id, D.deployment_status.in_((IN_PROGRESS, DELETE_IN_PROGRESS)))
+            .values(progress=orjson.dumps(handed).decode(), last_modified_at=runtime.clock.now())
+        ).rowcount
+    if count:
+        return Done("handed over to the repository's automation")
+    with runtime.database.read() as connection:
+        current = deployment_store.find(connection, record.id)
+    if current is not None and current.deployment_status == CANCELLING:
+        return _cancel(StepInput(runtime, given.job, current, given.subject, given.progress))
+    return Done("the deployment was settled meanwhile")
+
+
+def _cancel(given: StepInput) -> Outcome:
+    runtime, progress = given.runtime, given.progress
+    message = CANCEL_MESSAGE
+    pull_request = progress.get("pull_request")
+    if pull_request is not None:
+        resolved = _resolve(given, progress["repository"])
+        provider = resolved.pull_requests() if resolved is not None else None
+        if provider is not None and resolved is not None:
+            try:
+                provider.close_pull_request(resolved.name, pull_request["id"])
+            except ProviderError as error:
+                if error.retryable:
+                    return Retry(error.message)
+                message = (
+                    f"{CANCEL_MESSAGE} The pull request {_label(pull_request)} could not be closed: "
+                    f"{error.message}"
+                )
+    finish(runtime, given.record, given.subject, Finish(CANCELLED, message), progress)
+    return Done()
+
+
+def _fail(given: StepInput, message: str) -> Outcome:
     status = DELETE_FAILED if given.record.operation == DELETE else FAILED
-    message = "Self-managed (Terraform) provisioning is not available on this Baryon server yet."
     finish(given.runtime, given.record, given.subject, Finish(status, message), given.progress)
     return Done()
+
+
+# --- the repository -------------------------------------------------------------------------------
+
+
+def _configured_repository(given: StepInput) -> dict[str, str] | str:
+    """The stored `{arn, name, provider, branch}` the resource deploys to, or why there is none."""
+    record, subject = given.record, given.subject
+    with given.runtime.database.read() as connection:
+        if record.target_type == ENVIRONMENT:
+            stored = subject.row.provisioning_repository
+            missing = (
+                f"Environment {subject.row.name} has no provisioningRepository to commit its Terraform "
+                "files to."
+            )
+        elif record.target_type == SERVICE_INSTANCE:
+            stored = connection.execute(
+                sa.select(environments.c.provisioning_repository).where(
+                    environments.c.id == subject.row.environment_id
+                )
+            ).scalar()
+            missing = (
+                f"Environment {record.environment_name} has no provisioningRepository to commit the "
+                f"Terraform files of service instance {subject.row.name} to."
+            )
+        else:
+            stored = connection.execute(
+                sa.select(account_settings.c.pipeline_provisioning_repository).where(
+                    account_settings.c.account_id == record.account_id,
+                    account_settings.c.region == record.region,
+                )
+            ).scalar()
+            missing = (
+                "The account has no pipelineProvisioningRepository (UpdateAccountSettings) to commit the "
+                "pipeline's Terraform files to."
+            )
+    if not stored:
+        return missing
+    document = orjson.loads(stored)
+    return {key: str(document[key]) for key in ("provider", "name", "branch")}
+
+
+def _resolve(given: StepInput, repository: dict[str, str]) -> connections.ResolvedRepository | None:
+    with given.runtime.database.read() as connection:
+        return connections.resolve(
+            connection,
+            given.runtime.secrets,
+            given.record.account_id,
+            given.record.region,
+            repository["provider"],
+            repository["name"],
+        )
+
+
+def _unlinked(repository: dict[str, str]) -> str:
+    return (
+        f"The repository {repository['provider'].lower()}:{repository['name']} is no longer linked to this "
+        "account and region (CreateRepository)."
+    )
+
+
+# --- the files ------------------------------------------------------------------------------------
+
+
+def _change(
+    given: StepInput, workspace: Workspace, ref: str, existing: list[str]
+) -> tuple[str, dict[str, bytes | None]] | None:
+    """The branch name and the files to write (None: remove) for the deployment; None for a deletion
+    that finds nothing of the resource in the repository."""
+    runtime, record, subject = given.runtime, given.record, given.subject
+    major, minor = version_of(record, subject)
+    inputs = None if record.operation == DELETE else target_of(record).get("inputs")
+    if inputs is None:
+        inputs = orjson.loads(subject.row.inputs)
+    namespace = subject.context(inputs)
+    kind = record.target_type
+    template_arn = arns.arn(
+        record.region, record.account_id, arns.template_resource(subject.template_kind, subject.template_name)
+    )
+    environment_arn = (
+        arns.arn(record.region, record.account_id, f"environment/{record.environment_name}")
+        if kind == SERVICE_INSTANCE
+        else None
+    )
+    arn = record.target_arn
+    if record.operation == DELETE:
+        folder = terraform.resource_folder(kind, namespace, existing)
+        metadata = f"{folder}/{terraform.METADATA_FILE}"
+        current = _read(workspace, ref, [*_folder_tf(folder, existing), metadata], existing)
+        if metadata not in current and not any(terraform.is_managed(c, arn) for c in current.values()):
+            return None
+        deletion = terraform.terraform_deletion(
+            kind, arn, template_arn, major, minor, record.id, namespace, current, environment_arn
+        )
+        return deletion.branch, dict(deletion.files)
+    part = bundle_part(runtime, subject, major, minor)
+    sources = {str(name): part.files[str(name)] for name in part.info["files"]}
+    change = terraform.terraform_files(
+        kind, arn, template_arn, major, minor, record.id, sources, namespace, existing, environment_arn
+    )
+    files: dict[str, bytes | None] = dict(change.files)
+    for path, content in _read(workspace, ref, list(change.stale), existing).items():
+        if terraform.is_managed(content, arn):
+            files[path] = None
+    return change.branch, files
+
+
+def _folder_tf(folder: str, paths: list[str]) -> list[str]:
+    prefix = folder + "/"
+    return [
+        path
+        for path in paths
+        if path.startswith(prefix) and "/" not in path[len(prefix) :] and path.endswith(".tf")
+    ]
+
+
+def _read(workspace: Workspace, ref: str, wanted: list[str], existing: list[str]) -> dict[str, bytes]:
+    present = set(existing)
+    found: dict[str, bytes] = {}
+    for path in wanted:
+        if path in present:
+            text = workspace.read(ref, path)
+            if text is not None:
+                found[path] = text.encode()
+    return found
+
+
+def _description(record: Any) -> str:
+    if record.operation == DELETE:
+        outcome = "closing it without merging fails the deletion (DELETE_FAILED) and keeps the resource."
+    else:
+        outcome = "closing it without merging cancels the deployment."
+    return (
+        f"Deployment {record.id} of {record.target_arn}.\n\n"
+        f"Merge this pull request to let the repository's automation apply it; {outcome}\n"
+    )
+
+
+def _label(pull_request: dict[str, str]) -> str:
+    return pull_request.get("url") or f"#{pull_request['id']}"

@@ -3,8 +3,9 @@
 Invariants: every request carries the connection's token only in its `Authorization` header, goes to the
 connection's API URL and nowhere else (redirects are refused), and fails with a `ProviderError` whose
 text holds no secret; opening a pull request first looks for an open one from the same head to the same
-base and returns it, so a repeated step never opens a second one; states map onto OPEN, MERGED and
-CLOSED (closed without merge: declined or superseded on Bitbucket).
+base and returns it, so a repeated step never opens a second one; closing one that is already closed or
+merged changes nothing; states map onto OPEN, MERGED and CLOSED (closed without merge: declined or
+superseded on Bitbucket).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class PullRequestProvider(Protocol):
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest: ...
 
     def pull_request_state(self, repo: str, id: str) -> State: ...
+
+    def close_pull_request(self, repo: str, id: str) -> State:
+        """Close an open pull request without merging it; answers the state it ends in."""
+        ...
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -157,6 +162,16 @@ class GitHub:
             return MERGED
         return OPEN if document.get("state") == "open" else CLOSED
 
+    def close_pull_request(self, repo: str, id: str) -> State:
+        state = self.pull_request_state(repo, id)
+        if state != OPEN:
+            return state
+        owner, name = _split(repo)
+        self._client.call(
+            "PATCH", f"/repos/{owner}/{name}/pulls/{urllib.parse.quote(id)}", {"state": "closed"}
+        )
+        return CLOSED
+
 
 def _github_pr(document: Any) -> PullRequest:
     if not isinstance(document, dict) or "number" not in document:
@@ -214,6 +229,16 @@ class Bitbucket:
         if state in ("DECLINED", "SUPERSEDED"):
             return CLOSED
         raise ProviderError(f"unknown pull request state {state!r}")
+
+    def close_pull_request(self, repo: str, id: str) -> State:
+        state = self.pull_request_state(repo, id)
+        if state != OPEN:
+            return state
+        workspace, slug = _split(repo)
+        self._client.call(
+            "POST", f"/repositories/{workspace}/{slug}/pullrequests/{urllib.parse.quote(id)}/decline"
+        )
+        return CLOSED
 
 
 def _bb_quote(value: str) -> str:

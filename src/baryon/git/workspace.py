@@ -174,6 +174,11 @@ class Workspace:
             raise GitError(_push_failure(result))
         return head
 
+    def list_files(self, ref: str) -> list[str]:
+        """The path of every file at `ref` (e.g. `origin/main`) in the scratch repository, sorted."""
+        result = self._git("ls-tree", "-r", "-z", "--name-only", ref)
+        return sorted(name for name in result.stdout.split("\0") if name)
+
     def read(self, ref: str, path: str) -> str | None:
         """The text of `path` at `ref` (e.g. `origin/main`) in the scratch repository, or None."""
         relative = _safe_path(path)
