@@ -180,21 +180,21 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
     )
     assert proton.list_components()["components"] == []
 
-    # A Terraform component needs no component role; it goes to the self-managed provisioning step.
-    terraform = proton.create_component(
-        name="tf", environmentName="dev", manifest=TERRAFORM_MANIFEST, templateFile='resource "x" "y" {}\n'
-    )["component"]
-    assert terraform["deploymentStatus"] == "IN_PROGRESS"
-    with pytest.raises(Exception, match="FAILED"):
-        proton.get_waiter("component_deployed").wait(name="tf", WaiterConfig=FAST)
-    failed = proton.get_component(name="tf")["component"]
-    assert (failed["deploymentStatus"], failed["deploymentStatusMessage"]) == (
-        "FAILED",
-        "Self-managed (Terraform) provisioning is not available on this Baryon server yet.",
+    # A Terraform component goes to the environment's provisioningRepository, which this one has not.
+    code, message = _error(
+        proton.create_component,
+        name="tf",
+        environmentName="dev",
+        manifest=TERRAFORM_MANIFEST,
+        templateFile='resource "x" "y" {}\n',
     )
-    assert "lastSucceededDeploymentId" not in failed and "lastDeploymentSucceededAt" not in failed
-    tf_deployment = proton.get_deployment(id=failed["lastAttemptedDeploymentId"])["deployment"]
-    assert tf_deployment["targetState"] == {"component": {"templateFile": 'resource "x" "y" {}\n'}}
+    assert (code, message) == (
+        "ValidationException",
+        "The component's manifest names a Terraform file (rendering_engine hcl); environment dev is not "
+        "provisioned through a repository (self-managed provisioning), so component tf cannot be deployed "
+        "in it.",
+    )
+    assert proton.list_components()["components"] == []
 
     proton.update_environment(name="dev", deploymentType="NONE", componentRoleArn=COMPONENT_ROLE)
     created = proton.create_component(
@@ -248,7 +248,7 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
     listed = proton.list_deployments(componentName="cache")["deployments"]
     assert [d["id"] for d in listed] == [deployment["id"]]
     counts = proton.get_resources_summary()["counts"]
-    assert counts["components"] == {"total": 2, "failed": 1}
+    assert counts["components"] == {"total": 1, "failed": 0}
 
     # A render failure ends the deployment FAILED and keeps the outputs of the last success.
     broken = TEMPLATE.replace("{{ environment.outputs.VpcId }}", "{{ environment.outputs.Missing }}")
@@ -260,7 +260,7 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
         "cloudformation.yaml, line 16: environment.outputs.Missing is not defined"
     )
     assert _outputs(proton.list_component_outputs(componentName="cache")) == outputs
-    assert proton.get_resources_summary()["counts"]["components"] == {"total": 2, "failed": 2}
+    assert proton.get_resources_summary()["counts"]["components"] == {"total": 1, "failed": 1}
     first = deployment["id"]
     assert _outputs(proton.list_component_outputs(componentName="cache", deploymentId=first)) == outputs
     assert (

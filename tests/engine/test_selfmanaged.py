@@ -850,3 +850,270 @@ def test_a_cancel_that_lands_while_the_step_hands_over_is_kept(
         "User initiated cancellation.",
     )
     assert progress_of(runtime, deployment_id).get("phase") is None
+
+
+# --- components ----------------------------------------------------------------------------------------
+
+COMPONENT_ARN = f"arn:aws:proton:{REGION}:{ACCOUNT}:component/cache"
+COMPONENT_TF = """resource "aws_s3_bucket" "cache" {
+  bucket = "${var.component.name}-${var.environment.outputs.VpcId}"
+}
+
+output "Bucket" {
+  value = aws_s3_bucket.cache.bucket
+}
+"""
+COMPONENT_VARIABLES = """variable "component" {
+  type = object({
+    name = string
+  })
+}
+
+variable "environment" {
+  type = object({
+    account_id = string
+    name       = string
+    outputs    = map(string)
+  })
+}
+
+variable "service" {
+  type = object({
+    name = string
+  })
+  default = null
+}
+
+variable "service_instance" {
+  type = object({
+    name   = string
+    inputs = map(string)
+  })
+  default = null
+}
+
+variable "proton_tags" {
+  type    = map(string)
+  default = null
+}
+"""
+
+
+def notify(proton: Any, arn: str, deployment_id: str | None = None, **outputs: str) -> None:
+    """Report SUCCEEDED with `outputs`, as the repository's automation does."""
+    extra = {"deploymentId": deployment_id} if deployment_id else {}
+    proton.notify_resource_deployment_status_change(
+        resourceArn=arn,
+        status="SUCCEEDED",
+        outputs=[{"key": k, "valueString": v} for k, v in outputs.items()],
+        **extra,
+    )
+
+
+def component_metadata(deployment_id: str, *, deleted: bool = False) -> str:
+    return (
+        "{\n"
+        f'  "deploymentId" : "{"<proton-resource-deleted>" if deleted else deployment_id}",\n'
+        f'  "isResourceDeleted" : {"true" if deleted else "false"},\n'
+        '  "componentMetadata" : {\n'
+        f'    "arn" : "{COMPONENT_ARN}",\n'
+        f'    "environmentArn" : "{ENV_ARN}",\n'
+        '    "componentType" : "default"\n'
+        "  }\n"
+        "}"
+    )
+
+
+def test_terraform_component_through_the_environment_repository(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
+) -> None:
+    from tests.api.test_components import MANIFEST, TEMPLATE, TERRAFORM_MANIFEST
+
+    runtime = fast
+    repo = bare(remotes, "org/infra")
+    repository = link(runtime, proton, remotes, mode="direct")
+    tf_env_template(proton, s3)
+    env_deployment = create_env(proton, repository)["lastAttemptedDeploymentId"]
+    phase(runtime, env_deployment, "handed-off")
+    notify(proton, ENV_ARN, env_deployment, VpcId="vpc-123")
+    proton.update_environment(
+        name="dev", deploymentType="NONE", componentRoleArn=f"arn:aws:iam::{ACCOUNT}:role/component"
+    )
+
+    # Methods do not mix: a CloudFormation component cannot go to a self-managed environment.
+    assert error_of(
+        proton.create_component, name="cfn", environmentName="dev", manifest=MANIFEST, templateFile=TEMPLATE
+    ) == (
+        "ValidationException",
+        "The component's manifest names a CloudFormation file (rendering_engine jinja); environment dev is "
+        "provisioned through a repository (self-managed provisioning), so component cfn cannot be deployed "
+        "in it.",
+    )
+    assert proton.list_components()["components"] == []
+
+    created = proton.create_component(
+        name="cache", environmentName="dev", manifest=TERRAFORM_MANIFEST, templateFile=COMPONENT_TF
+    )["component"]
+    first = created["lastAttemptedDeploymentId"]
+    progress = phase(runtime, first, "handed-off")
+    assert progress["repository"] == {"provider": "GITHUB", "name": "org/infra", "branch": "main"}
+    assert commits(repo, "main")[0] == "Update requested for Proton - component/cache"
+    header = HEADER.format(arn=COMPONENT_ARN)
+    assert files_at(repo, "main") == sorted(
+        [
+            "README.md",
+            *ENV_FILES,
+            "dev/cache/.proton/deployment-metadata.json",
+            "dev/cache/main.tf",
+            "dev/cache/proton.auto.tfvars.json",
+            "dev/cache/proton.component.variables.tf",
+        ]
+    )
+    assert show(repo, "main", "dev/cache/main.tf") == header + COMPONENT_TF
+    assert show(repo, "main", "dev/cache/proton.component.variables.tf") == header + COMPONENT_VARIABLES
+    assert show(repo, "main", "dev/cache/proton.auto.tfvars.json") == (
+        "{\n"
+        '  "component" : {\n'
+        '    "name" : "cache"\n'
+        "  },\n"
+        '  "environment" : {\n'
+        f'    "account_id" : "{ACCOUNT}",\n'
+        '    "name" : "dev",\n'
+        '    "outputs" : {\n'
+        '      "VpcId" : "vpc-123"\n'
+        "    }\n"
+        "  },\n"
+        '  "proton_tags" : {\n'
+        f'    "proton:account" : "{ACCOUNT}",\n'
+        f'    "proton:environment" : "{ENV_ARN}",\n'
+        f'    "proton:component" : "{COMPONENT_ARN}"\n'
+        "  },\n"
+        f'  "//" : "{COMPONENT_ARN}"\n'
+        "}"
+    )
+    assert show(repo, "main", "dev/cache/.proton/deployment-metadata.json") == component_metadata(first)
+    assert proton.get_component(name="cache")["component"]["deploymentStatus"] == "IN_PROGRESS"
+
+    notify(proton, COMPONENT_ARN, first, Bucket="cache-vpc-123")
+    component = proton.get_component(name="cache")["component"]
+    assert (component["deploymentStatus"], component["lastSucceededDeploymentId"]) == ("SUCCEEDED", first)
+    assert proton.list_component_outputs(componentName="cache")["outputs"] == [
+        {"key": "Bucket", "valueString": "cache-vpc-123"}
+    ]
+
+    # An update commits the new file; once handed over, a cancel settles it at once.
+    changed = COMPONENT_TF.replace("${var.component.name}", "${var.component.name}-v2")
+    second = proton.update_component(name="cache", deploymentType="CURRENT_VERSION", templateFile=changed)[
+        "component"
+    ]["lastAttemptedDeploymentId"]
+    phase(runtime, second, "handed-off")
+    assert show(repo, "main", "dev/cache/main.tf") == header + changed
+    assert show(repo, "main", "dev/cache/.proton/deployment-metadata.json") == component_metadata(second)
+    cancelled = proton.cancel_component_deployment(componentName="cache")["component"]
+    assert (cancelled["deploymentStatus"], cancelled["deploymentStatusMessage"]) == (
+        "CANCELLED",
+        "User initiated cancellation.",
+    )
+    assert proton.get_deployment(id=second)["deployment"]["deploymentStatus"] == "CANCELLED"
+    assert proton.list_component_outputs(componentName="cache")["outputs"] == [
+        {"key": "Bucket", "valueString": "cache-vpc-123"}
+    ]
+
+    # Deletion marks the component's files; the automation's SUCCEEDED removes the component.
+    deletion = proton.delete_component(name="cache")["component"]["lastAttemptedDeploymentId"]
+    phase(runtime, deletion, "handed-off")
+    assert commits(repo, "main")[0] == "Update requested for Proton - component/cache"
+    assert show(repo, "main", "dev/cache/main.tf") == DELETED_HEADER + changed
+    assert (
+        show(repo, "main", "dev/cache/proton.component.variables.tf") == DELETED_HEADER + COMPONENT_VARIABLES
+    )
+    assert show(repo, "main", "dev/cache/.proton/deployment-metadata.json") == component_metadata(
+        deletion, deleted=True
+    )
+    assert show(repo, "main", "dev/main.tf").startswith(HEADER.format(arn=ENV_ARN))
+    assert proton.get_component(name="cache")["component"]["deploymentStatus"] == "DELETE_IN_PROGRESS"
+    notify(proton, COMPONENT_ARN)
+    assert error_of(proton.get_component, name="cache")[0] == "ResourceNotFoundException"
+    assert proton.get_deployment(id=deletion)["deployment"]["deploymentStatus"] == "DELETE_COMPLETE"
+    deletion_of_env = proton.delete_environment(name="dev")["environment"]["lastAttemptedDeploymentId"]
+    phase(runtime, deletion_of_env, "handed-off")
+
+
+def test_attached_terraform_component_and_its_instance(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
+) -> None:
+    from tests.api.test_components import TERRAFORM_MANIFEST
+
+    runtime = fast
+    repo = bare(remotes, "org/infra")
+    repository = link(runtime, proton, remotes, mode="direct")
+    tf_env_template(proton, s3)
+    env_deployment = create_env(proton, repository)["lastAttemptedDeploymentId"]
+    phase(runtime, env_deployment, "handed-off")
+    notify(proton, ENV_ARN, env_deployment, VpcId="vpc-123")
+    proton.create_service_template(name="tf-svc", pipelineProvisioning="CUSTOMER_MANAGED")
+    key = f"{uuid.uuid4().hex}.tar.gz"
+    s3.put_object(Bucket="bundles", Key=key, Body=bundles.terraform_service_bundle(pipeline="none"))
+    proton.create_service_template_version(
+        templateName="tf-svc",
+        compatibleEnvironmentTemplates=[{"templateName": "tf-env", "majorVersion": "1"}],
+        supportedComponentSources=["DIRECTLY_DEFINED"],
+        source={"s3": {"bucket": "bundles", "key": key}},
+    )
+    proton.get_waiter("service_template_version_registered").wait(
+        templateName="tf-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
+    )
+    proton.update_service_template_version(
+        templateName="tf-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    )
+    spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: 8080\n"
+    proton.create_service(name="api", templateName="tf-svc", templateMajorVersion="1", spec=spec)
+    instance_arn = f"arn:aws:proton:{REGION}:{ACCOUNT}:service/api/service-instance/front"
+    instance = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
+    phase(runtime, instance["lastAttemptedDeploymentId"], "handed-off")
+    notify(proton, instance_arn, instance["lastAttemptedDeploymentId"], Port="8080")
+
+    component_spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: 9090\n"
+    created = proton.create_component(
+        name="cache",
+        serviceName="api",
+        serviceInstanceName="front",
+        serviceSpec=component_spec,
+        manifest=TERRAFORM_MANIFEST,
+        templateFile=COMPONENT_TF,
+    )["component"]
+    phase(runtime, created["lastAttemptedDeploymentId"], "handed-off")
+    tfvars = show(repo, "main", "dev/cache/proton.auto.tfvars.json")
+    assert (
+        '  "service" : {\n'
+        '    "name" : "api"\n'
+        "  },\n"
+        '  "service_instance" : {\n'
+        '    "name" : "front",\n'
+        '    "inputs" : {\n'
+        '      "port" : 9090\n'
+        "    }\n"
+        "  },\n"
+    ) in tfvars
+    assert (
+        f'    "proton:service" : "arn:aws:proton:{REGION}:{ACCOUNT}:service/api",\n'
+        f'    "proton:service-instance" : "{instance_arn}",\n'
+        f'    "proton:component" : "{COMPONENT_ARN}"\n'
+    ) in tfvars
+    notify(proton, COMPONENT_ARN, created["lastAttemptedDeploymentId"], Bucket="cache-vpc-123")
+
+    # The instance's next deployment sees the component's outputs.
+    again = proton.update_service_instance(
+        serviceName="api", name="front", deploymentType="CURRENT_VERSION", spec="port: 8080\n"
+    )["serviceInstance"]["lastAttemptedDeploymentId"]
+    phase(runtime, again, "handed-off")
+    assert (
+        '    "components" : {\n'
+        '      "default" : {\n'
+        '        "name" : "cache",\n'
+        '        "outputs" : {\n'
+        '          "Bucket" : "cache-vpc-123"\n'
+        "        }\n"
+        "      }\n"
+        "    }\n"
+    ) in show(repo, "main", "dev/api-front/proton.auto.tfvars.json")

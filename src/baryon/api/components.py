@@ -5,7 +5,9 @@ A component is created from a manifest and one IaC file given as texts (not a re
 an environment (detached) or attached to a service instance (the environment is then the instance's).
 Its provisioning method comes from the manifest's rendering engine: CloudFormation (`jinja`) components
 deploy with the environment's `componentRoleArn`; Terraform (`hcl`) components go to the self-managed
-provisioning step of `baryon.engine.deploy`, like Terraform bundle parts.
+provisioning step of `baryon.engine.deploy`, like Terraform bundle parts, and so to the environment's
+`provisioningRepository`. Methods do not mix: a Terraform component needs an environment provisioned
+through a repository, a CloudFormation one an environment that is not (ValidationException).
 
 Invariants: the manifest, the IaC file, the serviceSpec and the inputs read from it are stored on the
 component and copied into each deployment's target state, so a deployment renders exactly what was
@@ -50,6 +52,7 @@ from baryon.domain.specs import (
     resolve_current_values,
     validate_inputs,
 )
+from baryon.engine import selfmanaged
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
@@ -62,6 +65,7 @@ I = service_instances.c  # noqa: E741
 S = services.c
 DIRECTLY_DEFINED = "DIRECTLY_DEFINED"
 CLOUDFORMATION = "jinja"
+TERRAFORM = "hcl"
 COMPONENT = "COMPONENT"
 MEMBER = "component"
 
@@ -125,9 +129,25 @@ def _manifest(manifest: str, template_file: str) -> ComponentManifest:
         raise ValidationException(error.message) from None
 
 
-def _usable_environment(environment: Row[Any], manifest: ComponentManifest) -> None:
+def _usable_environment(environment: Row[Any], manifest: ComponentManifest, component: str) -> None:
+    """Refuse an environment the component cannot deploy in: one being deleted, one whose provisioning
+    method differs from the manifest's (Terraform components go to the environment's
+    provisioningRepository, CloudFormation ones need its componentRoleArn)."""
     if environment.deployment_status == DELETE_IN_PROGRESS:
         raise ConflictException(f"Environment {environment.name} is being deleted.")
+    self_managed = environment.provisioning_repository is not None
+    if manifest.rendering_engine == TERRAFORM and not self_managed:
+        raise ValidationException(
+            "The component's manifest names a Terraform file (rendering_engine hcl); environment "
+            f"{environment.name} is not provisioned through a repository (self-managed provisioning), so "
+            f"component {component} cannot be deployed in it."
+        )
+    if manifest.rendering_engine == CLOUDFORMATION and self_managed:
+        raise ValidationException(
+            "The component's manifest names a CloudFormation file (rendering_engine jinja); environment "
+            f"{environment.name} is provisioned through a repository (self-managed provisioning), so "
+            f"component {component} cannot be deployed in it."
+        )
     if manifest.rendering_engine == CLOUDFORMATION and not environment.component_role_arn:
         raise ValidationException(
             f"Environment {environment.name} has no componentRoleArn; a CloudFormation component needs "
@@ -301,7 +321,7 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         inputs = _inputs(connection, name, service, instance, params.get("serviceSpec"))
     else:
         environment = require_environment(connection, ctx, params["environmentName"])
-    _usable_environment(environment, manifest)
+    _usable_environment(environment, manifest, name)
     now = ctx.now
     connection.execute(
         sa.insert(components).values(
@@ -447,7 +467,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
     template_file = params.get("templateFile", row.template_file)
     manifest = _manifest(row.manifest, template_file)
     environment = require_environment(connection, ctx, row.environment_name)
-    _usable_environment(environment, manifest)
+    _usable_environment(environment, manifest, row.name)
     inputs = (
         _inputs(connection, row.name, service, instance, service_spec)
         if service is not None and instance is not None
@@ -558,6 +578,7 @@ def cancel_component_deployment(ctx: Context, params: Params, connection: Connec
         )
     connection.execute(sa.update(components).where(C.id == row.id).values(deployment_status=CANCELLING))
     deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
     return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
 

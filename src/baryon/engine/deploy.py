@@ -4,7 +4,8 @@ Invariants: each step re-reads the deployment and acts only while it is in fligh
 chosen action are saved before the next step, and CloudFormation calls carry the deployment id as their
 token, so a step repeated after a crash never starts a second stack operation; the resource's version,
 spec, inputs and outputs change only when its deployment succeeds; a render failure or a permanent
-provisioning error ends the deployment FAILED with the reason, never an API error.
+provisioning error ends the deployment FAILED with the reason, never an API error. A deployment that
+must wait for others (`Subject.blocked`) polls with a delay that grows with its wait (`blocked_delay`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ log = logging.getLogger("baryon.engine.deploy")
 D = deployments.c
 V = template_versions.c
 POLL_SECONDS = 1.0
+#: A deployment that waits for others (a pipeline for its service's instances) looks again after a tenth
+#: of the time it has waited so far, at least every POLL_SECONDS and at most every BLOCKED_MAX_SECONDS.
+BLOCKED_SHARE = 0.1
+BLOCKED_MAX_SECONDS = 30.0
 JOB_KIND = deployment_store.JOB_KIND
 #: Provisioning methods other than CloudFormation, by the rendering engine of the bundle part.
 METHODS: dict[str, Callable[[StepInput], Outcome]] = {"hcl": selfmanaged.step, "codebuild": commands.step}
@@ -87,7 +92,8 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         if subject.customer_managed:
             return _customer_managed(runtime, record, subject, progress)
         if subject.blocked and not progress:
-            return Wait(runtime.clock.now() + POLL_SECONDS)
+            now = runtime.clock.now()
+            return Wait(now + blocked_delay(now - record.created_at))
         fresh = job.claims == 1 and not progress
         engine = progress.get("method") or _engine(runtime, record, subject)
         if engine is None:
@@ -108,6 +114,13 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         status = DELETE_FAILED if record.operation == DELETE else FAILED
         _finish(runtime, record, subject, Finish(status, str(error)), progress)
         return Done()
+
+
+def blocked_delay(waited: float) -> float:
+    """Seconds until a blocked deployment that has waited `waited` seconds looks again: short while the
+    wait is short (CloudFormation instances settle in minutes), growing with it (Terraform instances may
+    wait hours for their automation), so the delay it adds stays within a tenth of the wait."""
+    return min(BLOCKED_MAX_SECONDS, max(POLL_SECONDS, waited * BLOCKED_SHARE))
 
 
 def _engine(runtime: Runtime, record: Any, subject: Subject) -> str | None:

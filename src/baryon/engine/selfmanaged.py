@@ -1,8 +1,10 @@
-"""Self-managed (Terraform) provisioning: the deployment job's step for bundle parts of this method.
+"""Self-managed (Terraform) provisioning: the deployment job's step for bundle parts of this method and
+for components whose manifest names a Terraform (``hcl``) file.
 
 A deployment commits its resource's Terraform files (`baryon.render.terraform`) to the provisioning
-repository (an environment's `provisioningRepository`, also used by its service instances; the account's
-`pipelineProvisioningRepository` for pipelines), through the repository link's connection:
+repository (an environment's `provisioningRepository`, also used by its service instances and
+components; the account's `pipelineProvisioningRepository` for pipelines), through the repository link's
+connection:
 
 - pull-request mode on a host with an API: push branch ``proton--proton-<kind>-<deployment id>``, open a
   pull request to the link's branch, then look at it every `pull_request_poll_seconds`: closed without
@@ -50,7 +52,7 @@ from baryon.domain.deployments import (
 from baryon.engine.outcomes import Done, Outcome, Retry, Wait
 from baryon.engine.settle import Finish, finish, record_finish, save, target_of
 from baryon.engine.steps import StepInput, bundle_part, version_of
-from baryon.engine.subjects import ENVIRONMENT, SERVICE_INSTANCE, load
+from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, load
 from baryon.git.command import GitError
 from baryon.git.providers import CLOSED, OPEN, ProviderError
 from baryon.git.publish import publish
@@ -241,15 +243,16 @@ def _configured_repository(given: StepInput) -> dict[str, str] | str:
                 f"Environment {subject.row.name} has no provisioningRepository to commit its Terraform "
                 "files to."
             )
-        elif record.target_type == SERVICE_INSTANCE:
+        elif record.target_type in (SERVICE_INSTANCE, COMPONENT):
             stored = connection.execute(
                 sa.select(environments.c.provisioning_repository).where(
                     environments.c.id == subject.row.environment_id
                 )
             ).scalar()
+            what = "service instance" if record.target_type == SERVICE_INSTANCE else "component"
             missing = (
                 f"Environment {record.environment_name} has no provisioningRepository to commit the "
-                f"Terraform files of service instance {subject.row.name} to."
+                f"Terraform files of {what} {subject.row.name} to."
             )
         else:
             stored = connection.execute(
@@ -295,19 +298,30 @@ def _change(
 ) -> tuple[str, dict[str, bytes | None]] | None:
     """The branch name and the files to write (None: remove) for the deployment; None for a deletion
     that finds nothing of the resource in the repository."""
-    runtime, record, subject = given.runtime, given.record, given.subject
-    major, minor = version_of(record, subject)
-    inputs = None if record.operation == DELETE else target_of(record).get("inputs")
-    if inputs is None:
-        inputs = orjson.loads(subject.row.inputs)
-    namespace = subject.context(inputs)
+    record, subject = given.record, given.subject
     kind = record.target_type
-    template_arn = arns.arn(
-        record.region, record.account_id, arns.template_resource(subject.template_kind, subject.template_name)
-    )
+    target = target_of(record)
+    major: int | None = None
+    minor: int | None = None
+    template_arn: str | None = None
+    if kind == COMPONENT:
+        # A component has no template version: its file and the instance inputs it sees are in its
+        # deployment's target state (a deletion's target state is the component's current one).
+        inputs = target.get("inputs") or {}
+    else:
+        major, minor = version_of(record, subject)
+        template_arn = arns.arn(
+            record.region,
+            record.account_id,
+            arns.template_resource(subject.template_kind, subject.template_name),
+        )
+        inputs = None if record.operation == DELETE else target.get("inputs")
+        if inputs is None:
+            inputs = orjson.loads(subject.row.inputs)
+    namespace = subject.context(inputs)
     environment_arn = (
         arns.arn(record.region, record.account_id, f"environment/{record.environment_name}")
-        if kind == SERVICE_INSTANCE
+        if kind in (SERVICE_INSTANCE, COMPONENT)
         else None
     )
     arn = record.target_arn
@@ -321,8 +335,7 @@ def _change(
             kind, arn, template_arn, major, minor, record.id, namespace, current, environment_arn
         )
         return deletion.branch, dict(deletion.files)
-    part = bundle_part(runtime, subject, major, minor)
-    sources = {str(name): part.files[str(name)] for name in part.info["files"]}
+    sources = _sources(given, major, minor, target)
     change = terraform.terraform_files(
         kind, arn, template_arn, major, minor, record.id, sources, namespace, existing, environment_arn
     )
@@ -331,6 +344,21 @@ def _change(
         if terraform.is_managed(content, arn):
             files[path] = None
     return change.branch, files
+
+
+def _sources(
+    given: StepInput, major: int | None, minor: int | None, target: dict[str, Any]
+) -> dict[str, bytes]:
+    """The `.tf` files to copy, by name: a component's one submitted file, else those its manifest
+    selects in the subject's part of the template version."""
+    subject = given.subject
+    if subject.source is not None:
+        name, text = subject.source(target)
+        return {name: text.encode()}
+    if major is None or minor is None:
+        raise ValueError("a template version is needed to read the bundle's Terraform files")
+    part = bundle_part(given.runtime, subject, major, minor)
+    return {str(name): part.files[str(name)] for name in part.info["files"]}
 
 
 def _folder_tf(folder: str, paths: list[str]) -> list[str]:

@@ -6,9 +6,10 @@ step's progress before the next step.
 
 Invariants: a deployment that already reached a final status is never settled again (the call answers
 False); the resource's version, spec, inputs (as its subject's `settled` picks them from the target
-state) and outputs change only when its deployment succeeds; a
-DELETE_COMPLETE deployment removes the resource row and its tags; the owning service's status is
-refreshed in the same transaction.
+state) and outputs change only when its deployment succeeds; a `Finish` without outputs (or resources)
+leaves those already recorded on the deployment record (an IN_PROGRESS notification's outputs survive a
+cancel or a failure); a DELETE_COMPLETE deployment removes the resource row and its tags; the owning
+service's status is refreshed in the same transaction.
 """
 
 from __future__ import annotations
@@ -58,15 +59,18 @@ def record_finish(
     current = deployment_store.find(connection, record.id)
     if current is None or current.deployment_status in FINAL:
         return False
-    settled = {
+    settled: dict[str, Any] = {
         "deployment_status": finish.status,
         "deployment_status_message": finish.message,
-        "outputs": orjson.dumps(finish.outputs).decode() if finish.outputs is not None else None,
-        "resources": orjson.dumps(finish.resources).decode() if finish.resources is not None else None,
         "progress": orjson.dumps(progress).decode(),
         "last_modified_at": now,
         "completed_at": now,
     }
+    # A Finish without outputs (a cancel, a failure) keeps those a notification recorded on the record.
+    if finish.outputs is not None:
+        settled["outputs"] = orjson.dumps(finish.outputs).decode()
+    if finish.resources is not None:
+        settled["resources"] = orjson.dumps(finish.resources).decode()
     prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
     if subject is None:
         return True
