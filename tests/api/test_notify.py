@@ -14,7 +14,10 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
+from baryon.engine.settle import Finish, finish
+from baryon.engine.subjects import load
 from baryon.runtime import Runtime
+from baryon.store import deployments as deployment_store
 from baryon.store.schema import deployments
 from tests.api.test_environments import ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
@@ -39,12 +42,12 @@ def held(proton: Any, s3: Any, worker: Any) -> Any:
     return proton.get_environment(name="dev")["environment"]
 
 
-def _mark(runtime: Runtime, deployment_id: str, method: str) -> None:
+def _mark(runtime: Runtime, deployment_id: str, method: str, **progress: str) -> None:
     with runtime.database.write() as connection:
         connection.execute(
             sa.update(deployments)
             .where(deployments.c.id == deployment_id)
-            .values(progress=orjson.dumps({"method": method, "branch": "b"}).decode())
+            .values(progress=orjson.dumps({"method": method, "branch": "b", **progress}).decode())
         )
 
 
@@ -164,3 +167,41 @@ def _raw_outputs(runtime: Runtime, deployment_id: str) -> str:
             sa.select(deployments.c.outputs).where(deployments.c.id == deployment_id)
         ).scalar_one()
     return value
+
+
+def test_outputs_reported_in_progress_survive_a_cancel_and_a_failure(
+    proton: Any, runtime: Runtime, held: Any
+) -> None:
+    deployment_id = held["lastAttemptedDeploymentId"]
+    _mark(runtime, deployment_id, "hcl", phase="handed-off")
+    reported = [{"key": "PlanId", "valueString": "plan-7"}]
+    proton.notify_resource_deployment_status_change(
+        resourceArn=ENV_ARN, status="IN_PROGRESS", outputs=reported
+    )
+    cancelled = proton.cancel_environment_deployment(environmentName="dev")["environment"]
+    assert cancelled["deploymentStatus"] == "CANCELLED"
+    assert _deployment(proton, deployment_id)["deploymentStatus"] == "CANCELLED"
+    outputs = proton.list_environment_outputs(environmentName="dev", deploymentId=deployment_id)["outputs"]
+    assert outputs == reported
+    assert proton.list_environment_outputs(environmentName="dev")["outputs"] == []
+
+    # A deployment the engine ends FAILED without outputs keeps the reported ones too.
+    second = proton.update_environment(name="dev", deploymentType="CURRENT_VERSION", spec=SPEC)[
+        "environment"
+    ]["lastAttemptedDeploymentId"]
+    _mark(runtime, second, "hcl")
+    proton.notify_resource_deployment_status_change(
+        resourceArn=ENV_ARN, deploymentId=second, outputs=[{"key": "Step", "valueString": "apply"}]
+    )
+    with runtime.database.read() as connection:
+        record = deployment_store.find(connection, second)
+        subject = load(connection, record)
+    finish(runtime, record, subject, Finish("FAILED", "git kept failing"), orjson.loads(record.progress))
+    environment = proton.get_environment(name="dev")["environment"]
+    assert (environment["deploymentStatus"], environment["deploymentStatusMessage"]) == (
+        "FAILED",
+        "git kept failing",
+    )
+    assert proton.list_environment_outputs(environmentName="dev", deploymentId=second)["outputs"] == [
+        {"key": "Step", "valueString": "apply"}
+    ]

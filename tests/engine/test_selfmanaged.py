@@ -1117,3 +1117,75 @@ def test_attached_terraform_component_and_its_instance(
         "      }\n"
         "    }\n"
     ) in show(repo, "main", "dev/api-front/proton.auto.tfvars.json")
+
+
+# --- a pipeline waiting for its instances ---------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_a_waiting_pipeline_looks_less_often_the_longer_it_waits(
+    proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
+) -> None:
+    from baryon.engine import deploy
+    from baryon.engine.jobs import Job
+    from baryon.engine.outcomes import RetryPolicy, Wait
+
+    runtime = fast
+    bare(remotes, "org/infra")
+    pipelines = bare(remotes, "org/pipelines")
+    tf_env_template(proton, s3)
+    env_deployment = create_env(proton, link(runtime, proton, remotes, mode="direct"))[
+        "lastAttemptedDeploymentId"
+    ]
+    phase(runtime, env_deployment, "handed-off")
+    notify(proton, ENV_ARN, env_deployment, VpcId="vpc-123")
+    proton.update_account_settings(
+        pipelineProvisioningRepository=link(runtime, proton, remotes, "org/pipelines")
+    )
+    tf_service_template(proton, s3)
+    service = proton.create_service(
+        name="api",
+        templateName="tf-svc",
+        templateMajorVersion="1",
+        spec=SERVICE_SPEC,
+        repositoryConnectionArn=CONNECTION,
+        repositoryId="org/api",
+        branchName="main",
+    )["service"]
+    instance = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
+    phase(runtime, instance["lastAttemptedDeploymentId"], "handed-off")
+    worker.stop()
+
+    pipeline_deployment = service["pipeline"]["lastAttemptedDeploymentId"]
+    started = record_of(runtime, pipeline_deployment).created_at
+    clock = FakeClock(started)
+    runtime.clock = clock
+    job = Job(
+        id="pipeline-job",
+        kind=deploy.JOB_KIND,
+        payload={"deployment_id": pipeline_deployment},
+        attempts=0,
+        retry_policy=RetryPolicy(),
+        progress={},
+        cancel_requested=False,
+    )
+    # A tenth of the wait so far, at least every second and at most every 30 s.
+    for waited, delay in ((0.0, 1.0), (8.0, 1.0), (60.0, 6.0), (200.0, 20.0), (7200.0, 30.0)):
+        clock.t = started + waited
+        assert deploy.step(runtime, job) == Wait(clock.t + delay)
+    assert progress_of(runtime, pipeline_deployment) == {}
+    assert set(branches(pipelines)) == {"main"}
+
+    # Once the instance has settled, the pipeline's next look publishes it.
+    clock.t = started + 1.0  # requests are signed with the real time
+    notify(proton, instance["arn"], instance["lastAttemptedDeploymentId"], Port="8080")
+    assert deploy.step(runtime, job) == Done("handed over to the repository's automation")
+    assert progress_of(runtime, pipeline_deployment)["phase"] == "handed-off"
+    assert f"proton--proton-pipeline-{pipeline_deployment}" in branches(pipelines)
