@@ -1,8 +1,9 @@
 """Self-managed (Terraform) provisioning end to end: real boto3 client, real worker, real bare git
 repositories behind file:// remotes, and the local pull-request API stand-in, on SQLite and PostgreSQL.
 
-Until the automation's NotifyResourceDeploymentStatusChange is served, deployments handed over to the
-repository are settled in `settle_deployment` the way that call settles them (`settle.finish`).
+Deployments handed over to the repository are settled by the automation's
+NotifyResourceDeploymentStatusChange (`notify`), or in `settle_deployment` the way that call settles them
+(`settle.finish`). tests/e2e/test_terraform_automation.py plays the automation itself.
 """
 
 from __future__ import annotations
