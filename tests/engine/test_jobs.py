@@ -75,6 +75,19 @@ def test_claim_leases_one_worker_at_a_time(clocked: tuple[Runtime, FakeClock]) -
     assert _row(runtime, job_id).state == jobs.QUEUED, "a worker that lost its lease cannot settle"
     jobs.settle(runtime.database, taken_over, "b", Done(), clock.now())
     assert _row(runtime, job_id).state == jobs.DONE
+    assert (first.claims, taken_over.claims, _row(runtime, job_id).claims) == (1, 2, 2)
+
+
+def test_every_claim_is_counted(clocked: tuple[Runtime, FakeClock]) -> None:
+    runtime, clock = clocked
+    job_id = _enqueue(runtime, "test-script")
+    seen = []
+    for _ in range(3):
+        job = jobs.claim(runtime.database, "a", clock.now(), 30)
+        assert job is not None and job.id == job_id
+        seen.append(job.claims)
+        jobs.settle(runtime.database, job, "a", Wait(clock.now()), clock.now())
+    assert seen == [1, 2, 3]
 
 
 def test_retry_policy_backoff_and_give_up(clocked: tuple[Runtime, FakeClock], script: Any) -> None:

@@ -3,7 +3,8 @@
 Invariants: a job is created in the same transaction as the API change that needs it; at most one worker
 holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
 a job whose lease expired is claimable again; settling checks the lease owner so a worker that lost its
-lease cannot overwrite another's result.
+lease cannot overwrite another's result; every claim is counted (`Job.claims`), so a step knows whether
+an earlier lease on its job may have acted.
 """
 
 from __future__ import annotations
@@ -90,12 +91,13 @@ def claim(database: Database, owner: str, now: float, lease_seconds: float) -> J
         row = query.first(connection, {"now": now})
         if row is None:
             return None
-        prepared.update(jobs, ("id",), ("lease_owner", "lease_expires_at", "updated_at")).run(
+        prepared.update(jobs, ("id",), ("lease_owner", "lease_expires_at", "claims", "updated_at")).run(
             connection,
             {
                 "where_id": row.id,
                 "lease_owner": owner,
                 "lease_expires_at": now + lease_seconds,
+                "claims": row.claims + 1,
                 "updated_at": now,
             },
         )
