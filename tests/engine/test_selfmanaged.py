@@ -864,6 +864,9 @@ output "Bucket" {
   value = aws_s3_bucket.cache.bucket
 }
 """
+FRONT_SPEC = (
+    "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: {port}\n"
+)
 COMPONENT_VARIABLES = """variable "component" {
   type = object({
     name = string
@@ -1067,14 +1070,14 @@ def test_attached_terraform_component_and_its_instance(
     proton.update_service_template_version(
         templateName="tf-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
     )
-    spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: 8080\n"
+    spec = FRONT_SPEC.format(port=8080)
     proton.create_service(name="api", templateName="tf-svc", templateMajorVersion="1", spec=spec)
     instance_arn = f"arn:aws:proton:{REGION}:{ACCOUNT}:service/api/service-instance/front"
     instance = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
     phase(runtime, instance["lastAttemptedDeploymentId"], "handed-off")
     notify(proton, instance_arn, instance["lastAttemptedDeploymentId"], Port="8080")
 
-    component_spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: 9090\n"
+    component_spec = FRONT_SPEC.format(port=9090)
     created = proton.create_component(
         name="cache",
         serviceName="api",
