@@ -123,6 +123,9 @@ def _linked_repository(ctx: Context, connection: Connection, params: Params) -> 
     return repository_branch(ctx, connection, value, missing=ResourceNotFoundException)
 
 
+_CODEBUILD_ROLE_REQUIRED = "codebuildRoleArn is required to provision an environment with CodeBuild."
+
+
 def _check_provisioning(
     ctx: Context, connection: Connection, template: Row[Any], version: Row[Any], params: Params
 ) -> None:
@@ -136,7 +139,13 @@ def _check_provisioning(
         return
     engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
     if engine == "codebuild":
-        raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
+        if repository is not None:
+            raise ValidationException(
+                f"{label} is provisioned by commands (CodeBuild); do not give a provisioningRepository."
+            )
+        if not params.get("codebuildRoleArn"):
+            raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
+        return
     if engine == "hcl":
         if repository is None:
             raise ValidationException(
@@ -339,11 +348,16 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
     current = orjson.loads(row.inputs)
     raw = resolve_current_values(parse_environment_spec(spec_text), current) if spec_text else {}
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {row.name}")
-    role = changes.get("proton_service_role_arn", row.proton_service_role_arn)
-    if template.provisioning != CUSTOMER_MANAGED and not role:
-        raise ValidationException(
-            "protonServiceRoleArn is required to provision a CloudFormation environment."
-        )
+    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    if template.provisioning != CUSTOMER_MANAGED and engine == "codebuild":
+        if not changes.get("codebuild_role_arn", row.codebuild_role_arn):
+            raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
+    elif template.provisioning != CUSTOMER_MANAGED:
+        role = changes.get("proton_service_role_arn", row.proton_service_role_arn)
+        if not role:
+            raise ValidationException(
+                "protonServiceRoleArn is required to provision a CloudFormation environment."
+            )
     target = _target_state(template.name, version.major, version.minor, spec_text)
     target["environment"]["inputs"] = inputs
     deployment_id = _start(

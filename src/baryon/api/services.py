@@ -245,7 +245,15 @@ def _compatible_environment(
             f"Environment {environment_name} has not been deployed successfully yet "
             f"({env.deployment_status})."
         )
-    if parts_of(version).get("instance_infrastructure", {}).get("rendering_engine") != "jinja":
+    engine = parts_of(version).get("instance_infrastructure", {}).get("rendering_engine")
+    if engine == "codebuild":
+        if not env.codebuild_role_arn:
+            raise ValidationException(
+                f"Environment {environment_name} has no codebuildRoleArn to provision service instances "
+                "with CodeBuild."
+            )
+        return env
+    if engine != "jinja":
         raise ValidationException(
             "Only CloudFormation service templates are served by this Baryon server yet."
         )
@@ -460,11 +468,18 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             where=f"pipeline of service {name}",
         )
         settings = connection.execute(
-            sa.select(account_settings.c.pipeline_service_role_arn).where(
-                account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region
-            )
+            sa.select(
+                account_settings.c.pipeline_service_role_arn, account_settings.c.pipeline_codebuild_role_arn
+            ).where(account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region)
         ).first()
-        if settings is None or not settings.pipeline_service_role_arn:
+        pipeline_engine = parts_of(version).get("pipeline_infrastructure", {}).get("rendering_engine")
+        if pipeline_engine == "codebuild":
+            if settings is None or not settings.pipeline_codebuild_role_arn:
+                raise ValidationException(
+                    "The account has no pipelineCodebuildRoleArn (UpdateAccountSettings) "
+                    "to provision the pipeline with CodeBuild."
+                )
+        elif settings is None or not settings.pipeline_service_role_arn:
             raise ValidationException(
                 "The account has no pipelineServiceRoleArn (UpdateAccountSettings) "
                 "to provision the pipeline with."

@@ -39,6 +39,10 @@ credentials = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    #: For a credential issued to one command run: the only resource ARN it may notify for.
+    sa.Column("scope", sa.String(2048), nullable=True),
+    #: When the credential stops authenticating (None: never).
+    sa.Column("expires_at", Timestamp, nullable=True),
 )
 
 templates = sa.Table(
@@ -202,6 +206,8 @@ deployments = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.Column("completed_at", Timestamp, nullable=True),
+    #: The status a command run's commands reported through NotifyResourceDeploymentStatusChange.
+    sa.Column("reported_status", sa.String(32), nullable=True),
     sa.Index(None, "account_id", "region", "environment_name"),
 )
 
