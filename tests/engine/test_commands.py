@@ -26,8 +26,10 @@ from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
 from baryon.store import run_logs
 from baryon.store.schema import credentials, environments
+from tests.api.test_environments import ROLE, _published_env_template
+from tests.api.test_environments import SPEC as CFN_SPEC
 from tests.conftest import ACCOUNT, SECRET_KEY
-from tests.support.bundles import SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
+from tests.support.bundles import SERVICE_SCHEMA, SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
 from tests.support.processes import baryon_env, run
 from tests.support.waiting import wait_for
 
@@ -105,6 +107,34 @@ def create_env(proton: Any, s3: Any, bundle: bytes, name: str = "dev") -> dict[s
         name=name, templateName="cb-env", templateMajorVersion="1", spec=SPEC, codebuildRoleArn=CODEBUILD_ROLE
     )["environment"]
     return environment
+
+
+def publish_service_template(proton: Any, s3: Any, *, compatible: str, pipeline: bool) -> None:
+    files = {
+        "schema/schema.yaml": SERVICE_SCHEMA if pipeline else SERVICE_SCHEMA_NO_PIPELINE,
+        "instance_infrastructure/manifest.yaml": manifest(OUTPUTS_FROM_INPUTS),
+        "instance_infrastructure/run.sh": "#!/bin/sh\necho run\n",
+    }
+    if pipeline:
+        commands = ["grep -q front proton-inputs.json", *OUTPUTS_FROM_INPUTS[1:]]
+        files["pipeline_infrastructure/manifest.yaml"] = manifest(commands)
+        files["pipeline_infrastructure/run.sh"] = "#!/bin/sh\necho run\n"
+    proton.create_service_template(
+        name="cb-svc", **({} if pipeline else {"pipelineProvisioning": "CUSTOMER_MANAGED"})
+    )
+    key = f"{uuid.uuid4().hex}.tar.gz"
+    s3.put_object(Bucket="bundles", Key=key, Body=tar_gz(files, "service/"))
+    proton.create_service_template_version(
+        templateName="cb-svc",
+        compatibleEnvironmentTemplates=[{"templateName": compatible, "majorVersion": "1"}],
+        source={"s3": {"bucket": "bundles", "key": key}},
+    )
+    proton.get_waiter("service_template_version_registered").wait(
+        templateName="cb-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
+    )
+    proton.update_service_template_version(
+        templateName="cb-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    )
 
 
 def settled(proton: Any, name: str = "dev") -> dict[str, Any]:
@@ -191,46 +221,33 @@ def test_hcl_input_type_writes_the_tfvars_file(
     assert outputs(proton) == {"first": "environment = {"}
 
 
-def test_service_instance_commands_see_the_environment_outputs(
+def test_service_instance_and_pipeline_commands(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
     create_env(proton, s3, env_bundle(OUTPUTS_FROM_INPUTS))
     env = settled(proton)
     assert env["deploymentStatus"] == "SUCCEEDED"
-    instance_manifest = manifest(OUTPUTS_FROM_INPUTS)
-    bundle = tar_gz(
-        {
-            "schema/schema.yaml": SERVICE_SCHEMA_NO_PIPELINE,
-            "instance_infrastructure/manifest.yaml": instance_manifest,
-            "instance_infrastructure/run.sh": "#!/bin/sh\necho run\n",
-        },
-        "service/",
+    publish_service_template(proton, s3, compatible="cb-env", pipeline=True)
+    spec = "proton: ServiceSpec\npipeline:\n  dockerfile: Dockerfile\ninstances:\n  - name: front\n"
+    spec += "    environment: dev\n    spec:\n      port: 8080\n"
+    # A pipeline provisioned by commands needs the account's pipelineCodebuildRoleArn.
+    proton.update_account_settings(pipelineServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline")
+    with pytest.raises(ClientError) as caught:
+        proton.create_service(name="api", templateName="cb-svc", templateMajorVersion="1", spec=spec)
+    assert caught.value.response["Error"]["Message"] == (
+        "The account has no pipelineCodebuildRoleArn (UpdateAccountSettings) to provision the pipeline "
+        "with CodeBuild."
     )
-    proton.create_service_template(name="cb-svc", pipelineProvisioning="CUSTOMER_MANAGED")
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundle)
-    proton.create_service_template_version(
-        templateName="cb-svc",
-        compatibleEnvironmentTemplates=[{"templateName": "cb-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
-    spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n"
-    spec += "    spec:\n      port: 8080\n"
+    proton.update_account_settings(pipelineCodebuildRoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline-cb")
     proton.create_service(name="api", templateName="cb-svc", templateMajorVersion="1", spec=spec)
 
-    def instance() -> dict[str, Any] | None:
-        found: dict[str, Any] = proton.get_service_instance(serviceName="api", name="front")[
-            "serviceInstance"
-        ]
-        return found if found["deploymentStatus"] != "IN_PROGRESS" else None
+    def service() -> dict[str, Any] | None:
+        found: dict[str, Any] = proton.get_service(name="api")["service"]
+        return found if found["pipeline"]["deploymentStatus"] != "IN_PROGRESS" else None
 
-    front = wait_for(instance, timeout=60, interval=0.1)
+    pipeline = wait_for(service, timeout=60, interval=0.1)["pipeline"]
+    assert pipeline["deploymentStatus"] == "SUCCEEDED", pipeline.get("deploymentStatusMessage")
+    front = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
     assert front["deploymentStatus"] == "SUCCEEDED", front.get("deploymentStatusMessage")
     context = service_instance_context(
         environment={"name": "dev", "account_id": ACCOUNT, "outputs": outputs(proton)},
@@ -244,6 +261,28 @@ def test_service_instance_commands_see_the_environment_outputs(
         "Arn": f"arn:aws:proton:us-east-1:{ACCOUNT}:service/api/service-instance/front",
         "Stage": "dev",
     }
+    listed = proton.list_service_pipeline_outputs(serviceName="api")["outputs"]
+    pipeline_outputs = {o["key"]: o["valueString"] for o in listed}
+    assert pipeline_outputs["Arn"] == f"arn:aws:proton:us-east-1:{ACCOUNT}:service/api/pipeline"
+    assert re.fullmatch(r"[0-9a-f]{64}", pipeline_outputs["InputsSha"])
+
+
+def test_service_instances_need_the_environment_codebuild_role(proton: Any, s3: Any, worker: Worker) -> None:
+    _published_env_template(proton, s3)
+    proton.create_environment(
+        name="cfn", templateName="vpc-env", templateMajorVersion="1", spec=CFN_SPEC, protonServiceRoleArn=ROLE
+    )
+    proton.get_waiter("environment_deployed").wait(name="cfn", WaiterConfig=FAST)
+    publish_service_template(proton, s3, compatible="vpc-env", pipeline=False)
+    spec = "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: cfn\n"
+    with pytest.raises(ClientError) as caught:
+        proton.create_service(name="api", templateName="cb-svc", templateMajorVersion="1", spec=spec)
+    assert caught.value.response["Error"]["Message"] == (
+        "Environment cfn has no codebuildRoleArn to provision service instances with CodeBuild."
+    )
+    proton.update_environment(name="cfn", deploymentType="NONE", codebuildRoleArn=CODEBUILD_ROLE)
+    proton.create_service(name="api", templateName="cb-svc", templateMajorVersion="1", spec=spec)
+    proton.get_waiter("service_instance_deployed").wait(serviceName="api", name="front", WaiterConfig=FAST)
 
 
 # --- what the commands get -----------------------------------------------------------------------

@@ -47,7 +47,7 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.engine import jobs
-from baryon.engine.outcomes import Done, Outcome, Retry, Wait
+from baryon.engine.outcomes import Done, Outcome, Wait
 from baryon.engine.runners.base import ExitWatcher, Phase, RunHandle, RunnerError, RunSpec, RunState
 from baryon.engine.runners.capture import copy_output
 from baryon.engine.settle import Finish, record_finish, save, target_of
@@ -228,10 +228,18 @@ def _poll(given: StepInput) -> Outcome:
     backend = runtime.runner_backend()
     try:
         handle = RunHandle.from_dict(progress["run"])
+    except RunnerError as error:
+        return _settle(given, Finish(_failure(record), f"The run of the commands was lost: {error}"))
+    try:
         cancelling = record.deployment_status == CANCELLING
         state = backend.cancel(handle) if cancelling else backend.poll(handle)
     except RunnerError as error:
-        return Retry(f"cannot reach the run of deployment {record.id}: {error}")
+        # Not reachable from here (e.g. started on another host): leave it to the worker that can reach it,
+        # until the run's credential has expired.
+        if runtime.clock.now() > handle.deadline + CREDENTIAL_MARGIN_SECONDS:
+            return _settle(given, Finish(_failure(record), f"The run of the commands was lost: {error}"))
+        log.info("deployment %s: %s", record.id, error)
+        return Wait(runtime.clock.now() + POLL_SECONDS)
     copy_output(runtime.database, backend, handle, record.id, runtime.clock.now(), final=state.finished)
     if not state.finished:
         return Wait(runtime.clock.now() + POLL_SECONDS)
