@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
+from baryon.api.registry import load_all
 from baryon.engine import deploy, jobs
 from baryon.engine.outcomes import Done
 from baryon.engine.worker import Worker
@@ -29,6 +30,7 @@ from baryon.store.schema import credentials, environments
 from tests.api.test_environments import ROLE, _published_env_template
 from tests.api.test_environments import SPEC as CFN_SPEC
 from tests.conftest import ACCOUNT, SECRET_KEY
+from tests.support.api_server import ApiServer
 from tests.support.bundles import SERVICE_SCHEMA, SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
 from tests.support.processes import baryon_env, run
 from tests.support.waiting import wait_for
@@ -52,6 +54,15 @@ def runs_watched_to_the_end(runtime: Runtime) -> Iterator[None]:
     """Each test ends only after the threads that watch its runs have finished with the database."""
     yield
     wait_for(lambda: not any(t.name.startswith("baryon-run-") for t in threading.enumerate()), timeout=90)
+
+
+@pytest.fixture
+def api_server(runtime: Runtime) -> Iterator[ApiServer]:
+    """Baryon's API over HTTP, for the `aws` CLI that the commands run."""
+    server = ApiServer(runtime).start()
+    runtime.settings.advertise_url = server.url
+    yield server
+    server.stop()
 
 
 def manifest(provision: list[str], deprovision: list[str] | None = None, extra: str = "") -> str:
@@ -327,22 +338,15 @@ def test_only_the_run_variables_reach_the_commands(
 
 
 def test_the_commands_credential_is_refused_for_anything_but_notify(
-    proton: Any, s3: Any, worker: Worker, runtime: Runtime
+    proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
-    from tests.support.api_server import ApiServer
-
-    server = ApiServer(runtime).start()
-    runtime.settings.advertise_url = server.url
-    try:
-        commands = [
-            "aws proton list-environments > denied.txt 2>&1 && exit 1 || true",
-            "cat denied.txt",
-            "grep -q AccessDeniedException denied.txt",
-        ]
-        create_env(proton, s3, env_bundle(commands))
-        env = settled(proton)
-    finally:
-        server.stop()
+    commands = [
+        "aws proton list-environments > denied.txt 2>&1 && exit 1 || true",
+        "cat denied.txt",
+        "grep -q AccessDeniedException denied.txt",
+    ]
+    create_env(proton, s3, env_bundle(commands))
+    env = settled(proton)
     assert env["deploymentStatus"] == "SUCCEEDED", env.get("deploymentStatusMessage")
     text = log_of(runtime, env["lastAttemptedDeploymentId"])
     assert (
@@ -557,3 +561,49 @@ def test_a_repeated_step_never_runs_the_commands_twice(
     text = log_of(runtime, deployment_id)
     assert text.count(f"once-{ENV_ARN}\n") == 1
     assert text.count("[baryon] Running command: echo once") == 1
+
+
+# --- outputs and status through notify, with the real `aws` CLI ----------------------------------
+
+NOTIFY = 'aws proton notify-resource-deployment-status-change --resource-arn "$RESOURCE_ARN"'
+needs_notify = pytest.mark.skipif(
+    "NotifyResourceDeploymentStatusChange" not in load_all(),
+    reason="NotifyResourceDeploymentStatusChange is not served by this tree",
+)
+
+
+@needs_notify
+def test_outputs_reported_through_notify_merge_with_the_outputs_file(
+    proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
+) -> None:
+    commands = [
+        f"{NOTIFY} --status IN_PROGRESS --outputs key=A,valueString=from-notify key=B,valueString=notify-b",
+        'echo \'{"B": "from-file", "C": "c"}\' > proton-outputs.json',
+    ]
+    create_env(proton, s3, env_bundle(commands))
+    env = settled(proton)
+    assert env["deploymentStatus"] == "SUCCEEDED", env.get("deploymentStatusMessage")
+    assert outputs(proton) == {"A": "from-notify", "B": "from-file", "C": "c"}
+
+
+@needs_notify
+def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
+    proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
+) -> None:
+    commands = [f"{NOTIFY} --status SUCCEEDED --outputs key=Url,valueString=http://x key=Port,valueString=80"]
+    create_env(proton, s3, env_bundle(commands))
+    env = settled(proton)
+    assert env["deploymentStatus"] == "SUCCEEDED", env.get("deploymentStatusMessage")
+    assert outputs(proton) == {"Url": "http://x", "Port": "80"}
+    assert scoped_credentials(runtime) == []
+
+
+@needs_notify
+def test_commands_that_report_failed_fail_the_deployment(
+    proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
+) -> None:
+    commands = [f"{NOTIFY} --status FAILED --status-message 'the quota is reached'", "echo '{}' > x"]
+    create_env(proton, s3, env_bundle(commands))
+    env = settled(proton)
+    assert env["deploymentStatus"] == "FAILED"
+    assert env["deploymentStatusMessage"] == "the quota is reached"
