@@ -3,7 +3,8 @@
 Invariants: a job is created in the same transaction as the API change that needs it; at most one worker
 holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
 a job whose lease expired is claimable again; settling checks the lease owner so a worker that lost its
-lease cannot overwrite another's result.
+lease cannot overwrite another's result; `hasten` brings a waiting job's time forward only while no worker
+holds it (a running step's outcome would overwrite the new time).
 """
 
 from __future__ import annotations
