@@ -207,7 +207,11 @@ def test_environment_commands_run_with_the_bundle_and_inputs_and_report_outputs(
     deployment = proton.get_deployment(id=env["lastSucceededDeploymentId"])["deployment"]
     assert deployment["deploymentStatus"] == "SUCCEEDED"
     text = log_of(runtime, deployment["id"])
-    assert "[baryon] Running command: echo hello from $STAGE\nhello from dev\n" in text
+    assert text.startswith(
+        "[baryon] The manifest asks for build image aws/codebuild/standard:6.0 and runtimes python 3.11 "
+        "(not used by the local runner: the commands run with the host's tools).\n"
+        "[baryon] Running command: echo hello from $STAGE\nhello from dev\n"
+    )
     assert text.count("[baryon] Running command:") == len(OUTPUTS_FROM_INPUTS)
     # The run is cleaned up and its credential is gone once the deployment settled.
     assert not (runs_dir(runtime) / deployment["id"]).exists()

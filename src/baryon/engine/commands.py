@@ -63,6 +63,7 @@ from baryon.render.codebuild import (
 from baryon.render.errors import RenderError
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 
 log = logging.getLogger("baryon.engine.commands")
 POLL_SECONDS = 1.0
@@ -139,6 +140,9 @@ def _begin(given: StepInput) -> Outcome:
             )
             progress.update(credential=credential.access_key_id, input={"name": name, "text": text})
             deployment_store.save_progress(connection, record.id, progress, now)
+            note = _image_note(settings, runtime.runner_backend().name)
+            if note:
+                run_logs.append(connection, record.id, note, now=now)
     else:
         found = runtime.credentials.lookup(str(progress["credential"]))
         if found is None or (found.expires_at is not None and found.expires_at <= runtime.clock.now()):
@@ -165,6 +169,20 @@ def _begin(given: StepInput) -> Outcome:
         job_id = given.job.id
         backend.watch(handle, lambda: _nudge(runtime, job_id))
     return Wait(runtime.clock.now() + POLL_SECONDS)
+
+
+def _image_note(settings: Mapping[str, Any], backend: str) -> str:
+    """The log's first line when the manifest names a build image or runtimes."""
+    image, runtimes = settings.get("image"), settings.get("runtimes") or {}
+    if not image and not runtimes:
+        return ""
+    parts = [f"build image {image}"] if image else []
+    if runtimes:
+        parts.append("runtimes " + ", ".join(f"{name} {version}" for name, version in runtimes.items()))
+    unused = ""
+    if backend == "local":
+        unused = " (not used by the local runner: the commands run with the host's tools)"
+    return f"[baryon] The manifest asks for {' and '.join(parts)}{unused}.\n"
 
 
 def _input_file(given: StepInput, settings: Mapping[str, Any]) -> tuple[str, str]:
