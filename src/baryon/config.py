@@ -1,7 +1,9 @@
 """Process configuration from `BARYON_*` variables and command-line flags.
 
 Invariants: flags win over variables, variables over defaults; the data dir exists once `ensure_data_dir`
-has run; the default database is SQLite inside the data dir.
+has run; the default database is SQLite inside the data dir; `api_url` (what command runs are told
+Baryon's API is at) is BARYON_ADVERTISE_URL, else the address `baryon up` listens on, else
+DEFAULT_API_URL.
 """
 
 from __future__ import annotations
@@ -9,6 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Where `baryon up` and `baryon server` listen unless told otherwise.
+DEFAULT_API_URL = "http://127.0.0.1:7700"
+#: Seconds a command run (CodeBuild provisioning) may take before it is stopped.
+DEFAULT_RUN_TIMEOUT = 3600.0
 
 
 def default_data_dir() -> Path:
@@ -26,10 +33,20 @@ class Settings:
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
     #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
     lease_seconds: float = field(default_factory=lambda: float(os.environ.get("BARYON_LEASE_SECONDS", "30")))
+    #: The URL of Baryon's API as the commands of a command run reach it (AWS_ENDPOINT_URL_PROTON).
+    advertise_url: str | None = field(default_factory=lambda: os.environ.get("BARYON_ADVERTISE_URL") or None)
+    #: Seconds a deployment's commands may run before they are stopped and the deployment fails.
+    run_timeout: float = field(
+        default_factory=lambda: float(os.environ.get("BARYON_RUN_TIMEOUT", str(DEFAULT_RUN_TIMEOUT)))
+    )
     #: Seconds between two looks at the state of a Terraform deployment's pull request.
     pull_request_poll_seconds: float = field(
         default_factory=lambda: float(os.environ.get("BARYON_PULL_REQUEST_POLL_SECONDS", "15"))
     )
+
+    @property
+    def api_url(self) -> str:
+        return (self.advertise_url or DEFAULT_API_URL).rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

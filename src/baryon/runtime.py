@@ -1,8 +1,9 @@
 """The objects one Baryon process shares between its API and its engine.
 
 Invariants: one `Runtime` per process and database; it owns the database engine, the deployment secret,
-the token signer and the injectable clock and id providers. `wake` lets an in-process worker start on
-new jobs at once instead of at its next poll.
+the token signer, the injectable clock and id providers, and the command runner (by default the local
+runner in `<data dir>/runs`, made on first use with the runtime's clock). `wake` lets an in-process worker
+start on new jobs at once instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from baryon.clock import Clock, Ids, RandomIds, SystemClock
 from baryon.config import Settings
 from baryon.domain.quotas import Quotas
+from baryon.engine.runners.base import RunnerBackend
+from baryon.engine.runners.local import LocalRunner
 from baryon.protocol.pagination import TokenSigner
 from baryon.store.credentials import CredentialStore
 from baryon.store.db import Database
@@ -31,9 +34,18 @@ class Runtime:
     ids: Ids = field(default_factory=RandomIds)
     quotas: Quotas = field(default_factory=Quotas.from_environment)
     work_available: threading.Event = field(default_factory=threading.Event)
+    runner: RunnerBackend | None = None
+    _runner_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def wake(self) -> None:
         self.work_available.set()
+
+    def runner_backend(self) -> RunnerBackend:
+        """The backend that runs `codebuild` commands."""
+        with self._runner_lock:
+            if self.runner is None:
+                self.runner = LocalRunner.in_data_dir(self.settings.data_dir, clock=self.clock)
+            return self.runner
 
     def close(self) -> None:
         self.credentials.close()

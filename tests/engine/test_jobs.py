@@ -136,3 +136,24 @@ def test_unknown_job_kind_fails(clocked: tuple[Runtime, FakeClock]) -> None:
     job_id = _enqueue(runtime, "no-such-kind")
     Worker(runtime).run_once()
     assert _row(runtime, job_id).outcome_message == "no handler for job kind no-such-kind"
+
+
+def test_hasten_makes_a_waiting_job_due_but_never_under_a_running_step(
+    clocked: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = clocked
+    job_id = _enqueue(runtime, "hasten-kind")
+    job = jobs.claim(runtime.database, "w1", clock.now(), 30)
+    assert job is not None and job.id == job_id
+    # While the step runs, its outcome would overwrite the new time: the caller is told to ask again.
+    assert jobs.hasten(runtime.database, job_id, clock.now()) == "busy"
+    jobs.settle(runtime.database, job, "w1", Wait(clock.now() + 60), clock.now())
+    assert _row(runtime, job_id).run_at == clock.now() + 60
+    clock.t += 1
+    assert jobs.hasten(runtime.database, job_id, clock.now()) == jobs.DONE
+    assert _row(runtime, job_id).run_at == clock.now()
+    again = jobs.claim(runtime.database, "w2", clock.now(), 30)
+    assert again is not None and again.id == job_id
+    jobs.settle(runtime.database, again, "w2", Done(), clock.now())
+    assert jobs.hasten(runtime.database, job_id, clock.now()) == jobs.DONE
+    assert _row(runtime, job_id).state == jobs.DONE

@@ -1,7 +1,9 @@
 """One request in, one response out: identity, operation, validation, handler, encoding.
 
 Invariants: every response carries `x-amzn-RequestId`; every `ServiceError` becomes the AWS error body
-here and nowhere else; an operation answers only errors its model lists (anything else is logged and
+here and nowhere else; a credential with a resource scope (issued to a command run) reaches only
+NotifyResourceDeploymentStatusChange for that very resource ARN, anything else is AccessDeniedException
+before the request is validated; an operation answers only errors its model lists (anything else is logged and
 answered as InternalServerException, without a traceback on the wire); a write handler's changes, its
 idempotency record and its jobs commit together or not at all.
 """
@@ -31,6 +33,7 @@ from baryon.contract.model import (
 )
 from baryon.protocol import sigv4
 from baryon.protocol.errors import (
+    AccessDeniedException,
     InternalServerException,
     ServiceError,
     UnknownOperationException,
@@ -42,6 +45,8 @@ from baryon.store.schema import idempotency_tokens
 
 log = logging.getLogger("baryon.api")
 CONTENT_TYPE = "application/x-amz-json-1.0"
+#: The one operation a credential with a resource scope may call.
+SCOPED_OPERATION = "NotifyResourceDeploymentStatusChange"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +132,14 @@ class Dispatcher:
         if not _is_operation(name):
             target = headers.get("x-amz-target")
             raise UnknownOperationException(f"Unknown operation {target or '(no X-Amz-Target)'}")
+        if identity.scope is not None and name != SCOPED_OPERATION:
+            raise AccessDeniedException(_denied(identity.principal, name))
         params = self._decode(body)
+        if identity.scope is not None:
+            resource = params.get("resourceArn") if isinstance(params, dict) else None
+            if resource != identity.scope:
+                shown = resource if isinstance(resource, str) and resource else "*"
+                raise AccessDeniedException(_denied(identity.principal, name, shown))
         validate_input(name, params)
         op = OPERATIONS.get(name)
         if op is None:
@@ -193,6 +205,16 @@ class Dispatcher:
         for callback in ctx.after_commit:
             callback()
         return result
+
+
+def _denied(principal: str, operation: str, resource: str = "*") -> str:
+    """The message AWS gives when no policy allows an action (IAM names the resource unless it is *)."""
+    action = f"proton:{operation}"
+    where = "" if resource == "*" else f" on resource: {resource}"
+    return (
+        f"User: {principal} is not authorized to perform: {action}{where} because no identity-based "
+        f"policy allows the {action} action"
+    )
 
 
 def _is_operation(name: str) -> bool:

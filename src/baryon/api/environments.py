@@ -126,6 +126,9 @@ def _linked_repository(ctx: Context, connection: Connection, params: Params) -> 
     return repository_branch(ctx, connection, value, missing=ResourceNotFoundException)
 
 
+_CODEBUILD_ROLE_REQUIRED = "codebuildRoleArn is required to provision an environment with CodeBuild."
+
+
 def _check_provisioning(
     ctx: Context, connection: Connection, template: Row[Any], version: Row[Any], params: Params
 ) -> dict[str, str] | None:
@@ -140,7 +143,13 @@ def _check_provisioning(
         return None
     engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
     if engine == "codebuild":
-        raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
+        if repository is not None:
+            raise ValidationException(
+                f"{label} is provisioned by commands (CodeBuild); do not give a provisioningRepository."
+            )
+        if not params.get("codebuildRoleArn"):
+            raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
+        return None
     if engine == "hcl":
         if repository is None:
             raise ValidationException(
@@ -173,6 +182,10 @@ def _check_update_method(
         return
     label = f"Version {version.major}.{version.minor} of environment template {template.name}"
     engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    if engine == "codebuild":
+        if not changes.get("codebuild_role_arn", row.codebuild_role_arn):
+            raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
+        return
     if engine == "hcl":
         if row.provisioning_repository is None:
             raise ValidationException(

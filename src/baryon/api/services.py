@@ -259,8 +259,13 @@ def _compatible_environment(
                 "deployed in it."
             )
         return env
-    if engine != "jinja":
-        raise ValidationException("CodeBuild provisioning is not available on this Baryon server yet.")
+    if engine == "codebuild":
+        if not env.codebuild_role_arn:
+            raise ValidationException(
+                f"Environment {environment_name} has no codebuildRoleArn to provision service instances "
+                "with CodeBuild."
+            )
+        return env
     if env.provisioning_repository:
         raise ValidationException(
             f"{label} is provisioned through CloudFormation; environment {environment_name} is provisioned "
@@ -480,10 +485,18 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
         settings = connection.execute(
             sa.select(
                 account_settings.c.pipeline_service_role_arn,
+                account_settings.c.pipeline_codebuild_role_arn,
                 account_settings.c.pipeline_provisioning_repository,
             ).where(account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region)
         ).first()
-        if parts_of(version).get("pipeline_infrastructure", {}).get("rendering_engine") == "hcl":
+        pipeline_engine = parts_of(version).get("pipeline_infrastructure", {}).get("rendering_engine")
+        if pipeline_engine == "codebuild":
+            if settings is None or not settings.pipeline_codebuild_role_arn:
+                raise ValidationException(
+                    "The account has no pipelineCodebuildRoleArn (UpdateAccountSettings) "
+                    "to provision the pipeline with CodeBuild."
+                )
+        elif pipeline_engine == "hcl":
             if settings is None or not settings.pipeline_provisioning_repository:
                 raise ValidationException(
                     f"The pipeline of service template {template.name} is a Terraform template; the account "

@@ -72,6 +72,15 @@ def cli() -> None:
     """Baryon: a self-hosted application delivery platform that speaks the AWS Proton API."""
 
 
+def _reachable(host: str) -> str:
+    """An address for `host` that local clients can connect to (a wildcard address is not one)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def _uvicorn_options() -> dict[str, Any]:
     return {"http": "httptools", "loop": "uvloop", "access_log": False, "log_level": "warning"}
 
@@ -101,6 +110,8 @@ def up(
     from baryon.web.app import create_app
 
     runtime = _open(data_dir, database_url, no_migrate)
+    if not runtime.settings.advertise_url:
+        runtime.settings.advertise_url = f"http://{_reachable(host)}:{port}"
     cloud = LocalCloud(host, cloud_port or port + 1)
     cloud.start()
     os.environ.setdefault("AWS_DEFAULT_REGION", region)

@@ -4,7 +4,8 @@ Invariants: a job is created in the same transaction as the API change that need
 holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
 a job whose lease expired is claimable again; settling checks the lease owner so a worker that lost its
 lease cannot overwrite another's result; every claim is counted (`Job.claims`), so a step knows whether
-an earlier lease on its job may have acted.
+an earlier lease on its job may have acted; `hasten` brings a waiting job's time forward only while no
+worker holds it (a running step's outcome would overwrite the new time).
 """
 
 from __future__ import annotations
@@ -158,3 +159,28 @@ def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: floa
             connection, {"where_id": job.id, "where_lease_owner": owner, **values}
         )
     return str(values.get("state", QUEUED))
+
+
+def hasten(database: Database, job_id: str, now: float) -> str:
+    """Make a waiting job due now, so that it runs before its scheduled time. Answers "done" when the
+    job was made due (or already was, or has finished), "busy" while a worker holds its lease (its step's
+    outcome would overwrite the new time: ask again once the step has settled)."""
+    with database.write() as connection:
+        count = connection.execute(
+            sa.update(jobs)
+            .where(
+                J.id == job_id,
+                J.state == QUEUED,
+                J.run_at > now,
+                sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
+            )
+            .values(run_at=now, updated_at=now)
+        ).rowcount
+        if count:
+            return DONE
+        row = connection.execute(
+            sa.select(J.state, J.lease_owner, J.lease_expires_at).where(J.id == job_id)
+        ).first()
+    if row is None or row.state != QUEUED or row.lease_owner is None or row.lease_expires_at < now:
+        return DONE
+    return "busy"

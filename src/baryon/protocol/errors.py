@@ -72,6 +72,11 @@ class MissingAuthenticationTokenException(ServiceError):
     modelled = False
 
 
+class ExpiredTokenException(ServiceError):
+    code = "ExpiredTokenException"
+    modelled = False
+
+
 class UnknownOperationException(ServiceError):
     code = "UnknownOperationException"
     modelled = False
@@ -84,6 +89,7 @@ FRONT_DOOR_ERRORS = frozenset(
         InvalidSignatureException,
         IncompleteSignatureException,
         MissingAuthenticationTokenException,
+        ExpiredTokenException,
         UnknownOperationException,
     )
 )

@@ -1,8 +1,9 @@
 """Verification of AWS Signature Version 4 on incoming requests.
 
 Invariants: a request is accepted only when its signature matches the one computed with the secret of an
-active credential that Baryon issued, its credential scope names the `proton` service, and its time stamp
-is within 15 minutes of the server clock. The credential scope's region becomes the request's region.
+active credential that Baryon issued and that has not expired, its credential scope names the `proton`
+service, and its time stamp is within 15 minutes of the server clock. The credential scope's region becomes
+the request's region; a credential's resource scope (see `Credential.scope`) passes to the `Identity`.
 Derived signing keys are cached per (secret, date, region); secrets are never logged.
 """
 
@@ -18,6 +19,7 @@ from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from baryon.protocol.errors import (
+    ExpiredTokenException,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -28,6 +30,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "proton"
 MAX_SKEW = timedelta(minutes=15)
 _INVALID_TOKEN = "The security token included in the request is invalid."
+_EXPIRED_TOKEN = "The security token included in the request is expired"
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS "
     "Secret Access Key and signing method. Consult the service documentation for details."
@@ -43,6 +46,10 @@ class Credential:
     secret_access_key: str
     account_id: str
     name: str
+    #: The one resource ARN a credential issued to a command run may notify for; None: unrestricted.
+    scope: str | None = None
+    #: Epoch seconds after which the credential no longer authenticates; None: never.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class Identity:
     region: str
     access_key_id: str
     principal: str
+    scope: str | None = None
 
 
 CredentialLookup = Callable[[str], Credential | None]
@@ -190,9 +198,12 @@ def verify(
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(_MISMATCH)
+    if credential.expires_at is not None and now.timestamp() >= credential.expires_at:
+        raise ExpiredTokenException(_EXPIRED_TOKEN)
     return Identity(
         account_id=credential.account_id,
         region=region,
         access_key_id=access_key_id,
         principal=f"arn:aws:iam::{credential.account_id}:user/{credential.name}",
+        scope=credential.scope,
     )

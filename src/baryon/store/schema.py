@@ -39,6 +39,10 @@ credentials = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    #: For a credential issued to one command run: the only resource ARN it may notify for.
+    sa.Column("scope", sa.String(2048), nullable=True),
+    #: When the credential stops authenticating (None: never).
+    sa.Column("expires_at", Timestamp, nullable=True),
 )
 
 templates = sa.Table(

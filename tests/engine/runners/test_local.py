@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -392,3 +394,25 @@ def test_a_handle_from_another_host_or_backend_is_refused(runner: LocalRunner) -
 def test_malformed_handles_are_refused(text: str) -> None:
     with pytest.raises(RunnerError, match="not a run handle"):
         RunHandle.from_json(text)
+
+
+def test_watch_calls_back_once_the_run_ends_and_the_state_says_when(runner: LocalRunner) -> None:
+    handle = runner.start(RunSpec("run-watched", ("sleep 0.3", "echo done"), timeout_seconds=60))
+    ended = threading.Event()
+    assert runner.watch(handle, ended.set)
+    assert not ended.is_set() or runner.poll(handle).finished
+    assert ended.wait(30)
+    state = runner.poll(handle)
+    assert state.phase is Phase.EXITED and state.exit_code == 0
+    assert state.ended_at is not None and state.ended_at <= time.time()
+    exit_file = Path(str(handle.ref["run_dir"])) / "exit"
+    assert state.ended_at == exit_file.stat().st_mtime
+
+
+def test_watch_declines_runs_it_cannot_wait_for(runner: LocalRunner) -> None:
+    handle = runner.start(RunSpec("run-unwatched", ("true",), timeout_seconds=60))
+    finish(runner, handle)
+    runner.cleanup(handle)
+    assert not runner.watch(handle, lambda: None)
+    foreign = RunHandle.from_dict({**handle.to_dict(), "backend": "container"})
+    assert not runner.watch(foreign, lambda: None)

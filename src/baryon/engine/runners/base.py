@@ -19,6 +19,9 @@ Invariants:
 - Output (stdout and stderr interleaved) is read by byte offset and stays readable until `cleanup`.
 - `proton-outputs.json`, when the commands left one in the workspace, comes back as bytes in the EXITED
   state; interpreting it is the caller's job.
+- A backend may also implement `ExitWatcher`: `watch` calls back (from another thread) once the run has
+  ended, so the caller can poll at once instead of at its next scheduled poll. It is an optimisation only;
+  polling alone always finds the end.
 
 Driving a run from a job step (each line one step; persist what it returns before the next)::
 
@@ -35,9 +38,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 OUTPUTS_FILE = "proton-outputs.json"
 INPUTS_FILE = "proton-inputs.json"
@@ -133,7 +136,8 @@ class Phase(enum.StrEnum):
 class RunState:
     """Where a run is. For EXITED: `exit_code` is the commands' status (None when the backend stopped
     them: then `timed_out` or `cancelled` says why); `failed_command` is the 0-based index of the command
-    that failed; `outputs` the bytes of `proton-outputs.json` if the commands left one."""
+    that failed; `outputs` the bytes of `proton-outputs.json` if the commands left one; `ended_at` when the
+    commands ended (or were stopped), in epoch seconds, when the backend knows."""
 
     phase: Phase
     exit_code: int | None = None
@@ -142,6 +146,7 @@ class RunState:
     failed_command: int | None = None
     outputs: bytes | None = None
     message: str = ""
+    ended_at: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -166,3 +171,13 @@ class RunnerBackend(Protocol):
     def read_log(self, handle: RunHandle, offset: int, limit: int) -> bytes: ...
 
     def cleanup(self, handle: RunHandle) -> None: ...
+
+
+@runtime_checkable
+class ExitWatcher(Protocol):
+    """A backend that can tell when a run ends without being polled."""
+
+    def watch(self, handle: RunHandle, on_end: Callable[[], None]) -> bool:
+        """Call `on_end` once, from another thread, when the run ends; False (and no call) when this
+        process cannot watch the run."""
+        ...

@@ -24,7 +24,10 @@ Invariants:
   mistaken for it) and the host's boot id (a run from before a reboot is LOST, never signalled).
   Handles are only meaningful on the host that started them; elsewhere every call raises RunnerError.
 - `exit` wins over everything: once it exists the run is EXITED with that status, even when a timeout
-  or cancel raced with the end of the commands.
+  or cancel raced with the end of the commands. The commands ended when `exit` was written (its
+  modification time is the run's `ended_at`).
+- `watch` works for runs this process started (it waits for the wrapper process); for any other run it
+  answers False and the caller polls.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -461,8 +464,16 @@ class LocalRunner:
             return None, f" {OUTPUTS_FILE} is larger than {MAX_OUTPUTS_BYTES} bytes and was not read."
         return data, ""
 
+    @staticmethod
+    def _mtime(path: Path) -> float | None:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return None
+
     def _exited(self, ref: _Ref, code: int) -> RunState:
         outputs, note = self._outputs(ref)
+        ended_at = self._mtime(ref.run_dir / "exit")
         number = _read_int(ref.run_dir / "current") if code != 0 else None
         failed = number - 1 if number else None
         if code == 0:
@@ -472,16 +483,28 @@ class LocalRunner:
         else:
             message = f"The commands exited with status {code}."
         return RunState(
-            Phase.EXITED, exit_code=code, failed_command=failed, outputs=outputs, message=message + note
+            Phase.EXITED,
+            exit_code=code,
+            failed_command=failed,
+            outputs=outputs,
+            message=message + note,
+            ended_at=ended_at,
         )
 
     def _stopped(self, handle: RunHandle, ref: _Ref, reason: str) -> RunState:
         outputs, note = self._outputs(ref)
+        ended_at = self._mtime(ref.run_dir / "stopped")
         if reason == "timeout":
             message = f"The commands did not finish within {handle.timeout_seconds:g} seconds."
-            return RunState(Phase.EXITED, timed_out=True, outputs=outputs, message=message + note)
+            return RunState(
+                Phase.EXITED, timed_out=True, outputs=outputs, message=message + note, ended_at=ended_at
+            )
         return RunState(
-            Phase.EXITED, cancelled=True, outputs=outputs, message="The run was cancelled." + note
+            Phase.EXITED,
+            cancelled=True,
+            outputs=outputs,
+            message="The run was cancelled." + note,
+            ended_at=ended_at,
         )
 
     @staticmethod
@@ -534,6 +557,25 @@ class LocalRunner:
                 return log.read(limit)
         except OSError:
             return b""
+
+    def watch(self, handle: RunHandle, on_end: Callable[[], None]) -> bool:
+        """Call `on_end` from a new thread once the run's wrapper process (started here) has exited."""
+        try:
+            ref = self._ref(handle)
+        except RunnerError:
+            return False
+        with _CHILDREN_LOCK:
+            child = _CHILDREN.get(ref.pid)
+        if child is None or not self._owns_directory(handle, ref):
+            return False
+
+        def wait() -> None:
+            with contextlib.suppress(Exception):
+                child.wait()
+            on_end()
+
+        threading.Thread(target=wait, name=f"baryon-run-{handle.run_id}", daemon=True).start()
+        return True
 
     def log_path(self, handle: RunHandle) -> Path:
         return self._ref(handle).run_dir / "output.log"

@@ -1,0 +1,39 @@
+"""Baryon's ASGI app served over real HTTP on 127.0.0.1, in a thread of the test process, for clients that
+are separate processes (the `aws` CLI run by a deployment's commands)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+from baryon.runtime import Runtime
+from baryon.web.app import create_app
+
+
+class ApiServer:
+    def __init__(self, runtime: Runtime) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(runtime), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="baryon-test-api", daemon=True)
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise AssertionError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
