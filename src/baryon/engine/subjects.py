@@ -3,7 +3,8 @@ deployment job needs (template, bundle part, role, stack name, managed tags, ren
 
 Invariants: one loader per target resource type; a subject is read in one connection, so its parts are
 consistent; rendering contexts read the *current* outputs of the environment and of the instances, so
-environment outputs reach an instance at its next deployment, never earlier.
+environment outputs reach an instance at its next deployment, never earlier; a pipeline's instances are
+those not being (or failed to be) deleted, and its deployment is blocked while an instance deploys.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon.domain import arns
+from baryon.domain.deployments import DELETE_COMPLETE, DELETE_FAILED, DELETE_IN_PROGRESS, FINAL
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.render.context import environment_context, pipeline_context, service_instance_context
 from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
+    deployments,
     environments,
     service_instances,
     service_pipelines,
@@ -149,6 +152,11 @@ _INSTANCE = Prepared(
     )
 )
 _ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+_DEPLOYMENT_STATUS = Prepared(
+    sa.select(deployments.c.deployment_status).where(deployments.c.id == sa.bindparam("id"))
+)
+#: Instances on their way out: a pipeline is deployed without them.
+LEAVING = frozenset({DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED})
 
 
 def _service(connection: Connection, record: Any) -> Any:
@@ -234,6 +242,12 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         )
     ).first()
     busy = any(instance.deployment_status in ("IN_PROGRESS", "CANCELLING") for instance in instances)
+    if not busy:
+        # Read after the instances: the transaction that settled the last of them may also have settled
+        # this deployment (a service update rolled back); a deployment read as in flight before that
+        # transaction must then not start.
+        current = _DEPLOYMENT_STATUS.first(connection, {"id": record.id})
+        busy = current is None or current.deployment_status in FINAL
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return pipeline_context(
@@ -251,7 +265,7 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
                     },
                 }
                 for instance in instances
-                if instance.deployment_status not in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE")
+                if instance.deployment_status not in LEAVING
             ],
         )
 
