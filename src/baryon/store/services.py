@@ -2,7 +2,8 @@
 UpdateService with its failure handling (reference §1.6).
 
 Invariants: while a service is being created, updated or deleted, its status is recomputed in the same
-transaction that settles any of its instance or pipeline deployments; a service whose last instance and
+transaction that settles any of its instance or pipeline deployments, with the service row locked, so
+that of two deployments settling at once the later one sees the other settled; a service whose last instance and
 pipeline are deleted is removed (with its tags); instance and pipeline updates never change the service
 status.
 
@@ -128,6 +129,9 @@ _SERVICE = Prepared(
     )
     .join(templates, templates.c.id == S.template_id)
     .where(S.id == sa.bindparam("id"))
+    # Settlements of a service's deployments queue on its row, so that the last of two settling at once
+    # sees the other (on PostgreSQL; SQLite has one writer at a time).
+    .with_for_update(of=services)
 )
 
 
