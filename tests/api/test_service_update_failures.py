@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,8 +25,11 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from baryon.config import Settings
+from baryon.engine import subjects
+from baryon.engine.settle import Finish, record_finish
 from baryon.engine.worker import Worker
 from baryon.runtime import Runtime, open_runtime
+from baryon.store import deployments as deployment_store
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support import bundles
@@ -449,3 +453,56 @@ def test_update_statuses_without_deployments(proton: Any, s3: Any, environment: 
     updated = proton.update_service(name=svc, spec=same)["service"]
     assert (updated["status"], updated["spec"]) == ("ACTIVE", same)
     proton.get_waiter("service_updated").wait(name=svc, WaiterConfig=PATIENT)
+
+
+def test_two_creations_settling_at_once_still_roll_back(
+    proton: Any, s3: Any, environment: str, svc: str, worker: Worker, runtime: Runtime
+) -> None:
+    """The outcome is decided by whichever of the last two settlements commits second, even when both
+    run at the same time (each then waits for the other's lock on the service row)."""
+    _published_template(proton, s3, pipeline=False)
+    _create(proton, svc, NO_PIPELINE_SPEC)
+    worker.stop()
+    edited = NO_PIPELINE_SPEC + _instance("x") + _instance("y")
+    proton.update_service(name=svc, spec=edited)
+    records = {}
+    with runtime.database.read() as connection:
+        for name in ("x", "y"):
+            record = deployment_store.find(connection, _deployments(proton, svc, name)[0]["id"])
+            records[name] = (record, subjects.load(connection, record))
+    first_settled = threading.Event()
+    errors: list[BaseException] = []
+
+    def settle(name: str, finish: Finish, hold: float) -> None:
+        try:
+            with runtime.database.write() as connection:
+                record, subject = records[name]
+                assert record_finish(connection, runtime.clock.now(), record, subject, finish, {})
+                first_settled.set()
+                time.sleep(hold)  # keep the transaction open while the other one settles
+        except BaseException as error:  # reported below
+            errors.append(error)
+            first_settled.set()
+
+    failing = threading.Thread(target=settle, args=("y", Finish("FAILED", "boom"), 1.0))
+    failing.start()
+    first_settled.wait(10)
+    succeeding = threading.Thread(target=settle, args=("x", Finish("SUCCEEDED", None, [], []), 0.0))
+    succeeding.start()
+    failing.join()
+    succeeding.join()
+    assert errors == []
+    service = proton.get_service(name=svc)["service"]
+    assert (service["status"], service["statusMessage"]) == (
+        "UPDATE_FAILED_CLEANUP_IN_PROGRESS",
+        "service instance y could not be created: boom",
+    )
+    assert service["spec"] == NO_PIPELINE_SPEC
+    engine = Worker(runtime, concurrency=1, poll_interval=0.05)
+    engine.start()
+    try:
+        status, _ = _waiter_failure(proton, svc)
+    finally:
+        engine.stop()
+    assert status == "UPDATE_FAILED_CLEANUP_COMPLETE"
+    assert _instances(proton, svc) == [("front", "SUCCEEDED")]
