@@ -3,9 +3,9 @@ UpdateService with its failure handling (reference §1.6).
 
 Invariants: while a service is being created, updated or deleted, its status is recomputed in the same
 transaction that settles any of its instance or pipeline deployments, with the service row locked, so
-that of two deployments settling at once the later one sees the other settled; a service whose last instance and
-pipeline are deleted is removed (with its tags); instance and pipeline updates never change the service
-status.
+that of two deployments settling at once the later one sees the other settled; a service whose last
+instance and pipeline are deleted is removed (with its tags); instance and pipeline updates never change
+the service status.
 
 A spec update stores an `UpdatePlan` on the service row (`update_state`, JSON): the spec before the
 update, the instances it adds and removes, the pipeline deployment it started and its phase. Only the
