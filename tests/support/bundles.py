@@ -307,3 +307,100 @@ def codebuild_environment_bundle(manifest: str = CODEBUILD_MANIFEST, prefix: str
         },
         prefix,
     )
+
+
+# --- A CloudFormation service whose parts fail on demand ---------------------------------------------
+# `broken: true` makes an instance's template read an output the environment does not have (a render
+# failure); `pinned_role: true` gives the instance an IAM role (which cannot be deleted while a managed
+# policy is attached to it); `breaks_pipeline: true` makes the pipeline's template read an output the
+# instance does not have.
+
+FAILING_SERVICE_SCHEMA = """schema:
+  format:
+    openapi: "3.0.0"
+  service_input_type: "ServiceInput"
+  pipeline_input_type: "PipelineInput"
+  types:
+    ServiceInput:
+      type: object
+      properties:
+        port:
+          type: number
+          default: 80
+        broken:
+          type: boolean
+          default: false
+        pinned_role:
+          type: boolean
+          default: false
+        breaks_pipeline:
+          type: boolean
+          default: false
+    PipelineInput:
+      type: object
+      properties:
+        dockerfile:
+          type: string
+          default: Dockerfile
+"""
+
+FAILING_CFN_INSTANCE = """Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: '{{ service.name }}-{{ service_instance.name }}-{{ service_instance.inputs.port }}'
+{% if service_instance.inputs.broken %}
+  Broken:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: '{{ environment.outputs.NoSuchOutput }}'
+{% endif %}
+{% if service_instance.inputs.pinned_role %}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: '{{ service.name }}-{{ service_instance.name }}-role'
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: ec2.amazonaws.com
+            Action: sts:AssumeRole
+{% endif %}
+Outputs:
+  QueueName:
+    Value: !GetAtt Queue.QueueName
+"""
+
+FAILING_CFN_PIPELINE = """Resources:
+{% for instance in service_instances %}
+  Queue{{ loop.index }}:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: 'pipeline-{{ instance.name }}-{{ pipeline.inputs.dockerfile | lower }}'
+{% if instance.inputs.breaks_pipeline %}
+      Tags:
+        - Key: missing
+          Value: '{{ instance.outputs.NoSuchOutput }}'
+{% endif %}
+{% endfor %}
+Outputs:
+  Instances:
+    Value: '{{ service_instances | map(attribute="name") | join(",") }}'
+"""
+
+
+def failing_service_bundle(pipeline: bool = True, prefix: str = "service/") -> bytes:
+    schema = FAILING_SERVICE_SCHEMA
+    if not pipeline:
+        schema = schema.replace('  pipeline_input_type: "PipelineInput"\n', "")
+    files = {
+        "schema/schema.yaml": schema,
+        "instance_infrastructure/manifest.yaml": CFN_MANIFEST,
+        "instance_infrastructure/cloudformation.yaml": FAILING_CFN_INSTANCE,
+    }
+    if pipeline:
+        files["pipeline_infrastructure/manifest.yaml"] = CFN_MANIFEST
+        files["pipeline_infrastructure/cloudformation.yaml"] = FAILING_CFN_PIPELINE
+    return tar_gz(files, prefix)

@@ -7,7 +7,10 @@ anything, then writes the service, its instances, its pipeline, their deployment
 one transaction; instances and the pipeline move between versions independently afterwards; a resource
 with a deployment in flight refuses updates (ConflictException), and so does an instance whose attached
 component has one; an instance with an attached component is never removed (UpdateService, DeleteService
-refuse with ConflictException).
+refuse with ConflictException); UpdateService with a spec adds and removes instances, redeploys the
+pipeline and stores the update's plan on the service in the same transaction (its outcome and rollback:
+store/services.py); a description-only UpdateService leaves the status alone; service actions wait while
+the service is in any *_IN_PROGRESS status.
 """
 
 from __future__ import annotations
@@ -396,8 +399,8 @@ def _start_pipeline(
     target_state: dict[str, Any],
     initial_state: dict[str, Any] | None,
     previous: Row[Any] | None,
-) -> None:
-    """Start a deployment of a service's pipeline and mark the pipeline with it."""
+) -> str:
+    """Start a deployment of a service's pipeline and mark the pipeline with it; return its id."""
     deployment_id = start_deployment(
         ctx,
         connection,
@@ -422,6 +425,7 @@ def _start_pipeline(
             last_attempted_deployment_id=deployment_id,
         )
     )
+    return deployment_id
 
 
 @operation("CreateService", write=True)
@@ -620,9 +624,17 @@ def update_service(ctx: Context, params: Params, connection: Connection) -> dict
     if "description" in params:
         changes["description"] = params["description"]
     if "spec" in params:
-        _update_instances(ctx, connection, service, params["spec"])
-        changes.update(spec=params["spec"], status=service_state.UPDATE_IN_PROGRESS, status_message=None)
+        plan = _update_instances(ctx, connection, service, params["spec"])
+        changes.update(
+            spec=params["spec"],
+            status=service_state.UPDATE_IN_PROGRESS,
+            status_message=None,
+            update_state=plan.dumps(),
+        )
     connection.execute(sa.update(services).where(S.id == service.id).values(**changes))
+    if "spec" in params:
+        # An update that deploys nothing is complete at once.
+        service_state.refresh(connection, service.id, service_arn(ctx, service.name), ctx.now)
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, service.name))}
 
 
@@ -637,8 +649,11 @@ def _attached(connection: Connection, instances: Sequence[Row[Any]]) -> tuple[st
     return component.name, next(row.name for row in instances if row.id == component.service_instance_id)
 
 
-def _update_instances(ctx: Context, connection: Connection, service: Row[Any], spec_text: str) -> None:
-    """Add the instances the new spec names and remove those it no longer names (reference §1.6)."""
+def _update_instances(
+    ctx: Context, connection: Connection, service: Row[Any], spec_text: str
+) -> service_state.UpdatePlan:
+    """Add the instances the new spec names and remove those it no longer names (reference §1.6); return
+    the plan that settling their deployments follows (store/services.py)."""
     spec = parse_service_spec(spec_text)
     current = {row.name: row for row in connection.execute(_INSTANCE.where(I.service_id == service.id)).all()}
     wanted = {instance.name: instance for instance in spec.instances}
@@ -696,11 +711,12 @@ def _update_instances(ctx: Context, connection: Connection, service: Row[Any], s
             [],
             None,
         )
-    for name, row in current.items():
-        if name not in wanted:
-            _remove_instance(ctx, connection, service, row)
+    removed = [name for name in current if name not in wanted]
+    for name in removed:
+        _remove_instance(ctx, connection, service, current[name])
     pipeline = _pipeline(connection, service.id)
-    if pipeline is not None and (added or len(wanted) != len(current)):
+    pipeline_deployment = None
+    if pipeline is not None and (added or removed):
         first = next(iter(wanted.values()))
         state = _state(
             "servicePipeline",
@@ -710,7 +726,7 @@ def _update_instances(ctx: Context, connection: Connection, service: Row[Any], s
             pipeline.spec,
             orjson.loads(pipeline.inputs),
         )
-        _start_pipeline(
+        pipeline_deployment = _start_pipeline(
             ctx,
             connection,
             service.id,
@@ -723,6 +739,12 @@ def _update_instances(ctx: Context, connection: Connection, service: Row[Any], s
             initial_state=state,
             previous=pipeline,
         )
+    return service_state.UpdatePlan(
+        previous_spec=service.spec,
+        added=[name for name, _, _ in added],
+        removed=sorted(removed),
+        pipeline_deployment=pipeline_deployment,
+    )
 
 
 @operation("CreateServiceInstance", write=True)
@@ -938,6 +960,11 @@ def _row_key(sort_by: str) -> str:
 def update_service_instance(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     row = require_instance(connection, ctx, params["serviceName"], params["name"])
     service = require_service(connection, ctx, params["serviceName"])
+    if row.name in service_state.touched_by_update(service):
+        raise ConflictException(
+            f"Service instance {row.name} is being added or removed by an update of service "
+            f"{service.name} ({service.status}); wait for it to finish."
+        )
     if row.deployment_status in BUSY or service.status == service_state.DELETE_IN_PROGRESS:
         raise ConflictException(
             f"Service instance {row.name} has a deployment in progress "

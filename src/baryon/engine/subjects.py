@@ -4,10 +4,11 @@ provisioning method).
 
 Invariants: one loader per target resource type; a subject is read in one connection, so its parts are
 consistent; rendering contexts read the *current* outputs of the environment, of the instances and of
-an instance's attached component, so outputs reach a consumer at its next deployment, never earlier.
-A component carries its own IaC file in the deployment's target state (`source`), so a deployment
-renders exactly what was submitted; its manifest's rendering engine (`engine`) picks the provisioning
-method, as a bundle part's does for the other resources.
+an instance's attached component, so outputs reach a consumer at its next deployment, never earlier; a
+pipeline's instances are those not being (or failed to be) deleted, and its deployment is blocked while an
+instance deploys. A component carries its own IaC file in the deployment's target state (`source`), so a
+deployment renders exactly what was submitted; its manifest's rendering engine (`engine`) picks the
+provisioning method, as a bundle part's does for the other resources.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Connection
 from baryon.bundles.component import parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.domain import arns
+from baryon.domain.deployments import DELETE_COMPLETE, DELETE_FAILED, DELETE_IN_PROGRESS, FINAL
 from baryon.engine.provisioners import cloudformation as cfn
 from baryon.render.context import (
     component_context,
@@ -35,6 +37,7 @@ from baryon.store.prepared import Prepared
 from baryon.store.schema import (
     account_settings,
     components,
+    deployments,
     environments,
     service_instances,
     service_pipelines,
@@ -189,6 +192,11 @@ _INSTANCE = Prepared(
 )
 _ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
 _ATTACHED = Prepared(sa.select(C.name, C.outputs).where(C.service_instance_id == sa.bindparam("id")))
+_DEPLOYMENT_STATUS = Prepared(
+    sa.select(deployments.c.deployment_status).where(deployments.c.id == sa.bindparam("id"))
+)
+#: Instances on their way out: a pipeline is deployed without them.
+LEAVING = frozenset({DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED})
 
 
 def _service(connection: Connection, record: Any) -> Any:
@@ -280,6 +288,12 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         )
     ).first()
     busy = any(instance.deployment_status in ("IN_PROGRESS", "CANCELLING") for instance in instances)
+    if not busy:
+        # Read after the instances: the transaction that settled the last of them may also have settled
+        # this deployment (a service update rolled back); a deployment read as in flight before that
+        # transaction must then not start.
+        current = _DEPLOYMENT_STATUS.first(connection, {"id": record.id})
+        busy = current is None or current.deployment_status in FINAL
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return pipeline_context(
@@ -297,7 +311,7 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
                     },
                 }
                 for instance in instances
-                if instance.deployment_status not in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE")
+                if instance.deployment_status not in LEAVING
             ],
         )
 

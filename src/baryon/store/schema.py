@@ -226,6 +226,9 @@ services = sa.Table(
     sa.Column("repository_connection_arn", sa.Text, nullable=True),
     sa.Column("repository_id", sa.Text, nullable=True),
     sa.Column("branch_name", sa.Text, nullable=True),
+    # JSON: what the running UpdateService does (previous spec, instances added and removed, phase);
+    # NULL when no spec update is in flight (see store/services.py).
+    sa.Column("update_state", sa.Text, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.UniqueConstraint("account_id", "region", "name"),
