@@ -91,11 +91,12 @@ def test_copies_never_split_a_character_and_resume_after_the_last_chunk(
 ) -> None:
     deployment_id = make_deployment(runtime)
     runner = LocalRunner(tmp_path / "runs")
-    # More than one chunk of output, with a two-byte character across every chunk boundary.
-    body = "x" + "é" * (CHUNK_BYTES + 10)
-    payload = tmp_path / "payload.txt"
-    payload.write_text(body)
-    handle = runner.start(RunSpec(deployment_id, (f"cat {payload}; echo",)))
+    # More than one chunk of output, with a two-byte character across every chunk boundary. The command
+    # (and so the runner's first log line) is fixed, so the padding puts the boundary inside a character.
+    command = "cat payload.txt; echo"
+    header = len(f"[baryon] Running command: {command}\n".encode())
+    body = "x" * (1 if header % 2 == 0 else 2) + "é" * (CHUNK_BYTES + 10)
+    handle = runner.start(RunSpec(deployment_id, (command,), files={"payload.txt": body.encode()}))
     assert wait_for(lambda: (state := runner.poll(handle)).finished and state).exit_code == 0
     first = copy_output(runtime.database, runner, handle, deployment_id, now=1.0, max_chunks=1)
     assert 0 < first < CHUNK_BYTES
