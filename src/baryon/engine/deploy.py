@@ -166,7 +166,15 @@ def _deploy(
         except RenderError as error:
             _finish(runtime, record, subject, Finish(FAILED, str(error)), progress)
             return Done()
-        started = cfn.start_deploy(target, subject.stack_name, body, subject.tags, record.id, fresh=fresh)
+        started = cfn.start_deploy(
+            target,
+            subject.stack_name,
+            body,
+            subject.tags,
+            record.id,
+            fresh=fresh,
+            known_stack_id=getattr(subject.row, "stack_id", None),
+        )
         progress.update(stack_id=started.stack_id, action=started.action)
         _save(runtime, record, progress)
         if started.action == "WAIT":

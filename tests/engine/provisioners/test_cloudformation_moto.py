@@ -344,3 +344,31 @@ def test_assumed_role_decides_the_account(moto_aws: str, admin: Any, unique: str
     assert live_stacks_named(admin, name) == []  # not in the default account
     assert cfn.start_delete(target, started.stack_id, f"delete-{unique}") == "DELETE"
     assert cfn.deleted(target, started.stack_id) == (True, None)
+
+
+def test_first_step_updates_a_known_stack_directly(target: Target, admin: Any, unique: str) -> None:
+    name = env_name(unique)
+    first, _ = deploy_and_poll(target, name, queue_template(30), f"one-{unique}")
+
+    second = cfn.start_deploy(
+        target, name, queue_template(45, extra_output=True), {}, f"two-{unique}", fresh=True,
+        known_stack_id=first.stack_id,
+    )  # fmt: skip
+
+    assert (second.action, second.stack_id) == ("UPDATE", first.stack_id)
+    result = cfn.poll(target, second.stack_id, f"two-{unique}")
+    assert result.status == "UPDATE_COMPLETE"
+    assert {o["key"]: o["valueString"] for o in result.outputs}["Visibility"] == "45"
+
+
+def test_a_known_stack_that_is_gone_falls_back_on_creating(target: Target, admin: Any, unique: str) -> None:
+    name = env_name(unique)
+    first, _ = deploy_and_poll(target, name, queue_template(30), f"one-{unique}")
+    admin.delete_stack(StackName=first.stack_id)
+
+    again = cfn.start_deploy(
+        target, name, queue_template(30), {}, f"two-{unique}", fresh=True, known_stack_id=first.stack_id
+    )
+
+    assert again.action == "CREATE" and again.stack_id != first.stack_id
+    assert [s["StackId"] for s in live_stacks_named(admin, name)] == [again.stack_id]

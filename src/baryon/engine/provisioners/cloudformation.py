@@ -27,7 +27,9 @@ cancelled (CloudFormation has no such call).
 - its latest operation was started with our token (read from the stack events' ClientRequestToken):
   that operation's action, without calling CloudFormation again — so a step repeated after a crash
   never starts a second operation, even after that operation failed (the events are not read on the
-  job's first step, `fresh`, when no call with the token can have been made);
+  job's first step, `fresh`, when no call with the token can have been made; on that first step a settled
+  stack known from the resource's last deployment is updated without comparing templates, and anything
+  else goes through this decision);
 - ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED, REVIEW_IN_PROGRESS (a stack that can only be
   deleted): DeleteStack (token derived from ours) -> "WAIT"; once it is gone the next call creates;
 - any other *_IN_PROGRESS: "WAIT";
@@ -434,12 +436,15 @@ def start_deploy(
     client_request_token: str,
     *,
     fresh: bool = False,
+    known_stack_id: str | None = None,
 ) -> Deploy:
     """Create or update the stack `name` so that it runs `template_body` with `tags` (see the module
     docstring for the decision). Safe to repeat with the same token.
 
     `fresh`: the caller knows that no call with this token was ever made (the job's first step), so the
-    stack events need not be searched for an operation of ours."""
+    stack events need not be searched for an operation of ours. With `fresh` and `known_stack_id` (the
+    stack the resource's last deployment left), a settled stack is updated without comparing templates
+    first; anything else (a stack that is gone, busy or needs repair) falls back on the full decision."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"invalid stack name {name!r}")
     size = len(template_body.encode())
@@ -452,6 +457,10 @@ def start_deploy(
         )
     token = cfn_token(client_request_token)
     cf = client(target, "cloudformation")
+    if fresh and known_stack_id:
+        direct = _update_known(target, cf, known_stack_id, template_body, tags, token)
+        if direct is not None:
+            return direct
     for _ in range(3):  # a stack created or deleted by someone else between our calls: look again
         stack = _describe(target, cf, name)
         if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
@@ -508,6 +517,34 @@ def start_deploy(
                 raise
         return Deploy(stack_id, "UPDATE", status)
     raise ProvisionError(f"Stack {name} was created or deleted concurrently; will retry", transient=True)
+
+
+def _update_known(
+    target: Target, cf: Any, stack_id: str, template_body: str, tags: Mapping[str, str], token: str
+) -> Deploy | None:
+    """UpdateStack on a stack known from the resource's last deployment, when it is settled (without
+    comparing templates first: an unchanged template is CloudFormation's "No updates are to be
+    performed"); None when the stack is not settled or CloudFormation refuses the update (the caller then
+    takes the full decision)."""
+    stack = _describe(target, cf, stack_id)
+    if stack is None or str(stack["StackStatus"]) not in SETTLED:
+        return None
+    with _aws(target, f"UpdateStack {stack_id}"):
+        try:
+            cf.update_stack(
+                StackName=stack_id,
+                TemplateBody=template_body,
+                Tags=_tag_list(tags),
+                Capabilities=CAPABILITIES,
+                ClientRequestToken=token,
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ValidationError":
+                raise
+            if "No updates are to be performed" in error_message(exc):
+                return Deploy(stack_id, "NO_CHANGES", str(stack["StackStatus"]))
+            return None
+    return Deploy(stack_id, "UPDATE", str(stack["StackStatus"]))
 
 
 def poll(target: Target, stack_id: str, operation_token: str | None = None) -> StackResult:
