@@ -230,6 +230,7 @@ def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environ
     assert "terminal failure state" in reason
 
     service = proton.get_service(name=svc)["service"]
+    assert proton.get_resources_summary()["counts"]["services"]["failed"] == 1
     bad_create = _deployments(proton, svc, "bad")[0]
     assert bad_create["deploymentStatus"] == "FAILED"
     assert bad_create["targetArn"].endswith(f":service/{svc}/service-instance/bad")

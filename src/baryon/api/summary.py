@@ -3,8 +3,8 @@
 Invariants: counts cover the caller's account and region only; a deployed resource is up to date when
 it runs its template's recommended version, behind a minor when it runs an older minor of the
 recommended major, behind a major when it runs an older major; `failed` counts FAILED and DELETE_FAILED
-deployments (and, for services, the *_FAILED statuses); components, which have no template version,
-count only `total` and `failed`.
+deployments (and, for services, every status that says FAILED, cleanup statuses included); components,
+which have no template version, count only `total` and `failed`.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def get_resources_summary(ctx: Context, params: Params, connection: Connection) 
             "pipelines": _staleness(connection, service_pipelines, pipeline_join, service_scope),
             "services": {
                 "total": len(service_rows),
-                "failed": sum(1 for row in service_rows if row.status.endswith("FAILED")),
+                "failed": sum(1 for row in service_rows if "FAILED" in row.status),
             },
             "components": {
                 "total": len(component_rows),

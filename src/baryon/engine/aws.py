@@ -20,9 +20,10 @@ _CONFIG = Config(connect_timeout=10, read_timeout=60, retries={"mode": "standard
 def client(service: str, region: str) -> Any:
     cache: dict[tuple[str, str], Any] | None = getattr(_local, "clients", None)
     if cache is None:
+        # The session first: if it cannot be made (say, a bad AWS_PROFILE), the next call tries again.
+        _local.session = boto3.session.Session()
         cache = {}
         _local.clients = cache
-        _local.session = boto3.session.Session()
     key = (service, region)
     if key not in cache:
         cache[key] = _local.session.client(service, region_name=region, config=_CONFIG)

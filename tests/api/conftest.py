@@ -1,0 +1,41 @@
+"""API tests start with no live stacks in the local cloud.
+
+Stack names derive from the Baryon account, region and resource names, which these tests reuse (`dev`,
+`api`, `front`); a stack left by an earlier test would otherwise be adopted and updated in place, and
+moto does not replace resources on update as CloudFormation does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ACCOUNT
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def empty_cloud(moto_endpoint: str) -> None:
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    sts = boto3.client("sts", endpoint_url=moto_endpoint, region_name=REGION, **keys)
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/test-cleanup", RoleSessionName="cleanup"
+    )["Credentials"]
+    cf = boto3.client(
+        "cloudformation",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    for page in cf.get_paginator("list_stacks").paginate():
+        for stack in page["StackSummaries"]:
+            if stack["StackStatus"] != "DELETE_COMPLETE":
+                # A stack moto cannot delete (a test made it undeletable on purpose) stays.
+                with contextlib.suppress(ClientError):
+                    cf.delete_stack(StackName=stack["StackId"])
