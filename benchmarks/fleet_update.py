@@ -49,7 +49,6 @@ import platform
 import resource
 import shlex
 import shutil
-import signal
 import sys
 import tarfile
 import tempfile
@@ -67,6 +66,8 @@ from harness import (
     finite,
     free_port,
     fresh_postgres_database,
+    interrupt_on_signals,
+    load_average,
     log,
     postgres_reachable,
     postgres_version,
@@ -1143,17 +1144,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run(args: argparse.Namespace) -> int:
     global LOADAVG_AT_START
-    with contextlib.suppress(OSError):
-        LOADAVG_AT_START = os.getloadavg()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+    LOADAVG_AT_START = load_average()
+    interrupt_on_signals()
     processes = Processes()
     root = Path(tempfile.mkdtemp(prefix="baryon-fleet-"))
     phases: list[Phase] = []

@@ -45,7 +45,6 @@ import platform
 import random
 import shlex
 import shutil
-import signal
 import statistics
 import sys
 import tarfile
@@ -63,6 +62,8 @@ from harness import (
     finite,
     free_port,
     fresh_postgres_database,
+    interrupt_on_signals,
+    load_average,
     log,
     postgres_reachable,
     postgres_version,
@@ -1150,17 +1151,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run(args: argparse.Namespace) -> int:
     global LOADAVG_AT_START
-    with contextlib.suppress(OSError):
-        LOADAVG_AT_START = os.getloadavg()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+    LOADAVG_AT_START = load_average()
+    interrupt_on_signals()
     processes = Processes()
     root = Path(tempfile.mkdtemp(prefix="baryon-list-scale-"))
     notes: list[str] = []
