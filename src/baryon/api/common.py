@@ -1,4 +1,5 @@
-"""Helpers shared by handlers: not-found errors, output cleaning, pagination of lists.
+"""Helpers shared by handlers: not-found errors, output cleaning, pagination of lists, starting and
+cancelling deployments.
 
 Invariants: outputs never carry None members (absent means unset on the wire); page sizes follow the
 model's `maxResults` (1-100, default 100); a page token is bound to the operation and caller scope.
@@ -9,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.api.registry import Context
-from baryon.protocol.errors import ResourceNotFoundException
+from baryon.domain.deployments import CANCELLING, IN_PROGRESS
+from baryon.engine import selfmanaged
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException
 from baryon.store import deployments as deployment_store
 
 T = TypeVar("T")
@@ -108,3 +112,18 @@ def start_deployment(
     )
     ctx.after_commit.append(ctx.runtime.wake)
     return deployment_id
+
+
+def cancel_deployment(
+    ctx: Context, connection: Connection, table: sa.Table, where: Any, row: Row[Any], refusal: str
+) -> None:
+    """Ask for the cancel of a resource's in-flight deployment (`row` is the resource, `where` selects it
+    in `table`): both move to CANCELLING and the workers are woken on commit; a self-managed deployment
+    already handed over to its automation is settled CANCELLED at once. ConflictException(`refusal`)
+    when nothing is in progress."""
+    if row.deployment_status != IN_PROGRESS:
+        raise ConflictException(refusal)
+    connection.execute(sa.update(table).where(where).values(deployment_status=CANCELLING))
+    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
+    ctx.after_commit.append(ctx.runtime.wake)

@@ -25,7 +25,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
+from baryon.api.common import (
+    cancel_deployment,
+    clean,
+    next_token,
+    not_found,
+    page_position,
+    page_size,
+    start_deployment,
+)
 from baryon.api.environments import require_environment
 from baryon.api.notify import lookup
 from baryon.api.registry import Context, Params, operation
@@ -38,7 +46,6 @@ from baryon.bundles.errors import BundleError
 from baryon.domain import arns
 from baryon.domain.deployments import (
     BUSY,
-    CANCELLING,
     CREATE,
     DELETE,
     DELETE_IN_PROGRESS,
@@ -52,7 +59,6 @@ from baryon.domain.specs import (
     resolve_current_values,
     validate_inputs,
 )
-from baryon.engine import selfmanaged
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
@@ -572,14 +578,8 @@ def delete_component(ctx: Context, params: Params, connection: Connection) -> di
 @operation("CancelComponentDeployment", write=True)
 def cancel_component_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     row = _require(connection, ctx, params["componentName"])
-    if row.deployment_status != IN_PROGRESS:
-        raise ConflictException(
-            f"Component {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-        )
-    connection.execute(sa.update(components).where(C.id == row.id).values(deployment_status=CANCELLING))
-    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
-    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
-    ctx.after_commit.append(ctx.runtime.wake)
+    refusal = f"Component {row.name} has no deployment in progress to cancel ({row.deployment_status})."
+    cancel_deployment(ctx, connection, components, C.id == row.id, row, refusal)
     return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
 
 

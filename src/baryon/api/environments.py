@@ -15,7 +15,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
+from baryon.api.common import (
+    cancel_deployment,
+    clean,
+    next_token,
+    not_found,
+    page_position,
+    page_size,
+    start_deployment,
+)
 from baryon.api.kinds import ENVIRONMENT
 from baryon.api.registry import Context, Params, operation
 from baryon.api.repositories import repository_branch
@@ -26,7 +34,6 @@ from baryon.api.versioning import parts_of, published_version, schema_of, update
 from baryon.domain import arns
 from baryon.domain.deployments import (
     BUSY,
-    CANCELLING,
     CREATE,
     DELETE,
     DELETE_IN_PROGRESS,
@@ -41,7 +48,6 @@ from baryon.domain.specs import (
     validate_inputs,
 )
 from baryon.domain.versions import parse_part
-from baryon.engine import selfmanaged
 from baryon.protocol.errors import (
     ConflictException,
     ResourceNotFoundException,
@@ -459,14 +465,8 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
 @operation("CancelEnvironmentDeployment", write=True)
 def cancel_environment_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     row = require_environment(connection, ctx, params["environmentName"])
-    if row.deployment_status != IN_PROGRESS:
-        raise ConflictException(
-            f"Environment {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-        )
-    connection.execute(sa.update(environments).where(E.id == row.id).values(deployment_status=CANCELLING))
-    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
-    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
-    ctx.after_commit.append(ctx.runtime.wake)
+    refusal = f"Environment {row.name} has no deployment in progress to cancel ({row.deployment_status})."
+    cancel_deployment(ctx, connection, environments, E.id == row.id, row, refusal)
     return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
 
 

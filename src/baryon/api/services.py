@@ -22,7 +22,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size, start_deployment
+from baryon.api.common import (
+    cancel_deployment,
+    clean,
+    next_token,
+    not_found,
+    page_position,
+    page_size,
+    start_deployment,
+)
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -32,7 +40,6 @@ from baryon.api.versioning import parts_of, published_version, schema_of, update
 from baryon.domain import arns
 from baryon.domain.deployments import (
     BUSY,
-    CANCELLING,
     CREATE,
     DELETE,
     DELETE_IN_PROGRESS,
@@ -50,7 +57,6 @@ from baryon.domain.specs import (
     validate_inputs,
 )
 from baryon.domain.versions import parse_part
-from baryon.engine import selfmanaged
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
@@ -1093,16 +1099,10 @@ def cancel_service_instance_deployment(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
     row = require_instance(connection, ctx, params["serviceName"], params["serviceInstanceName"])
-    if row.deployment_status != IN_PROGRESS:
-        raise ConflictException(
-            f"Service instance {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-        )
-    connection.execute(
-        sa.update(service_instances).where(I.id == row.id).values(deployment_status=CANCELLING)
+    refusal = (
+        f"Service instance {row.name} has no deployment in progress to cancel ({row.deployment_status})."
     )
-    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
-    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
-    ctx.after_commit.append(ctx.runtime.wake)
+    cancel_deployment(ctx, connection, service_instances, I.id == row.id, row, refusal)
     return {
         "serviceInstance": instance_shape(ctx, require_instance(connection, ctx, row.service_name, row.name))
     }
@@ -1116,16 +1116,8 @@ def cancel_service_pipeline_deployment(
     pipeline = _pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
-    if pipeline.deployment_status != IN_PROGRESS:
-        raise ConflictException(
-            f"The pipeline of service {service.name} has no deployment in progress to cancel."
-        )
-    connection.execute(
-        sa.update(service_pipelines).where(P.service_id == service.id).values(deployment_status=CANCELLING)
-    )
-    deployment_store.set_status(connection, pipeline.last_attempted_deployment_id, CANCELLING, ctx.now)
-    selfmanaged.cancel_handed_off(connection, ctx.now, pipeline.last_attempted_deployment_id)
-    ctx.after_commit.append(ctx.runtime.wake)
+    refusal = f"The pipeline of service {service.name} has no deployment in progress to cancel."
+    cancel_deployment(ctx, connection, service_pipelines, P.service_id == service.id, pipeline, refusal)
     return {"pipeline": pipeline_shape(ctx, service, _require_pipeline(connection, ctx, service))}
 
 
