@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -259,3 +260,23 @@ def test_conflicts_and_cancel_while_in_progress(proton: Any, s3: Any, worker: An
     assert code == "ResourceNotFoundException"
     proton.delete_deployment(id=deployment["id"])
     assert proton.list_deployments()["deployments"] == []
+
+
+def test_environment_quota_refuses_and_creates_nothing(
+    proton: Any, s3: Any, worker: Any, runtime: Any
+) -> None:
+    _published_env_template(proton, s3)
+    runtime.quotas = dataclasses.replace(runtime.quotas, environments=0)
+    code, message = _error(
+        proton.create_environment,
+        name="dev",
+        templateName="vpc-env",
+        templateMajorVersion="1",
+        spec=SPEC,
+        protonServiceRoleArn=ROLE,
+    )
+    assert (code, message) == (
+        "ServiceQuotaExceededException",
+        "You have reached the quota of 0 environments in this account and region.",
+    )
+    assert proton.list_environments()["environments"] == []

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Row
 from baryon.api.registry import Context
 from baryon.domain.deployments import CANCELLING, IN_PROGRESS
 from baryon.engine import selfmanaged
-from baryon.protocol.errors import ConflictException, ResourceNotFoundException
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ServiceQuotaExceededException
 from baryon.store import deployments as deployment_store
 
 T = TypeVar("T")
@@ -127,3 +127,14 @@ def cancel_deployment(
     deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
     selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
+
+
+def check_account_quota(ctx: Context, connection: Connection, table: sa.Table, quota: int, what: str) -> None:
+    """Refuse a create when the caller's account and region already hold `quota` rows of `table`."""
+    count = connection.execute(
+        sa.select(sa.func.count()).where(table.c.account_id == ctx.account_id, table.c.region == ctx.region)
+    ).scalar_one()
+    if count >= quota:
+        raise ServiceQuotaExceededException(
+            f"You have reached the quota of {quota} {what} in this account and region."
+        )

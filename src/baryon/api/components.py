@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import (
     cancel_deployment,
+    check_account_quota,
     clean,
     next_token,
     not_found,
@@ -59,7 +60,7 @@ from baryon.domain.specs import (
     resolve_current_values,
     validate_inputs,
 )
-from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import deployments as deployment_store
 from baryon.store import templates as template_store
@@ -304,14 +305,7 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         )
     if _find(connection, ctx, name) is not None:
         raise ConflictException(f"A component named {name} already exists.")
-    quota = ctx.runtime.quotas.components
-    count = connection.execute(
-        sa.select(sa.func.count()).where(C.account_id == ctx.account_id, C.region == ctx.region)
-    ).scalar_one()
-    if count >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} components in this account and region."
-        )
+    check_account_quota(ctx, connection, components, ctx.runtime.quotas.components, "components")
     manifest = _manifest(params["manifest"], params["templateFile"])
     inputs: dict[str, Any] = {}
     instance: Row[Any] | None = None

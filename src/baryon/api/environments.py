@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import (
     cancel_deployment,
+    check_account_quota,
     clean,
     next_token,
     not_found,
@@ -51,7 +52,6 @@ from baryon.domain.versions import parse_part
 from baryon.protocol.errors import (
     ConflictException,
     ResourceNotFoundException,
-    ServiceQuotaExceededException,
     ValidationException,
 )
 from baryon.store import components as component_store
@@ -257,14 +257,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
     )
     if find_environment(connection, ctx, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
-    quota = ctx.runtime.quotas.environments
-    count = connection.execute(
-        sa.select(sa.func.count()).where(E.account_id == ctx.account_id, E.region == ctx.region)
-    ).scalar_one()
-    if count >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} environments in this account and region."
-        )
+    check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
     repository = _check_provisioning(ctx, connection, template, version, params)
     raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")

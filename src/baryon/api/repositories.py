@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.common import check_account_quota, clean, next_token, not_found, page_position, page_size
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
 from baryon.api.tags import delete_tags_under, put_tags
@@ -25,7 +25,6 @@ from baryon.domain.repositories import branch_name_problem, repository_name_prob
 from baryon.protocol.errors import (
     ConflictException,
     ServiceError,
-    ServiceQuotaExceededException,
     ValidationException,
 )
 from baryon.store import connections as connection_store
@@ -154,14 +153,7 @@ def create_repository(ctx: Context, params: Params, connection: Connection) -> d
         raise ConflictException(
             f"A repository link {_key(provider, name)} already exists with other parameters."
         )
-    quota = ctx.runtime.quotas.repositories
-    count = connection.execute(
-        sa.select(sa.func.count()).where(R.account_id == ctx.account_id, R.region == ctx.region)
-    ).scalar_one()
-    if count >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} repository links in this account and region."
-        )
+    check_account_quota(ctx, connection, repositories, ctx.runtime.quotas.repositories, "repository links")
     connection.execute(
         sa.insert(repositories).values(
             account_id=ctx.account_id,

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import (
     cancel_deployment,
+    check_account_quota,
     clean,
     next_token,
     not_found,
@@ -448,14 +449,7 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
     )
     if find_service(connection, ctx, name) is not None:
         raise ConflictException(f"A service named {name} already exists.")
-    quota = ctx.runtime.quotas.services
-    count = connection.execute(
-        sa.select(sa.func.count()).where(S.account_id == ctx.account_id, S.region == ctx.region)
-    ).scalar_one()
-    if count >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} services in this account and region."
-        )
+    check_account_quota(ctx, connection, services, ctx.runtime.quotas.services, "services")
     has_pipeline = template.provisioning != CUSTOMER_MANAGED
     repository = [params.get(k) for k in ("repositoryConnectionArn", "repositoryId", "branchName")]
     if not has_pipeline and any(repository):
