@@ -499,37 +499,23 @@ def start_deploy(
             )
         if plan != "UPDATE":
             return Deploy(stack_id, plan, status)
-        with _aws(target, f"UpdateStack {name}"):
-            try:
-                cf.update_stack(
-                    StackName=stack_id,
-                    TemplateBody=template_body,
-                    Tags=_tag_list(tags),
-                    Capabilities=CAPABILITIES,
-                    ClientRequestToken=token,
-                )
-            except ClientError as exc:
-                message = error_message(exc)
-                if error_code(exc) == "ValidationError" and "No updates are to be performed" in message:
-                    return Deploy(stack_id, "NO_CHANGES", status)
-                if error_code(exc) == "ValidationError" and "_IN_PROGRESS state" in message:
-                    return Deploy(stack_id, "WAIT", status)
-                raise
-        return Deploy(stack_id, "UPDATE", status)
+        return _update(target, cf, name, stack_id, status, template_body, tags, token)
     raise ProvisionError(f"Stack {name} was created or deleted concurrently; will retry", transient=True)
 
 
-def _update_known(
-    target: Target, cf: Any, stack_id: str, template_body: str, tags: Mapping[str, str], token: str
-) -> Deploy | None:
-    """UpdateStack on a stack known from the resource's last deployment, when it is settled (without
-    comparing templates first: an unchanged template is CloudFormation's "No updates are to be
-    performed"); None when the stack is not settled or CloudFormation refuses the update (the caller then
-    takes the full decision)."""
-    stack = _describe(target, cf, stack_id)
-    if stack is None or str(stack["StackStatus"]) not in SETTLED:
-        return None
-    with _aws(target, f"UpdateStack {stack_id}"):
+def _update(
+    target: Target,
+    cf: Any,
+    label: str,
+    stack_id: str,
+    status: str,
+    template_body: str,
+    tags: Mapping[str, str],
+    token: str,
+) -> Deploy:
+    """UpdateStack: "UPDATE" when issued, "NO_CHANGES" for CloudFormation's "No updates are to be
+    performed", "WAIT" when another operation runs on the stack; any other refusal is a ProvisionError."""
+    with _aws(target, f"UpdateStack {label}"):
         try:
             cf.update_stack(
                 StackName=stack_id,
@@ -539,12 +525,34 @@ def _update_known(
                 ClientRequestToken=token,
             )
         except ClientError as exc:
-            if error_code(exc) != "ValidationError":
-                raise
-            if "No updates are to be performed" in error_message(exc):
-                return Deploy(stack_id, "NO_CHANGES", str(stack["StackStatus"]))
+            message = error_message(exc)
+            if error_code(exc) == "ValidationError" and "No updates are to be performed" in message:
+                return Deploy(stack_id, "NO_CHANGES", status)
+            if error_code(exc) == "ValidationError" and "_IN_PROGRESS state" in message:
+                return Deploy(stack_id, "WAIT", status)
+            raise
+    return Deploy(stack_id, "UPDATE", status)
+
+
+def _update_known(
+    target: Target, cf: Any, stack_id: str, template_body: str, tags: Mapping[str, str], token: str
+) -> Deploy | None:
+    """UpdateStack on a stack known from the resource's last deployment, when it is settled (without
+    comparing templates first: an unchanged template is CloudFormation's "No updates are to be
+    performed"); None when the stack is not settled, is busy again or CloudFormation refuses the update
+    (the caller then takes the full decision)."""
+    stack = _describe(target, cf, stack_id)
+    if stack is None or str(stack["StackStatus"]) not in SETTLED:
+        return None
+    try:
+        started = _update(
+            target, cf, stack_id, stack_id, str(stack["StackStatus"]), template_body, tags, token
+        )
+    except ProvisionError as error:
+        if error.code == "ValidationError":
             return None
-    return Deploy(stack_id, "UPDATE", str(stack["StackStatus"]))
+        raise
+    return None if started.action == "WAIT" else started
 
 
 def poll(target: Target, stack_id: str, operation_token: str | None = None) -> StackResult:
