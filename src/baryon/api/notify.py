@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from baryon.api.common import not_found
 from baryon.api.environments import find_environment
 from baryon.api.registry import Context, Params, operation
-from baryon.api.services import find_service
+from baryon.api.services import find_instance, find_pipeline, find_service
 from baryon.domain import arns
 from baryon.domain.deployments import (
     DELETE,
@@ -44,11 +44,9 @@ from baryon.protocol.errors import (
     ValidationException,
 )
 from baryon.store import deployments as deployment_store
-from baryon.store.schema import deployments, service_instances, service_pipelines
+from baryon.store.schema import deployments
 
 D = deployments.c
-I = service_instances.c  # noqa: E741
-P = service_pipelines.c
 
 #: Rendering engines whose deployments complete through notifications.
 NOTIFIED = ("hcl", "codebuild")
@@ -77,19 +75,10 @@ def _environment(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -
 def _service_part(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> Any:
     parts = parsed.parts
     if len(parts) == 4 and parts[2] == "service-instance":
-        return connection.execute(
-            sa.select(service_instances).where(
-                I.account_id == ctx.account_id,
-                I.region == ctx.region,
-                I.service_name == parts[1],
-                I.name == parts[3],
-            )
-        ).first()
+        return find_instance(connection, ctx, parts[1], parts[3])
     if len(parts) == 3 and parts[2] == "pipeline":
         service = find_service(connection, ctx, parts[1])
-        if service is None:
-            return None
-        return connection.execute(sa.select(service_pipelines).where(P.service_id == service.id)).first()
+        return find_pipeline(connection, service.id) if service is not None else None
     return None
 
 

@@ -122,21 +122,25 @@ _INSTANCE_BY_NAME = Prepared(
 )
 
 
-def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Any:
-    row = _INSTANCE_BY_NAME.first(
+def find_instance(connection: Connection, ctx: Context, service: str, name: str) -> Any:
+    return _INSTANCE_BY_NAME.first(
         connection, {"account_id": ctx.account_id, "region": ctx.region, "service": service, "name": name}
     )
+
+
+def require_instance(connection: Connection, ctx: Context, service: str, name: str) -> Any:
+    row = find_instance(connection, ctx, service, name)
     if row is None:
         raise not_found("service instance", instance_arn(ctx, service, name))
     return row
 
 
-def _pipeline(connection: Connection, service_id: int) -> Row[Any] | None:
+def find_pipeline(connection: Connection, service_id: int) -> Row[Any] | None:
     return connection.execute(sa.select(service_pipelines).where(P.service_id == service_id)).first()
 
 
 def _require_pipeline(connection: Connection, ctx: Context, service: Row[Any]) -> Row[Any]:
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
     return pipeline
@@ -183,7 +187,7 @@ def service_shape(
             repositoryId=row.repository_id,
             branchName=row.branch_name,
         )
-        pipeline = _pipeline(connection, row.id)
+        pipeline = find_pipeline(connection, row.id)
         if pipeline is not None:
             shape["pipeline"] = pipeline_shape(ctx, row, pipeline)
     return clean(shape)
@@ -375,7 +379,7 @@ def _remove_instance(ctx: Context, connection: Connection, service: Row[Any], ro
 
 def _service_version(connection: Connection, service: Row[Any]) -> Row[Any]:
     """The version new instances of a service start on: that of its pipeline, else of its newest instance."""
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     source = (
         pipeline
         or connection.execute(
@@ -608,7 +612,7 @@ def _service_busy(connection: Connection, service: Row[Any]) -> str | None:
     ).first()
     if busy is not None:
         return f"service instance {busy.name} has a deployment in progress"
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is not None and pipeline.deployment_status in BUSY:
         return "the pipeline has a deployment in progress"
     return None
@@ -714,7 +718,7 @@ def _update_instances(
     removed = [name for name in current if name not in wanted]
     for name in removed:
         _remove_instance(ctx, connection, service, current[name])
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     pipeline_deployment = None
     if pipeline is not None and (added or removed):
         first = next(iter(wanted.values()))
@@ -818,7 +822,7 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
         )
     for row in instances:
         _remove_instance(ctx, connection, service, row)
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is not None:
         state = _state(
             "servicePipeline",
@@ -1035,7 +1039,7 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
 @operation("UpdateServicePipeline", write=True)
 def update_service_pipeline(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
     if pipeline.deployment_status in BUSY or service.status in service_state.IN_FLIGHT:
@@ -1107,7 +1111,7 @@ def cancel_service_pipeline_deployment(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
     refusal = f"The pipeline of service {service.name} has no deployment in progress to cancel."
@@ -1151,7 +1155,7 @@ def list_service_instance_provisioned_resources(
 @operation("ListServicePipelineOutputs", write=False)
 def list_service_pipeline_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
     return {
@@ -1166,7 +1170,7 @@ def list_service_pipeline_provisioned_resources(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
-    pipeline = _pipeline(connection, service.id)
+    pipeline = find_pipeline(connection, service.id)
     if pipeline is None:
         raise not_found("service pipeline", pipeline_arn(ctx, service.name))
     return {"provisionedResources": orjson.loads(pipeline.resources)}
@@ -1185,4 +1189,4 @@ def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bo
             connection.execute(sa.select(I.id).where(I.service_id == service.id, I.name == parts[3])).first()
             is not None
         )
-    return len(parts) == 3 and parts[2] == "pipeline" and _pipeline(connection, service.id) is not None
+    return len(parts) == 3 and parts[2] == "pipeline" and find_pipeline(connection, service.id) is not None
