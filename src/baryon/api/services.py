@@ -348,33 +348,17 @@ def _add_instance(
 
 def _remove_instance(ctx: Context, connection: Connection, service: Row[Any], row: Row[Any]) -> None:
     """Start the DELETE deployment of an instance."""
-    state = _state(
-        "serviceInstance", service.template_name, row.template_major, row.template_minor, row.spec, None
-    )
-    deployment_id = start_deployment(
-        ctx,
+    service_state.start_instance_deletion(
         connection,
-        target_type="SERVICE_INSTANCE",
-        arn=instance_arn(ctx, service.name, row.name),
-        created_at=row.created_at,
-        operation_name=DELETE,
-        environment_name=row.environment_name,
+        ctx.runtime.ids,
+        account_id=ctx.account_id,
+        region=ctx.region,
         service_name=service.name,
-        instance_name=row.name,
-        target_state=state,
-        initial_state=state,
-        previous=row,
+        template_name=service.template_name,
+        row=row,
+        now=ctx.now,
     )
-    connection.execute(
-        sa.update(service_instances)
-        .where(I.id == row.id)
-        .values(
-            deployment_status=DELETE_IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-        )
-    )
+    ctx.after_commit.append(ctx.runtime.wake)
 
 
 def _service_version(connection: Connection, service: Row[Any]) -> Row[Any]:

@@ -34,7 +34,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon.clock import RandomIds
+from baryon.clock import Ids, RandomIds
 from baryon.domain import arns
 from baryon.domain.deployments import (
     BUSY,
@@ -271,7 +271,17 @@ def _roll_back(
         _stop_pipeline(connection, service.id, pipeline, not_deployed_message(failed), now)
     cleanup = [name for name in plan.added if name in instances]
     for name in cleanup:
-        _start_cleanup(connection, service, instances[name], now)
+        # The cleanup of a failed update (as DeleteService would).
+        start_instance_deletion(
+            connection,
+            RandomIds(),
+            account_id=service.account_id,
+            region=service.region,
+            service_name=service.name,
+            template_name=service.template_name,
+            row=instances[name],
+            now=now,
+        )
     failure = "; ".join(
         f"service instance {name} could not be created: "
         f"{instances[name].deployment_status_message or instances[name].deployment_status}"
@@ -319,38 +329,45 @@ def _stop_pipeline(connection: Connection, service_id: int, pipeline: Any, messa
     )
 
 
-def _start_cleanup(connection: Connection, service: Any, row: Any, now: float) -> None:
-    """Start the DELETE deployment of an instance the failed update created (as DeleteService would)."""
-    ids = RandomIds()
-    state = {
-        "serviceInstance": {
-            "templateName": service.template_name,
-            "templateMajorVersion": str(row.template_major),
-            "templateMinorVersion": str(row.template_minor),
-            "inputs": None,
-            "spec": row.spec,
-        }
+def start_instance_deletion(
+    connection: Connection,
+    ids: Ids,
+    *,
+    account_id: str,
+    region: str,
+    service_name: str,
+    template_name: str,
+    row: Any,
+    now: float,
+) -> str:
+    """Start the DELETE deployment of a service instance (its record and job, the instance moved to
+    DELETE_IN_PROGRESS) in the caller's transaction; the deployment id."""
+    state: dict[str, Any] = {
+        "templateName": template_name,
+        "templateMajorVersion": str(row.template_major),
+        "templateMinorVersion": str(row.template_minor),
+        "inputs": None,
     }
+    if row.spec is not None:
+        state["spec"] = row.spec
     deployment_id = ids.uuid()
     deployment_store.start(
         connection,
         deployment_id=deployment_id,
         job_id=ids.uuid(),
-        account_id=service.account_id,
-        region=service.region,
+        account_id=account_id,
+        region=region,
         target_type="SERVICE_INSTANCE",
-        target_arn=arns.arn(
-            service.region, service.account_id, f"service/{service.name}/service-instance/{row.name}"
-        ),
+        target_arn=arns.arn(region, account_id, f"service/{service_name}/service-instance/{row.name}"),
         target_created_at=row.created_at,
         operation=DELETE,
         environment_name=row.environment_name,
-        target_state=state,
-        initial_state=state,
+        target_state={"serviceInstance": state},
+        initial_state={"serviceInstance": state},
         last_attempted=row.last_attempted_deployment_id,
         last_succeeded=row.last_succeeded_deployment_id,
         now=now,
-        service_name=service.name,
+        service_name=service_name,
         service_instance_name=row.name,
     )
     connection.execute(
@@ -363,3 +380,4 @@ def _start_cleanup(connection: Connection, service: Any, row: Any, now: float) -
             last_attempted_deployment_id=deployment_id,
         )
     )
+    return deployment_id
