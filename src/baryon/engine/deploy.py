@@ -37,7 +37,7 @@ from baryon.engine.settle import Finish
 from baryon.engine.settle import finish as _finish
 from baryon.engine.settle import save as _save
 from baryon.engine.settle import target_of as _target
-from baryon.engine.steps import StepInput, bundle_part, part_engine, version_of
+from baryon.engine.steps import BundlePart, StepInput, bundle_part, version_of
 from baryon.engine.subjects import Subject, load
 from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
@@ -58,19 +58,24 @@ JOB_KIND = deployment_store.JOB_KIND
 METHODS: dict[str, Callable[[StepInput], Outcome]] = {"hcl": selfmanaged.step, "codebuild": commands.step}
 
 
-def _source(runtime: Runtime, subject: Subject, major: int, minor: int) -> tuple[str, str]:
-    """The IaC file of the subject's part in a template version (bundles are unpacked once per process)."""
-    part = bundle_part(runtime, subject, major, minor)
+def _source(
+    runtime: Runtime, subject: Subject, major: int, minor: int, part: BundlePart | None = None
+) -> tuple[str, str]:
+    """The IaC file of the subject's part in a template version (bundles are unpacked once per process);
+    `part` when the caller has already read it."""
+    part = part or bundle_part(runtime, subject, major, minor)
     name = str(part.info["files"][0])
     return f"{subject.part}/{name}", part.files[name].decode()
 
 
-def _render(runtime: Runtime, subject: Subject, target: dict[str, Any]) -> str:
+def _render(
+    runtime: Runtime, subject: Subject, target: dict[str, Any], part: BundlePart | None = None
+) -> str:
     if subject.source is not None:
         file_name, source = subject.source(target)
     else:
         major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
-        file_name, source = _source(runtime, subject, major, minor)
+        file_name, source = _source(runtime, subject, major, minor, part)
     inputs = target.get("inputs")
     if inputs is None:
         inputs = orjson.loads(subject.row.inputs)
@@ -95,19 +100,24 @@ def step(runtime: Runtime, job: Job) -> Outcome:
             now = runtime.clock.now()
             return Wait(now + blocked_delay(now - record.created_at))
         fresh = job.claims == 1 and not progress
-        engine = progress.get("method") or _engine(runtime, record, subject)
+        part: BundlePart | None = None
+        engine = progress.get("method") or subject.engine
         if engine is None:
-            return Done()
+            part = _part(runtime, record, subject)
+            if part is None:
+                return Done()
+            engine = part.engine
+        # Remembered with the step's progress, so later steps need not read the bundle part again.
+        progress["method"] = engine
         method = METHODS.get(engine)
         if method is not None:
-            progress["method"] = engine
             return method(StepInput(runtime, job, record, subject, progress))
         target = Target(region=record.region, account_id=record.account_id, role_arn=subject.role_arn)
         if record.operation == DELETE:
             return _delete(
                 runtime, record, subject, target, subject.row.stack_id or subject.stack_name, progress
             )
-        return _deploy(runtime, record, subject, target, progress, fresh=fresh)
+        return _deploy(runtime, record, subject, target, progress, fresh=fresh, part=part)
     except ProvisionError as error:
         if error.transient:
             return Retry(str(error))
@@ -123,14 +133,12 @@ def blocked_delay(waited: float) -> float:
     return min(BLOCKED_MAX_SECONDS, max(POLL_SECONDS, waited * BLOCKED_SHARE))
 
 
-def _engine(runtime: Runtime, record: Any, subject: Subject) -> str | None:
-    """The rendering engine of the part the deployment uses; None (deployment settled FAILED) when the
-    template version cannot be read. A subject with its own IaC file (a component) names its engine."""
-    if subject.engine is not None:
-        return subject.engine
+def _part(runtime: Runtime, record: Any, subject: Subject) -> BundlePart | None:
+    """The bundle part the deployment uses; None (deployment settled FAILED) when the template version
+    cannot be read."""
     major, minor = version_of(record, subject)
     try:
-        return part_engine(runtime, subject, major, minor)
+        return bundle_part(runtime, subject, major, minor)
     except RenderError as error:
         status = DELETE_FAILED if record.operation == DELETE else FAILED
         _finish(runtime, record, subject, Finish(status, str(error)), orjson.loads(record.progress))
@@ -155,6 +163,7 @@ def _deploy(
     progress: dict[str, Any],
     *,
     fresh: bool = False,
+    part: BundlePart | None = None,
 ) -> Outcome:
     now = runtime.clock.now()
     if record.deployment_status == CANCELLING and not progress.get("stack_id"):
@@ -162,7 +171,7 @@ def _deploy(
         return Done()
     if not progress.get("stack_id") or progress.get("action") == "WAIT":
         try:
-            body = _render(runtime, subject, _target(record))
+            body = _render(runtime, subject, _target(record), part)
         except RenderError as error:
             _finish(runtime, record, subject, Finish(FAILED, str(error)), progress)
             return Done()
