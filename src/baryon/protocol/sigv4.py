@@ -2,8 +2,12 @@
 
 Invariants: a request is accepted only when its signature matches the one computed with the secret of an
 active credential that Baryon issued and that has not expired, its credential scope names the `proton`
-service, and its time stamp is within 15 minutes of the server clock. The credential scope's region becomes
-the request's region; a credential's resource scope (see `Credential.scope`) passes to the `Identity`.
+service and a well-formed region (`REGION_PATTERN`), and its time stamp is within 15 minutes of the server
+clock. The signature binds the body: the payload hash in the canonical request is always the SHA-256 of the
+body the server received (an `X-Amz-Content-SHA256` header, when sent, must equal it; `UNSIGNED-PAYLOAD` is
+refused), and `host` and `x-amz-target` must be among the signed headers, so a captured request cannot be
+replayed with another body, against another host or as another operation. The credential scope's region
+becomes the request's region; a credential's resource scope (see `Credential.scope`) passes to the `Identity`.
 Derived signing keys are cached per (secret, date, region); secrets are never logged.
 """
 
@@ -36,6 +40,14 @@ _MISMATCH = (
     "Secret Access Key and signing method. Consult the service documentation for details."
 )
 _SPACES = re.compile(r"\s+")
+#: AWS region names: ``us-east-1``, ``eu-central-2``, ``us-gov-west-1``, ``cn-north-1``, ``us-isob-east-1``.
+REGION_PATTERN = r"[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}"
+_REGION = re.compile(REGION_PATTERN)
+_REGION_MAX = 32
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+#: Headers every request must sign (lowercase), with the name AWS uses in its message.
+REQUIRED_SIGNED_HEADERS = {"host": "'Host' or ':authority'", "x-amz-target": "'X-Amz-Target'"}
+_PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +95,27 @@ def _parse_authorization(header: str) -> tuple[str, list[str], str]:
             " ".join(f"Authorization header requires '{name}' parameter." for name in missing)
             + f" Authorization={header.split(' ')[0]}"
         )
-    return fields["Credential"], fields["SignedHeaders"].split(";"), fields["Signature"]
+    signature = fields["Signature"]
+    if not signature.isascii():
+        raise IncompleteSignatureException(
+            f"Signature must be hexadecimal text. Authorization={header.split(' ')[0]}"
+        )
+    return fields["Credential"], fields["SignedHeaders"].split(";"), signature
+
+
+def _check_signed_headers(signed_headers: list[str]) -> None:
+    for name, shown in REQUIRED_SIGNED_HEADERS.items():
+        if name not in signed_headers:
+            raise IncompleteSignatureException(f"{shown} must be a 'SignedHeader' in the AWS Authorization.")
+
+
+def _payload_hash(headers: Mapping[str, str], body: bytes) -> str:
+    """The SHA-256 of the body as received; a declared hash that differs (or UNSIGNED-PAYLOAD) is refused."""
+    computed = hashlib.sha256(body).hexdigest()
+    declared = headers.get("x-amz-content-sha256")
+    if declared is not None and declared.strip().lower() != computed:
+        raise InvalidSignatureException(_PAYLOAD_MISMATCH)
+    return computed
 
 
 @lru_cache(maxsize=4096)
@@ -146,6 +178,9 @@ def verify(
     access_key_id, date, region, service, _ = scope
     if service != SERVICE:
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+    if len(region) > _REGION_MAX or _REGION.fullmatch(region) is None:
+        raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'. ")
+    _check_signed_headers(signed_headers)
     amz_date = headers.get("x-amz-date", "")
     try:
         stamp = _parse_stamp(amz_date)
@@ -175,7 +210,7 @@ def verify(
     canonical_headers = "".join(
         f"{name}:{_SPACES.sub(' ', headers.get(name, '')).strip()}\n" for name in signed_headers
     )
-    payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload_hash = _payload_hash(headers, body)
     canonical_request = "\n".join(
         (
             method,
@@ -196,7 +231,7 @@ def verify(
     )
     key = _signing_key(credential.secret_access_key, date, region, service)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if _HEX_SIGNATURE.fullmatch(signature) is None or not hmac.compare_digest(expected, signature):
         raise InvalidSignatureException(_MISMATCH)
     if credential.expires_at is not None and now.timestamp() >= credential.expires_at:
         raise ExpiredTokenException(_EXPIRED_TOKEN)
