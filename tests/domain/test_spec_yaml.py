@@ -130,7 +130,11 @@ def test_non_finite_floats_and_huge_integers_are_refused() -> None:
             "Spec is not valid YAML: line 2, column 1: but found another document "
             "(expected a single document in the stream at line 1, column 1)",
         ),
-        ("a: 1\n\x07\n", "Spec is not valid YAML: line 2, column 1: unacceptable character #x0007"),
+        (
+            "a: 1\n\x07\n",
+            "Spec is not valid YAML: line 2, column 1: unacceptable character #x0007 "
+            "(special characters are not allowed)",
+        ),
         (
             "proton: ServiceSpec\ninstances:\n  - name: a\n   environment: b\n",
             "Spec is not valid YAML: line 4, column 4: "

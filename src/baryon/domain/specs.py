@@ -6,14 +6,9 @@ Schema validation lives in `baryon.domain.spec_schema` and is re-exported here a
 
 Invariants:
 - Pure: no I/O. Every failure is a `ValidationException` with the complete message the client sees.
-- YAML is read with a restriction of PyYAML's pure-Python safe loader, so every parsed value is plain JSON
-  data: mappings with string keys, lists, strings, ints (64-bit), finite floats, booleans and null.
-  Dates and times stay strings; ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` and ``!!timestamp`` are
-  refused, as are non-string mapping keys, duplicate keys in one mapping, ``.inf``/``.nan`` and integers
-  outside the signed 64-bit range, each with its line and column.
-- Size limits are enforced while parsing, before anything walks the result: at most `MAX_DEPTH` levels of
-  nesting and at most `MAX_VALUES` values with YAML aliases and merge keys counted as copies, so a
-  "billion laughs" document is refused in milliseconds. Parsed documents are trees (no shared objects).
+- YAML is read by `baryon.domain.yamlread` (plain JSON data, 64-bit integers, finite floats, no
+  duplicate keys, positions in every message), at most `MAX_DEPTH` levels deep and `MAX_VALUES` values
+  with aliases and merge keys counted as copies. Parsed documents are trees (no shared objects).
 - A spec document is a mapping whose ``proton`` key names its kind (``EnvironmentSpec`` or
   ``ServiceSpec``); the key may appear anywhere in the mapping. Keys a kind does not define are refused.
 - Structural problems of one document are all reported together, in document order, joined by ``; ``.
@@ -24,7 +19,6 @@ Invariants:
 from __future__ import annotations
 
 import copy
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +31,7 @@ from baryon.domain.spec_schema import (
     SERVICE_INPUT,
     validate_inputs,
 )
+from baryon.domain.yamlread import ReadLimits, YamlError, read_yaml
 from baryon.protocol.errors import ValidationException
 
 __all__ = [
@@ -78,18 +73,6 @@ NAME_PATTERN = r"^[0-9A-Za-z]+[0-9A-Za-z_\-]*$"
 NAME_MAX = 100
 _NAME = re.compile(r"[0-9A-Za-z]+[0-9A-Za-z_\-]*")
 
-_YAML_TAG = "tag:yaml.org,2002:"
-_TIMESTAMP = _YAML_TAG + "timestamp"
-_MERGE = _YAML_TAG + "merge"
-_UNSUPPORTED_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
-_INT64 = 2**63
-
-_TOO_LARGE = (
-    f"Spec is too large: it expands to more than {MAX_VALUES} values "
-    "(YAML aliases and merge keys count as copies)"
-)
-_TOO_DEEP = f"Spec is nested more than {MAX_DEPTH} levels deep (or a YAML alias refers to itself)"
-
 
 @dataclass(frozen=True)
 class InstanceSpec:
@@ -112,111 +95,7 @@ class ServiceSpec:
 # --- YAML -----------------------------------------------------------------------------------------
 
 
-class _LimitError(yaml.YAMLError):
-    """A size limit was hit while parsing; the message is complete."""
-
-
-class _SpecLoader(yaml.SafeLoader):
-    """SafeLoader that yields bounded, JSON-compatible data only."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._merging: list[int] = []
-        self._merged = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _LimitError(_TOO_DEEP)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
-        node = super().compose_mapping_node(anchor)
-        seen: set[tuple[str, str]] = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
-                continue
-            identity = (key_node.tag, key_node.value)
-            if identity in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
-                )
-            seen.add(identity)
-        return node
-
-    def flatten_mapping(self, node: yaml.MappingNode) -> None:
-        if id(node) in self._merging:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a merge key (<<) refers to the mapping that contains it", node.start_mark
-            )
-        if len(self._merging) >= MAX_DEPTH:
-            raise _LimitError(_TOO_DEEP)
-        self._merging.append(id(node))
-        try:
-            super().flatten_mapping(node)
-        finally:
-            self._merging.pop()
-        self._merged += len(node.value)
-        if self._merged > MAX_VALUES:
-            raise _LimitError(_TOO_LARGE)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"mapping key {_describe(key)} is not a string; quote it", key_node.start_mark
-                )
-        return mapping
-
-    def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
-        value = self.construct_yaml_int(node)
-        if not -_INT64 <= value < _INT64:
-            raise yaml.constructor.ConstructorError(
-                None, None, "integers must fit in 64 bits; quote the value if it is text", node.start_mark
-            )
-        return value
-
-    def construct_finite_float(self, node: yaml.ScalarNode) -> float:
-        value = self.construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"'{node.value}' is not a finite number; quote the value if it is text",
-                node.start_mark,
-            )
-        return value
-
-    def construct_unsupported(self, node: yaml.Node) -> Any:
-        tag = node.tag.replace(_YAML_TAG, "!!")
-        raise yaml.constructor.ConstructorError(
-            None, None, f"the YAML tag {tag} is not supported", node.start_mark
-        )
-
-
-_SpecLoader.add_constructor(_YAML_TAG + "int", _SpecLoader.construct_bounded_int)
-_SpecLoader.add_constructor(_YAML_TAG + "float", _SpecLoader.construct_finite_float)
-for _name in _UNSUPPORTED_TAGS:
-    _SpecLoader.add_constructor(_YAML_TAG + _name, _SpecLoader.construct_unsupported)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value) if isinstance(value, int | float) else f"of type {type(value).__name__}"
+_SPEC_LIMITS = ReadLimits(max_depth=MAX_DEPTH, max_values=MAX_VALUES, unique_keys=True)
 
 
 def _kind(value: Any) -> str:
@@ -234,71 +113,16 @@ def _kind(value: Any) -> str:
     return "a number"
 
 
-def _line_column(text: str, position: int) -> tuple[int, int]:
-    before = text[:position]
-    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
-
-
-def _syntax_error(text: str, exc: yaml.YAMLError) -> ValidationException:
-    prefix = "Spec is not valid YAML"
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        message = f"{prefix}: line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
-        context_mark = exc.context_mark
-        if (
-            exc.context
-            and context_mark is not None
-            and (context_mark.line, context_mark.column)
-            != (
-                mark.line,
-                mark.column,
-            )
-        ):
-            message += f" ({exc.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
-        return ValidationException(message)
-    if isinstance(exc, yaml.reader.ReaderError):
-        line, column = _line_column(text, exc.position)
-        return ValidationException(
-            f"{prefix}: line {line}, column {column}: unacceptable character #x{exc.character:04x}"
-        )
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ValidationException(f"{prefix}: {first}")
-
-
-class _Budget:
-    def __init__(self) -> None:
-        self.values = 0
-
-
-def _tree(value: Any, depth: int, budget: _Budget) -> Any:
-    """Copy the parsed value into a tree, within the value and depth limits."""
-    budget.values += 1
-    if budget.values > MAX_VALUES:
-        raise ValidationException(_TOO_LARGE)
-    if depth > MAX_DEPTH:
-        raise ValidationException(_TOO_DEEP)
-    if isinstance(value, dict):
-        return {key: _tree(item, depth + 1, budget) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_tree(item, depth + 1, budget) for item in value]
-    return value
-
-
 def load_spec_yaml(text: str) -> Any:
     """Parse spec text into plain JSON data (see the module invariants), or raise ValidationException."""
     if len(text) > MAX_SPEC_CHARS:
         raise ValidationException(f"Spec is longer than {MAX_SPEC_CHARS} characters")
     try:
-        loader = _SpecLoader(text)
-        try:
-            document = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except _LimitError as exc:
-        raise ValidationException(str(exc)) from None
-    except yaml.YAMLError as exc:
-        raise _syntax_error(text, exc) from None
-    return _tree(document, 0, _Budget())
+        return read_yaml(text, _SPEC_LIMITS)
+    except YamlError as error:
+        raise ValidationException(
+            error.describe("Spec is not valid YAML" if error.positioned else "Spec")
+        ) from None
 
 
 # --- documents ------------------------------------------------------------------------------------

@@ -4,6 +4,14 @@ Invariants: validation never mutates its input; every violation found is reporte
 `ValidationException` whose message reads `N validation error(s) detected: Value at '<path>' failed to
 satisfy constraint: <constraint>` joined by `; `, the way AWS services word it. Values are never echoed,
 so sensitive members cannot leak through error messages.
+
+Beyond the model's own constraints, so that no input reaches a handler in a shape it cannot use:
+- A member given as JSON ``null`` is refused (``Member must not be null``), as AWS SDKs refuse it before
+  sending: handlers never see a null where the model has a member.
+- No string anywhere may hold a NUL character (PostgreSQL cannot store one in text, and no Proton name,
+  description or document needs it): ``Member must not contain the NUL character``.
+- `REQUIRED_BY_MEANING` lists members the model leaves optional but that are meaningless without each other
+  (a filter without its key or value); they are required like the model's required members.
 """
 
 from __future__ import annotations
@@ -19,6 +27,14 @@ from baryon.protocol.errors import ValidationException
 @cache
 def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
+
+
+#: Members the model leaves optional that an input of the shape needs to mean anything, by shape name.
+REQUIRED_BY_MEANING: dict[str, tuple[str, ...]] = {
+    "ListServiceInstancesFilter": ("key", "value"),
+    "Output": ("key", "valueString"),
+}
+_NUL = "\x00"
 
 
 def validate_input(operation: str, params: Any) -> None:
@@ -51,8 +67,12 @@ def _join(prefix: str, name: str) -> str:
 
 def _structure(shape: Any, value: dict[str, Any], path: str, errors: list[str]) -> None:
     members = shape.members
-    for name in shape.required_members:
+    required = (*shape.required_members, *REQUIRED_BY_MEANING.get(shape.name, ()))
+    for name in required:
         if value.get(name) is None:
+            _fail(_join(path, name), "Member must not be null", errors)
+    for name in members:
+        if name in value and value[name] is None and name not in required:
             _fail(_join(path, name), "Member must not be null", errors)
     present = [name for name in members if value.get(name) is not None]
     if shape.is_tagged_union and len(present) != 1:
@@ -128,6 +148,9 @@ def _range(shape: Any, value: float, path: str, errors: list[str]) -> None:
 
 
 def _string(shape: Any, value: str, path: str, errors: list[str]) -> None:
+    if _NUL in value:
+        _fail(path, "Member must not contain the NUL character", errors)
+        return
     enum = shape.enum
     if enum and value not in enum:
         _fail(path, f"Member must satisfy enum value set: [{', '.join(enum)}]", errors)
