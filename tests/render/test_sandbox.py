@@ -106,7 +106,7 @@ def test_range_is_capped() -> None:
 
 def test_string_repetition_is_capped() -> None:
     assert failure("{{ 'a' * 10**9 }}") == (
-        "t.yaml, line 1: a string of 1000000000 characters exceeds the limit of 1000000 characters"
+        "t.yaml, line 1: a string of 1000000000 bytes exceeds the limit of 1000000 bytes"
     )
     assert render_template("{{ ('ab' * 3) }}", {}, file_name="t.yaml") == "ababab"
 
@@ -154,16 +154,16 @@ def test_memory_bombs_fail_cleanly(source: str) -> None:
 
 
 def test_output_is_capped() -> None:
-    limits = RenderLimits(max_output_chars=100)
+    limits = RenderLimits(max_output_bytes=100)
     assert failure("ok\nok\n{% for i in range(50) %}{{ 'xxxxx' }}{% endfor %}", limits) == (
-        "t.yaml, line 3: rendered output exceeds the limit of 100 characters"
+        "t.yaml, line 3: rendered output exceeds the limit of 100 bytes"
     )
     assert render_template("{{ 'x' * 100 }}", {}, file_name="t.yaml", limits=limits) == "x" * 100
 
 
-def test_default_output_cap_is_one_million_characters() -> None:
+def test_default_output_cap_is_one_million_bytes() -> None:
     source = "{% for i in range(11) %}{{ 'x' * 100000 }}{% endfor %}"
-    assert failure(source) == "t.yaml, line 1: rendered output exceeds the limit of 1000000 characters"
+    assert failure(source) == "t.yaml, line 1: rendered output exceeds the limit of 1000000 bytes"
 
 
 # -- time ------------------------------------------------------------------------------------------
@@ -204,7 +204,8 @@ def test_wall_clock_backstop_uses_the_injected_clock() -> None:
 
 def test_infinite_recursion_fails() -> None:
     assert failure("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}") == (
-        "t.yaml, line 1: recursion too deep (does a macro call itself without end?)"
+        "t.yaml, line 1: recursion too deep: macros and recursive loops nest more than 32 calls deep "
+        "(does a macro call itself without end?)"
     )
 
 

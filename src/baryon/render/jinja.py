@@ -16,8 +16,12 @@ Message formats (``str(RenderError)``):
   ^[a-zA-Z0-9_-]*$ or be a valid ARN`` — and the other filter and limit messages.
 - ``<file>, line <n>: <ExceptionType>: <message>`` — any other error raised by template code,
   e.g. ``ZeroDivisionError: division by zero``.
-- ``<file>, line <n>: recursion too deep (does a macro call itself without end?)``.
-- ``<file>, line <n>: rendered output exceeds the limit of 1000000 characters``.
+- ``<file>, line <n>: recursion too deep: macros and recursive loops nest more than 32 calls deep (does a
+  macro call itself without end?)`` (or, should Python's own recursion limit come first, ``recursion too
+  deep (does a macro call itself without end?)``).
+- ``<file>, line <n>: rendered output exceeds the limit of 1000000 bytes`` (UTF-8, as it leaves Baryon).
+- ``<file>, line <n>: a string of 4000000 bytes exceeds the limit of 1000000 bytes`` (strings are
+  measured in bytes of memory, see `sandbox`).
 The line is that of the innermost template frame in the traceback (inside a macro, the macro's
 line); it is left out (``<file>: <detail>``) only when no template frame is involved.
 
@@ -43,6 +47,7 @@ from jinja2.exceptions import TemplateError
 
 from baryon.render.errors import RenderError, TemplateFault
 from baryon.render.sandbox import ProtonSandbox, RenderLimits
+from baryon.render.sizes import utf8_size
 from baryon.render.values import track
 from baryon.render.yamltext import indent_blocks, strip_markers
 
@@ -102,8 +107,8 @@ def render_template(
     try:
         stream = template.root_render_func(template.new_context(variables))
         for chunk in stream:
-            size += len(chunk)
-            if size > limits.max_output_chars:
+            size += utf8_size(chunk)
+            if size > limits.max_output_bytes:
                 frame = getattr(stream, "gi_frame", None)
                 line = template.get_corresponding_lineno(frame.f_lineno) if frame is not None else None
                 raise RenderError(_output_too_large(limits), file_name=file_name, line=line)
@@ -120,13 +125,13 @@ def render_template(
             close()
 
     text = indent_blocks("".join(chunks))
-    if len(text) > limits.max_output_chars:
+    if utf8_size(text) > limits.max_output_bytes:
         raise RenderError(_output_too_large(limits), file_name=file_name)
     return text
 
 
 def _output_too_large(limits: RenderLimits) -> str:
-    return f"rendered output exceeds the limit of {limits.max_output_chars} characters"
+    return f"rendered output exceeds the limit of {limits.max_output_bytes} bytes"
 
 
 def _detail(error: BaseException) -> str:

@@ -32,21 +32,26 @@ Limits (`RenderLimits`; defaults in brackets)
   step; more than ``max_steps`` [500 000] fails the render. The count is deterministic. As a
   backstop, the render also fails once it has run ``max_seconds`` [30] by ``clock`` (checked every
   1024 steps).
-- Strings: no operator (``*``, ``+``, ``%``, ``~``), filter, buffer join (macros, ``{% set %}``
-  blocks) or ``str`` method may produce a string longer than ``max_string_chars`` [1 000 000]. Where
-  the result could be large relative to its inputs (``'a' * n``, ``center``, ``ljust``, ``rjust``,
-  ``zfill``, ``expandtabs``, ``indent``, ``wordwrap``, ``replace``, ``join``, ``format`` and ``%``
-  widths, ``str.format`` field widths) the size is checked *before* the work is done. List growth by
-  ``*`` and ``+`` is capped at ``max_items`` items and ``max_string_chars`` characters of strings;
-  ``batch``/``slice`` with a fill value at ``max_items``. ``str.translate`` is refused.
+- Strings are measured in bytes of memory (`sizes`: 1, 2 or 4 bytes per character, as CPython stores
+  them), not characters. No operator (``*``, ``+``, ``%``, ``~``), filter, output buffer (macros,
+  ``{% set %}`` and ``{% filter %}`` blocks, ``caller()``, checked at every append, so a loop inside a
+  macro cannot pile output up) or ``str`` method may produce a string larger than
+  ``max_string_bytes`` [1 000 000]. Where the result could be large relative to its inputs
+  (``'a' * n``, ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``, ``indent``, ``wordwrap``,
+  ``replace``, ``join``, ``format`` and ``%`` widths, ``str.format`` field widths) the size is checked
+  *before* the work is done. List growth by ``*`` and ``+`` is capped at ``max_items`` items and
+  ``max_string_bytes`` bytes of strings; ``batch``/``slice`` with a fill value, and every list a filter
+  returns (``'…' | list``), at ``max_items``. ``str.translate`` is refused.
+- Calls of macros (``caller()`` included) and of recursive loops nest at most ``max_call_depth`` [32]
+  deep, so the strings each level keeps alive are bounded too.
 - Integers from ``*`` and ``**`` are capped at ``max_int_bits`` [65 536] bits; ``tojson`` indent at
   16.
 - Python recursion overflow and memory exhaustion become render failures (see `jinja`).
 
-Residual risk (documented, accepted): limits bound each value and the number of steps, not the
-total memory of all live values; a template that keeps many maximal strings alive at once (for
-instance one per level of a deep macro recursion) can use memory in proportion to that number times
-``max_string_chars`` before a limit or the recursion limit stops it.
+Memory: a render holds at most a few maximal strings per call level (its arguments, its ``{% set %}``
+values and its buffer) times ``max_call_depth`` levels, plus what the template's own source names: a
+recursive macro over a maximal string of emoji peaks at tens of megabytes, not gigabytes
+(tests/render/test_memory.py measures it).
 
 Invariants: one `ProtonSandbox` renders one template once (its step count and deadline are per
 render; create a new one per render); every limit breach raises `TemplateFault` with a complete
@@ -65,13 +70,14 @@ from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
 from baryon.render.errors import TemplateFault
 from baryon.render.filters import PROTON_FILTERS
+from baryon.render.sizes import BoundedBuffer, BufferedCodeGenerator, size, widest, width
 from baryon.render.values import TrackedDict, TrackedList, child_path, path_of, to_text
 
 _CLOCK_EVERY = 1024
@@ -85,17 +91,18 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|[0-9]+)?(?:\.(\*|[0-9]*
 class RenderLimits:
     """Bounds on one render; see the module docstring for what each one covers.
 
-    The 1 000 000-character output default matches CloudFormation's largest template (1 MB, from S3);
+    The 1 000 000-byte (UTF-8) output default matches CloudFormation's largest template (1 MB, from S3);
     Proton's own bundle limit for a template file is 200 KB of source.
     """
 
-    max_output_chars: int = 1_000_000
-    max_string_chars: int = 1_000_000
+    max_output_bytes: int = 1_000_000
+    max_string_bytes: int = 1_000_000
     max_items: int = 100_000
     max_steps: int = 500_000
     max_seconds: float = 30.0
     max_int_bits: int = 65_536
     max_depth: int = 64
+    max_call_depth: int = 32
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
 
@@ -172,9 +179,9 @@ class _BoundedFormatter(SandboxedFormatter):
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         for digits in _DIGITS.findall(format_spec):
-            self._sandbox.check_string(int(digits))
+            self._sandbox.check_string(int(digits), width(format_spec))
         text = super().format_field(value, format_spec)
-        self._total += len(text)
+        self._total += size(text)
         self._sandbox.check_string(self._total)
         return text
 
@@ -217,17 +224,11 @@ def _int_or_zero(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _text_length(value: Any) -> int:
-    """Characters of a value once turned into text, for estimates (strings exactly, else small)."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    return 32
-
-
 class ProtonSandbox(ImmutableSandboxedEnvironment):
     """The Jinja environment of one render (see the module docstring)."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = BufferedCodeGenerator
 
     def __init__(self, limits: RenderLimits | None = None) -> None:
         super().__init__(
@@ -240,6 +241,7 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
         )
         self.limits = limits if limits is not None else RenderLimits()
         self._steps = 0
+        self._calls = 0
         self._deadline = self.limits.clock() + self.limits.max_seconds
         self.globals.pop("lipsum", None)
         self.globals["range"] = self._range
@@ -261,8 +263,9 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
     # -- budget ------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Reset the step count and start the clock for a render."""
+        """Reset the step count and call depth and start the clock for a render."""
         self._steps = 0
+        self._calls = 0
         self._deadline = self.limits.clock() + self.limits.max_seconds
 
     def step(self) -> None:
@@ -276,12 +279,17 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
         if self._steps % _CLOCK_EVERY == 0 and self.limits.clock() > self._deadline:
             raise TemplateFault(f"rendering took longer than {self.limits.max_seconds:g} seconds")
 
-    def check_string(self, length: int) -> None:
-        if length > self.limits.max_string_chars:
+    def check_string(self, length: int, bytes_per_character: int = 1) -> None:
+        """Fail when a string of ``length`` characters of that width would pass the byte limit."""
+        total = length * bytes_per_character
+        if total > self.limits.max_string_bytes:
             raise TemplateFault(
-                f"a string of {length} characters exceeds the limit of "
-                f"{self.limits.max_string_chars} characters"
+                f"a string of {total} bytes exceeds the limit of {self.limits.max_string_bytes} bytes"
             )
+
+    def baryon_buffer(self) -> BoundedBuffer:
+        """The output buffer of a macro or block (see `sizes.BufferedCodeGenerator`)."""
+        return BoundedBuffer(self.check_string)
 
     def check_items(self, count: int) -> None:
         if count > self.limits.max_items:
@@ -305,14 +313,14 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
 
     def baryon_concat(self, *parts: Any) -> str:
         """Every ``a ~ b``: operands become text by the ``{{ }}`` rule (``true``, JSON); size-checked."""
-        text = "".join([_finalize(part) for part in parts])
-        self.check_string(len(text))
-        return text
+        texts = [_finalize(part) for part in parts]
+        self.check_string(sum(map(len, texts)), widest(*texts))
+        return "".join(texts)
 
     def _concat(self, parts: Iterable[str]) -> str:
         """Joins output buffers (macros, ``{% set %}`` blocks, ``caller()``) with a size check first."""
         pieces = list(parts)
-        self.check_string(sum(map(len, pieces)))
+        self.check_string(sum(map(len, pieces)), widest(*pieces))
         return "".join(pieces)
 
     def _range(self, *args: Any) -> range:
@@ -331,7 +339,18 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         self.step()
-        return super().call(context, obj, *args, **kwargs)
+        if not isinstance(obj, Macro | LoopContext):
+            return super().call(context, obj, *args, **kwargs)
+        self._calls += 1
+        try:
+            if self._calls > self.limits.max_call_depth:
+                raise TemplateFault(
+                    f"recursion too deep: macros and recursive loops nest more than "
+                    f"{self.limits.max_call_depth} calls deep (does a macro call itself without end?)"
+                )
+            return super().call(context, obj, *args, **kwargs)
+        finally:
+            self._calls -= 1
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -398,13 +417,13 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
             return
         times = max(times, 0)
         if isinstance(sequence, str | bytes):
-            self.check_string(len(sequence) * times)
+            self.check_string(len(sequence) * times, width(sequence))
         elif isinstance(sequence, list | tuple):
             self._check_sequence(len(sequence) * times, self._characters(sequence) * times)
 
     def _check_add(self, left: Any, right: Any) -> None:
         if isinstance(left, str | bytes) and isinstance(right, str | bytes):
-            self.check_string(len(left) + len(right))
+            self.check_string(len(left) + len(right), widest(left, right))
         elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
             self._check_sequence(len(left) + len(right), self._characters(left) + self._characters(right))
 
@@ -432,17 +451,18 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
                     self.check_string(int(number))
                     widths += int(number)
         if isinstance(arguments, Mapping):
-            longest = max((_text_length(v) for v in arguments.values()), default=0)
-            argument_chars = conversions * longest
+            longest = max((size(v) for v in arguments.values()), default=0)
+            argument_bytes = conversions * longest
         elif isinstance(arguments, tuple):
-            argument_chars = sum(_text_length(v) for v in arguments)
+            argument_bytes = sum(size(v) for v in arguments)
         else:
-            argument_chars = _text_length(arguments)
-        self.check_string(len(template) + widths + argument_chars)
+            argument_bytes = size(arguments)
+        self.check_string(size(template) + widths + argument_bytes)
 
     @staticmethod
     def _characters(sequence: list[Any] | tuple[Any, ...]) -> int:
-        return sum(len(item) for item in sequence if isinstance(item, str | bytes))
+        """Bytes of the strings in a sequence."""
+        return sum(size(item) for item in sequence if isinstance(item, str | bytes))
 
     # -- str methods -------------------------------------------------------------------------------
 
@@ -471,7 +491,8 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
 
     def _sized(self, method: Callable[..., Any], estimate: Callable[..., int]) -> Callable[..., Any]:
         def sized(*args: Any, **kwargs: Any) -> Any:
-            self.check_string(estimate(*args, **kwargs))
+            characters = estimate(*args, **kwargs)
+            self.check_string(characters, widest(getattr(method, "__self__", ""), *args, *kwargs.values()))
             return method(*args, **kwargs)
 
         return sized
@@ -479,7 +500,7 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
     def _bounded_join(self, method: Callable[..., Any], separator: str | bytes) -> Callable[..., Any]:
         def bounded_join(iterable: Any) -> Any:
             items = list(iterable)
-            self.check_string(sum(_text_length(i) for i in items) + len(separator) * max(len(items) - 1, 0))
+            self.check_string(sum(size(i) for i in items) + size(separator) * max(len(items) - 1, 0))
             return method(items)
 
         return bounded_join
@@ -510,7 +531,9 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
             self.step()
             result = function(*args, **kwargs)
             if isinstance(result, str):
-                self.check_string(len(result))
+                self.check_string(size(result))
+            elif isinstance(result, list | tuple):
+                self.check_items(len(result))
             return result
 
         return counted
@@ -537,20 +560,20 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
         def bounded_join(*args: Any, **kwargs: Any) -> Any:
             value, d, attribute = arguments(*args[skip:], **kwargs)
             items = list(value)
-            separator = len(d) if isinstance(d, str) else 32
-            elements = sum(_text_length(i) for i in items) if attribute is None else 0
+            separator = size(d)
+            elements = sum(size(i) for i in items) if attribute is None else 0
             self.check_string(elements + separator * max(len(items) - 1, 0))
             return function(*args[:skip], items, d, attribute)
 
         return bounded_join
 
     def _est_center(self, value: Any, width: Any = 80) -> None:
-        self.check_string(max(_text_length(value), _int_or_zero(width)))
+        self.check_string(max(size(value), _int_or_zero(width) * widest(value)))
 
     def _est_indent(self, s: Any, width: Any = 4, *_: Any, **__: Any) -> None:
         lines = s.count("\n") + 1 if isinstance(s, str) else 1
-        per_line = len(width) if isinstance(width, str) else _int_or_zero(width)
-        self.check_string(_text_length(s) + lines * per_line)
+        per_line = size(width) if isinstance(width, str) else _int_or_zero(width)
+        self.check_string(size(s) + lines * per_line)
 
     def _est_wordwrap(
         self,
@@ -562,12 +585,12 @@ class ProtonSandbox(ImmutableSandboxedEnvironment):
         **__: Any,
     ) -> None:
         if isinstance(wrapstring, str) and len(wrapstring) > 2:
-            self.check_string(_text_length(s) + (_text_length(s) + 1) * len(wrapstring))
+            self.check_string(size(s) + (size(s) + 1) * size(wrapstring))
 
     def _est_replace(self, s: Any, old: Any, new: Any, count: Any = None) -> None:
         # The filter itself applies str() to all three, so estimate on the same text.
         s, old, new = (v if isinstance(v, str) else str(v) for v in (s, old, new))
-        self.check_string(_replaced_length(s, old, new, -1 if count is None else count))
+        self.check_string(_replaced_length(s, old, new, -1 if count is None else count), widest(s, new))
 
     def _est_format(self, value: Any, *args: Any, **kwargs: Any) -> None:
         self._check_percent(str(value), kwargs or args)
