@@ -89,9 +89,7 @@ class _Loader(yaml.SafeLoader):
         self._merged = 0
 
     def too_deep(self) -> _LimitError:
-        return _LimitError(
-            f"is nested more than {self.limits.max_depth} levels deep (or a YAML alias refers to itself)"
-        )
+        return _LimitError(too_deep(self.limits.max_depth))
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
@@ -180,6 +178,11 @@ for _name in _UNSUPPORTED_TAGS:
     _Loader.add_constructor(_YAML_TAG + _name, _Loader.construct_unsupported)
 
 
+def too_deep(max_depth: int) -> str:
+    """The phrase, after the subject, for a document nested past its depth limit."""
+    return f"is nested more than {max_depth} levels deep (or a YAML alias refers to itself)"
+
+
 def too_large(max_values: int) -> str:
     """The phrase, after the subject, for a document past its value budget."""
     return (
@@ -213,10 +216,7 @@ def _tree(value: Any, depth: int, budget: list[int], limits: ReadLimits) -> Any:
     if budget[0] > limits.max_values:
         raise YamlError(too_large(limits.max_values), positioned=False)
     if depth > limits.max_depth:
-        raise YamlError(
-            f"is nested more than {limits.max_depth} levels deep (or a YAML alias refers to itself)",
-            positioned=False,
-        )
+        raise YamlError(too_deep(limits.max_depth), positioned=False)
     if isinstance(value, dict):
         return {key: _tree(item, depth + 1, budget, limits) for key, item in value.items()}
     if isinstance(value, list):
