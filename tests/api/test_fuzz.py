@@ -216,3 +216,56 @@ def test_no_mutated_request_is_a_server_error(
         if status >= 500 or str(answer.get("__type", "")).endswith("InternalServerException"):
             failures.append(f"{operation} {body[:300]!r}: {status} {answer}")
     assert failures == [], f"seed {SEED}: {len(failures)} server errors:\n" + "\n".join(failures)
+
+
+SIGNATURE_JUNK = [
+    "",
+    " ",
+    ",",
+    "=",
+    "/",
+    ";",
+    "\x00",
+    "\u00e9",
+    "\u2028",
+    "a" * 5000,
+    "AWS4-HMAC-SHA256",
+    "Credential=",
+    "SignedHeaders=",
+    "Signature=",
+    "aws4_request",
+    "US-EAST-1",
+    "99999999T999999Z",
+    "UNSIGNED-PAYLOAD",
+]
+SIGNATURE_HEADERS = ["authorization", "x-amz-date", "x-amz-target", "host", "x-amz-content-sha256"]
+
+
+def test_no_mangled_signature_is_a_server_error(dispatcher: Dispatcher, credential: Credential) -> None:
+    """The headers SigV4 reads, each cut, spliced with junk, replaced or removed, and the fields of the
+    Authorization header given junk: never a 500 (a header the
+    signature does not cover, such as an absent `X-Amz-Content-SHA256`, may still leave a valid request)."""
+    rng = random.Random(SEED)
+    failures = []
+    for _ in range(400):
+        body = b"{}"
+        headers = sign(credential, "ListEnvironmentTemplates", body)
+        name = rng.choice(SIGNATURE_HEADERS)
+        value = headers.pop(name, "")
+        how = rng.randrange(5)
+        if how == 4 and name == "authorization":
+            field = rng.choice(["Credential=", "SignedHeaders=", "Signature="])
+            before, _, after = value.partition(field)
+            rest = after.partition(",")[2]
+            headers[name] = f"{before}{field}{rng.choice(SIGNATURE_JUNK)}{',' + rest if rest else ''}"
+        elif how == 0 and value:
+            at = rng.randrange(len(value))
+            headers[name] = value[:at] + rng.choice(SIGNATURE_JUNK) + value[at + 1 :]
+        elif how == 1 and value:
+            headers[name] = value[: rng.randrange(len(value))]
+        elif how == 2:
+            headers[name] = rng.choice(SIGNATURE_JUNK)
+        status, answer = send(dispatcher, headers, body)
+        if status >= 500:
+            failures.append(f"{name}={headers.get(name, '(absent)')[:200]!r}: {status} {answer}")
+    assert failures == [], f"seed {SEED}: {len(failures)} server errors:\n" + "\n".join(failures)
