@@ -118,6 +118,10 @@ def _published_environment_template(proton: Any, s3: Any) -> None:
             "Spec is nested more than 64 levels deep (or a YAML alias refers to itself)",
         ),
         (
+            'proton: EnvironmentSpec\nspec:\n  vpc_cidr: "a\\0b"\n',
+            "Spec is not valid YAML: line 3, column 13: the NUL character (\\0) is not allowed",
+        ),
+        (
             "proton: EnvironmentSpec\nspec:\n  vpc_cidr: a\x00b\n",
             f"1 validation error detected: Value at 'spec' {NO_NUL}",
         ),

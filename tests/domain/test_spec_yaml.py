@@ -258,3 +258,24 @@ def test_dump_keeps_text_that_looks_like_other_types_as_strings() -> None:
     assert "héllo" in text
     assert "x" * 200 in text
     assert load_spec_yaml(text) == document
+
+
+def test_nul_characters_and_numbers_beyond_reason_are_refused_before_conversion() -> None:
+    assert _message('a: "x\\0y"\n') == (
+        "Spec is not valid YAML: line 1, column 4: the NUL character (\\0) is not allowed"
+    )
+    assert (
+        _message('"k\\0": 1\n')
+        == "Spec is not valid YAML: line 1, column 1: the NUL character (\\0) is not allowed"
+    )
+    assert _message("a: " + "9" * 5000 + "\n") == (
+        "Spec is not valid YAML: line 1, column 4: integers must fit in 64 bits; "
+        "quote the value if it is text"
+    )
+    assert _message("a: 0x" + "f" * 5000 + "\n").endswith(
+        "integers must fit in 64 bits; quote the value if it is text"
+    )
+    assert load_spec_yaml("a: 0b" + "1" * 62 + "\nb: -0x7fff_ffff_ffff_ffff\n") == {
+        "a": 2**62 - 1,
+        "b": -(2**63 - 1),
+    }

@@ -9,7 +9,8 @@ Invariants:
   null. Dates and times stay strings; ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` and
   ``!!timestamp`` are refused, as are non-string mapping keys, ``.inf``/``.nan`` and integers outside
   the signed 64-bit range (checked on the digits before Python converts them, so a 5,000-digit number
-  costs nothing), each with its line and column. With ``unique_keys`` a key repeated in one mapping is
+  costs nothing) and strings holding a NUL character (written as the escape ``"\0"``; the text itself
+  cannot hold one), each with its line and column. With ``unique_keys`` a key repeated in one mapping is
   refused too.
 - Limits hold while parsing, before anything recurses over the result: nesting deeper than
   `ReadLimits.max_depth` is refused as the composer reaches it (so PyYAML never recurses further), and a
@@ -145,6 +146,14 @@ class _Loader(yaml.SafeLoader):
                 )
         return mapping
 
+    def construct_text(self, node: yaml.ScalarNode) -> str:
+        value = self.construct_yaml_str(node)
+        if "\x00" in value:
+            raise yaml.constructor.ConstructorError(
+                None, None, "the NUL character (\\0) is not allowed", node.start_mark
+            )
+        return value
+
     def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
         text = str(node.value).replace("_", "")
         value = self.construct_yaml_int(node) if len(text) <= _INT_TEXT_MAX else _INT64
@@ -172,6 +181,7 @@ class _Loader(yaml.SafeLoader):
         )
 
 
+_Loader.add_constructor(_YAML_TAG + "str", _Loader.construct_text)
 _Loader.add_constructor(_YAML_TAG + "int", _Loader.construct_bounded_int)
 _Loader.add_constructor(_YAML_TAG + "float", _Loader.construct_finite_float)
 for _name in _UNSUPPORTED_TAGS:
