@@ -1086,8 +1086,9 @@ def print_report(report: dict[str, Any], phases: list[Phase]) -> None:
 
 METHOD = (
     "each Baryon process runs under this script's probe, which wraps Worker.run_once (claim, step, settle), "
-    "the job handlers, the CloudFormation stack functions (start_deploy, poll, ...), cloudformation.render, "
-    "steps.save/finish and Dispatcher.handle with wall-clock and thread-CPU timers. Baryon's own time = engine "
+    "the job handlers, the CloudFormation stack functions (start_deploy, poll, ...), "
+    "cloudformation.render, steps.save/finish and Dispatcher.handle with wall-clock and thread-CPU "
+    "timers. Baryon's own time = engine "
     "job time - time inside CloudFormation provisioner calls + the API handler time of the phase's "
     "requests; divided by the deployments of the phase. Wall time includes waiting for the GIL and for "
     "database locks (in `baryon up` the local cloud shares the process and its GIL); CPU time is the "

@@ -3,8 +3,9 @@
 Job: `StepInput` bundles the runtime, the job, the deployment record, the resource (`Subject`) and the
 progress saved by earlier steps, with what every provisioner does with them (save the progress, settle,
 fail with the status that fits the operation, measure the wait against a deadline); `bundle_part` gives
-the manifest description and the files of the subject's part (`infrastructure/`, `instance_infrastructure/`, `pipeline_infrastructure/`) of a
-template version, read and unpacked once per process.
+the manifest description and the files of the subject's part (`infrastructure/`,
+`instance_infrastructure/`, `pipeline_infrastructure/`) of a template version, read and unpacked once
+per process.
 
 Invariants: the time a provisioner started waiting (`progress["waiting_since"]`) is saved the first time
 it is asked for, so a deadline counts from the provisioner's first step, never from a retry's; a registered
