@@ -69,6 +69,9 @@ TRANSIENT_CODES = frozenset(
 # endpoint's HTML error page; botocore.parsers.ResponseParserError is not a BotoCoreError).
 BOTO_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
 
+# The code of a ProvisionError for a reply botocore could not parse at all.
+NOT_AN_AWS_REPLY = "NotAnAwsReply"
+
 # Codes meaning "these credentials are stale"; callers drop cached assumed-role sessions on them.
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
@@ -88,6 +91,11 @@ class ProvisionError(Exception):
 
     def __repr__(self) -> str:
         return f"ProvisionError({self.message!r}, transient={self.transient}, code={self.code!r})"
+
+
+def not_an_aws_reply(error: ProvisionError) -> bool:
+    """Whether the error is an answer that was not the service's protocol (an HTML page)."""
+    return error.code is not None and (error.code == NOT_AN_AWS_REPLY or error.code.startswith("HTTP"))
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -148,7 +156,7 @@ def from_boto(exc: BaseException, doing: str, endpoint: str | None = None) -> Pr
             f"{doing} failed: {_where(endpoint)} answered with something that is not an AWS reply: "
             f"{error_message(exc)}",
             transient=False,
-            code="NotAnAwsReply",
+            code=NOT_AN_AWS_REPLY,
         )
     if isinstance(exc, ClientError):
         code = error_code(exc) or "Unknown"

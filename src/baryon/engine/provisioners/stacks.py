@@ -82,6 +82,7 @@ from baryon.engine.provisioners.errors import (
     error_code,
     error_message,
     from_boto,
+    not_an_aws_reply,
 )
 from baryon.engine.provisioners.stack_names import NAME_PATTERN as _NAME
 from baryon.engine.provisioners.stack_names import cfn_token, stack_name, stack_tags
@@ -546,7 +547,16 @@ def start_delete(target: Target, stack_id_or_name: str, client_request_token: st
     once — CloudFormation stops the creation; a stack being updated gets a CancelUpdateStack where the
     endpoint supports it (its rollback ends the update sooner) and "WAIT"."""
     cf = client(target, "cloudformation")
-    stack = _describe(target, cf, stack_id_or_name)
+    try:
+        stack = _describe(target, cf, stack_id_or_name)
+    except ProvisionError as error:
+        if not not_an_aws_reply(error):
+            raise
+        # CloudFormation cannot describe the stack (e.g. the local cloud on a stack whose outputs name a
+        # resource it failed to create): a deletion asks to delete it all the same.
+        with _aws(target, f"DeleteStack {stack_id_or_name}"):
+            cf.delete_stack(StackName=stack_id_or_name, ClientRequestToken=cfn_token(client_request_token))
+        return "DELETE"
     if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
         return "ABSENT"
     status = str(stack["StackStatus"])
