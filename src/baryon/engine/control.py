@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from baryon.engine.provisioners import registry
-from baryon.engine.provisioners.base import Report
+from baryon.engine.provisioners.base import InFlight, Report
 from baryon.engine.subjects import load
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
@@ -46,8 +46,7 @@ def cancel_requested(connection: Connection, now: float, deployment_id: str) -> 
     provisioner = registry.provisioner(str(method)) if method else None
     if provisioner is None:
         return False  # no step has run yet: the first one sees the cancel
-    subject = load(connection, record)
-    return provisioner.cancel_at_once(connection, now, record, subject, progress)
+    return provisioner.cancel_at_once(InFlight(connection, now, record, load(connection, record), progress))
 
 
 def notify(
@@ -66,5 +65,5 @@ def notify(
             reason=f"is provisioned through {provisioner.label}; its deployment status comes from "
             f"{provisioner.status_source}, not from notifications."
         )
-    provisioner.notify(connection, now, record, subject, progress, report)
+    provisioner.notify(InFlight(connection, now, record, subject, progress), report)
     return None

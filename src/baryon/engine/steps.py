@@ -86,6 +86,11 @@ class StepInput:
         """Settle the deployment FAILED (DELETE_FAILED for a deletion) with `message`."""
         return self.finish(Finish(failure_status(self.record), message))
 
+    def inputs(self) -> dict[str, Any]:
+        """The inputs the deployment deploys with: its target state's, else the resource's own."""
+        inputs: dict[str, Any] | None = target_of(self.record).get("inputs")
+        return inputs if inputs is not None else dict(orjson.loads(self.subject.row.inputs))
+
     def waited(self) -> float:
         """Seconds since the provisioner first asked (the first call starts the count and saves it)."""
         now = self.runtime.clock.now()

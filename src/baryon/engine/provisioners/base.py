@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from baryon.config import Settings
 from baryon.domain.outcomes import Outcome
+from baryon.engine.settle import Finish, record_finish
 from baryon.engine.steps import StepInput
 from baryon.engine.subjects import Subject
 
@@ -51,6 +52,22 @@ class Report:
     status: str | None
     message: str | None
     outputs: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A deployment in flight as the API's transaction sees it: the connection and time of that
+    transaction, the deployment record, its resource (None: gone) and the progress its job saved."""
+
+    connection: Connection
+    now: float
+    record: Any
+    subject: Subject | None
+    progress: dict[str, Any]
+
+    def settle(self, outcome: Finish) -> bool:
+        """Settle the deployment in the API's transaction; False when it had settled already."""
+        return record_finish(self.connection, self.now, self.record, self.subject, outcome, self.progress)
 
 
 class Provisioner(Protocol):
@@ -73,24 +90,9 @@ class Provisioner(Protocol):
 
     def delete(self, given: StepInput) -> Outcome: ...
 
-    def cancel_at_once(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject | None,
-        progress: dict[str, Any],
-    ) -> bool: ...
+    def cancel_at_once(self, flight: InFlight) -> bool: ...
 
-    def notify(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject,
-        progress: dict[str, Any],
-        report: Report,
-    ) -> None: ...
+    def notify(self, flight: InFlight, report: Report) -> None: ...
 
 
 def deadline(settings: Settings, provisioner: Provisioner) -> float | None:
@@ -123,23 +125,8 @@ class Settled:
 
     notified = False
 
-    def cancel_at_once(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject | None,
-        progress: dict[str, Any],
-    ) -> bool:
+    def cancel_at_once(self, flight: InFlight) -> bool:
         return False
 
-    def notify(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject,
-        progress: dict[str, Any],
-        report: Report,
-    ) -> None:
+    def notify(self, flight: InFlight, report: Report) -> None:
         raise ValueError(f"deployments of {type(self).__name__} do not take notifications")

@@ -28,8 +28,6 @@ version, spec, inputs and outputs change only when its deployment succeeds.
 
 from __future__ import annotations
 
-import orjson
-
 from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome, Wait
 from baryon.engine.provisioners import stacks as cfn
@@ -66,10 +64,7 @@ def render(given: StepInput, part: BundlePart | None = None) -> str:
         part = part or bundle_part(given.runtime, subject, major, minor)
         name = str(part.info["files"][0])
         file_name, source = f"{subject.part}/{name}", part.files[name].decode()
-    inputs = target.get("inputs")
-    if inputs is None:
-        inputs = orjson.loads(subject.row.inputs)
-    return render_template(source, subject.context(inputs), file_name=file_name)
+    return render_template(source, subject.context(given.inputs()), file_name=file_name)
 
 
 class CloudFormation(Settled):

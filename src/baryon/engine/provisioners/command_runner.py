@@ -37,7 +37,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Connection
 
 from baryon.config import DEFAULT_RUN_TIMEOUT
 from baryon.domain.deployments import (
@@ -50,12 +49,11 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.domain.outcomes import Done, Outcome, Wait
-from baryon.engine.provisioners.base import Report, Settled
+from baryon.engine.provisioners.base import InFlight, Report, Settled
 from baryon.engine.runners.base import ExitWatcher, Phase, RunHandle, RunnerError, RunSpec, RunState
 from baryon.engine.runners.capture import copy_output
-from baryon.engine.settle import Finish, record_finish, record_report, save, target_of
+from baryon.engine.settle import Finish, record_finish, record_report, save
 from baryon.engine.steps import BundlePart, StepInput, bundle_part, failure_status, version_of
-from baryon.engine.subjects import Subject
 from baryon.protocol.sigv4 import Credential
 from baryon.render.codebuild import (
     OUTPUTS_FILE,
@@ -92,18 +90,10 @@ class CommandRunner(Settled):
 
     delete = deploy
 
-    def notify(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject,
-        progress: dict[str, Any],
-        report: Report,
-    ) -> None:
+    def notify(self, flight: InFlight, report: Report) -> None:
         """Record outputs, message and a SUCCEEDED/FAILED status; the run's end settles the deployment."""
         status = report.status if report.status in (SUCCEEDED, FAILED) else None
-        record_report(connection, now, record, report.outputs, report.message, status)
+        record_report(flight.connection, flight.now, flight.record, report.outputs, report.message, status)
 
 
 PROVISIONER = CommandRunner()
@@ -221,10 +211,7 @@ def _input_file(given: StepInput, settings: Mapping[str, Any]) -> tuple[str, str
     """The input file's name and text for this deployment (the target's inputs, else the resource's)."""
     input_type = str(settings.get("input_type") or "JSON")
     name = input_file_name(input_type)
-    inputs = target_of(given.record).get("inputs")
-    if inputs is None:
-        inputs = orjson.loads(given.subject.row.inputs)
-    context = given.subject.context(inputs)
+    context = given.subject.context(given.inputs())
     return name, proton_inputs(given.record.target_type, context, input_type).decode()
 
 

@@ -10,12 +10,10 @@ cancel or to time out.
 
 from __future__ import annotations
 
-import orjson
-
 from baryon.domain.deployments import DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome
 from baryon.engine.provisioners.base import Settled
-from baryon.engine.settle import Finish, target_of
+from baryon.engine.settle import Finish
 from baryon.engine.steps import StepInput
 
 #: The registry key of customer-managed deployments (not a rendering engine: no template is rendered).
@@ -30,7 +28,7 @@ class CustomerManaged(Settled):
     default_deadline: float | None = None
 
     def deploy(self, given: StepInput) -> Outcome:
-        inputs = target_of(given.record).get("inputs", orjson.loads(given.subject.row.inputs))
+        inputs = given.inputs()
         outputs = [{"key": key, "valueString": str(value)} for key, value in inputs.items() if str(value)]
         return given.finish(Finish(SUCCEEDED, outputs=outputs, resources=[]))
 

@@ -43,7 +43,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from baryon.domain import arns
 from baryon.domain.deployments import (
@@ -59,10 +58,10 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.domain.outcomes import Done, Outcome, Retry, Wait
-from baryon.engine.provisioners.base import Report, duration, overdue
-from baryon.engine.settle import Finish, record_finish, record_report, target_of
+from baryon.engine.provisioners.base import InFlight, Report, duration, overdue
+from baryon.engine.settle import Finish, record_report, target_of
 from baryon.engine.steps import StepInput, bundle_part, failure_status, version_of
-from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, Subject
+from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE
 from baryon.git.command import GitError
 from baryon.git.providers import CLOSED, OPEN, ProviderError
 from baryon.git.publish import publish
@@ -107,39 +106,23 @@ class TerraformGit:
 
     delete = deploy
 
-    def cancel_at_once(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject | None,
-        progress: dict[str, Any],
-    ) -> bool:
+    def cancel_at_once(self, flight: InFlight) -> bool:
         """Settle CANCELLED, in the caller's transaction, a deployment whose job has handed it over to the
         repository's automation; False (nothing done) for one whose job still runs."""
-        if progress.get(PHASE) != HANDED_OFF:
+        if flight.progress.get(PHASE) != HANDED_OFF:
             return False
-        return record_finish(connection, now, record, subject, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+        return flight.settle(Finish(CANCELLED, CANCEL_MESSAGE))
 
-    def notify(
-        self,
-        connection: Connection,
-        now: float,
-        record: Any,
-        subject: Subject,
-        progress: dict[str, Any],
-        report: Report,
-    ) -> None:
-        deleting = record.operation == DELETE
+    def notify(self, flight: InFlight, report: Report) -> None:
+        record = flight.record
         if report.status == SUCCEEDED:
-            outcome = Finish(DELETE_COMPLETE if deleting else SUCCEEDED, None, report.outputs, [])
+            deleting = record.operation == DELETE
+            flight.settle(Finish(DELETE_COMPLETE if deleting else SUCCEEDED, None, report.outputs, []))
         elif report.status == FAILED:
             text = report.message or "The self-managed deployment reported a failure."
-            outcome = Finish(failure_status(record), text, report.outputs, None)
+            flight.settle(Finish(failure_status(record), text, report.outputs, None))
         else:
-            record_report(connection, now, record, report.outputs, report.message)
-            return
-        record_finish(connection, now, record, subject, outcome, progress)
+            record_report(flight.connection, flight.now, record, report.outputs, report.message)
 
 
 PROVISIONER = TerraformGit()
