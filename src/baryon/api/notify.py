@@ -27,7 +27,7 @@ from baryon.api.services import find_instance, find_pipeline, find_service
 from baryon.domain import arns
 from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine import control
-from baryon.engine.control import Report
+
 from baryon.protocol.errors import (
     ConflictException,
     ServiceQuotaExceededException,
@@ -105,7 +105,9 @@ def notify_resource_deployment_status_change(
     record = deployment_store.find(connection, current) if current else None
     if record is None or record.deployment_status != IN_PROGRESS:
         raise ValidationException(f"{arn} has no deployment in progress to report on.")
-    report = Report(params.get("status"), params.get("statusMessage"), _merged(record, params.get("outputs")))
+    report = control.Report(
+        params.get("status"), params.get("statusMessage"), _merged(record, params.get("outputs"))
+    )
     refusal = control.notify(connection, ctx.runtime, ctx.now, record, report)
     if refusal is not None and refusal.missing:
         raise not_found("resource", arn)

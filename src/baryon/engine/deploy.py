@@ -4,7 +4,8 @@ Job: each step re-reads the deployment and its resource (`Subject`), and acts on
 in flight; it finds the provisioning method (`registry.method_of`, remembered in the progress so later
 steps skip the bundle) and asks that provisioner to `deploy` or `delete`. A deployment that must wait for
 others (`Subject.blocked`: a pipeline for its service's instances) polls with a delay that grows with its
-wait (`blocked_delay`) before its provisioner is asked anything.
+wait (`blocked_delay`) before its provisioner is asked anything; a deployment cancelled before any
+provisioner acted on it ends CANCELLED at once.
 
 Invariants: the resource's version, spec, inputs and outputs change only when its deployment succeeds; a
 template version that cannot be read, a method without a provisioner and a permanent provisioning error
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 from baryon.domain import jobs as job_kinds
-from baryon.domain.deployments import DELETE, FAILED, FINAL
+from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE, FAILED, FINAL
 from baryon.domain.outcomes import Done, Outcome, Retry, Wait
 from baryon.engine.provisioners import registry
 from baryon.engine.provisioners.errors import ProvisionError
@@ -55,6 +56,9 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         return Done()
     given = StepInput(runtime, job, record, subject, progress, fresh=job.claims == 1 and not progress)
     try:
+        if record.deployment_status == CANCELLING and not progress:
+            # Cancelled before any provisioner acted (a pipeline still waiting for its instances included).
+            return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
         if subject.blocked and not progress:
             now = runtime.clock.now()
             return Wait(now + blocked_delay(now - record.created_at))
