@@ -27,7 +27,6 @@ from baryon.api.services import find_instance, find_pipeline, find_service
 from baryon.domain import arns
 from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine import control
-
 from baryon.protocol.errors import (
     ConflictException,
     ServiceQuotaExceededException,
