@@ -21,6 +21,7 @@ from baryon.engine.provisioners import targets
 from baryon.engine.provisioners.stack_names import stack_name
 from baryon.engine.worker import Worker
 from baryon.runtime import Runtime
+from baryon.store import deployments as deployment_store
 from tests.conftest import ACCOUNT
 from tests.support import bundles
 
@@ -296,6 +297,29 @@ def test_a_stack_the_local_cloud_cannot_describe_fails_updates_and_is_deleted(
     proton.delete_environment(name="dev")
     assert engine.until(_gone(proton))
     assert _live_stack(admin) is None
+
+
+def test_cancel_during_our_creation_deletes_the_stack(
+    proton: Any, s3: Any, engine: Engine, admin: Any, runtime: Runtime
+) -> None:
+    """CloudFormation has no cancel for a creation: the cancel deletes the stack being created. (The local
+    cloud creates stacks at once, so the deployment is given the progress its first step leaves while our
+    CreateStack runs: the stuck stack as the one it created.)"""
+    _stuck_environment(proton, s3, engine)
+    deployment_id = _update(proton)["lastAttemptedDeploymentId"]
+    stack_id = admin.describe_stacks(StackName=STACK)["Stacks"][0]["StackId"]
+    with runtime.database.write() as connection:
+        progress = {"method": "jinja", "stack_id": stack_id, "action": "CREATE"}
+        deployment_store.save_progress(connection, deployment_id, progress, runtime.clock.now())
+    proton.cancel_environment_deployment(environmentName="dev")
+
+    env = engine.until(_settled(proton))
+    assert (env["deploymentStatus"], env["deploymentStatusMessage"]) == (
+        "CANCELLED",
+        "User initiated cancellation.",
+    )
+    assert _live_stack(admin) is None
+    assert admin.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
 
 
 # --- an endpoint that does not speak the protocol -----------------------------------------------------

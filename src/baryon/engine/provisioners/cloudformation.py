@@ -67,6 +67,17 @@ def render(given: StepInput, part: BundlePart | None = None) -> str:
     return render_template(source, subject.context(given.inputs()), file_name=file_name)
 
 
+def _cancel_update(target: Target, stack_id: str) -> bool:
+    """CancelUpdateStack where the endpoint can: whether it was issued (an endpoint that refuses it for
+    good only means that the update runs to its end)."""
+    try:
+        return cfn.cancel(target, stack_id)
+    except ProvisionError as error:
+        if error.transient:
+            raise
+        return False
+
+
 class CloudFormation(Settled):
     method = "jinja"
     label = "CloudFormation"
@@ -135,7 +146,7 @@ class CloudFormation(Settled):
         if action == "CREATE":
             cfn.start_delete(target, stack_id, f"{given.record.id}-cancel")
             return "create"
-        return "update" if cfn.cancel(target, stack_id) else False
+        return "update" if _cancel_update(target, stack_id) else False
 
     def _wait(self, given: StepInput, target: Target, status: str | None, deleting: bool = False) -> Outcome:
         """Poll again soon, or settle failed when the wait is past the deadline."""
@@ -144,7 +155,7 @@ class CloudFormation(Settled):
             return Wait(given.runtime.clock.now() + POLL_SECONDS)
         stack = str(given.progress.get("stack_id") or given.subject.stack_name)
         if status == "UPDATE_IN_PROGRESS" and not deleting:
-            cfn.cancel(target, stack)
+            _cancel_update(target, stack)
         limit = deadline(given.runtime.settings, self) or 0.0
         name = given.subject.stack_name
         return given.fail(
