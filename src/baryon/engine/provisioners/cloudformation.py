@@ -14,6 +14,9 @@ Cancel (the deployment is CANCELLING when a step starts):
 - a deletion: CANCELLED at once; a DeleteStack already issued cannot be stopped, the message says so and
   the resource can be deleted (it then finds nothing) or deployed (it then creates the stack) again.
 
+A deployment that finds the stack busy with an update it did not start (a left-over: only one deployment
+of a resource is in flight) asks CloudFormation once to cancel that update, and waits for the rollback.
+
 Deadline (`BARYON_DEADLINE_CLOUDFORMATION_SECONDS`, default DEFAULT_DEADLINE): counted from the
 provisioner's first step of the deployment; a step that finds the stack still in an *_IN_PROGRESS status
 past it settles the deployment FAILED (DELETE_FAILED) with "CloudFormation stack … stayed <status> for
@@ -46,6 +49,8 @@ POLL_SECONDS = 1.0
 DEFAULT_DEADLINE = 7200.0
 #: Progress member that records the cancel issued: "update" (CancelUpdateStack) or "create" (DeleteStack).
 CANCEL_ISSUED = "cancel_issued"
+#: Progress member that records the CancelUpdateStack asked for a left-over update the deployment waits for.
+STALE = "stale_update_cancelled"
 
 
 def _target(given: StepInput) -> Target:
@@ -134,6 +139,10 @@ class CloudFormation(Settled):
             known_stack_id=known,
         )
         progress.update(stack_id=started.stack_id, action=started.action)
+        if started.action == "WAIT" and started.status == "UPDATE_IN_PROGRESS" and not progress.get(STALE):
+            # Only a deployment of this resource updates its stack, and none other is in flight: an update
+            # still running is left over (e.g. from a deployment past its deadline). Roll it back.
+            progress[STALE] = _cancel_update(target, started.stack_id) or "refused"
         given.save()
         if started.action == "WAIT":
             return self._wait(given, target, started.status)
