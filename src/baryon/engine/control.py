@@ -60,10 +60,11 @@ def notify(
     provisioner = registry.provisioner(registry.method_of(runtime, record, subject, progress))
     if provisioner is None:
         return Refusal(reason="has no provisioner that takes notifications.")
-    if not provisioner.notified:
+    traits = provisioner.traits
+    if not traits.notified:
         return Refusal(
-            reason=f"is provisioned through {provisioner.label}; its deployment status comes from "
-            f"{provisioner.status_source}, not from notifications."
+            reason=f"is provisioned through {traits.label}; its deployment status comes from "
+            f"{traits.status_source}, not from notifications."
         )
     provisioner.notify(InFlight(connection, now, record, subject, progress), report)
     return None

@@ -21,7 +21,7 @@ Outside the job:
   a provisioner whose job has already finished (Terraform handed over to its automation) settles it
   there and answers True; the others answer False and their next step honours the cancel.
 - `notify`: NotifyResourceDeploymentStatusChange for the resource's in-flight deployment; only a
-  provisioner with `notified` True is asked. It records what was reported, settling the deployment
+  provisioner whose `traits.notified` is True is asked. It records what was reported, settling the deployment
   where the method completes through notifications.
 
 Invariants: a provisioner never raises for an expected result (ProvisionError from AWS calls is handled by
@@ -70,21 +70,28 @@ class InFlight:
         return record_finish(self.connection, self.now, self.record, self.subject, outcome, self.progress)
 
 
-class Provisioner(Protocol):
-    """One provisioning method. See the module docstring for the contract of each member."""
+@dataclass(frozen=True)
+class Traits:
+    """What the job, cancel and notify know of a provisioning method besides its steps."""
 
     #: The registry key (the method the deployment job finds for the resource).
     method: str
     #: The method's name in messages ("CloudFormation").
     label: str
+    #: Where a deployment's status comes from, for the message that refuses notifications ("its stack").
+    status_source: str
     #: Name of the deadline setting: BARYON_DEADLINE_<NAME>_SECONDS.
     deadline_name: str
     #: Seconds a deployment may wait on the method by default; None: no deadline.
-    default_deadline: float | None
+    default_deadline: float | None = None
     #: Whether deployments of this method accept NotifyResourceDeploymentStatusChange.
-    notified: bool
-    #: Where a deployment's status comes from, for messages ("its stack").
-    status_source: str
+    notified: bool = False
+
+
+class Provisioner(Protocol):
+    """One provisioning method. See the module docstring for the contract of each member."""
+
+    traits: Traits
 
     def deploy(self, given: StepInput) -> Outcome: ...
 
@@ -97,7 +104,8 @@ class Provisioner(Protocol):
 
 def deadline(settings: Settings, provisioner: Provisioner) -> float | None:
     """Seconds a deployment may wait on `provisioner` (BARYON_DEADLINE_<NAME>_SECONDS or its default)."""
-    return settings.deadline(provisioner.deadline_name, provisioner.default_deadline)
+    traits = provisioner.traits
+    return settings.deadline(traits.deadline_name, traits.default_deadline)
 
 
 def overdue(given: StepInput, provisioner: Provisioner) -> float | None:
@@ -122,8 +130,6 @@ def duration(seconds: float) -> str:
 class Settled:
     """Defaults for a provisioner whose job settles every deployment itself: nothing to do at once on a
     cancel, and no notifications."""
-
-    notified = False
 
     def cancel_at_once(self, flight: InFlight) -> bool:
         return False

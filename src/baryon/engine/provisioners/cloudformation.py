@@ -34,7 +34,7 @@ from __future__ import annotations
 from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome, Wait
 from baryon.engine.provisioners import stacks as cfn
-from baryon.engine.provisioners.base import Settled, deadline, duration, overdue
+from baryon.engine.provisioners.base import Settled, Traits, deadline, duration, overdue
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.stack_names import stack_name, stack_tags
 from baryon.engine.provisioners.targets import Target
@@ -84,11 +84,7 @@ def _cancel_update(target: Target, stack_id: str) -> bool:
 
 
 class CloudFormation(Settled):
-    method = "jinja"
-    label = "CloudFormation"
-    status_source = "its stack"
-    deadline_name = "cloudformation"
-    default_deadline: float | None = DEFAULT_DEADLINE
+    traits = Traits("jinja", "CloudFormation", "its stack", "cloudformation", DEFAULT_DEADLINE)
 
     # --- deploying --------------------------------------------------------------------------------
 

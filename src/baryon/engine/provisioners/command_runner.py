@@ -49,7 +49,7 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.domain.outcomes import Done, Outcome, Wait
-from baryon.engine.provisioners.base import InFlight, Report, Settled
+from baryon.engine.provisioners.base import InFlight, Report, Settled, Traits
 from baryon.engine.runners.base import ExitWatcher, Phase, RunHandle, RunnerError, RunSpec, RunState
 from baryon.engine.runners.capture import copy_output
 from baryon.engine.settle import Finish, record_finish, record_report, save
@@ -76,12 +76,7 @@ NUDGE_PATIENCE_SECONDS = 60.0
 
 
 class CommandRunner(Settled):
-    method = "codebuild"
-    label = "the command runner"
-    status_source = "its commands"
-    deadline_name = "command_runner"
-    default_deadline: float | None = DEFAULT_RUN_TIMEOUT
-    notified = True
+    traits = Traits("codebuild", "the command runner", "its commands", "command_runner", notified=True)
 
     def deploy(self, given: StepInput) -> Outcome:
         if "run" in given.progress:
@@ -104,7 +99,7 @@ PROVISIONER = CommandRunner()
 
 def _timeout(runtime: Runtime) -> float:
     """The run's timeout: BARYON_DEADLINE_COMMAND_RUNNER_SECONDS, else BARYON_RUN_TIMEOUT."""
-    value = runtime.settings.deadline(PROVISIONER.deadline_name, runtime.settings.run_timeout)
+    value = runtime.settings.deadline(PROVISIONER.traits.deadline_name, runtime.settings.run_timeout)
     return value if value is not None else DEFAULT_RUN_TIMEOUT
 
 

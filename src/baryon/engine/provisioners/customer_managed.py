@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from baryon.domain.deployments import DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome
-from baryon.engine.provisioners.base import Settled
+from baryon.engine.provisioners.base import Settled, Traits
 from baryon.engine.settle import Finish
 from baryon.engine.steps import StepInput
 
@@ -21,11 +21,7 @@ METHOD = "customer-managed"
 
 
 class CustomerManaged(Settled):
-    method = METHOD
-    label = "customer-managed provisioning"
-    status_source = "its spec"
-    deadline_name = "customer_managed"
-    default_deadline: float | None = None
+    traits = Traits(METHOD, "customer-managed provisioning", "its spec", "customer_managed")
 
     def deploy(self, given: StepInput) -> Outcome:
         inputs = given.inputs()

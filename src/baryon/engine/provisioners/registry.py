@@ -28,7 +28,7 @@ _ALL: tuple[Provisioner, ...] = (
     command_runner.PROVISIONER,
     customer_managed.PROVISIONER,
 )
-PROVISIONERS: dict[str, Provisioner] = {p.method: p for p in _ALL}
+PROVISIONERS: dict[str, Provisioner] = {p.traits.method: p for p in _ALL}
 #: Progress member that remembers a deployment's method, so later steps need not read the bundle again.
 METHOD = "method"
 

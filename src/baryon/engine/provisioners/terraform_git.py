@@ -58,7 +58,7 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.domain.outcomes import Done, Outcome, Retry, Wait
-from baryon.engine.provisioners.base import InFlight, Report, duration, overdue
+from baryon.engine.provisioners.base import InFlight, Report, Traits, duration, overdue
 from baryon.engine.settle import Finish, record_report, target_of
 from baryon.engine.steps import StepInput, bundle_part, failure_status, version_of
 from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE
@@ -80,12 +80,9 @@ HANDED_OFF = "handed-off"
 
 
 class TerraformGit:
-    method = METHOD
-    label = "Terraform through git"
-    status_source = "the repository's automation"
-    deadline_name = "terraform_git"
-    default_deadline: float | None = None
-    notified = True
+    traits = Traits(
+        METHOD, "Terraform through git", "the repository's automation", "terraform_git", notified=True
+    )
 
     def deploy(self, given: StepInput) -> Outcome:
         try:
