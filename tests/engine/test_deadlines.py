@@ -16,8 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from baryon.config import Settings
 from baryon.engine import aws
 from baryon.engine.provisioners import targets
+from baryon.engine.provisioners.base import duration
 from baryon.engine.provisioners.stack_names import stack_name
 from baryon.engine.worker import Worker
 from baryon.runtime import Runtime
@@ -367,3 +369,24 @@ def test_an_html_error_page_fails_the_deployment_at_once_naming_the_endpoint(
     )
     # botocore's own few retries, and no retries of the job on top
     assert _BadGateway.requests == 4
+
+
+# --- settings ---------------------------------------------------------------------------------------------
+
+
+def test_deadlines_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("BARYON_DEADLINE_CLOUDFORMATION_SECONDS", "900")
+    monkeypatch.setenv("BARYON_DEADLINE_TERRAFORM_GIT_SECONDS", "0")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.deadline("cloudformation", 7200.0) == 900.0
+    assert settings.deadline("terraform_git", 3600.0) is None  # zero: no deadline
+    assert settings.deadline("command_runner", 3600.0) == 3600.0  # not set: the provisioner's default
+    assert settings.deadline("customer_managed", None) is None
+    assert [duration(s) for s in (45, 119.9, 120, 7199, 7200, 7500)] == [
+        "45 s",
+        "119 s",
+        "2 min",
+        "119 min",
+        "2 h",
+        "2 h 5 min",
+    ]
