@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -21,11 +20,11 @@ from baryon.engine import aws
 from baryon.engine.provisioners import targets
 from baryon.engine.provisioners.base import duration
 from baryon.engine.provisioners.stack_names import stack_name
-from baryon.engine.worker import Worker
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.stepping import Engine
 
 T = TypeVar("T")
 REGION = "us-east-1"
@@ -46,49 +45,15 @@ BAD_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.0.0.0/33\n"
 GOOD_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.0.0.0/16\n"
 STACK = stack_name("environment", "dev", account_id=ACCOUNT, region=REGION)
 DEADLINE = 60.0
-STEP_SECONDS = 5.0
-
-
-class SteppedClock:
-    """Epoch seconds that move only when the test says (starting now, so request signatures stay valid)."""
-
-    def __init__(self) -> None:
-        self.value = time.time()
-
-    def now(self) -> float:
-        return self.value
-
-
-class Engine:
-    """A worker driven by the test: each pass runs every due job, then the clock moves on."""
-
-    def __init__(self, runtime: Runtime, clock: SteppedClock) -> None:
-        self.worker = Worker(runtime)
-        self.clock = clock
-
-    def run_due(self) -> None:
-        while self.worker.run_once():
-            pass
-
-    def until(self, probe: Callable[[], T | None], passes: int = 100) -> T:
-        for _ in range(passes):
-            self.run_due()
-            value = probe()
-            if value:
-                return value
-            self.clock.value += STEP_SECONDS
-        raise AssertionError(f"condition not met within {passes} passes of {STEP_SECONDS} s")
 
 
 @pytest.fixture
 def engine(runtime: Runtime, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    clock = SteppedClock()
-    runtime.clock = clock
     runtime.settings.deadlines["cloudformation"] = DEADLINE
     # clients cached before this test may point elsewhere
     monkeypatch.setattr(aws, "_local", threading.local())
     monkeypatch.setattr(targets, "_local", threading.local())
-    return Engine(runtime, clock)
+    return Engine(runtime)
 
 
 @pytest.fixture
