@@ -182,8 +182,9 @@ def _timed(stats: ProbeStats, name: str, function: Callable[..., Any]) -> Callab
 def install_probes(stats: ProbeStats) -> None:
     """Wrap the engine and API entry points with timers (only those that exist in this Baryon)."""
     from baryon.api import dispatch
-    from baryon.engine import deploy, jobs, worker
-    from baryon.engine.provisioners import cloudformation
+    from baryon.engine import steps, worker
+    from baryon.engine.provisioners import cloudformation, stacks
+    from baryon.store import jobs
 
     def patch(owner: Any, attribute: str, name: str) -> None:
         if hasattr(owner, attribute):
@@ -191,7 +192,7 @@ def install_probes(stats: ProbeStats) -> None:
             stats.installed.append(name)
 
     for function in ("start_deploy", "poll", "start_delete", "deleted", "cancel"):
-        patch(cloudformation, function, f"cfn.{function}")
+        patch(stacks, function, f"cfn.{function}")
     if hasattr(jobs, "claim"):
         claim = jobs.claim
 
@@ -208,17 +209,17 @@ def install_probes(stats: ProbeStats) -> None:
         jobs.claim = timed_claim
         stats.installed.append("engine.claim")
     patch(jobs, "settle", "engine.settle")
-    patch(deploy, "_render", "engine.render")
-    patch(deploy, "_save", "engine.save")
-    if hasattr(deploy, "_finish"):
-        finish = _timed(stats, "engine.finish", deploy._finish)
+    patch(cloudformation, "render", "engine.render")
+    patch(steps, "save", "engine.save")
+    if hasattr(steps, "finish"):
+        finish = _timed(stats, "engine.finish", steps.finish)
 
         def counted_finish(*args: Any, **kwargs: Any) -> Any:
             outcome = args[3] if len(args) > 3 else kwargs.get("finish")
             stats.add(f"finished.{getattr(outcome, 'status', '?')}", 0.0, 0.0)
             return finish(*args, **kwargs)
 
-        deploy._finish = counted_finish
+        steps.finish = counted_finish
         stats.installed.append("engine.finish")
     for kind, handler in list(worker.HANDLERS.items()):
         worker.HANDLERS[kind] = dataclasses.replace(
@@ -1085,8 +1086,9 @@ def print_report(report: dict[str, Any], phases: list[Phase]) -> None:
 
 METHOD = (
     "each Baryon process runs under this script's probe, which wraps Worker.run_once (claim, step, settle), "
-    "the job handlers, the CloudFormation provisioner functions (start_deploy, poll, ...), deploy._render/"
-    "_save/_finish and Dispatcher.handle with wall-clock and thread-CPU timers. Baryon's own time = engine "
+    "the job handlers, the CloudFormation stack functions (start_deploy, poll, ...), "
+    "cloudformation.render, steps.save/finish and Dispatcher.handle with wall-clock and thread-CPU "
+    "timers. Baryon's own time = engine "
     "job time - time inside CloudFormation provisioner calls + the API handler time of the phase's "
     "requests; divided by the deployments of the phase. Wall time includes waiting for the GIL and for "
     "database locks (in `baryon up` the local cloud shares the process and its GIL); CPU time is the "

@@ -3,12 +3,15 @@
 Invariants: flags win over variables, variables over defaults; the data dir exists once `ensure_data_dir`
 has run; the default database is SQLite inside the data dir; `api_url` (what command runs are told
 Baryon's API is at) is BARYON_ADVERTISE_URL, else the address `baryon up` listens on, else
-DEFAULT_API_URL.
+DEFAULT_API_URL; a provisioner's deadline (`deadline`) is BARYON_DEADLINE_<NAME>_SECONDS, else the
+provisioner's own default, and zero or less means none.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +19,19 @@ from pathlib import Path
 DEFAULT_API_URL = "http://127.0.0.1:7700"
 #: Seconds a command run (CodeBuild provisioning) may take before it is stopped.
 DEFAULT_RUN_TIMEOUT = 3600.0
+
+
+_DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
+
+
+def deadlines_from_environment() -> dict[str, float]:
+    """Provisioner deadlines set by `BARYON_DEADLINE_<NAME>_SECONDS`, by lower-case name."""
+    found: dict[str, float] = {}
+    for key, value in os.environ.items():
+        match = _DEADLINE_VARIABLE.fullmatch(key)
+        if match:
+            found[match.group(1).lower()] = float(value)
+    return found
 
 
 def default_data_dir() -> Path:
@@ -43,6 +59,13 @@ class Settings:
     pull_request_poll_seconds: float = field(
         default_factory=lambda: float(os.environ.get("BARYON_PULL_REQUEST_POLL_SECONDS", "15"))
     )
+    #: Seconds each provisioner may wait on one deployment, by provisioner name ("cloudformation", …).
+    deadlines: dict[str, float] = field(default_factory=deadlines_from_environment)
+
+    def deadline(self, name: str, default: float | None) -> float | None:
+        """Seconds the provisioner `name` may wait on one deployment; None: no deadline."""
+        value = self.deadlines.get(name, default)
+        return value if value is not None and math.isfinite(value) and value > 0 else None
 
     @property
     def api_url(self) -> str:

@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
 from baryon.api.registry import load_all
-from baryon.engine import deploy, jobs
-from baryon.engine.outcomes import Done
+from baryon.domain.outcomes import Done
+from baryon.engine import deploy
 from baryon.engine.worker import Worker
 from baryon.render.codebuild import proton_inputs
 from baryon.render.context import environment_context, service_instance_context
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
-from baryon.store import run_logs
+from baryon.store import jobs, run_logs
 from baryon.store.schema import credentials, environments
 from tests.api.test_environments import ROLE, _published_env_template
 from tests.api.test_environments import SPEC as CFN_SPEC

@@ -9,10 +9,10 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from baryon.engine import jobs
-from baryon.engine.outcomes import Done, Failed, Retry, RetryPolicy, Wait
+from baryon.domain.outcomes import Done, Failed, Retry, RetryPolicy, Wait
 from baryon.engine.worker import HANDLERS, JobHandler, Worker
 from baryon.runtime import Runtime
+from baryon.store import jobs
 from baryon.store.schema import jobs as jobs_table
 
 

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from baryon.engine.outcomes import Done
+from baryon.domain.outcomes import Done
 from baryon.engine.settle import Finish, finish
 from baryon.engine.subjects import load
 from baryon.runtime import Runtime
@@ -824,9 +824,9 @@ def test_a_new_version_removes_the_files_it_no_longer_has(
 def test_a_cancel_that_lands_while_the_step_hands_over_is_kept(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
-    from baryon.engine import jobs as job_store
-    from baryon.engine import selfmanaged
+    from baryon.engine.provisioners import terraform_git
     from baryon.engine.steps import StepInput
+    from baryon.store import jobs as job_store
 
     runtime = fast
     repo = bare(remotes, "org/infra")
@@ -842,7 +842,7 @@ def test_a_cancel_that_lands_while_the_step_hands_over_is_kept(
     # The step has read the deployment; the cancel commits before the step hands the deployment over.
     cancelling = proton.cancel_environment_deployment(environmentName="dev")["environment"]
     assert cancelling["deploymentStatus"] == "CANCELLING"
-    outcome = selfmanaged.step(StepInput(runtime, job, record, subject, {"method": "hcl"}))
+    outcome = terraform_git.PROVISIONER.deploy(StepInput(runtime, job, record, subject, {"method": "hcl"}))
     assert outcome == Done()
     assert f"proton--proton-environment-{deployment_id}" in branches(repo)
     environment = proton.get_environment(name="dev")["environment"]
@@ -1137,9 +1137,9 @@ class FakeClock:
 def test_a_waiting_pipeline_looks_less_often_the_longer_it_waits(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
+    from baryon.domain.outcomes import RetryPolicy, Wait
     from baryon.engine import deploy
-    from baryon.engine.jobs import Job
-    from baryon.engine.outcomes import RetryPolicy, Wait
+    from baryon.store.jobs import Job
 
     runtime = fast
     bare(remotes, "org/infra")

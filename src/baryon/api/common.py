@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.api.registry import Context
-from baryon.domain.deployments import CANCELLING, IN_PROGRESS
-from baryon.engine import selfmanaged
+from baryon.domain.deployments import CANCELLING, DELETE_IN_PROGRESS, IN_PROGRESS
+from baryon.engine import control
 from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ServiceQuotaExceededException
 from baryon.store import deployments as deployment_store
 
@@ -118,14 +118,14 @@ def cancel_deployment(
     ctx: Context, connection: Connection, table: sa.Table, where: Any, row: Row[Any], refusal: str
 ) -> None:
     """Ask for the cancel of a resource's in-flight deployment (`row` is the resource, `where` selects it
-    in `table`): both move to CANCELLING and the workers are woken on commit; a self-managed deployment
-    already handed over to its automation is settled CANCELLED at once. ConflictException(`refusal`)
-    when nothing is in progress."""
-    if row.deployment_status != IN_PROGRESS:
+    in `table`), a deployment or a deletion: both move to CANCELLING and the workers are woken on commit;
+    where the deployment's provisioner has nothing left to run (Terraform handed over to its automation)
+    it is settled CANCELLED at once. ConflictException(`refusal`) when nothing is in progress."""
+    if row.deployment_status not in (IN_PROGRESS, DELETE_IN_PROGRESS):
         raise ConflictException(refusal)
     connection.execute(sa.update(table).where(where).values(deployment_status=CANCELLING))
     deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
-    selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
+    control.cancel_requested(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
 
 

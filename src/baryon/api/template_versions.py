@@ -21,11 +21,11 @@ from baryon.api.resources import resolver
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.api.templates import require_template
 from baryon.domain import arns
+from baryon.domain import jobs as job_kinds
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_IN_PROGRESS, parse_part
-from baryon.engine.jobs import enqueue
-from baryon.engine.registration import JOB_KIND, registration_policy
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import templates as store
+from baryon.store.jobs import enqueue
 from baryon.store.schema import template_versions
 
 V = template_versions.c
@@ -133,10 +133,10 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
     enqueue(
         connection,
         job_id=ctx.runtime.ids.uuid(),
-        kind=JOB_KIND,
+        kind=job_kinds.REGISTER_TEMPLATE_VERSION,
         payload={"version_id": version_id},
         now=now,
-        policy=registration_policy(),
+        policy=job_kinds.REGISTRATION_POLICY,
     )
     ctx.after_commit.append(ctx.runtime.wake)
     put_tags(ctx, connection, version_arn(ctx, kind, template.name, major, minor), params.get("tags") or [])

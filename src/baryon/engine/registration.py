@@ -18,15 +18,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from baryon.bundles.errors import BundleError
 from baryon.bundles.limits import Limits
 from baryon.bundles.load import check_minor_compatible, load_bundle
+from baryon.domain import jobs as job_kinds
+from baryon.domain.outcomes import Done, Failed, Outcome, Retry
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_FAILED, REGISTRATION_IN_PROGRESS
 from baryon.engine import aws
-from baryon.engine.jobs import Job
-from baryon.engine.outcomes import Done, Failed, Outcome, Retry, RetryPolicy
 from baryon.runtime import Runtime
+from baryon.store.jobs import Job
 from baryon.store.schema import template_versions, templates
 
 log = logging.getLogger("baryon.engine.registration")
-JOB_KIND = "register-template-version"
+JOB_KIND = job_kinds.REGISTER_TEMPLATE_VERSION
 V = template_versions.c
 T = templates.c
 _PERMANENT_S3 = {
@@ -38,10 +39,6 @@ _PERMANENT_S3 = {
     "InvalidObjectState",
     "InvalidBucketName",
 }
-
-
-def registration_policy() -> RetryPolicy:
-    return RetryPolicy(max_attempts=5, initial_delay=2.0, multiplier=2.0, max_delay=30.0)
 
 
 def _load(runtime: Runtime, version_id: int) -> Any:

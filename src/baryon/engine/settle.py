@@ -2,7 +2,8 @@
 
 Job: `record_finish` settles a deployment inside the caller's transaction (the engine's own, or the API's
 for NotifyResourceDeploymentStatusChange); `finish` does it in a transaction of its own; `save` persists a
-step's progress before the next step.
+step's progress before the next step; `record_report` keeps what a notification reported on a deployment
+that it does not settle.
 
 Invariants: a deployment that already reached a final status is never settled again (the call answers
 False); the resource's version, spec, inputs (as its subject's `settled` picks them from the target
@@ -102,6 +103,24 @@ def record_finish(
         service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
         services_state.refresh(connection, subject.service_id, service_arn, now)
     return True
+
+
+def record_report(
+    connection: Connection,
+    now: float,
+    record: Any,
+    outputs: list[dict[str, str]],
+    message: str | None,
+    reported_status: str | None = None,
+) -> None:
+    """Record a notification's outputs, message (when given) and reported status (when given) on the
+    deployment, in the caller's transaction, without settling it."""
+    values: dict[str, Any] = {"outputs": orjson.dumps(outputs).decode(), "last_modified_at": now}
+    if message is not None:
+        values["deployment_status_message"] = message
+    if reported_status is not None:
+        values["reported_status"] = reported_status
+    connection.execute(sa.update(deployments).where(deployments.c.id == record.id).values(**values))
 
 
 def finish(

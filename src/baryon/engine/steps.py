@@ -1,11 +1,15 @@
 """What every provisioning method's step gets, and the bundle part it deploys.
 
 Job: `StepInput` bundles the runtime, the job, the deployment record, the resource (`Subject`) and the
-progress saved by earlier steps; `bundle_part` gives the manifest description and the files of the
-subject's part (`infrastructure/`, `instance_infrastructure/`, `pipeline_infrastructure/`) of a
-template version, read and unpacked once per process.
+progress saved by earlier steps, with what every provisioner does with them (save the progress, settle,
+fail with the status that fits the operation, measure the wait against a deadline); `bundle_part` gives
+the manifest description and the files of the subject's part (`infrastructure/`,
+`instance_infrastructure/`, `pipeline_infrastructure/`) of a template version, read and unpacked once
+per process.
 
-Invariants: a registered version's bundle never changes, so the cache is keyed by the version row's id
+Invariants: the time a provisioner started waiting (`progress["waiting_since"]`) is saved the first time
+it is asked for, so a deadline counts from the provisioner's first step, never from a retry's; a registered
+version's bundle never changes, so the cache is keyed by the version row's id
 and creation time (a later version that reuses a deleted row id is told apart); the version of a DELETE
 deployment is the resource's current one, of any other deployment its target version.
 """
@@ -20,24 +24,16 @@ import orjson
 import sqlalchemy as sa
 
 from baryon.bundles.load import load_bundle
-from baryon.domain.deployments import DELETE
-from baryon.engine.jobs import Job
-from baryon.engine.settle import target_of
+from baryon.domain.deployments import DELETE, DELETE_FAILED, FAILED
+from baryon.domain.outcomes import Done, Outcome
+from baryon.engine.settle import Finish, finish, save, target_of
 from baryon.engine.subjects import Subject
 from baryon.render.errors import RenderError
 from baryon.runtime import Runtime
+from baryon.store.jobs import Job
 from baryon.store.schema import template_versions
 
 V = template_versions.c
-
-
-@dataclass
-class StepInput:
-    runtime: Runtime
-    job: Job
-    record: Any
-    subject: Subject
-    progress: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,59 @@ class BundlePart:
     @property
     def engine(self) -> str:
         return str(self.info.get("rendering_engine", "jinja"))
+
+
+WAITING_SINCE = "waiting_since"
+
+
+def failure_status(record: Any) -> str:
+    """How a deployment that failed ends: DELETE_FAILED for a deletion, else FAILED."""
+    return DELETE_FAILED if record.operation == DELETE else FAILED
+
+
+@dataclass
+class StepInput:
+    runtime: Runtime
+    job: Job
+    record: Any
+    subject: Subject
+    progress: dict[str, Any]
+    #: No worker ever ran a step of this deployment before (no call with its token can have been made).
+    fresh: bool = False
+    #: The bundle part, when the job has read it already for this step.
+    part: BundlePart | None = None
+
+    @property
+    def deleting(self) -> bool:
+        return bool(self.record.operation == DELETE)
+
+    def save(self) -> None:
+        """Persist the progress on the deployment record before the next action."""
+        save(self.runtime, self.record, self.progress)
+
+    def finish(self, outcome: Finish) -> Outcome:
+        """Settle the deployment (in a transaction of its own) and end the job."""
+        finish(self.runtime, self.record, self.subject, outcome, self.progress)
+        return Done()
+
+    def fail(self, message: str) -> Outcome:
+        """Settle the deployment FAILED (DELETE_FAILED for a deletion) with `message`."""
+        return self.finish(Finish(failure_status(self.record), message))
+
+    def inputs(self) -> dict[str, Any]:
+        """The inputs the deployment deploys with: its target state's, else the resource's own."""
+        inputs: dict[str, Any] | None = target_of(self.record).get("inputs")
+        return inputs if inputs is not None else dict(orjson.loads(self.subject.row.inputs))
+
+    def waited(self) -> float:
+        """Seconds since the provisioner first asked (the first call starts the count and saves it)."""
+        now = self.runtime.clock.now()
+        since = self.progress.get(WAITING_SINCE)
+        if since is None:
+            self.progress[WAITING_SINCE] = now
+            self.save()
+            return 0.0
+        return max(0.0, now - float(since))
 
 
 _PARTS: dict[tuple[int, float, str], BundlePart] = {}
@@ -104,8 +153,3 @@ def bundle_part(runtime: Runtime, subject: Subject, major: int, minor: int) -> B
             _PARTS.pop(next(iter(_PARTS)))
         _PARTS[key] = found
     return found
-
-
-def part_engine(runtime: Runtime, subject: Subject, major: int, minor: int) -> str:
-    """The rendering engine of the subject's part ("jinja", "hcl" or "codebuild")."""
-    return bundle_part(runtime, subject, major, minor).engine

@@ -25,7 +25,7 @@ from baryon.bundles.component import parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.domain import arns
 from baryon.domain.deployments import DELETE_COMPLETE, DELETE_FAILED, DELETE_IN_PROGRESS, FINAL
-from baryon.engine.provisioners import cloudformation as cfn
+from baryon.engine.provisioners import stack_names as cfn
 from baryon.render.context import (
     component_context,
     environment_context,

@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from baryon.engine import deploy, jobs, registration
-from baryon.engine.jobs import Job
-from baryon.engine.outcomes import Failed, Outcome, Retry
+from baryon.domain.outcomes import Failed, Outcome, Retry
+from baryon.engine import deploy, registration
 from baryon.runtime import Runtime
+from baryon.store import jobs
+from baryon.store.jobs import Job
 
 log = logging.getLogger("baryon.engine")
 

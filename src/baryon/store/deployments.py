@@ -13,14 +13,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon.domain import jobs as job_kinds
 from baryon.domain.deployments import IN_PROGRESS
-from baryon.engine.jobs import enqueue
-from baryon.engine.outcomes import RetryPolicy
 from baryon.store import prepared
+from baryon.store.jobs import enqueue
 from baryon.store.schema import deployments
 
 D = deployments.c
-JOB_KIND = "deploy"
+JOB_KIND = job_kinds.DEPLOY
 
 
 def start(
@@ -78,7 +78,7 @@ def start(
         kind=JOB_KIND,
         payload={"deployment_id": deployment_id},
         now=now,
-        policy=RetryPolicy(max_attempts=10, initial_delay=2.0, multiplier=2.0, max_delay=60.0),
+        policy=job_kinds.DEPLOY_POLICY,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from baryon.engine.provisioners import cloudformation as cfn
+from baryon.engine.provisioners import stacks as cfn
 
 STATUSES: list[str] = (
     botocore.session.get_session().get_service_model("cloudformation").shape_for("StackStatus").enum

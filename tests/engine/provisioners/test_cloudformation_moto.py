@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from baryon.engine.outcomes import Failed
-from baryon.engine.provisioners import cloudformation as cfn
+from baryon.domain.outcomes import Failed
+from baryon.engine.provisioners import stacks as cfn
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.targets import Target, client
 from tests.engine.provisioners.conftest import MOTO_ACCOUNT, REGION
@@ -232,27 +232,36 @@ def test_template_over_the_inline_limit_fails_before_calling_aws(
     assert live_stacks_named(admin, name) == []
 
 
-def test_resource_error_moto_leaves_the_stack_creating(target: Target, admin: Any, unique: str) -> None:
-    """moto fails the CreateStack call itself (HTTP 500) when a resource cannot be built, and leaves the
-    stack in CREATE_IN_PROGRESS for ever; real CloudFormation would roll back with a resource event.
-    This still exercises the provisioner's handling of a stack busy with an operation it did not start."""
+def test_resource_error_moto_leaves_the_stack_creating(
+    target: Target, admin: Any, unique: str, moto_aws: str
+) -> None:
+    """moto fails the CreateStack call itself (an HTML 500 page) when a resource cannot be built, and leaves
+    the stack in CREATE_IN_PROGRESS for ever; real CloudFormation would roll back with a resource event.
+    This still exercises the provisioner's handling of a stack busy with an operation it did not start,
+    and of a stack stuck while it is being created: deleting it stops the creation."""
     name = env_name(unique)
     bad = json.dumps(
         {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "x"}}}}
     )
 
-    with pytest.raises(ProvisionError) as caught:  # moto's HTML 500 page: unparseable, so transient
+    with pytest.raises(ProvisionError) as caught:  # not an AWS reply: permanent, naming the endpoint
         cfn.start_deploy(target, name, bad, {}, f"deploy-{unique}")
-    assert caught.value.transient is True and caught.value.code is None
+    assert caught.value.transient is False and caught.value.code == "NotAnAwsReply"
+    assert caught.value.message.startswith(
+        f"CreateStack {name} failed: the endpoint {moto_aws} answered with something that is not an AWS "
+        "reply: Unable to parse response"
+    )
 
     again = cfn.start_deploy(target, name, queue_template(), {}, f"deploy-{unique}")
     assert again.action == "WAIT" and again.status == "CREATE_IN_PROGRESS"
     result = cfn.poll(target, again.stack_id)
     assert result == cfn.StackResult("CREATE_IN_PROGRESS", [], [], None)
     assert not cfn.is_terminal(result.status)
-    assert cfn.start_delete(target, again.stack_id, f"delete-{unique}") == "WAIT"
-    assert cfn.deleted(target, again.stack_id) == (False, None)
     assert cfn.cancel(target, again.stack_id) is False
+    assert cfn.stack_status(target, again.stack_id) == "CREATE_IN_PROGRESS"
+    assert cfn.start_delete(target, again.stack_id, f"delete-{unique}") == "DELETE"
+    assert cfn.deleted(target, again.stack_id) == (True, None)
+    assert live_stacks_named(admin, name) == []
 
 
 def test_delete_then_deleted_then_absent(target: Target, admin: Any, unique: str) -> None:

@@ -16,9 +16,9 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from baryon.domain.outcomes import Failed, Retry
 from baryon.engine import aws
-from baryon.engine.outcomes import Failed, Retry
-from baryon.engine.provisioners import cloudformation as cfn
+from baryon.engine.provisioners import stacks as cfn
 from baryon.engine.provisioners import targets
 from baryon.engine.provisioners.errors import ProvisionError, from_boto
 from baryon.engine.provisioners.targets import Target
@@ -86,13 +86,16 @@ def test_a_stack_busy_with_another_operation_is_transient() -> None:
 def test_botocore_errors() -> None:
     assert from_boto(EndpointConnectionError(endpoint_url="http://x"), "CreateStack s").transient is True
     assert from_boto(ReadTimeoutError(endpoint_url="http://x"), "CreateStack s").transient is True
-    assert from_boto(ResponseParserError("<html>502</html>"), "CreateStack s").transient is True
+    assert from_boto(ResponseParserError("<html>502</html>"), "CreateStack s").transient is False
     assert from_boto(NoCredentialsError(), "CreateStack s").transient is False
     assert from_boto(ParamValidationError(report="bad"), "CreateStack s").transient is False
-    multi_line = from_boto(ResponseParserError("line one\n  line two"), "CreateStack s")
-    assert multi_line.message == "CreateStack s failed: line one line two"
+    multi_line = from_boto(ResponseParserError("line one\n  line two"), "CreateStack s", "http://cfn")
+    assert multi_line.message == (
+        "CreateStack s failed: the endpoint http://cfn answered with something that is not an AWS reply: "
+        "line one line two"
+    )
     page = from_boto(ResponseParserError("<html>" + "x" * 5000 + "</html>"), "CreateStack s")
-    assert page.transient is True and len(page.message) < 600 and page.message.endswith("…")
+    assert page.transient is False and len(page.message) < 650 and page.message.endswith("…")
     same = ProvisionError("x", transient=False)
     assert from_boto(same, "y") is same
     with pytest.raises(TypeError):

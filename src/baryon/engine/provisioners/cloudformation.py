@@ -1,652 +1,203 @@
-"""The CloudFormation provisioner: create, update, poll, cancel and delete one stack per Proton resource.
+"""The CloudFormation provisioner ("jinja" bundle parts and components): render the template, then create,
+update or delete the resource's stack through `stacks`, one short call per step.
 
-Every function here is one short, steppable call that the deployment job repeats until it is done; none
-waits for CloudFormation. Whatever must survive a crash is returned to the caller, who persists it
-before the next step: the stack id and the action from `start_deploy`, the client request token it
-chose, whether it issued a cancel.
+Deploying: render and `start_deploy` (saved: the stack id and the action) until CloudFormation accepts an
+operation, then `poll` until the stack is terminal: SUCCEEDED with its outputs and resources, FAILED with
+the first failed resource's reason. Deleting: `start_delete`, then `deleted` until the stack is gone
+(DELETE_COMPLETE) or DELETE_FAILED.
 
-Deploying (the job's loop)::
+Cancel (the deployment is CANCELLING when a step starts):
+- nothing started yet, or only waiting for a busy stack: CANCELLED at once (nothing to undo; a stack that
+  disappears meanwhile is never created);
+- our update running: CancelUpdateStack, then CANCELLED once the rollback settles;
+- our creation running: DeleteStack (CloudFormation stops the creation), then CANCELLED once it is gone;
+- a deletion: CANCELLED at once; a DeleteStack already issued cannot be stopped, the message says so and
+  the resource can be deleted (it then finds nothing) or deployed (it then creates the stack) again.
 
-    d = start_deploy(target, name, body, tags, token)     # repeat with the same token after a crash
-    d.action == "WAIT"       -> the stack is busy (another operation, or the deletion of a stack that
-                                failed to create); call start_deploy again later, same token
-    d.action == "CREATE" | "UPDATE" | "NO_CHANGES"        -> persist d.stack_id and d.action, then
-    r = poll(target, d.stack_id, token)                   # until is_terminal(r.status)
-    is_success(r.status, d.action)  -> SUCCEEDED with r.outputs / r.resources
-    otherwise                       -> FAILED with r.failure_reason (or CANCELLED if the job cancelled)
+A deployment that finds the stack busy with an update it did not start (a left-over: only one deployment
+of a resource is in flight) asks CloudFormation once to cancel that update, and waits for the rollback.
 
-Deleting: `start_delete` ("DELETE" | "ABSENT" | "WAIT"), then `deleted` until gone or failed.
-Cancelling: `cancel` issues CancelUpdateStack only while the stack is UPDATE_IN_PROGRESS and says
-whether it did; the update then rolls back to UPDATE_ROLLBACK_COMPLETE, which `is_success` reports as not
-a success (the job maps it to CANCELLED when it had issued the cancel). A stack being created cannot be
-cancelled (CloudFormation has no such call).
+Deadline (`BARYON_DEADLINE_CLOUDFORMATION_SECONDS`, default DEFAULT_DEADLINE): counted from the
+provisioner's first step of the deployment; a step that finds the stack still in an *_IN_PROGRESS status
+past it settles the deployment FAILED (DELETE_FAILED) with "CloudFormation stack … stayed <status> for
+…", after a CancelUpdateStack where one can end the update. The stack is left as it is; the next deploy
+or delete deals with it (a creation still running is deleted by a delete; anything else is waited for,
+again within the deadline).
 
-`start_deploy` decides from the stack found under `name`:
-
-- none, or DELETE_COMPLETE: CreateStack (OnFailure=ROLLBACK) -> "CREATE";
-- its latest operation was started with our token (read from the stack events' ClientRequestToken):
-  that operation's action, without calling CloudFormation again — so a step repeated after a crash
-  never starts a second operation, even after that operation failed (the events are not read on the
-  job's first step, `fresh`, when no call with the token can have been made; on that first step a settled
-  stack known from the resource's last deployment is updated without comparing templates, and anything
-  else goes through this decision);
-- ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED, REVIEW_IN_PROGRESS (a stack that can only be
-  deleted): DeleteStack (token derived from ours) -> "WAIT"; once it is gone the next call creates;
-- any other *_IN_PROGRESS: "WAIT";
-- DELETE_FAILED, UPDATE_ROLLBACK_FAILED, IMPORT_ROLLBACK_FAILED: a permanent ProvisionError (an operator
-  must repair the stack: retry the delete, or continue-update-rollback);
-- a settled stack whose template (GetTemplate, Original) and tags already equal the request:
-  "NO_CHANGES" without calling UpdateStack; otherwise UpdateStack -> "UPDATE", and CloudFormation's
-  "No updates are to be performed." also becomes "NO_CHANGES". NO_CHANGES is a success whenever the
-  stack is settled (`is_success`), and `poll` still reads outputs and resources.
-
-Where events carry no ClientRequestToken (moto), a repeated step falls back on the comparison: after a
-successful operation it answers NO_CHANGES (same outcome); after a failed create it recreates the stack
-(the deployment is retried rather than reported failed).
-
-Stack names (`stack_name`): `AWSProton-<names>[-<kind suffix>]-<hash8>`, e.g. `AWSProton-dev-1a2b3c4d`
-(environment), `AWSProton-api-api-prod-1a2b3c4d` (service instance), `AWSProton-api-pipeline-1a2b3c4d`
-(service pipeline), `AWSProton-cache-component-1a2b3c4d` (component). Characters other than letters,
-digits and "-" become "-"; the readable part is cut so the whole name stays within 128 characters (each
-name gets an equal share); `hash8` is the first 8 hex digits of SHA-256 over the kind, the owning
-Baryon account and region and the untruncated names, so names that share a long prefix, or the same
-names in two Baryon accounts deploying into one AWS account, never collide.
-
-Stack tags: `stack_tags` turns a resource's managed tags (`aws:proton:*`) into the `proton:*` tags that
-Proton stamps on provisioned infrastructure; customer tags are not applied to infrastructure (§1.14).
-CloudFormation propagates stack tags to the resources it creates. An empty tag set on update leaves
-the stack's existing tags (the API cannot clear them).
-
-Outputs and resources are read only once the stack is terminal (else empty): outputs as
-`{"key", "valueString"}` in CloudFormation's order, dropping outputs whose value is empty (Proton's
-`valueString` has a minimum length of 1); resources as `{"name": logical id, "identifier": physical id,
-"provisioningEngine": "CLOUDFORMATION"}`, skipping resources without a physical id or already deleted.
-`failure_reason` (set for failed, rolled-back and DELETE_FAILED stacks) is the first failed resource of
-the operation, "LogicalId (Type): reason", skipping CloudFormation's "Resource creation cancelled"
-follow-ups; else the stack's StackStatusReason; else a sentence naming the status. It describes the
-token's operation (or the latest one), so on a NO_CHANGES deploy to an UPDATE_ROLLBACK_COMPLETE stack it
-names the earlier failed update — the caller goes by `is_success` and ignores it then.
-
-Invariants: no function sleeps or loops on CloudFormation; every AWS failure surfaces as a
-`ProvisionError` (transient or permanent, see `errors`); client request tokens sent to CloudFormation
-match its pattern (others are replaced by a digest, the same for the same input); templates are sent
-inline (TemplateBody, at most 51,200 bytes — larger bodies fail permanently) with CAPABILITY_IAM,
-CAPABILITY_NAMED_IAM and CAPABILITY_AUTO_EXPAND; Proton inputs are rendered into the body, never passed
-as stack parameters.
+Invariants: the stack id and action are saved before the next step, and every CloudFormation call carries
+the deployment id as its token, so a repeated step never starts a second stack operation; the resource's
+version, spec, inputs and outputs change only when its deployment succeeds.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE_COMPLETE, SUCCEEDED
+from baryon.domain.outcomes import Outcome, Wait
+from baryon.engine.provisioners import stacks as cfn
+from baryon.engine.provisioners.base import Settled, Traits, deadline, duration, overdue
+from baryon.engine.provisioners.errors import ProvisionError
+from baryon.engine.provisioners.stack_names import stack_name, stack_tags
+from baryon.engine.provisioners.targets import Target
+from baryon.engine.settle import Finish, target_of
+from baryon.engine.steps import BundlePart, StepInput, bundle_part
+from baryon.render.errors import RenderError
+from baryon.render.jinja import render_template
 
-from botocore.exceptions import ClientError
+__all__ = ["PROVISIONER", "CloudFormation", "stack_name", "stack_tags"]
 
-from baryon.engine.provisioners.errors import (
-    BOTO_ERRORS,
-    EXPIRED_CODES,
-    ProvisionError,
-    error_code,
-    error_message,
-    from_boto,
-)
-from baryon.engine.provisioners.targets import Target, client, forget
-
-__all__ = [
-    "CAPABILITIES",
-    "MAX_TEMPLATE_BYTES",
-    "DeleteAction",
-    "DeleteState",
-    "Deploy",
-    "DeployAction",
-    "Plan",
-    "ProvisionError",
-    "StackResult",
-    "Target",
-    "cancel",
-    "cfn_token",
-    "deleted",
-    "explain_failure",
-    "is_success",
-    "is_terminal",
-    "plan_deploy",
-    "poll",
-    "select_operation",
-    "stack_name",
-    "stack_tags",
-    "start_delete",
-    "start_deploy",
-]
-
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-MAX_TEMPLATE_BYTES = 51_200
-PREFIX = "AWSProton-"
-MAX_STACK_NAME = 128
-STACK_TYPE = "AWS::CloudFormation::Stack"
-
-DeployAction = Literal["CREATE", "UPDATE", "NO_CHANGES", "WAIT"]
-DeleteAction = Literal["DELETE", "ABSENT", "WAIT"]
-Plan = Literal["CREATE", "UPDATE", "NO_CHANGES", "WAIT", "RECREATE", "BLOCKED"]
-
-# Statuses in which the stack has no operation running.
-SETTLED = frozenset(
-    {
-        "CREATE_COMPLETE",
-        "UPDATE_COMPLETE",
-        "UPDATE_ROLLBACK_COMPLETE",
-        "IMPORT_COMPLETE",
-        "IMPORT_ROLLBACK_COMPLETE",
-    }
-)
-# Statuses a stack can only leave by being deleted.
-RECREATE = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS"})
-# Statuses that need an operator before another deployment.
-BLOCKED = frozenset({"DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_FAILED"})
-# Terminal statuses that mean some operation failed; `poll` explains them.
-FAILURES = frozenset(
-    {
-        "CREATE_FAILED",
-        "ROLLBACK_COMPLETE",
-        "ROLLBACK_FAILED",
-        "DELETE_FAILED",
-        "UPDATE_FAILED",
-        "UPDATE_ROLLBACK_COMPLETE",
-        "UPDATE_ROLLBACK_FAILED",
-        "IMPORT_ROLLBACK_COMPLETE",
-        "IMPORT_ROLLBACK_FAILED",
-    }
-)
-# Stack-level statuses that open an operation (the first event CloudFormation writes for it).
-_STARTS = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS"})
-_DEPLOYS: dict[str, DeployAction] = {"CREATE_IN_PROGRESS": "CREATE", "UPDATE_IN_PROGRESS": "UPDATE"}
-_CANCELLED_REASONS = ("Resource creation cancelled", "Resource update cancelled")
-_TOKEN = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]{0,127}")
-_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
-_KIND_SUFFIX = {
-    "environment": "",
-    "service-instance": "",
-    "service-pipeline": "pipeline",
-    "component": "component",
-}
-_MAX_EVENT_PAGES = 10
+POLL_SECONDS = 1.0
+DEFAULT_DEADLINE = 7200.0
+#: Progress member that records the cancel issued: "update" (CancelUpdateStack) or "create" (DeleteStack).
+CANCEL_ISSUED = "cancel_issued"
+#: Progress member that records the CancelUpdateStack asked for a left-over update the deployment waits for.
+STALE = "stale_update_cancelled"
 
 
-@dataclass(frozen=True)
-class Deploy:
-    """What `start_deploy` did. `stack_id` is the stack to poll (for WAIT: the stack being waited on)."""
-
-    stack_id: str
-    action: DeployAction
-    status: str | None = None  # the stack status seen before acting (None: no stack)
+def _target(given: StepInput) -> Target:
+    record = given.record
+    return Target(region=record.region, account_id=record.account_id, role_arn=given.subject.role_arn)
 
 
-@dataclass(frozen=True)
-class StackResult:
-    """What `poll` saw: the status and, once terminal, outputs, resources and the failure reason."""
-
-    status: str
-    outputs: list[dict[str, str]]
-    resources: list[dict[str, str]]
-    failure_reason: str | None
-
-
-class DeleteState(NamedTuple):
-    """What `deleted` saw; unpacks as (gone, failure)."""
-
-    gone: bool  # no live stack any more (DELETE_COMPLETE or unknown)
-    failure: str | None  # the reason when the stack is DELETE_FAILED
+def render(given: StepInput, part: BundlePart | None = None) -> str:
+    """The deployment's template body: the subject's own file (components) or its part's first file in
+    the target version (`part` when the caller has read it already), rendered with the target's inputs."""
+    subject, target = given.subject, target_of(given.record)
+    if subject.source is not None:
+        file_name, source = subject.source(target)
+    else:
+        major, minor = int(target["templateMajorVersion"]), int(target["templateMinorVersion"])
+        part = part or bundle_part(given.runtime, subject, major, minor)
+        name = str(part.info["files"][0])
+        file_name, source = f"{subject.part}/{name}", part.files[name].decode()
+    return render_template(source, subject.context(given.inputs()), file_name=file_name)
 
 
-# ---------------------------------------------------------------------------------------------- naming
-
-
-def stack_name(kind: str, *names: str, account_id: str, region: str) -> str:
-    """The stack name of a Proton resource; see the module docstring for the scheme.
-
-    `kind` is one of "environment", "service-instance" (names: service, instance), "service-pipeline"
-    (names: service), "component" (names: component); `account_id` and `region` are the owning Baryon
-    resource's scope (not necessarily the target account).
-    """
-    if kind not in _KIND_SUFFIX:
-        raise ValueError(f"unknown stack kind {kind!r}")
-    if not names or not all(names):
-        raise ValueError("stack_name needs at least one non-empty name")
-    digest = hashlib.sha256(json.dumps([kind, account_id, region, *names]).encode()).hexdigest()[:8]
-    suffix = _KIND_SUFFIX[kind]
-    fixed = len(PREFIX) + len(digest) + 1 + (len(suffix) + 1 if suffix else 0)
-    budget = MAX_STACK_NAME - fixed - (len(names) - 1)  # separators between names
-    share = budget // len(names)
-    parts = [re.sub(r"[^A-Za-z0-9-]", "-", name)[:share].strip("-") or "x" for name in names]
-    if suffix:
-        parts.append(suffix)
-    result = f"{PREFIX}{'-'.join(parts)}-{digest}"
-    assert len(result) <= MAX_STACK_NAME and _NAME.fullmatch(result), result
-    return result
-
-
-def stack_tags(resource_tags: Mapping[str, str]) -> dict[str, str]:
-    """Tags for a resource's stack: its `aws:proton:*` managed tags as `proton:*`; nothing else."""
-    return {
-        key.removeprefix("aws:"): value
-        for key, value in resource_tags.items()
-        if key.startswith("aws:proton:")
-    }
-
-
-def cfn_token(token: str, purpose: str = "") -> str:
-    """The ClientRequestToken sent for `token` (and a purpose such as "recreate"): the token itself when
-    CloudFormation accepts it ([a-zA-Z0-9][-a-zA-Z0-9]*, at most 128), else `baryon-` and a digest."""
-    raw = f"{token}-{purpose}" if purpose else token
-    if _TOKEN.fullmatch(raw):
-        return raw
-    return "baryon-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
-
-
-# --------------------------------------------------------------------------------------------- statuses
-
-
-def is_terminal(status: str) -> bool:
-    """True when no operation is running on the stack (the status does not end in _IN_PROGRESS)."""
-    return not status.endswith("_IN_PROGRESS")
-
-
-def is_success(status: str, operation: str) -> bool:
-    """Whether `status` is the successful end of `operation` ("CREATE", "UPDATE", "NO_CHANGES", "DELETE").
-
-    NO_CHANGES succeeds on any settled stack: the stack already runs the requested template.
-    """
-    if operation == "CREATE":
-        return status == "CREATE_COMPLETE"
-    if operation == "UPDATE":
-        return status == "UPDATE_COMPLETE"
-    if operation == "NO_CHANGES":
-        return status in SETTLED
-    if operation == "DELETE":
-        return status == "DELETE_COMPLETE"
-    raise ValueError(f"unknown operation {operation!r}")
-
-
-def plan_deploy(status: str | None, *, ours: DeployAction | None, unchanged: bool) -> Plan:
-    """The decision of `start_deploy`, as a pure function.
-
-    `status`: the live stack's status (None: no stack, or DELETE_COMPLETE); `ours`: the action of the
-    stack's latest operation when our token started it ("CREATE"/"UPDATE"), else None; `unchanged`:
-    the stack's template and tags equal the request. Returns "CREATE", "UPDATE", "NO_CHANGES", "WAIT",
-    "RECREATE" (delete first) or "BLOCKED" (needs an operator).
-    """
-    if status is None or status == "DELETE_COMPLETE":
-        return "CREATE"
-    if ours is not None:
-        return ours
-    if status in RECREATE:
-        return "RECREATE"
-    if status in BLOCKED:
-        return "BLOCKED"
-    if not is_terminal(status):
-        return "WAIT"
-    if status in SETTLED and unchanged:
-        return "NO_CHANGES"
-    return "UPDATE"
-
-
-# ------------------------------------------------------------------------------------------ AWS helpers
-
-
-@contextmanager
-def _aws(target: Target, doing: str) -> Iterator[None]:
-    """Turn boto errors raised inside the block into ProvisionErrors (dropping stale credentials)."""
+def _cancel_update(target: Target, stack_id: str) -> bool:
+    """CancelUpdateStack where the endpoint can: whether it was issued (an endpoint that refuses it for
+    good only means that the update runs to its end)."""
     try:
-        yield
-    except BOTO_ERRORS as exc:
-        if error_code(exc) in EXPIRED_CODES:
-            forget(target)
-        raise from_boto(exc, doing) from exc
-
-
-def _missing(exc: ClientError) -> bool:
-    return error_code(exc) == "ValidationError" and "does not exist" in error_message(exc)
-
-
-def _describe(target: Target, cf: Any, name_or_id: str) -> dict[str, Any] | None:
-    """The stack, or None when CloudFormation does not know it (names only match live stacks)."""
-    with _aws(target, f"DescribeStacks {name_or_id}"):
-        try:
-            stacks = cf.describe_stacks(StackName=name_or_id)["Stacks"]
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
-    return dict(stacks[0]) if stacks else None
-
-
-def _is_stack_event(event: Mapping[str, Any]) -> bool:
-    return event.get("ResourceType") == STACK_TYPE and event.get("PhysicalResourceId") == event.get("StackId")
-
-
-def _events(target: Target, cf: Any, stack_id: str) -> Iterator[dict[str, Any]]:
-    """Stack events, newest first, at most `_MAX_EVENT_PAGES` pages of 100."""
-    paginator = cf.get_paginator("describe_stack_events")
-    pages = paginator.paginate(StackName=stack_id, PaginationConfig={"MaxItems": 100 * _MAX_EVENT_PAGES})
-    with _aws(target, f"DescribeStackEvents {stack_id}"):
-        for page in pages:
-            yield from page.get("StackEvents", [])
-
-
-def select_operation(
-    events: Iterable[Mapping[str, Any]], token: str | None = None
-) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
-    """Pick one operation out of stack events given newest first (DescribeStackEvents order).
-
-    Returns its opening stack-level event (CREATE/UPDATE/DELETE/IMPORT_IN_PROGRESS) and its events
-    oldest first: the operation started with `token` when the events carry ClientRequestTokens and one
-    matches (only events with that token), else the latest operation (every event since it opened).
-    Consumes `events` lazily and stops at the opening event it needs.
-    """
-    seen: list[Mapping[str, Any]] = []
-    latest: tuple[Mapping[str, Any], int] | None = None
-    for event in events:
-        seen.append(event)
-        if not (_is_stack_event(event) and event.get("ResourceStatus") in _STARTS):
-            continue
-        if latest is None:
-            latest = (event, len(seen))
-        event_token = event.get("ClientRequestToken")
-        if token is None or not event_token:
-            break
-        if event_token == token:
-            return event, [e for e in reversed(seen) if e.get("ClientRequestToken") == token]
-    if latest is None:
-        return None, seen[::-1]
-    opening, count = latest
-    return opening, seen[:count][::-1]
-
-
-def explain_failure(stack: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> str:
-    """Why an operation failed, from the stack (DescribeStacks) and the operation's events oldest first:
-    "LogicalId (Type): reason" of the first failed resource (or failed hook), skipping the
-    "Resource creation/update cancelled" that follow the real failure; else StackStatusReason; else a
-    sentence naming the status."""
-    for event in events:
-        if _is_stack_event(event):
-            continue
-        reason = str(event.get("ResourceStatusReason") or "")
-        if str(event.get("HookStatus") or "").endswith("FAILED") and event.get("HookStatusReason"):
-            reason = str(event["HookStatusReason"])
-        elif not str(event.get("ResourceStatus", "")).endswith("FAILED"):
-            continue
-        if reason.startswith(_CANCELLED_REASONS):
-            continue
-        described = reason or str(event.get("ResourceStatus"))
-        return f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}): {described}"
-    if stack.get("StackStatusReason"):
-        return str(stack["StackStatusReason"])
-    return f"Stack {stack.get('StackName', stack.get('StackId'))} is {stack.get('StackStatus')}"
-
-
-def _ours(target: Target, cf: Any, stack_id: str, token: str) -> DeployAction | None:
-    """The action of the stack's latest operation when `token` started it (CREATE/UPDATE), else None."""
-    opening, _ = select_operation(_events(target, cf, stack_id))
-    if opening is None or opening.get("ClientRequestToken") != token:
-        return None
-    return _DEPLOYS.get(str(opening.get("ResourceStatus")))
-
-
-def _failure_reason(target: Target, cf: Any, stack: Mapping[str, Any], token: str | None) -> str:
-    _, events = select_operation(_events(target, cf, str(stack["StackId"])), token)
-    return explain_failure(stack, events)
-
-
-def _same_template(current: Any, body: str) -> bool:
-    """Whether GetTemplate's answer equals `body` (botocore decodes JSON templates into dicts)."""
-    if isinstance(current, Mapping):
-        try:
-            return bool(json.loads(body) == current)
-        except ValueError:
-            return False
-    return isinstance(current, str) and current == body
-
-
-def _unchanged(target: Target, cf: Any, stack: Mapping[str, Any], body: str, tags: Mapping[str, str]) -> bool:
-    current_tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
-    if current_tags != dict(tags):
-        return False
-    stack_id = str(stack["StackId"])
-    with _aws(target, f"GetTemplate {stack_id}"):
-        answer = cf.get_template(StackName=stack_id, TemplateStage="Original")
-    return _same_template(answer.get("TemplateBody"), body)
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-
-
-# ------------------------------------------------------------------------------------------- the steps
-
-
-def start_deploy(
-    target: Target,
-    name: str,
-    template_body: str,
-    tags: Mapping[str, str],
-    client_request_token: str,
-    *,
-    fresh: bool = False,
-    known_stack_id: str | None = None,
-) -> Deploy:
-    """Create or update the stack `name` so that it runs `template_body` with `tags` (see the module
-    docstring for the decision). Safe to repeat with the same token.
-
-    `fresh`: the caller knows that no call with this token was ever made (the job's first step), so the
-    stack events need not be searched for an operation of ours. With `fresh` and `known_stack_id` (the
-    stack the resource's last deployment left), a settled stack is updated without comparing templates
-    first; anything else (a stack that is gone, busy or needs repair) falls back on the full decision."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"invalid stack name {name!r}")
-    size = len(template_body.encode())
-    if size > MAX_TEMPLATE_BYTES:
-        raise ProvisionError(
-            f"The rendered CloudFormation template is {size} bytes; CloudFormation accepts at most "
-            f"{MAX_TEMPLATE_BYTES} bytes inline",
-            transient=False,
-            code="TemplateTooLarge",
-        )
-    token = cfn_token(client_request_token)
-    cf = client(target, "cloudformation")
-    if fresh and known_stack_id:
-        direct = _update_known(target, cf, known_stack_id, template_body, tags, token)
-        if direct is not None:
-            return direct
-    for _ in range(3):  # a stack created or deleted by someone else between our calls: look again
-        stack = _describe(target, cf, name)
-        if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
-            with _aws(target, f"CreateStack {name}"):
-                try:
-                    answer = cf.create_stack(
-                        StackName=name,
-                        TemplateBody=template_body,
-                        Tags=_tag_list(tags),
-                        Capabilities=CAPABILITIES,
-                        OnFailure="ROLLBACK",
-                        ClientRequestToken=token,
-                    )
-                except ClientError as exc:
-                    if error_code(exc) == "AlreadyExistsException":
-                        continue
-                    raise
-            return Deploy(str(answer["StackId"]), "CREATE", None)
-        stack_id = str(stack["StackId"])
-        status = str(stack["StackStatus"])
-        ours = None if fresh else _ours(target, cf, stack_id, token)
-        unchanged = ours is None and status in SETTLED and _unchanged(target, cf, stack, template_body, tags)
-        plan = plan_deploy(status, ours=ours, unchanged=unchanged)
-        if plan == "RECREATE":
-            with _aws(target, f"DeleteStack {name} ({status})"):
-                cf.delete_stack(
-                    StackName=stack_id, ClientRequestToken=cfn_token(client_request_token, "recreate")
-                )
-            return Deploy(stack_id, "WAIT", status)
-        if plan == "BLOCKED":
-            raise ProvisionError(
-                f"Stack {name} is {status} and cannot be deployed until it is repaired: "
-                f"{_failure_reason(target, cf, stack, None)}",
-                transient=False,
-                code=status,
-            )
-        if plan != "UPDATE":
-            return Deploy(stack_id, plan, status)
-        return _update(target, cf, name, stack_id, status, template_body, tags, token)
-    raise ProvisionError(f"Stack {name} was created or deleted concurrently; will retry", transient=True)
-
-
-def _update(
-    target: Target,
-    cf: Any,
-    label: str,
-    stack_id: str,
-    status: str,
-    template_body: str,
-    tags: Mapping[str, str],
-    token: str,
-) -> Deploy:
-    """UpdateStack: "UPDATE" when issued, "NO_CHANGES" for CloudFormation's "No updates are to be
-    performed", "WAIT" when another operation runs on the stack; any other refusal is a ProvisionError."""
-    with _aws(target, f"UpdateStack {label}"):
-        try:
-            cf.update_stack(
-                StackName=stack_id,
-                TemplateBody=template_body,
-                Tags=_tag_list(tags),
-                Capabilities=CAPABILITIES,
-                ClientRequestToken=token,
-            )
-        except ClientError as exc:
-            message = error_message(exc)
-            if error_code(exc) == "ValidationError" and "No updates are to be performed" in message:
-                return Deploy(stack_id, "NO_CHANGES", status)
-            if error_code(exc) == "ValidationError" and "_IN_PROGRESS state" in message:
-                return Deploy(stack_id, "WAIT", status)
-            raise
-    return Deploy(stack_id, "UPDATE", status)
-
-
-def _update_known(
-    target: Target, cf: Any, stack_id: str, template_body: str, tags: Mapping[str, str], token: str
-) -> Deploy | None:
-    """UpdateStack on a stack known from the resource's last deployment, when it is settled (without
-    comparing templates first: an unchanged template is CloudFormation's "No updates are to be
-    performed"); None when the stack is not settled, is busy again or CloudFormation refuses the update
-    (the caller then takes the full decision)."""
-    stack = _describe(target, cf, stack_id)
-    if stack is None or str(stack["StackStatus"]) not in SETTLED:
-        return None
-    try:
-        started = _update(
-            target, cf, stack_id, stack_id, str(stack["StackStatus"]), template_body, tags, token
-        )
+        return cfn.cancel(target, stack_id)
     except ProvisionError as error:
-        if error.code == "ValidationError":
-            return None
-        raise
-    return None if started.action == "WAIT" else started
-
-
-def poll(target: Target, stack_id: str, operation_token: str | None = None) -> StackResult:
-    """The stack's status; once terminal also its outputs, resources and (on failure) the reason.
-
-    `operation_token` (the token given to start_deploy or start_delete) selects the operation whose
-    events explain a failure when CloudFormation records tokens on events; otherwise the stack's latest
-    operation is used. `failure_reason` is None for statuses that are no failure — including
-    DELETE_COMPLETE, which ends a deploy only if someone deleted the stack meanwhile: callers that get
-    `is_success` False and no reason report the status itself.
-    """
-    cf = client(target, "cloudformation")
-    stack = _describe(target, cf, stack_id)
-    if stack is None:
-        raise ProvisionError(f"Stack {stack_id} does not exist", transient=False, code="StackNotFound")
-    status = str(stack["StackStatus"])
-    if not is_terminal(status) or status == "DELETE_COMPLETE":
-        return StackResult(status, [], [], None)
-    outputs = [
-        {"key": str(o["OutputKey"]), "valueString": str(o["OutputValue"])}
-        for o in stack.get("Outputs") or []
-        if o.get("OutputKey") and o.get("OutputValue")
-    ]
-    resources: list[dict[str, str]] = []
-    with _aws(target, f"ListStackResources {stack_id}"):
-        for page in cf.get_paginator("list_stack_resources").paginate(StackName=str(stack["StackId"])):
-            for summary in page.get("StackResourceSummaries", []):
-                if summary.get("PhysicalResourceId") and summary.get("ResourceStatus") != "DELETE_COMPLETE":
-                    resources.append(
-                        {
-                            "name": str(summary["LogicalResourceId"]),
-                            "identifier": str(summary["PhysicalResourceId"]),
-                            "provisioningEngine": "CLOUDFORMATION",
-                        }
-                    )
-    token = cfn_token(operation_token) if operation_token else None
-    failure = _failure_reason(target, cf, stack, token) if status in FAILURES else None
-    return StackResult(status, outputs, resources, failure)
-
-
-def start_delete(target: Target, stack_id_or_name: str, client_request_token: str) -> DeleteAction:
-    """Start deleting the stack. "ABSENT": nothing to delete; "DELETE": deletion issued or running;
-    "WAIT": another operation runs on the stack, call again later. Safe to repeat; a DELETE_FAILED stack
-    is deleted again."""
-    cf = client(target, "cloudformation")
-    stack = _describe(target, cf, stack_id_or_name)
-    if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
-        return "ABSENT"
-    status = str(stack["StackStatus"])
-    if status == "DELETE_IN_PROGRESS":
-        return "DELETE"
-    if not is_terminal(status) and status != "REVIEW_IN_PROGRESS":
-        return "WAIT"
-    stack_id = str(stack["StackId"])
-    with _aws(target, f"DeleteStack {stack.get('StackName', stack_id)}"):
-        try:
-            cf.delete_stack(StackName=stack_id, ClientRequestToken=cfn_token(client_request_token))
-        except ClientError as exc:
-            if _missing(exc):
-                return "ABSENT"
-            if error_code(exc) == "ValidationError" and "_IN_PROGRESS" in error_message(exc):
-                return "WAIT"
+        if error.transient:
             raise
-    return "DELETE"
-
-
-def deleted(target: Target, stack_id: str, operation_token: str | None = None) -> DeleteState:
-    """(gone, failure): gone once the stack is DELETE_COMPLETE or unknown; `failure` is the reason when
-    it is DELETE_FAILED; (False, None) while the deletion runs."""
-    cf = client(target, "cloudformation")
-    stack = _describe(target, cf, stack_id)
-    if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
-        return DeleteState(True, None)
-    if stack["StackStatus"] == "DELETE_FAILED":
-        token = cfn_token(operation_token) if operation_token else None
-        return DeleteState(False, _failure_reason(target, cf, stack, token))
-    return DeleteState(False, None)
-
-
-def cancel(target: Target, stack_id: str) -> bool:
-    """Issue CancelUpdateStack when the stack is UPDATE_IN_PROGRESS; return whether a cancel was issued.
-
-    False when there is nothing to cancel: no update running (including one already rolling back after
-    an earlier cancel — the caller remembers that it cancelled), or the update ended between our look
-    and the call."""
-    cf = client(target, "cloudformation")
-    stack = _describe(target, cf, stack_id)
-    if stack is None or stack["StackStatus"] != "UPDATE_IN_PROGRESS":
         return False
-    with _aws(target, f"CancelUpdateStack {stack_id}"):
+
+
+class CloudFormation(Settled):
+    traits = Traits("jinja", "CloudFormation", "its stack", "cloudformation", DEFAULT_DEADLINE)
+
+    # --- deploying --------------------------------------------------------------------------------
+
+    def deploy(self, given: StepInput) -> Outcome:
+        record, progress = given.record, given.progress
+        target = _target(given)
+        cancelling = record.deployment_status == CANCELLING
+        if cancelling and (not progress.get("stack_id") or progress.get("action") == "WAIT"):
+            return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
+        if not progress.get("stack_id") or progress.get("action") == "WAIT":
+            started = self._start(given, target)
+            if started is not None:
+                return started
         try:
-            cf.cancel_update_stack(StackName=str(stack["StackId"]))
-        except ClientError as exc:
-            if error_code(exc) == "ValidationError":
-                return False  # "CancelUpdateStack cannot be called from current stack status"
+            result = cfn.poll(target, progress["stack_id"], record.id)
+        except ProvisionError as error:
+            if error.code == "StackNotFound" and progress.get(CANCEL_ISSUED):
+                return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
             raise
-    return True
+        if not cfn.is_terminal(result.status):
+            if cancelling and not progress.get(CANCEL_ISSUED):
+                progress[CANCEL_ISSUED] = self._cancel(given, target, str(progress["action"]))
+                given.save()
+            return self._wait(given, target, result.status)
+        if cfn.is_success(result.status, progress["action"]):
+            return given.finish(Finish(SUCCEEDED, None, result.outputs, result.resources))
+        if progress.get(CANCEL_ISSUED):
+            return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
+        return given.fail(result.failure_reason or f"The stack ended in {result.status}.")
+
+    def _start(self, given: StepInput, target: Target) -> Outcome | None:
+        """Render and ask CloudFormation for the operation; an outcome when the step ends here (a render
+        failure, a busy stack), None when an operation was started and is to be polled."""
+        progress = given.progress
+        try:
+            body = render(given, given.part)
+        except RenderError as error:
+            return given.fail(str(error))
+        subject = given.subject
+        known = getattr(subject.row, "stack_id", None)
+        started = cfn.start_deploy(
+            target,
+            subject.stack_name,
+            body,
+            subject.tags,
+            given.record.id,
+            fresh=given.fresh,
+            known_stack_id=known,
+        )
+        progress.update(stack_id=started.stack_id, action=started.action)
+        if started.action == "WAIT" and started.status == "UPDATE_IN_PROGRESS" and not progress.get(STALE):
+            # Only a deployment of this resource updates its stack, and none other is in flight: an update
+            # still running is left over (e.g. from a deployment past its deadline). Roll it back.
+            progress[STALE] = _cancel_update(target, started.stack_id) or "refused"
+        given.save()
+        if started.action == "WAIT":
+            return self._wait(given, target, started.status)
+        return None
+
+    def _cancel(self, given: StepInput, target: Target, action: str) -> str | bool:
+        """Stop our running operation: "update" (CancelUpdateStack issued), "create" (DeleteStack issued
+        on the stack being created), False when there was nothing to stop."""
+        stack_id = str(given.progress["stack_id"])
+        if action == "CREATE":
+            cfn.start_delete(target, stack_id, f"{given.record.id}-cancel")
+            return "create"
+        return "update" if _cancel_update(target, stack_id) else False
+
+    def _wait(self, given: StepInput, target: Target, status: str | None, deleting: bool = False) -> Outcome:
+        """Poll again soon, or settle failed when the wait is past the deadline."""
+        waited = overdue(given, self)
+        if waited is None:
+            return Wait(given.runtime.clock.now() + POLL_SECONDS)
+        stack = str(given.progress.get("stack_id") or given.subject.stack_name)
+        if status == "UPDATE_IN_PROGRESS" and not deleting:
+            _cancel_update(target, stack)
+        limit = deadline(given.runtime.settings, self) or 0.0
+        name = given.subject.stack_name
+        return given.fail(
+            f"CloudFormation stack {name} stayed {status or 'busy'} for {duration(waited)}, past the "
+            f"deadline of {duration(limit)} (BARYON_DEADLINE_CLOUDFORMATION_SECONDS)."
+        )
+
+    # --- deleting ---------------------------------------------------------------------------------
+
+    def delete(self, given: StepInput) -> Outcome:
+        record, subject, progress = given.record, given.subject, given.progress
+        target = _target(given)
+        stack = subject.row.stack_id or subject.stack_name
+        if record.deployment_status == CANCELLING:
+            if not progress.get("delete_started"):
+                return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
+            return given.finish(
+                Finish(
+                    CANCELLED,
+                    f"{CANCEL_MESSAGE} CloudFormation cannot stop the deletion of stack {subject.stack_name} "
+                    "once it has started; delete the resource again to finish, or deploy it again.",
+                )
+            )
+        if not progress.get("delete_started"):
+            action = cfn.start_delete(target, stack, record.id)
+            if action == "ABSENT":
+                return given.finish(Finish(DELETE_COMPLETE))
+            if action == "WAIT":
+                return self._wait(given, target, cfn.stack_status(target, stack), deleting=True)
+            progress["delete_started"] = True
+            given.save()
+        state = cfn.deleted(target, stack, record.id)
+        if state.gone:
+            return given.finish(Finish(DELETE_COMPLETE))
+        if state.failure is not None:
+            return given.fail(state.failure)
+        return self._wait(given, target, "DELETE_IN_PROGRESS", deleting=True)
+
+
+PROVISIONER = CloudFormation()

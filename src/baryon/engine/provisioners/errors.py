@@ -5,6 +5,11 @@ connection trouble, 5xx, expired temporary credentials, a stack busy with anothe
 the job's policy) or permanent (template validation, access denied, missing capabilities, limits: fail
 the deployment with `message` as its `deploymentStatusMessage`).
 
+A reply that is not the service's protocol at all (an HTML error page from a proxy or a broken endpoint:
+a `ResponseParserError`, or a `ClientError` whose code is only the HTTP status botocore read off a page
+that was neither XML nor JSON) is permanent: botocore's own retries (at most three, seconds apart) are
+the only retry it gets, and the message names the endpoint and the HTTP status.
+
 Invariants: `message` is one line, names what Baryon was doing and carries AWS's own code and text (cut
 at `MAX_TEXT` characters), and never contains credentials; an unknown client error with a 4xx status is
 permanent (retrying the same request cannot help), an unknown 5xx or non-HTTP botocore failure is
@@ -28,7 +33,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from baryon.engine.outcomes import Failed, Retry
+from baryon.domain.outcomes import Failed, Retry
 
 # Codes AWS services use for "try again later".
 TRANSIENT_CODES = frozenset(
@@ -64,6 +69,9 @@ TRANSIENT_CODES = frozenset(
 # endpoint's HTML error page; botocore.parsers.ResponseParserError is not a BotoCoreError).
 BOTO_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
 
+# The code of a ProvisionError for a reply botocore could not parse at all.
+NOT_AN_AWS_REPLY = "NotAnAwsReply"
+
 # Codes meaning "these credentials are stale"; callers drop cached assumed-role sessions on them.
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
@@ -83,6 +91,11 @@ class ProvisionError(Exception):
 
     def __repr__(self) -> str:
         return f"ProvisionError({self.message!r}, transient={self.transient}, code={self.code!r})"
+
+
+def not_an_aws_reply(error: ProvisionError) -> bool:
+    """Whether the error is an answer that was not the service's protocol (an HTML page)."""
+    return error.code is not None and (error.code == NOT_AN_AWS_REPLY or error.code.startswith("HTTP"))
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -111,10 +124,40 @@ def _status(exc: ClientError) -> int:
     return int(status) if isinstance(status, int) else 0
 
 
-def from_boto(exc: BaseException, doing: str) -> ProvisionError:
-    """Classify a boto/botocore exception raised while `doing` (e.g. "CreateStack AWSProton-dev-1a2b3c4d")."""
+def _foreign_page(exc: ClientError) -> bool:
+    """Whether botocore made this error up from a reply that was not the service's protocol (an HTML or
+    plain-text page): the code is then only the HTTP status, and the reply was neither XML nor JSON."""
+    code = str(exc.response.get("Error", {}).get("Code") or "")
+    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    content_type = str(headers.get("content-type", "")).lower()
+    return code.isdigit() and "xml" not in content_type and "json" not in content_type
+
+
+def _where(endpoint: str | None) -> str:
+    return f"the endpoint {endpoint}" if endpoint else "the endpoint"
+
+
+def from_boto(exc: BaseException, doing: str, endpoint: str | None = None) -> ProvisionError:
+    """Classify a boto/botocore exception raised while `doing` (e.g. "CreateStack AWSProton-dev-1a2b3c4d")
+    against `endpoint` (the client's URL, named in messages about replies that are not the protocol)."""
     if isinstance(exc, ProvisionError):
         return exc
+    if isinstance(exc, ClientError) and _foreign_page(exc):
+        status = _status(exc)
+        reason = error_message(exc)
+        return ProvisionError(
+            f"{doing} failed: {_where(endpoint)} answered HTTP {status} ({reason}) with a page that is not "
+            "an AWS reply; check the endpoint and any proxy in front of it",
+            transient=False,
+            code=f"HTTP{status}",
+        )
+    if isinstance(exc, ResponseParserError):
+        return ProvisionError(
+            f"{doing} failed: {_where(endpoint)} answered with something that is not an AWS reply: "
+            f"{error_message(exc)}",
+            transient=False,
+            code=NOT_AN_AWS_REPLY,
+        )
     if isinstance(exc, ClientError):
         code = error_code(exc) or "Unknown"
         message = error_message(exc)
@@ -126,9 +169,7 @@ def from_boto(exc: BaseException, doing: str) -> ProvisionError:
         return ProvisionError(f"{doing} failed: {code}: {message}", transient=transient, code=code)
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError | ParamValidationError):
         return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=False)
-    if isinstance(
-        exc, CredentialRetrievalError | BotoConnectionError | HTTPClientError | ResponseParserError
-    ):
+    if isinstance(exc, CredentialRetrievalError | BotoConnectionError | HTTPClientError):
         return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=True)
     if isinstance(exc, BotoCoreError):
         return ProvisionError(f"{doing} failed: {error_message(exc)}", transient=True)

@@ -1,4 +1,5 @@
-"""Command-runner (CodeBuild) provisioning: the deployment job's step for bundle parts of this method.
+"""The command-runner provisioner ("codebuild" bundle parts): run the manifest's commands through the
+runtime's runner backend.
 
 A deployment runs the manifest's `provision` commands (`deprovision` for a deletion) through the runtime's
 runner backend, in a workspace holding the bundle part's files and the input file (`proton-inputs.json`,
@@ -17,6 +18,8 @@ Outcome (the notify contract): exit 0 → SUCCEEDED with the outputs recorded by
 notify or left an unusable outputs file; a non-zero exit → FAILED naming the command and its status; past
 the timeout → FAILED; a run lost by the backend → FAILED; cancelled → CANCELLED. A deletion ends
 DELETE_COMPLETE on exit 0 (at once when the manifest has no `deprovision` commands), else DELETE_FAILED.
+Notifications (`notify`) record outputs, the message and a SUCCEEDED/FAILED status for the run's end to
+use. The deadline is the run's timeout: BARYON_DEADLINE_COMMAND_RUNNER_SECONDS, else BARYON_RUN_TIMEOUT.
 
 Invariants: the step settles the deployment through `baryon.engine.settle` and never raises for an
 expected result; a step repeated after a crash at any point never starts the commands twice (the input
@@ -29,29 +32,28 @@ variables given here); `proton-outputs.json` is read only after the commands suc
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from baryon.config import DEFAULT_RUN_TIMEOUT
 from baryon.domain.deployments import (
     CANCEL_MESSAGE,
     CANCELLED,
     CANCELLING,
     DELETE,
     DELETE_COMPLETE,
-    DELETE_FAILED,
     FAILED,
     SUCCEEDED,
 )
-from baryon.engine import jobs
-from baryon.engine.outcomes import Done, Outcome, Wait
+from baryon.domain.outcomes import Done, Outcome, Wait
+from baryon.engine.provisioners.base import InFlight, Report, Settled, Traits
 from baryon.engine.runners.base import ExitWatcher, Phase, RunHandle, RunnerError, RunSpec, RunState
 from baryon.engine.runners.capture import copy_output
-from baryon.engine.settle import Finish, record_finish, save, target_of
-from baryon.engine.steps import BundlePart, StepInput, bundle_part, version_of
+from baryon.engine.settle import Finish, record_finish, record_report, save
+from baryon.engine.steps import BundlePart, StepInput, bundle_part, failure_status, version_of
 from baryon.protocol.sigv4 import Credential
 from baryon.render.codebuild import (
     OUTPUTS_FILE,
@@ -63,9 +65,9 @@ from baryon.render.codebuild import (
 from baryon.render.errors import RenderError
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
-from baryon.store import run_logs
+from baryon.store import jobs, run_logs
 
-log = logging.getLogger("baryon.engine.commands")
+log = logging.getLogger("baryon.engine.provisioners.command_runner")
 POLL_SECONDS = 1.0
 #: How long a run's credential outlives the run's timeout (cancel and cleanup take a moment).
 CREDENTIAL_MARGIN_SECONDS = 300.0
@@ -73,22 +75,32 @@ CREDENTIAL_MARGIN_SECONDS = 300.0
 NUDGE_PATIENCE_SECONDS = 60.0
 
 
-def step(given: StepInput) -> Outcome:
-    if "run" in given.progress:
-        return _poll(given)
-    return _begin(given)
+class CommandRunner(Settled):
+    traits = Traits("codebuild", "the command runner", "its commands", "command_runner", notified=True)
+
+    def deploy(self, given: StepInput) -> Outcome:
+        if "run" in given.progress:
+            return _poll(given)
+        return _begin(given)
+
+    delete = deploy
+
+    def notify(self, flight: InFlight, report: Report) -> None:
+        """Record outputs, message and a SUCCEEDED/FAILED status; the run's end settles the deployment."""
+        status = report.status if report.status in (SUCCEEDED, FAILED) else None
+        record_report(flight.connection, flight.now, flight.record, report.outputs, report.message, status)
+
+
+PROVISIONER = CommandRunner()
 
 
 # --- starting -------------------------------------------------------------------------------------
 
 
-def _failure(record: Any) -> str:
-    return DELETE_FAILED if record.operation == DELETE else FAILED
-
-
 def _timeout(runtime: Runtime) -> float:
-    value = runtime.settings.run_timeout
-    return value if math.isfinite(value) and value > 0 else 3600.0
+    """The run's timeout: BARYON_DEADLINE_COMMAND_RUNNER_SECONDS, else BARYON_RUN_TIMEOUT."""
+    value = runtime.settings.deadline(PROVISIONER.traits.deadline_name, runtime.settings.run_timeout)
+    return value if value is not None else DEFAULT_RUN_TIMEOUT
 
 
 def _settle(given: StepInput, outcome: Finish) -> Outcome:
@@ -102,6 +114,11 @@ def _settle(given: StepInput, outcome: Finish) -> Outcome:
     return Done()
 
 
+def _fail(given: StepInput, message: str) -> Outcome:
+    """Settle the deployment FAILED (DELETE_FAILED for a deletion) and delete its credential."""
+    return _settle(given, Finish(failure_status(given.record), message))
+
+
 def _begin(given: StepInput) -> Outcome:
     runtime, record, subject, progress = given.runtime, given.record, given.subject, given.progress
     if record.deployment_status == CANCELLING:
@@ -110,7 +127,7 @@ def _begin(given: StepInput) -> Outcome:
     try:
         part = bundle_part(runtime, subject, *version_of(record, subject))
     except RenderError as error:
-        return _settle(given, Finish(_failure(record), str(error)))
+        return _fail(given, str(error))
     settings: dict[str, Any] = part.info.get("settings") or {}
     commands = [str(command) for command in settings.get("deprovision" if deleting else "provision") or []]
     if deleting and not commands:
@@ -121,13 +138,13 @@ def _begin(given: StepInput) -> Outcome:
             "settings.env.secrets_manager is not supported by this Baryon server: pass secrets to the "
             "commands another way (see docs/runners.md)."
         )
-        return _settle(given, Finish(_failure(record), message))
+        return _fail(given, message)
     timeout = _timeout(runtime)
     if "credential" not in progress:
         try:
             name, text = _input_file(given, settings)
         except (RenderError, ValueError) as error:
-            return _settle(given, Finish(_failure(record), f"Cannot write the input file: {error}"))
+            return _fail(given, f"Cannot write the input file: {error}")
         now = runtime.clock.now()
         with runtime.database.write() as connection:
             credential = runtime.credentials.issue_scoped(
@@ -147,7 +164,7 @@ def _begin(given: StepInput) -> Outcome:
         found = runtime.credentials.lookup(str(progress["credential"]))
         if found is None or (found.expires_at is not None and found.expires_at <= runtime.clock.now()):
             message = "The credential prepared for the commands expired before they could start."
-            return _settle(given, Finish(_failure(record), message))
+            return _fail(given, message)
         credential = found
     spec = RunSpec(
         run_id=record.id,
@@ -162,7 +179,7 @@ def _begin(given: StepInput) -> Outcome:
     try:
         handle = backend.start(spec)
     except RunnerError as error:
-        return _settle(given, Finish(_failure(record), f"Cannot start the commands: {error}"))
+        return _fail(given, f"Cannot start the commands: {error}")
     progress["run"] = handle.to_dict()
     save(runtime, record, progress)
     if isinstance(backend, ExitWatcher):
@@ -189,10 +206,7 @@ def _input_file(given: StepInput, settings: Mapping[str, Any]) -> tuple[str, str
     """The input file's name and text for this deployment (the target's inputs, else the resource's)."""
     input_type = str(settings.get("input_type") or "JSON")
     name = input_file_name(input_type)
-    inputs = target_of(given.record).get("inputs")
-    if inputs is None:
-        inputs = orjson.loads(given.subject.row.inputs)
-    context = given.subject.context(inputs)
+    context = given.subject.context(given.inputs())
     return name, proton_inputs(given.record.target_type, context, input_type).decode()
 
 
@@ -247,7 +261,7 @@ def _poll(given: StepInput) -> Outcome:
     try:
         handle = RunHandle.from_dict(progress["run"])
     except RunnerError as error:
-        return _settle(given, Finish(_failure(record), f"The run of the commands was lost: {error}"))
+        return _fail(given, f"The run of the commands was lost: {error}")
     try:
         cancelling = record.deployment_status == CANCELLING
         state = backend.cancel(handle) if cancelling else backend.poll(handle)
@@ -255,7 +269,7 @@ def _poll(given: StepInput) -> Outcome:
         # Not reachable from here (e.g. started on another host): leave it to the worker that can reach it,
         # until the run's credential has expired.
         if runtime.clock.now() > handle.deadline + CREDENTIAL_MARGIN_SECONDS:
-            return _settle(given, Finish(_failure(record), f"The run of the commands was lost: {error}"))
+            return _fail(given, f"The run of the commands was lost: {error}")
         log.info("deployment %s: %s", record.id, error)
         return Wait(runtime.clock.now() + POLL_SECONDS)
     copy_output(runtime.database, backend, handle, record.id, runtime.clock.now(), final=state.finished)
@@ -301,7 +315,7 @@ def _clip(text: str, limit: int = 200) -> str:
 def _outcome(given: StepInput, handle: RunHandle, state: RunState) -> Finish:
     """The deployment's final status, message and outputs from the run's end and what notify recorded."""
     record = given.record
-    failure = _failure(record)
+    failure = failure_status(record)
     with given.runtime.database.read() as connection:
         current = deployment_store.find(connection, record.id)
     reported = current.reported_status if current is not None else None

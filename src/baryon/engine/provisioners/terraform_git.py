@@ -1,5 +1,5 @@
-"""Self-managed (Terraform) provisioning: the deployment job's step for bundle parts of this method and
-for components whose manifest names a Terraform (``hcl``) file.
+"""The Terraform-through-git provisioner ("hcl" bundle parts and components whose manifest names a
+Terraform file): self-managed provisioning, completed by the repository's automation.
 
 A deployment commits its resource's Terraform files (`baryon.render.terraform`) to the provisioning
 repository (an environment's `provisioningRepository`, also used by its service instances and
@@ -12,9 +12,16 @@ connection:
 - pull-request mode on a plain git remote: push the branch and hand the deployment over;
 - direct mode: commit on the link's branch itself and hand the deployment over.
 
-A deployment handed over waits for NotifyResourceDeploymentStatusChange from the repository's automation;
-Cancel*Deployment settles it CANCELLED at once (`cancel_handed_off`), since nothing is left to undo. While
+A deployment handed over waits for NotifyResourceDeploymentStatusChange from the repository's automation
+(`notify`: SUCCEEDED settles it SUCCEEDED — DELETE_COMPLETE for a deletion — with the outputs, FAILED
+settles it FAILED — DELETE_FAILED — with the message, any other report records outputs and message only);
+Cancel*Deployment settles it CANCELLED at once (`cancel_at_once`), since nothing is left to undo. While
 a pull request is open, a cancel closes it and ends the deployment CANCELLED.
+
+Deadline (`BARYON_DEADLINE_TERRAFORM_GIT_SECONDS`): none by default, as Proton left a pull request open
+for as long as its reviewers took; when set, a pull request still open that long after the deployment's
+first step is closed and the deployment fails saying so. The automation's report after the hand-over has
+no deadline (Baryon cannot know how long an apply takes; a cancel ends the wait).
 
 Phases kept in ``progress["phase"]``: none (publishing), ``review`` (a pull request is open and the job
 polls it), ``handed-off`` (the job has finished).
@@ -29,13 +36,13 @@ deployment through `baryon.engine.settle` and never raises for an expected resul
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from baryon.domain import arns
 from baryon.domain.deployments import (
@@ -48,11 +55,13 @@ from baryon.domain.deployments import (
     DELETE_IN_PROGRESS,
     FAILED,
     IN_PROGRESS,
+    SUCCEEDED,
 )
-from baryon.engine.outcomes import Done, Outcome, Retry, Wait
-from baryon.engine.settle import Finish, finish, record_finish, save, target_of
-from baryon.engine.steps import StepInput, bundle_part, version_of
-from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, load
+from baryon.domain.outcomes import Done, Outcome, Retry, Wait
+from baryon.engine.provisioners.base import InFlight, Report, Traits, duration, overdue
+from baryon.engine.settle import Finish, record_report, target_of
+from baryon.engine.steps import StepInput, bundle_part, failure_status, version_of
+from baryon.engine.subjects import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE
 from baryon.git.command import GitError
 from baryon.git.providers import CLOSED, OPEN, ProviderError
 from baryon.git.publish import publish
@@ -70,35 +79,50 @@ REVIEW = "review"
 HANDED_OFF = "handed-off"
 
 
-def step(given: StepInput) -> Outcome:
-    try:
-        if given.record.deployment_status == CANCELLING:
-            return _cancel(given)
-        phase = given.progress.get(PHASE)
-        if phase == HANDED_OFF:
-            return Done("handed over to the repository's automation")
-        if phase == REVIEW:
-            return _review(given)
-        return _publish(given)
-    except GitError as error:
-        return Retry(error.message)
-    except ProviderError as error:
-        if error.retryable:
+class TerraformGit:
+    traits = Traits(
+        METHOD, "Terraform through git", "the repository's automation", "terraform_git", notified=True
+    )
+
+    def deploy(self, given: StepInput) -> Outcome:
+        try:
+            if given.record.deployment_status == CANCELLING:
+                return _cancel(given)
+            phase = given.progress.get(PHASE)
+            if phase == HANDED_OFF:
+                return Done("handed over to the repository's automation")
+            if phase == REVIEW:
+                return _review(given)
+            return _publish(given)
+        except GitError as error:
             return Retry(error.message)
-        return _fail(given, f"The git host's pull-request API refused a request: {error.message}")
+        except ProviderError as error:
+            if error.retryable:
+                return Retry(error.message)
+            return given.fail(f"The git host's pull-request API refused a request: {error.message}")
+
+    delete = deploy
+
+    def cancel_at_once(self, flight: InFlight) -> bool:
+        """Settle CANCELLED, in the caller's transaction, a deployment whose job has handed it over to the
+        repository's automation; False (nothing done) for one whose job still runs."""
+        if flight.progress.get(PHASE) != HANDED_OFF:
+            return False
+        return flight.settle(Finish(CANCELLED, CANCEL_MESSAGE))
+
+    def notify(self, flight: InFlight, report: Report) -> None:
+        record = flight.record
+        if report.status == SUCCEEDED:
+            deleting = record.operation == DELETE
+            flight.settle(Finish(DELETE_COMPLETE if deleting else SUCCEEDED, None, report.outputs, []))
+        elif report.status == FAILED:
+            text = report.message or "The self-managed deployment reported a failure."
+            flight.settle(Finish(failure_status(record), text, report.outputs, None))
+        else:
+            record_report(flight.connection, flight.now, record, report.outputs, report.message)
 
 
-def cancel_handed_off(connection: Connection, now: float, deployment_id: str) -> bool:
-    """Settle CANCELLED, in the caller's transaction, a Terraform deployment whose job has handed it over
-    to the repository's automation; False (nothing done) for any other deployment."""
-    record = deployment_store.find(connection, deployment_id)
-    if record is None:
-        return False
-    progress: dict[str, Any] = orjson.loads(record.progress)
-    if progress.get("method") != METHOD or progress.get(PHASE) != HANDED_OFF:
-        return False
-    subject = load(connection, record)
-    return record_finish(connection, now, record, subject, Finish(CANCELLED, CANCEL_MESSAGE), progress)
+PROVISIONER = TerraformGit()
 
 
 # --- the phases -----------------------------------------------------------------------------------
@@ -110,13 +134,13 @@ def _publish(given: StepInput) -> Outcome:
     if repository is None:
         found = _configured_repository(given)
         if isinstance(found, str):
-            return _fail(given, found)
+            return given.fail(found)
         repository = found
         progress["repository"] = repository
-        save(runtime, record, progress)
+        given.save()
     resolved = _resolve(given, repository)
     if resolved is None:
-        return _fail(given, _unlinked(repository))
+        return given.fail(_unlinked(repository))
     base = str(repository["branch"])
     direct = resolved.mode == connections.DIRECT
     remote = resolved.remote()
@@ -126,8 +150,7 @@ def _publish(given: StepInput) -> Outcome:
         workspace = Workspace(remote, Path(scratch))
         fetched = workspace.fetch(base)
         if base not in fetched and not direct:
-            return _fail(
-                given,
+            return given.fail(
                 f"The branch {base} does not exist in repository {resolved.name}; the pull request needs it "
                 "as its base.",
             )
@@ -136,9 +159,9 @@ def _publish(given: StepInput) -> Outcome:
         try:
             change = _change(given, workspace, ref, existing)
         except (RenderError, ValueError) as error:
-            return _fail(given, str(error))
+            return given.fail(str(error))
         if change is None:
-            finish(runtime, record, given.subject, Finish(DELETE_COMPLETE), progress)
+            given.finish(Finish(DELETE_COMPLETE))
             return Done("nothing of the resource was in the repository")
         head, files = change
         published = publish(
@@ -150,7 +173,7 @@ def _publish(given: StepInput) -> Outcome:
             head=None if direct else head,
         )
     progress.update(mode=resolved.mode, branch=published.branch, commit=published.commit)
-    save(runtime, record, progress)
+    given.save()
     provider = None if direct else resolved.pull_requests()
     if provider is None:
         return _hand_off(given)
@@ -158,7 +181,7 @@ def _publish(given: StepInput) -> Outcome:
         resolved.name, head, base, terraform.commit_message(record.target_arn), _description(record)
     )
     progress.update(pull_request={"id": pull_request.id, "url": pull_request.url}, phase=REVIEW)
-    save(runtime, record, progress)
+    given.save()
     return Wait(runtime.clock.now() + runtime.settings.pull_request_poll_seconds)
 
 
@@ -166,19 +189,25 @@ def _review(given: StepInput) -> Outcome:
     runtime, progress = given.runtime, given.progress
     resolved = _resolve(given, progress["repository"])
     if resolved is None:
-        return _fail(given, _unlinked(progress["repository"]))
+        return given.fail(_unlinked(progress["repository"]))
     provider = resolved.pull_requests()
     if provider is None:
         return _hand_off(given)
     pull_request = progress["pull_request"]
     state = provider.pull_request_state(resolved.name, pull_request["id"])
     if state == OPEN:
+        waited = overdue(given, PROVISIONER)
+        if waited is not None:
+            provider.close_pull_request(resolved.name, pull_request["id"])
+            return given.fail(
+                f"The pull request {_label(pull_request)} stayed open for {duration(waited)}, past the "
+                "deadline (BARYON_DEADLINE_TERRAFORM_GIT_SECONDS); it was closed."
+            )
         return Wait(runtime.clock.now() + runtime.settings.pull_request_poll_seconds)
     if state == CLOSED:
-        status = DELETE_FAILED if given.record.operation == DELETE else CANCELLED
+        status = DELETE_FAILED if given.deleting else CANCELLED
         message = f"The pull request {_label(pull_request)} was closed without being merged."
-        finish(runtime, given.record, given.subject, Finish(status, message), progress)
-        return Done()
+        return given.finish(Finish(status, message))
     progress["merged"] = True
     return _hand_off(given)
 
@@ -199,12 +228,12 @@ def _hand_off(given: StepInput) -> Outcome:
     with runtime.database.read() as connection:
         current = deployment_store.find(connection, record.id)
     if current is not None and current.deployment_status == CANCELLING:
-        return _cancel(StepInput(runtime, given.job, current, given.subject, given.progress))
+        return _cancel(dataclasses.replace(given, record=current))
     return Done("the deployment was settled meanwhile")
 
 
 def _cancel(given: StepInput) -> Outcome:
-    runtime, progress = given.runtime, given.progress
+    progress = given.progress
     message = CANCEL_MESSAGE
     pull_request = progress.get("pull_request")
     if pull_request is not None:
@@ -220,14 +249,7 @@ def _cancel(given: StepInput) -> Outcome:
                     f"{CANCEL_MESSAGE} The pull request {_label(pull_request)} could not be closed: "
                     f"{error.message}"
                 )
-    finish(runtime, given.record, given.subject, Finish(CANCELLED, message), progress)
-    return Done()
-
-
-def _fail(given: StepInput, message: str) -> Outcome:
-    status = DELETE_FAILED if given.record.operation == DELETE else FAILED
-    finish(given.runtime, given.record, given.subject, Finish(status, message), given.progress)
-    return Done()
+    return given.finish(Finish(CANCELLED, message))
 
 
 # --- the repository -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Job rows: enqueue in the caller's transaction, claim with a lease, settle with an outcome.
+"""Job rows: enqueue in the caller's transaction, claim with a lease, settle with an outcome (the table
+access behind the engine's worker loop; the outcomes themselves are `baryon.domain.outcomes` values).
 
 Invariants: a job is created in the same transaction as the API change that needs it; at most one worker
 holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
@@ -17,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon.engine.outcomes import Done, Failed, Outcome, Retry, RetryPolicy, Wait
+from baryon.domain.outcomes import Done, Failed, Outcome, Retry, RetryPolicy, Wait
 from baryon.store import prepared
 from baryon.store.db import Database
 from baryon.store.schema import jobs

@@ -1,0 +1,17 @@
+"""The kinds of job the engine runs and the retry policy each is enqueued with.
+
+Invariants: a job kind names exactly one handler in the engine's worker; the policies are values stored
+with each job when it is enqueued (a later change of a policy does not touch jobs already queued).
+"""
+
+from __future__ import annotations
+
+from baryon.domain.outcomes import RetryPolicy
+
+#: A deployment of an environment, service instance, service pipeline or component (`payload.deployment_id`).
+DEPLOY = "deploy"
+#: The registration of a template version (`payload.version_id`).
+REGISTER_TEMPLATE_VERSION = "register-template-version"
+
+DEPLOY_POLICY = RetryPolicy(max_attempts=10, initial_delay=2.0, multiplier=2.0, max_delay=60.0)
+REGISTRATION_POLICY = RetryPolicy(max_attempts=5, initial_delay=2.0, multiplier=2.0, max_delay=30.0)
