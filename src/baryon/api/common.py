@@ -1,5 +1,5 @@
 """Helpers shared by handlers: not-found errors, output cleaning, pagination of lists, starting and
-cancelling deployments.
+cancelling deployments of the caller's deployables (through `baryon.deployables`).
 
 Invariants: outputs never carry None members (absent means unset on the wire); page sizes follow the
 model's `maxResults` (1-100, default 100); a page token is bound to the operation and caller scope.
@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon import deployables
 from baryon.api.registry import Context
-from baryon.domain.deployments import CANCELLING, IN_PROGRESS
+from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine import selfmanaged
-from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ServiceQuotaExceededException
-from baryon.store import deployments as deployment_store
+from baryon.protocol.errors import ResourceNotFoundException, ServiceQuotaExceededException
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -72,59 +72,51 @@ def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def target(ctx: Context, kind: deployables.Kind, *names: str) -> deployables.Target:
+    """The deployable of the caller's account and region that `names` name."""
+    return deployables.Target(kind, ctx.account_id, ctx.region, names)
+
+
 def start_deployment(
     ctx: Context,
     connection: Connection,
+    resource: deployables.Target,
+    row: Row[Any],
     *,
-    target_type: str,
-    arn: str,
-    created_at: float,
     operation_name: str,
     environment_name: str,
-    service_name: str | None = None,
-    instance_name: str | None = None,
-    component_name: str | None = None,
     target_state: dict[str, Any],
     initial_state: dict[str, Any] | None,
-    previous: Row[Any] | None,
+    status: str = IN_PROGRESS,
+    extra: dict[str, Any] | None = None,
+    now: float | None = None,
 ) -> str:
-    """Write a deployment record and its job (in the caller's transaction); wake the workers on commit."""
-    deployment_id = ctx.runtime.ids.uuid()
-    deployment_store.start(
+    """Start a deployment of `resource` in the request's transaction (`deployables.start`); wake the
+    workers on commit. A create passes the `now` its row was written with."""
+    deployment_id = deployables.start(
         connection,
-        deployment_id=deployment_id,
-        job_id=ctx.runtime.ids.uuid(),
-        account_id=ctx.account_id,
-        region=ctx.region,
-        target_type=target_type,
-        target_arn=arn,
-        target_created_at=created_at,
+        resource,
+        row,
+        ids=ctx.runtime.ids,
+        now=ctx.now if now is None else now,
         operation=operation_name,
         environment_name=environment_name,
-        service_name=service_name,
-        service_instance_name=instance_name,
-        component_name=component_name,
         target_state=target_state,
         initial_state=initial_state,
-        last_attempted=previous.last_attempted_deployment_id if previous is not None else None,
-        last_succeeded=previous.last_succeeded_deployment_id if previous is not None else None,
-        now=ctx.now,
+        status=status,
+        extra=extra,
     )
     ctx.after_commit.append(ctx.runtime.wake)
     return deployment_id
 
 
 def cancel_deployment(
-    ctx: Context, connection: Connection, table: sa.Table, where: Any, row: Row[Any], refusal: str
+    ctx: Context, connection: Connection, resource: deployables.Target, row: Row[Any]
 ) -> None:
-    """Ask for the cancel of a resource's in-flight deployment (`row` is the resource, `where` selects it
-    in `table`): both move to CANCELLING and the workers are woken on commit; a self-managed deployment
-    already handed over to its automation is settled CANCELLED at once. ConflictException(`refusal`)
-    when nothing is in progress."""
-    if row.deployment_status != IN_PROGRESS:
-        raise ConflictException(refusal)
-    connection.execute(sa.update(table).where(where).values(deployment_status=CANCELLING))
-    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
+    """Ask for the cancel of a resource's in-flight deployment (`deployables.cancel`); a self-managed
+    deployment already handed over to its automation is settled CANCELLED at once; the workers are woken
+    on commit."""
+    deployables.cancel(connection, resource, row, ctx.now)
     selfmanaged.cancel_handed_off(connection, ctx.now, row.last_attempted_deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
 

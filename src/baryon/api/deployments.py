@@ -1,5 +1,8 @@
 """GetDeployment, ListDeployments and DeleteDeployment (reference §1.12).
 
+A deployment's `deploymentStatusMessage` also carries the warnings of the request that started it
+(inputs the schema does not define, kept as given); its states show only their model members.
+
 Invariants: deployment records are scoped by account and region; the optional names of GetDeployment
 must match the record; a record of a deployment in flight, or the one a resource's current state rests
 on, cannot be deleted (ValidationException: DeleteDeployment's model lists no ConflictException).
@@ -9,40 +12,28 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import clean, next_token, not_found, page_position, page_size
 from baryon.api.registry import Context, Params, operation
+from baryon.deployables.wire import state_shape, status_message
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.protocol.errors import ValidationException
 from baryon.store.schema import components, deployments, environments
 
 D = deployments.c
-_STATE_MEMBERS = {
-    "environment": ("templateName", "templateMajorVersion", "templateMinorVersion", "spec"),
-    "component": ("serviceName", "serviceInstanceName", "serviceSpec", "templateFile"),
-}
 
 
-def _state(text: str | None) -> dict[str, Any] | None:
-    """The stored state as its wire union (members Baryon keeps for itself are left out)."""
-    if not text:
-        return None
-    state: dict[str, Any] = orjson.loads(text)
-    wire: dict[str, Any] = {}
-    for member, value in state.items():
-        allowed = _STATE_MEMBERS.get(member)
-        wire[member] = {k: v for k, v in value.items() if allowed is None or k in allowed}
-    return wire
+def _arn(ctx: Context, deployment_id: str) -> str:
+    return arns.deployment_arn(ctx.region, ctx.account_id, deployment_id)
 
 
 def deployment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
     shape = {
         "id": row.id,
-        "arn": arns.arn(ctx.region, ctx.account_id, f"deployment/{row.id}"),
+        "arn": _arn(ctx, row.id),
         "targetArn": row.target_arn,
         "targetResourceType": row.target_type,
         "targetResourceCreatedAt": row.target_created_at,
@@ -58,9 +49,9 @@ def deployment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> d
         "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
     }
     if not summary:
-        shape["deploymentStatusMessage"] = row.deployment_status_message
-        shape["initialState"] = _state(row.initial_state)
-        shape["targetState"] = _state(row.target_state)
+        shape["deploymentStatusMessage"] = status_message(row.deployment_status_message, row.target_state)
+        shape["initialState"] = state_shape(row.initial_state)
+        shape["targetState"] = state_shape(row.target_state)
     return clean(shape)
 
 
@@ -71,7 +62,7 @@ def _require(ctx: Context, connection: Connection, deployment_id: str) -> Row[An
         )
     ).first()
     if row is None:
-        raise not_found("deployment", arns.arn(ctx.region, ctx.account_id, f"deployment/{deployment_id}"))
+        raise not_found("deployment", _arn(ctx, deployment_id))
     return row
 
 
@@ -87,7 +78,7 @@ def get_deployment(ctx: Context, params: Params, connection: Connection) -> dict
         ("componentName", "component_name"),
     ):
         if params.get(member) and getattr(row, column) != params[member]:
-            raise not_found("deployment", arns.arn(ctx.region, ctx.account_id, f"deployment/{row.id}"))
+            raise not_found("deployment", _arn(ctx, row.id))
     return {"deployment": deployment_shape(ctx, row)}
 
 

@@ -15,47 +15,30 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon import deployables
 from baryon.api.common import (
-    cancel_deployment,
     check_account_quota,
     clean,
     next_token,
-    not_found,
     page_position,
     page_size,
     start_deployment,
+    target,
 )
-from baryon.api.kinds import ENVIRONMENT
+from baryon.api.kinds import ENVIRONMENT as TEMPLATE_KIND
 from baryon.api.registry import Context, Params, operation
 from baryon.api.repositories import repository_branch
-from baryon.api.resources import resolver
 from baryon.api.tags import put_tags
 from baryon.api.templates import require_template
-from baryon.api.versioning import parts_of, published_version, schema_of, update_target
-from baryon.domain import arns
-from baryon.domain.deployments import (
-    BUSY,
-    CREATE,
-    DELETE,
-    DELETE_IN_PROGRESS,
-    IN_PROGRESS,
-    NONE,
-    UPDATE,
-)
-from baryon.domain.specs import (
-    ENVIRONMENT_INPUT,
-    parse_environment_spec,
-    resolve_current_values,
-    validate_inputs,
-)
+from baryon.deployables import ENVIRONMENT
+from baryon.deployables.wire import with_warnings
+from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, IN_PROGRESS, NONE, UPDATE
+from baryon.domain.specs import ENVIRONMENT_INPUT, parse_environment_spec, spec_inputs
+from baryon.domain.template_versions import create_target, rendering_engine, schema_of, update_target
 from baryon.domain.versions import parse_part
-from baryon.protocol.errors import (
-    ConflictException,
-    ResourceNotFoundException,
-    ValidationException,
-)
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from baryon.store import components as component_store
-from baryon.store import deployments as deployment_store
+from baryon.store import templates as template_store
 from baryon.store.schema import environments, service_instances, services, templates
 
 E = environments.c
@@ -63,45 +46,24 @@ T = templates.c
 CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
 
 
-def environment_arn(ctx: Context, name: str) -> str:
-    return arns.arn(ctx.region, ctx.account_id, f"environment/{name}")
-
-
-_FIND = (
-    sa.select(environments, T.name.label("template_name"))
-    .join(templates, T.id == E.template_id)
-    .where(E.account_id == sa.bindparam("account_id"), E.region == sa.bindparam("region"))
-)
-
-
 def find_environment(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
-    return connection.execute(
-        _FIND.where(E.name == name), {"account_id": ctx.account_id, "region": ctx.region}
-    ).first()
+    row: Row[Any] | None = deployables.find(connection, target(ctx, ENVIRONMENT, name))
+    return row
 
 
 def require_environment(connection: Connection, ctx: Context, name: str) -> Row[Any]:
-    row = find_environment(connection, ctx, name)
-    if row is None:
-        raise not_found("environment", environment_arn(ctx, name))
+    row: Row[Any] = deployables.require(connection, target(ctx, ENVIRONMENT, name))
     return row
 
 
 def environment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
     shape = {
         "name": row.name,
-        "arn": environment_arn(ctx, row.name),
+        "arn": target(ctx, ENVIRONMENT, row.name).arn,
         "templateName": row.template_name,
-        "templateMajorVersion": str(row.template_major),
-        "templateMinorVersion": str(row.template_minor),
-        "deploymentStatus": row.deployment_status,
-        "deploymentStatusMessage": row.deployment_status_message,
+        **deployables.version_members(row),
+        **deployables.deployment_members(row),
         "description": row.description,
-        "createdAt": row.created_at,
-        "lastDeploymentAttemptedAt": row.last_deployment_attempted_at,
-        "lastDeploymentSucceededAt": row.last_deployment_succeeded_at,
-        "lastAttemptedDeploymentId": row.last_attempted_deployment_id,
-        "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
         "protonServiceRoleArn": row.proton_service_role_arn,
         "environmentAccountConnectionId": row.environment_account_connection_id,
         "environmentAccountId": row.environment_account_id,
@@ -147,7 +109,7 @@ def _check_provisioning(
         if repository is not None:
             raise ValidationException(f"{label} is customer managed; do not give a provisioningRepository.")
         return None
-    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    engine = rendering_engine(version, "infrastructure")
     if engine == "codebuild":
         if repository is not None:
             raise ValidationException(
@@ -187,7 +149,7 @@ def _check_update_method(
     if template.provisioning == CUSTOMER_MANAGED:
         return
     label = f"Version {version.major}.{version.minor} of environment template {template.name}"
-    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    engine = rendering_engine(version, "infrastructure")
     if engine == "codebuild":
         if not changes.get("codebuild_role_arn", row.codebuild_role_arn):
             raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
@@ -210,7 +172,7 @@ def _check_update_method(
         )
 
 
-def _target_state(template_name: str, major: int, minor: int, spec: str | None) -> dict[str, Any]:
+def _state(template_name: str, major: int, minor: int, spec: str | None) -> dict[str, Any]:
     state = {
         "templateName": template_name,
         "templateMajorVersion": str(major),
@@ -221,48 +183,30 @@ def _target_state(template_name: str, major: int, minor: int, spec: str | None) 
     return {"environment": state}
 
 
-def _start(
-    ctx: Context,
-    connection: Connection,
-    row: Row[Any],
-    operation_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-) -> str:
-    return start_deployment(
-        ctx,
-        connection,
-        target_type="ENVIRONMENT",
-        arn=environment_arn(ctx, row.name),
-        created_at=row.created_at,
-        operation_name=operation_name,
-        environment_name=row.name,
-        target_state=target_state,
-        initial_state=initial_state,
-        previous=row,
-    )
+def _current_state(row: Row[Any]) -> dict[str, Any]:
+    return _state(row.template_name, row.template_major, row.template_minor, row.spec)
 
 
 @operation("CreateEnvironment", write=True)
 def create_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
-    template = require_template(ctx, connection, ENVIRONMENT, params["templateName"])
-    minor = params.get("templateMinorVersion")
-    version = published_version(
-        connection,
-        ENVIRONMENT,
-        template,
-        parse_part(params["templateMajorVersion"]),
-        parse_part(minor) if minor is not None else None,
-    )
+    template = require_template(ctx, connection, TEMPLATE_KIND, params["templateName"])
+    versions = template_store.version_set(connection, template, TEMPLATE_KIND.label)
+    chosen = create_target(versions, params["templateMajorVersion"], params.get("templateMinorVersion"))
     if find_environment(connection, ctx, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
     check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
+    version = template_store.chosen_version(connection, template, chosen)
     repository = _check_provisioning(ctx, connection, template, version, params)
-    raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
-    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")
+    inputs = spec_inputs(
+        schema_of(version),
+        ENVIRONMENT_INPUT,
+        parse_environment_spec(params["spec"]),
+        {},
+        where=f"environment {name}",
+    )
     now = ctx.now
-    result = connection.execute(
+    connection.execute(
         sa.insert(environments).values(
             account_id=ctx.account_id,
             region=ctx.region,
@@ -277,7 +221,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
             template_major=version.major,
             template_minor=version.minor,
             spec=params["spec"],
-            inputs=orjson.dumps(inputs).decode(),
+            inputs=orjson.dumps(inputs.values).decode(),
             deployment_status=IN_PROGRESS,
             created_at=now,
             last_deployment_attempted_at=now,
@@ -286,19 +230,18 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
             resources="[]",
         )
     )
-    assert result.inserted_primary_key is not None
-    put_tags(ctx, connection, environment_arn(ctx, name), params.get("tags") or [])
-    row = require_environment(connection, ctx, name)
-    deployment_id = _start(
+    resource = target(ctx, ENVIRONMENT, name)
+    put_tags(ctx, connection, resource.arn, params.get("tags") or [])
+    start_deployment(
         ctx,
         connection,
-        row,
-        CREATE,
-        _target_state(template.name, version.major, version.minor, params["spec"]),
-        None,
-    )
-    connection.execute(
-        sa.update(environments).where(E.id == row.id).values(last_attempted_deployment_id=deployment_id)
+        resource,
+        require_environment(connection, ctx, name),
+        operation_name=CREATE,
+        environment_name=name,
+        target_state=with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings),
+        initial_state=None,
+        now=now,
     )
     return {"environment": environment_shape(ctx, require_environment(connection, ctx, name))}
 
@@ -312,7 +255,7 @@ def get_environment(ctx: Context, params: Params, connection: Connection) -> dic
 def list_environments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     after = page_position(ctx, params, "environments")
     size = page_size(params)
-    query = _FIND
+    query = deployables.scoped(ENVIRONMENT)
     filters = params.get("environmentTemplates") or []
     if filters:
         query = query.where(
@@ -338,15 +281,8 @@ def list_environments(ctx: Context, params: Params, connection: Connection) -> d
     return result
 
 
-@operation("UpdateEnvironment", write=True)
-def update_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["name"])
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
-            "to finish or cancel it."
-        )
-    deployment_type = params["deploymentType"]
+def _setting_changes(ctx: Context, connection: Connection, row: Row[Any], params: Params) -> dict[str, Any]:
+    """The columns an UpdateEnvironment changes besides its deployment (description, roles, repository)."""
     changes: dict[str, Any] = {}
     if "description" in params:
         changes["description"] = params["description"]
@@ -371,6 +307,16 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
             f"Environment {row.name} is provisioned through a repository (self-managed provisioning); do "
             "not give a protonServiceRoleArn."
         )
+    return changes
+
+
+@operation("UpdateEnvironment", write=True)
+def update_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    resource = target(ctx, ENVIRONMENT, params["name"])
+    row = deployables.require(connection, resource)
+    deployables.refuse_busy(resource, row)
+    deployment_type = params["deploymentType"]
+    changes = _setting_changes(ctx, connection, row, params)
     if deployment_type == NONE:
         for member in ("spec", "templateMajorVersion", "templateMinorVersion"):
             if member in params:
@@ -379,48 +325,45 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
             connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
         return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
     template = connection.execute(sa.select(templates).where(T.id == row.template_id)).one()
-    version = update_target(
-        connection,
-        ENVIRONMENT,
-        template,
+    chosen = update_target(
+        template_store.version_set(connection, template, TEMPLATE_KIND.label),
         deployment_type,
         (row.template_major, row.template_minor),
         params.get("templateMajorVersion"),
         params.get("templateMinorVersion"),
     )
+    version = template_store.chosen_version(connection, template, chosen)
     spec_text = params.get("spec", row.spec)
-    current = orjson.loads(row.inputs)
-    raw = resolve_current_values(parse_environment_spec(spec_text), current) if spec_text else {}
-    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {row.name}")
+    given = parse_environment_spec(spec_text) if spec_text else {}
+    inputs = spec_inputs(
+        schema_of(version),
+        ENVIRONMENT_INPUT,
+        given,
+        orjson.loads(row.inputs),
+        where=f"environment {row.name}",
+    )
     _check_update_method(row, template, version, changes)
-    target = _target_state(template.name, version.major, version.minor, spec_text)
-    target["environment"]["inputs"] = inputs
-    deployment_id = _start(
+    state = _state(template.name, *chosen, spec_text)
+    state["environment"]["inputs"] = inputs.values
+    start_deployment(
         ctx,
         connection,
+        resource,
         row,
-        UPDATE,
-        target,
-        _target_state(template.name, row.template_major, row.template_minor, row.spec),
+        operation_name=UPDATE,
+        environment_name=row.name,
+        target_state=with_warnings(state, inputs.warnings),
+        initial_state=_current_state(row),
+        extra=changes,
     )
-    changes.update(
-        deployment_status=IN_PROGRESS,
-        deployment_status_message=None,
-        last_deployment_attempted_at=ctx.now,
-        last_attempted_deployment_id=deployment_id,
-    )
-    connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
     return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
 
 
 @operation("DeleteEnvironment", write=True)
 def delete_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["name"])
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
-            "to finish or cancel it."
-        )
+    resource = target(ctx, ENVIRONMENT, params["name"])
+    row = deployables.require(connection, resource)
+    deployables.refuse_busy(resource, row)
     deployed = connection.execute(
         sa.select(service_instances.c.name, services.c.name.label("service_name"))
         .join(services, services.c.id == service_instances.c.service_id)
@@ -438,61 +381,16 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
         raise ConflictException(
             f"Environment {row.name} has components (component {component.name}); delete them first."
         )
-    shape = environment_shape(ctx, row)
-    state = _target_state(row.template_name, row.template_major, row.template_minor, row.spec)
-    deployment_id = _start(ctx, connection, row, DELETE, state, state)
-    connection.execute(
-        sa.update(environments)
-        .where(E.id == row.id)
-        .values(
-            deployment_status=DELETE_IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-        )
+    state = _current_state(row)
+    start_deployment(
+        ctx,
+        connection,
+        resource,
+        row,
+        operation_name=DELETE,
+        environment_name=row.name,
+        target_state=state,
+        initial_state=state,
+        status=DELETE_IN_PROGRESS,
     )
-    shape.update(deploymentStatus=DELETE_IN_PROGRESS, lastAttemptedDeploymentId=deployment_id)
-    return {"environment": shape}
-
-
-@operation("CancelEnvironmentDeployment", write=True)
-def cancel_environment_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    refusal = f"Environment {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-    cancel_deployment(ctx, connection, environments, E.id == row.id, row, refusal)
     return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
-
-
-def _deployment_record(connection: Connection, ctx: Context, deployment_id: str, row: Row[Any]) -> Any:
-    record = deployment_store.find(connection, deployment_id)
-    if (
-        record is None
-        or record.account_id != ctx.account_id
-        or record.region != ctx.region
-        or record.target_arn != environment_arn(ctx, row.name)
-    ):
-        raise not_found("deployment", deployment_id)
-    return record
-
-
-@operation("ListEnvironmentOutputs", write=False)
-def list_environment_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    if params.get("deploymentId"):
-        record = _deployment_record(connection, ctx, params["deploymentId"], row)
-        return {"outputs": orjson.loads(record.outputs or "[]")}
-    return {"outputs": orjson.loads(row.outputs)}
-
-
-@operation("ListEnvironmentProvisionedResources", write=False)
-def list_environment_provisioned_resources(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    return {"provisionedResources": orjson.loads(row.resources)}
-
-
-@resolver("environment")
-def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
-    parts = parsed.parts
-    return len(parts) == 2 and find_environment(connection, ctx, parts[1]) is not None

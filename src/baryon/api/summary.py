@@ -1,8 +1,9 @@
 """GetResourcesSummary (reference §1.15): counts of templates and of deployed resources by staleness.
 
-Invariants: counts cover the caller's account and region only; a deployed resource is up to date when
-it runs its template's recommended version, behind a minor when it runs an older minor of the
-recommended major, behind a major when it runs an older major; `failed` counts FAILED and DELETE_FAILED
+Invariants: counts cover the caller's account and region only; how far a deployed resource is behind
+its template's recommended version is the one definition of `baryon.domain.template_versions`
+(`version_status`, in SQL `store.templates.version_status_sql`), which ListServiceInstances filters by;
+`failed` counts FAILED and DELETE_FAILED
 deployments (and, for services, every status that says FAILED, cleanup statuses included); components,
 which have no template version, count only `total` and `failed`.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from baryon.api.registry import Context, Params, operation
 from baryon.domain.deployments import DELETE_FAILED, FAILED
+from baryon.domain.template_versions import BEHIND_MAJOR, BEHIND_MINOR, UP_TO_DATE
 from baryon.store.schema import (
     components,
     environments,
@@ -24,36 +26,29 @@ from baryon.store.schema import (
     services,
     templates,
 )
+from baryon.store.templates import version_status_sql
 
 T = templates.c
 S = services.c
 
 
+_COUNTERS = {UP_TO_DATE: "upToDate", BEHIND_MINOR: "behindMinor", BEHIND_MAJOR: "behindMajor"}
+
+
 def _staleness(connection: Connection, table: sa.Table, join: Any, scope: Any) -> dict[str, int]:
     column = table.c
+    status = version_status_sql(
+        column.template_major, column.template_minor, T.recommended_major, T.recommended_minor
+    )
     rows = connection.execute(
-        sa.select(
-            column.template_major,
-            column.template_minor,
-            column.deployment_status,
-            T.recommended_major,
-            T.recommended_minor,
-        )
-        .select_from(join)
-        .where(scope)
+        sa.select(status.label("version_status"), column.deployment_status).select_from(join).where(scope)
     ).all()
     counts = {"total": len(rows), "upToDate": 0, "behindMinor": 0, "behindMajor": 0, "failed": 0}
     for row in rows:
         if row.deployment_status in (FAILED, DELETE_FAILED):
             counts["failed"] += 1
-        if row.recommended_major is None:
-            continue
-        if (row.template_major, row.template_minor) >= (row.recommended_major, row.recommended_minor):
-            counts["upToDate"] += 1
-        elif row.template_major == row.recommended_major:
-            counts["behindMinor"] += 1
-        else:
-            counts["behindMajor"] += 1
+        if row.version_status is not None:
+            counts[_COUNTERS[row.version_status]] += 1
     return counts
 
 

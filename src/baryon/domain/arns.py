@@ -18,6 +18,34 @@ def arn(region: str, account_id: str, resource: str) -> str:
     return f"arn:{PARTITION}:proton:{region}:{account_id}:{resource}"
 
 
+def environment_arn(region: str, account_id: str, name: str) -> str:
+    return arn(region, account_id, f"environment/{name}")
+
+
+def service_arn(region: str, account_id: str, name: str) -> str:
+    return arn(region, account_id, f"service/{name}")
+
+
+def service_instance_arn(region: str, account_id: str, service: str, name: str) -> str:
+    return arn(region, account_id, f"service/{service}/service-instance/{name}")
+
+
+def service_pipeline_arn(region: str, account_id: str, service: str) -> str:
+    return arn(region, account_id, f"service/{service}/pipeline")
+
+
+def component_arn(region: str, account_id: str, name: str) -> str:
+    return arn(region, account_id, f"component/{name}")
+
+
+def deployment_arn(region: str, account_id: str, deployment_id: str) -> str:
+    return arn(region, account_id, f"deployment/{deployment_id}")
+
+
+def template_arn(region: str, account_id: str, kind: str, name: str) -> str:
+    return arn(region, account_id, template_resource(kind, name))
+
+
 def template_resource(kind: str, name: str) -> str:
     prefix = "environment-template" if kind == "ENVIRONMENT" else "service-template"
     return f"{prefix}/{name}"

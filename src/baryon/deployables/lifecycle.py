@@ -1,0 +1,169 @@
+"""What every deployable kind does the same way: the deployment members of its wire shape, the "a
+deployment is in progress" guard, starting and cancelling a deployment, outputs per deployment and
+provisioned resources.
+
+Invariants: a deployment is started in the caller's transaction: the deployment record, its job and
+the resource's deployment columns (status, attempted time, last attempted id, message cleared) are
+written together; the record's name columns follow from the target (a component's service and
+instance come from its target state, as it may be attached or not); a cancel moves both the resource
+and its deployment to CANCELLING, and is refused (ConflictException) unless a deployment is
+IN_PROGRESS; outputs of a given deployment are those recorded on it, and only a deployment of the same
+resource, account and region is found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from baryon.clock import Ids
+from baryon.deployables.kinds import COMPONENT, SERVICE_INSTANCE, SERVICE_PIPELINE, Target
+from baryon.domain.deployments import BUSY, CANCELLING, IN_PROGRESS
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException
+from baryon.store import deployments as deployment_store
+from baryon.store import prepared
+
+#: The wire members every deployable's shape carries, and the row columns they come from.
+DEPLOYMENT_MEMBERS = {
+    "deploymentStatus": "deployment_status",
+    "deploymentStatusMessage": "deployment_status_message",
+    "createdAt": "created_at",
+    "lastDeploymentAttemptedAt": "last_deployment_attempted_at",
+    "lastDeploymentSucceededAt": "last_deployment_succeeded_at",
+    "lastAttemptedDeploymentId": "last_attempted_deployment_id",
+    "lastSucceededDeploymentId": "last_succeeded_deployment_id",
+}
+
+
+def deployment_members(row: Any) -> dict[str, Any]:
+    """The deployment members of a deployable's wire shape (None where unset)."""
+    return {member: getattr(row, column) for member, column in DEPLOYMENT_MEMBERS.items()}
+
+
+def version_members(row: Any) -> dict[str, Any]:
+    """The template version members of a template-based deployable's wire shape."""
+    return {"templateMajorVersion": str(row.template_major), "templateMinorVersion": str(row.template_minor)}
+
+
+def busy(row: Any) -> bool:
+    return bool(row.deployment_status in BUSY)
+
+
+def busy_message(target: Target, status: str) -> str:
+    return f"{target.title} has a deployment in progress ({status}); wait for it to finish or cancel it."
+
+
+def refuse_busy(target: Target, row: Any) -> None:
+    """ConflictException while the resource has a deployment in flight."""
+    if busy(row):
+        raise ConflictException(busy_message(target, row.deployment_status))
+
+
+def _record_names(target: Target, member: dict[str, Any]) -> dict[str, Any]:
+    kind, names = target.kind, target.names
+    if kind is SERVICE_INSTANCE:
+        return {"service_name": names[0], "service_instance_name": names[1]}
+    if kind is SERVICE_PIPELINE:
+        return {"service_name": names[0]}
+    if kind is COMPONENT:
+        return {
+            "component_name": names[0],
+            "service_name": member.get("serviceName"),
+            "service_instance_name": member.get("serviceInstanceName"),
+        }
+    return {}
+
+
+def _key(target: Target, row: Any) -> dict[str, Any]:
+    return {"service_id": row.service_id} if target.kind is SERVICE_PIPELINE else {"id": row.id}
+
+
+def update_row(connection: Connection, target: Target, row: Any, values: dict[str, Any]) -> None:
+    """Set `values` on the resource's row (a statement prepared once per set of columns)."""
+    key = _key(target, row)
+    prepared.update(target.kind.table, tuple(key), tuple(values)).run(
+        connection, {**{f"where_{k}": v for k, v in key.items()}, **values}
+    )
+
+
+def start(
+    connection: Connection,
+    target: Target,
+    row: Any,
+    *,
+    ids: Ids,
+    now: float,
+    operation: str,
+    environment_name: str,
+    target_state: dict[str, Any],
+    initial_state: dict[str, Any] | None,
+    status: str = IN_PROGRESS,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Start a deployment of the resource (`row`, already written) in the caller's transaction and
+    return its id. `target_state` and `initial_state` hold the kind's state member; `extra` are further
+    columns of the resource row written with the deployment columns."""
+    deployment_id = ids.uuid()
+    deployment_store.start(
+        connection,
+        deployment_id=deployment_id,
+        job_id=ids.uuid(),
+        account_id=target.account_id,
+        region=target.region,
+        target_type=target.kind.target_type,
+        target_arn=target.arn,
+        target_created_at=row.created_at,
+        operation=operation,
+        environment_name=environment_name,
+        target_state=target_state,
+        initial_state=initial_state,
+        last_attempted=row.last_attempted_deployment_id,
+        last_succeeded=row.last_succeeded_deployment_id,
+        now=now,
+        **_record_names(target, target_state[target.kind.state_member]),
+    )
+    values = {
+        "deployment_status": status,
+        "deployment_status_message": None,
+        "last_deployment_attempted_at": now,
+        "last_attempted_deployment_id": deployment_id,
+        **(extra or {}),
+    }
+    update_row(connection, target, row, values)
+    return deployment_id
+
+
+def cancel(connection: Connection, target: Target, row: Any, now: float) -> str:
+    """Ask for the cancel of the resource's in-flight deployment; return that deployment's id."""
+    if row.deployment_status != IN_PROGRESS:
+        raise ConflictException(
+            f"{target.title} has no deployment in progress to cancel ({row.deployment_status})."
+        )
+    update_row(connection, target, row, {"deployment_status": CANCELLING})
+    deployment_id: str = row.last_attempted_deployment_id
+    deployment_store.set_status(connection, deployment_id, CANCELLING, now)
+    return deployment_id
+
+
+def outputs(connection: Connection, target: Target, row: Any, deployment_id: str | None) -> list[Any]:
+    """The resource's current outputs, or those recorded on one of its deployments."""
+    if not deployment_id:
+        current: list[Any] = orjson.loads(row.outputs)
+        return current
+    record = deployment_store.find(connection, deployment_id)
+    if (
+        record is None
+        or record.account_id != target.account_id
+        or record.region != target.region
+        or record.target_arn != target.arn
+    ):
+        raise ResourceNotFoundException(f"The requested deployment does not exist: {deployment_id}")
+    recorded: list[Any] = orjson.loads(record.outputs or "[]")
+    return recorded
+
+
+def provisioned_resources(row: Any) -> list[Any]:
+    resources: list[Any] = orjson.loads(row.resources)
+    return resources
