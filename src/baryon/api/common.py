@@ -15,9 +15,12 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
 from baryon.api.registry import Context
-from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine import selfmanaged
-from baryon.protocol.errors import ResourceNotFoundException, ServiceQuotaExceededException
+from baryon.protocol.errors import (
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -68,6 +71,43 @@ def paginate_sorted(
     return page, (next_token(ctx, _as_list(key(page[-1])), extra) if more and page else None)
 
 
+def page_by_name(
+    ctx: Context,
+    params: dict[str, Any],
+    connection: Connection,
+    query: Any,
+    name: Any,
+    shape: Callable[[Any], dict[str, Any]],
+    *,
+    member: str,
+    extra: str = "",
+) -> dict[str, Any]:
+    """One page of a list output: `query`'s rows in order of their unique `name` column, after the one a
+    nextToken holds, shown by `shape` under `member` (the query is bound to the caller's account and
+    region when it asks for them)."""
+    after = page_position(ctx, params, extra)
+    if after is not None:
+        query = query.where(name > after)
+    size = page_size(params)
+    binds = {"account_id": ctx.account_id, "region": ctx.region}
+    rows = connection.execute(query.order_by(name).limit(size + 1), binds).all()
+    result: dict[str, Any] = {member: [shape(row) for row in rows[:size]]}
+    if len(rows) > size:
+        result["nextToken"] = next_token(ctx, rows[size - 1].name, extra)
+    return result
+
+
+def narrowed(query: Any, params: dict[str, Any], columns: dict[str, Any]) -> tuple[Any, str]:
+    """`query` kept to the rows whose columns equal the name members `params` give (`columns`: member ->
+    column), and the page-token scope those members make. serviceInstanceName needs serviceName."""
+    if params.get("serviceInstanceName") and not params.get("serviceName"):
+        raise ValidationException("serviceInstanceName needs serviceName.")
+    for member, column in columns.items():
+        if params.get(member):
+            query = query.where(column == params[member])
+    return query, "|".join(str(params.get(member, "")) for member in columns)
+
+
 def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -77,34 +117,28 @@ def target(ctx: Context, kind: deployables.Kind, *names: str) -> deployables.Tar
     return deployables.Target(kind, ctx.account_id, ctx.region, names)
 
 
+def find(ctx: Context, connection: Connection, kind: deployables.Kind, *names: str) -> Any:
+    """The row of the caller's deployable that `names` name, or None."""
+    return deployables.find(connection, target(ctx, kind, *names))
+
+
+def require(ctx: Context, connection: Connection, kind: deployables.Kind, *names: str) -> Any:
+    """The row of the caller's deployable that `names` name; ResourceNotFoundException naming its ARN."""
+    return deployables.require(connection, target(ctx, kind, *names))
+
+
 def start_deployment(
     ctx: Context,
     connection: Connection,
     resource: deployables.Target,
     row: Row[Any],
-    *,
-    operation_name: str,
-    environment_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    status: str = IN_PROGRESS,
-    extra: dict[str, Any] | None = None,
+    start: deployables.Start,
     now: float | None = None,
 ) -> str:
     """Start a deployment of `resource` in the request's transaction (`deployables.start`); wake the
     workers on commit. A create passes the `now` its row was written with."""
     deployment_id = deployables.start(
-        connection,
-        resource,
-        row,
-        ids=ctx.runtime.ids,
-        now=ctx.now if now is None else now,
-        operation=operation_name,
-        environment_name=environment_name,
-        target_state=target_state,
-        initial_state=initial_state,
-        status=status,
-        extra=extra,
+        connection, resource, row, start, ids=ctx.runtime.ids, now=ctx.now if now is None else now
     )
     ctx.after_commit.append(ctx.runtime.wake)
     return deployment_id

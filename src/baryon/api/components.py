@@ -19,6 +19,7 @@ or its attached instance has a deployment in flight, UpdateComponent is refused 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,20 +30,19 @@ from baryon import deployables
 from baryon.api.common import (
     check_account_quota,
     clean,
-    next_token,
-    page_position,
-    page_size,
+    find,
+    narrowed,
+    page_by_name,
+    require,
     start_deployment,
     target,
 )
-from baryon.api.environments import require_environment
 from baryon.api.registry import Context, Params, operation
-from baryon.api.service_instances import require_instance
 from baryon.api.service_lookup import require_service
 from baryon.api.tags import put_tags
 from baryon.bundles.component import ComponentManifest, parse_component_manifest
 from baryon.bundles.errors import BundleError
-from baryon.deployables import COMPONENT
+from baryon.deployables import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, Start
 from baryon.deployables.wire import with_warnings
 from baryon.domain.deployments import BUSY, CREATE, DELETE, DELETE_IN_PROGRESS, IN_PROGRESS, NONE, UPDATE
 from baryon.domain.specs import SERVICE_INPUT, Inputs, parse_instance_spec_from_service_spec, spec_inputs
@@ -60,16 +60,6 @@ DIRECTLY_DEFINED = "DIRECTLY_DEFINED"
 CLOUDFORMATION = "jinja"
 TERRAFORM = "hcl"
 MEMBER = "component"
-
-
-def _find(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
-    row: Row[Any] | None = deployables.find(connection, target(ctx, COMPONENT, name))
-    return row
-
-
-def _require(connection: Connection, ctx: Context, name: str) -> Row[Any]:
-    row: Row[Any] = deployables.require(connection, target(ctx, COMPONENT, name))
-    return row
 
 
 def component_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
@@ -139,7 +129,7 @@ def _attachable(
 ) -> tuple[Row[Any], Row[Any]]:
     """(service, instance) a component may be attached to; raises when the instance refuses it."""
     service = require_service(connection, ctx, service_name)
-    instance = require_instance(connection, ctx, service_name, instance_name)
+    instance = require(ctx, connection, SERVICE_INSTANCE, service_name, instance_name)
     if instance.deployment_status in BUSY:
         raise ConflictException(
             f"Service instance {instance_name} of service {service_name} has a deployment in progress "
@@ -234,7 +224,7 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         raise ValidationException(
             "serviceSpec can only be given when the component is attached to a service instance."
         )
-    if _find(connection, ctx, name) is not None:
+    if find(ctx, connection, COMPONENT, name) is not None:
         raise ConflictException(f"A component named {name} already exists.")
     check_account_quota(ctx, connection, components, ctx.runtime.quotas.components, "components")
     manifest = _manifest(params["manifest"], params["templateFile"])
@@ -248,10 +238,10 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
                 f"Service instance {instance.name} of service {service.name} runs in environment "
                 f"{instance.environment_name}, not {given_environment}."
             )
-        environment = require_environment(connection, ctx, instance.environment_name)
+        environment = require(ctx, connection, ENVIRONMENT, instance.environment_name)
         inputs = _inputs(connection, name, service, instance, params.get("serviceSpec"))
     else:
-        environment = require_environment(connection, ctx, params["environmentName"])
+        environment = require(ctx, connection, ENVIRONMENT, params["environmentName"])
     _usable_environment(environment, manifest, name)
     now = ctx.now
     connection.execute(
@@ -281,54 +271,30 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         ctx,
         connection,
         resource,
-        _require(connection, ctx, name),
-        operation_name=CREATE,
-        environment_name=environment.name,
-        target_state=_state(
-            manifest=params["manifest"],
-            template_file=params["templateFile"],
-            service_name=pair[0] if pair else None,
-            instance_name=pair[1] if pair else None,
-            service_spec=params.get("serviceSpec"),
-            inputs=inputs,
+        require(ctx, connection, COMPONENT, name),
+        Start(
+            CREATE,
+            environment.name,
+            _state(
+                manifest=params["manifest"],
+                template_file=params["templateFile"],
+                service_name=pair[0] if pair else None,
+                instance_name=pair[1] if pair else None,
+                service_spec=params.get("serviceSpec"),
+                inputs=inputs,
+            ),
         ),
-        initial_state=None,
         now=now,
     )
-    return {"component": component_shape(ctx, _require(connection, ctx, name))}
-
-
-@operation("GetComponent", write=False)
-def get_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return {"component": component_shape(ctx, _require(connection, ctx, params["name"]))}
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, name))}
 
 
 @operation("ListComponents", write=False)
 def list_components(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    if params.get("serviceInstanceName") and not params.get("serviceName"):
-        raise ValidationException("serviceInstanceName needs serviceName.")
-    query = deployables.scoped(COMPONENT)
-    for member, column in (
-        ("environmentName", E.name),
-        ("serviceName", S.name),
-        ("serviceInstanceName", I.name),
-    ):
-        if params.get(member):
-            query = query.where(column == params[member])
-    extra = "|".join(
-        str(params.get(k, "")) for k in ("environmentName", "serviceName", "serviceInstanceName")
-    )
-    after = page_position(ctx, params, extra)
-    if after is not None:
-        query = query.where(C.name > after)
-    size = page_size(params)
-    rows = connection.execute(
-        query.order_by(C.name).limit(size + 1), {"account_id": ctx.account_id, "region": ctx.region}
-    ).all()
-    result: dict[str, Any] = {"components": [component_shape(ctx, row, summary=True) for row in rows[:size]]}
-    if len(rows) > size:
-        result["nextToken"] = next_token(ctx, rows[size - 1].name, extra)
-    return result
+    names = {"environmentName": E.name, "serviceName": S.name, "serviceInstanceName": I.name}
+    query, extra = narrowed(deployables.scoped(COMPONENT), params, names)
+    shape = partial(component_shape, ctx, summary=True)
+    return page_by_name(ctx, params, connection, query, C.name, shape, member="components", extra=extra)
 
 
 def _refuse_busy(ctx: Context, row: Row[Any], connection: Connection) -> None:
@@ -347,7 +313,7 @@ def _refuse_busy(ctx: Context, row: Row[Any], connection: Connection) -> None:
 
 @operation("UpdateComponent", write=True)
 def update_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["name"])
+    row = require(ctx, connection, COMPONENT, params["name"])
     _refuse_busy(ctx, row, connection)
     changes: dict[str, Any] = {
         "last_modified_at": ctx.now,
@@ -365,7 +331,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
                 f"{', '.join(given)} need deploymentType CURRENT_VERSION."
             )
         connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
-        return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+        return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}
     service_name, instance_name = _new_attachment(row, params)
     service: Row[Any] | None = None
     instance: Row[Any] | None = None
@@ -373,7 +339,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
     if service_name and instance_name:
         if same:
             service = require_service(connection, ctx, service_name)
-            instance = require_instance(connection, ctx, service_name, instance_name)
+            instance = require(ctx, connection, SERVICE_INSTANCE, service_name, instance_name)
         else:
             service, instance = _attachable(ctx, connection, row.name, service_name, instance_name)
             if instance.environment_id != row.environment_id:
@@ -391,7 +357,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
         service_spec = row.service_spec
     template_file = params.get("templateFile", row.template_file)
     manifest = _manifest(row.manifest, template_file)
-    environment = require_environment(connection, ctx, row.environment_name)
+    environment = require(ctx, connection, ENVIRONMENT, row.environment_name)
     _usable_environment(environment, manifest, row.name)
     inputs = (
         _inputs(connection, row.name, service, instance, service_spec)
@@ -408,20 +374,22 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
         connection,
         target(ctx, COMPONENT, row.name),
         row,
-        operation_name=UPDATE,
-        environment_name=row.environment_name,
-        target_state=_state(
-            manifest=row.manifest,
-            template_file=template_file,
-            service_name=service_name,
-            instance_name=instance_name,
-            service_spec=service_spec,
-            inputs=inputs,
+        Start(
+            UPDATE,
+            row.environment_name,
+            _state(
+                manifest=row.manifest,
+                template_file=template_file,
+                service_name=service_name,
+                instance_name=instance_name,
+                service_spec=service_spec,
+                inputs=inputs,
+            ),
+            _current_state(row),
+            extra=changes,
         ),
-        initial_state=_current_state(row),
-        extra=changes,
     )
-    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}
 
 
 def _new_attachment(row: Row[Any], params: Params) -> tuple[str | None, str | None]:
@@ -452,7 +420,7 @@ def _new_attachment(row: Row[Any], params: Params) -> tuple[str | None, str | No
 
 @operation("DeleteComponent", write=True)
 def delete_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["name"])
+    row = require(ctx, connection, COMPONENT, params["name"])
     if row.service_instance_id is not None:
         raise ConflictException(
             f"Component {row.name} is attached to service instance {row.service_instance_name} of service "
@@ -467,10 +435,6 @@ def delete_component(ctx: Context, params: Params, connection: Connection) -> di
         connection,
         resource,
         row,
-        operation_name=DELETE,
-        environment_name=row.environment_name,
-        target_state=state,
-        initial_state=state,
-        status=DELETE_IN_PROGRESS,
+        Start(DELETE, row.environment_name, state, state, status=DELETE_IN_PROGRESS),
     )
-    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}

@@ -1,5 +1,6 @@
-"""The operations every deployable kind has alike: Cancel*Deployment, List*Outputs and
-List*ProvisionedResources of environments, service instances, service pipelines and components.
+"""The operations every deployable kind has alike: Get* (environments, service instances, components),
+Cancel*Deployment, List*Outputs and List*ProvisionedResources of environments, service instances,
+service pipelines and components.
 
 Invariants: each operation finds its resource through the deployables registry by the names its input
 gives (a pipeline's service must exist first, so a missing service is reported as such); a cancel
@@ -26,12 +27,20 @@ from baryon.deployables import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, SERVICE
 
 Shape = Callable[[Context, Any], dict[str, Any]]
 
-#: (operation name part, kind, input members naming the resource, its wire shape)
-FAMILIES: tuple[tuple[str, Kind, tuple[str, ...], Shape], ...] = (
-    ("Environment", ENVIRONMENT, ("environmentName",), environment_shape),
-    ("ServiceInstance", SERVICE_INSTANCE, ("serviceName", "serviceInstanceName"), instance_shape),
-    ("ServicePipeline", SERVICE_PIPELINE, ("serviceName",), pipeline_shape),
-    ("Component", COMPONENT, ("componentName",), component_shape),
+_INSTANCE = ("serviceName", "name")
+#: (operation name part, kind, input members naming the resource, those of its Get* operation (None: it
+#: has none), its wire shape)
+FAMILIES: tuple[tuple[str, Kind, tuple[str, ...], tuple[str, ...] | None, Shape], ...] = (
+    ("Environment", ENVIRONMENT, ("environmentName",), ("name",), environment_shape),
+    (
+        "ServiceInstance",
+        SERVICE_INSTANCE,
+        ("serviceName", "serviceInstanceName"),
+        ("serviceName", "name"),
+        instance_shape,
+    ),
+    ("ServicePipeline", SERVICE_PIPELINE, ("serviceName",), None, pipeline_shape),
+    ("Component", COMPONENT, ("componentName",), ("name",), component_shape),
 )
 
 
@@ -44,7 +53,14 @@ def _resource(
     return resource, deployables.require(connection, resource)
 
 
-def _register(family: str, kind: Kind, members: tuple[str, ...], shape: Shape) -> None:
+def _register(
+    family: str, kind: Kind, members: tuple[str, ...], get_members: tuple[str, ...] | None, shape: Shape
+) -> None:
+    def get(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+        assert get_members is not None
+        _, row = _resource(ctx, params, connection, kind, get_members)
+        return {kind.output_member: shape(ctx, row)}
+
     def cancel(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
         resource, row = _resource(ctx, params, connection, kind, members)
         cancel_deployment(ctx, connection, resource, row)
@@ -58,6 +74,8 @@ def _register(family: str, kind: Kind, members: tuple[str, ...], shape: Shape) -
         _, row = _resource(ctx, params, connection, kind, members)
         return {"provisionedResources": deployables.provisioned_resources(row)}
 
+    if get_members is not None:
+        operation(f"Get{family}", write=False)(get)
     operation(f"Cancel{family}Deployment", write=True)(cancel)
     operation(f"List{family}Outputs", write=False)(outputs)
     operation(f"List{family}ProvisionedResources", write=False)(provisioned_resources)

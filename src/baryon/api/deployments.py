@@ -15,15 +15,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon import deployables
+from baryon.api.common import clean, narrowed, next_token, not_found, page_position, page_size
 from baryon.api.registry import Context, Params, operation
 from baryon.deployables.wire import state_shape, status_message
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.protocol.errors import ValidationException
-from baryon.store.schema import components, deployments, environments
+from baryon.store.schema import deployments
 
 D = deployments.c
+#: The name members of GetDeployment and ListDeployments, and the record columns they match.
+_NAME_COLUMNS = {
+    "environmentName": "environment_name",
+    "serviceName": "service_name",
+    "serviceInstanceName": "service_instance_name",
+    "componentName": "component_name",
+}
 
 
 def _arn(ctx: Context, deployment_id: str) -> str:
@@ -71,12 +79,7 @@ def get_deployment(ctx: Context, params: Params, connection: Connection) -> dict
     if params.get("serviceInstanceName") and not params.get("serviceName"):
         raise ValidationException("serviceInstanceName needs serviceName.")
     row = _require(ctx, connection, params["id"])
-    for member, column in (
-        ("environmentName", "environment_name"),
-        ("serviceName", "service_name"),
-        ("serviceInstanceName", "service_instance_name"),
-        ("componentName", "component_name"),
-    ):
+    for member, column in _NAME_COLUMNS.items():
         if params.get(member) and getattr(row, column) != params[member]:
             raise not_found("deployment", _arn(ctx, row.id))
     return {"deployment": deployment_shape(ctx, row)}
@@ -84,20 +87,10 @@ def get_deployment(ctx: Context, params: Params, connection: Connection) -> dict
 
 @operation("ListDeployments", write=False)
 def list_deployments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    if params.get("serviceInstanceName") and not params.get("serviceName"):
-        raise ValidationException("serviceInstanceName needs serviceName.")
-    query = sa.select(deployments).where(D.account_id == ctx.account_id, D.region == ctx.region)
-    for member, column in (
-        ("environmentName", D.environment_name),
-        ("serviceName", D.service_name),
-        ("serviceInstanceName", D.service_instance_name),
-        ("componentName", D.component_name),
-    ):
-        if params.get(member):
-            query = query.where(column == params[member])
-    extra = "|".join(
-        str(params.get(k, ""))
-        for k in ("environmentName", "serviceName", "serviceInstanceName", "componentName")
+    query, extra = narrowed(
+        sa.select(deployments).where(D.account_id == ctx.account_id, D.region == ctx.region),
+        params,
+        {member: D[column] for member, column in _NAME_COLUMNS.items()},
     )
     after = page_position(ctx, params, extra)
     if after is not None:
@@ -123,22 +116,16 @@ def delete_deployment(ctx: Context, params: Params, connection: Connection) -> d
         raise ValidationException(
             f"Deployment {row.id} is {row.deployment_status}; it cannot be deleted yet."
         )
-    current = connection.execute(
-        sa.select(environments.c.id).where(environments.c.last_succeeded_deployment_id == row.id).limit(1)
-    ).first()
-    if current is not None:
-        raise ValidationException(
-            f"Deployment {row.id} is the last successful deployment of environment {row.environment_name}; "
-            "it cannot be deleted."
-        )
-    component = connection.execute(
-        sa.select(components.c.name).where(components.c.last_succeeded_deployment_id == row.id).limit(1)
-    ).first()
-    if component is not None:
-        raise ValidationException(
-            f"Deployment {row.id} is the last successful deployment of component {component.name}; "
-            "it cannot be deleted."
-        )
+    for kind in (deployables.ENVIRONMENT, deployables.COMPONENT):
+        column = kind.table.c
+        holder = connection.execute(
+            sa.select(column.name).where(column.last_succeeded_deployment_id == row.id).limit(1)
+        ).first()
+        if holder is not None:
+            raise ValidationException(
+                f"Deployment {row.id} is the last successful deployment of {kind.label} {holder.name}; "
+                "it cannot be deleted."
+            )
     shape = deployment_shape(ctx, row)
     connection.execute(sa.delete(deployments).where(D.id == row.id))
     return {"deployment": shape}

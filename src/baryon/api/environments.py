@@ -9,6 +9,7 @@ environment with service instances or components in it cannot be deleted.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,9 +20,9 @@ from baryon import deployables
 from baryon.api.common import (
     check_account_quota,
     clean,
-    next_token,
-    page_position,
-    page_size,
+    find,
+    page_by_name,
+    require,
     start_deployment,
     target,
 )
@@ -29,12 +30,12 @@ from baryon.api.kinds import ENVIRONMENT as TEMPLATE_KIND
 from baryon.api.registry import Context, Params, operation
 from baryon.api.repositories import repository_branch
 from baryon.api.tags import put_tags
-from baryon.api.templates import require_template
-from baryon.deployables import ENVIRONMENT
+from baryon.api.templates import version_for_create, version_for_update
+from baryon.deployables import ENVIRONMENT, Start
 from baryon.deployables.wire import with_warnings
 from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, IN_PROGRESS, NONE, UPDATE
 from baryon.domain.specs import ENVIRONMENT_INPUT, parse_environment_spec, spec_inputs
-from baryon.domain.template_versions import create_target, rendering_engine, schema_of, update_target
+from baryon.domain.template_versions import rendering_engine, schema_of
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from baryon.store import components as component_store
@@ -44,16 +45,6 @@ from baryon.store.schema import environments, service_instances, services, templ
 E = environments.c
 T = templates.c
 CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
-
-
-def find_environment(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
-    row: Row[Any] | None = deployables.find(connection, target(ctx, ENVIRONMENT, name))
-    return row
-
-
-def require_environment(connection: Connection, ctx: Context, name: str) -> Row[Any]:
-    row: Row[Any] = deployables.require(connection, target(ctx, ENVIRONMENT, name))
-    return row
 
 
 def environment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
@@ -190,10 +181,8 @@ def _current_state(row: Row[Any]) -> dict[str, Any]:
 @operation("CreateEnvironment", write=True)
 def create_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
-    template = require_template(ctx, connection, TEMPLATE_KIND, params["templateName"])
-    versions = template_store.version_set(connection, template, TEMPLATE_KIND.label)
-    chosen = create_target(versions, params["templateMajorVersion"], params.get("templateMinorVersion"))
-    if find_environment(connection, ctx, name) is not None:
+    template, chosen = version_for_create(ctx, connection, TEMPLATE_KIND, params)
+    if find(ctx, connection, ENVIRONMENT, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
     check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
     version = template_store.chosen_version(connection, template, chosen)
@@ -236,25 +225,15 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
         ctx,
         connection,
         resource,
-        require_environment(connection, ctx, name),
-        operation_name=CREATE,
-        environment_name=name,
-        target_state=with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings),
-        initial_state=None,
+        require(ctx, connection, ENVIRONMENT, name),
+        Start(CREATE, name, with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings)),
         now=now,
     )
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, name))}
-
-
-@operation("GetEnvironment", write=False)
-def get_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, params["name"]))}
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, name))}
 
 
 @operation("ListEnvironments", write=False)
 def list_environments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    after = page_position(ctx, params, "environments")
-    size = page_size(params)
     query = deployables.scoped(ENVIRONMENT)
     filters = params.get("environmentTemplates") or []
     if filters:
@@ -268,17 +247,10 @@ def list_environments(ctx: Context, params: Params, connection: Connection) -> d
                 )
             )
         )
-    if after is not None:
-        query = query.where(E.name > after)
-    rows = connection.execute(
-        query.order_by(E.name).limit(size + 1), {"account_id": ctx.account_id, "region": ctx.region}
-    ).all()
-    result: dict[str, Any] = {
-        "environments": [environment_shape(ctx, row, summary=True) for row in rows[:size]]
-    }
-    if len(rows) > size:
-        result["nextToken"] = next_token(ctx, rows[size - 1].name, "environments")
-    return result
+    shape = partial(environment_shape, ctx, summary=True)
+    return page_by_name(
+        ctx, params, connection, query, E.name, shape, member="environments", extra="environments"
+    )
 
 
 def _setting_changes(ctx: Context, connection: Connection, row: Row[Any], params: Params) -> dict[str, Any]:
@@ -323,16 +295,8 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
                 raise ValidationException(f"{member} cannot be given with deploymentType NONE.")
         if changes:
             connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
-        return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
-    template = connection.execute(sa.select(templates).where(T.id == row.template_id)).one()
-    chosen = update_target(
-        template_store.version_set(connection, template, TEMPLATE_KIND.label),
-        deployment_type,
-        (row.template_major, row.template_minor),
-        params.get("templateMajorVersion"),
-        params.get("templateMinorVersion"),
-    )
-    version = template_store.chosen_version(connection, template, chosen)
+        return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}
+    template, chosen, version = version_for_update(connection, TEMPLATE_KIND, row.template_id, row, params)
     spec_text = params.get("spec", row.spec)
     given = parse_environment_spec(spec_text) if spec_text else {}
     inputs = spec_inputs(
@@ -350,13 +314,9 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
         connection,
         resource,
         row,
-        operation_name=UPDATE,
-        environment_name=row.name,
-        target_state=with_warnings(state, inputs.warnings),
-        initial_state=_current_state(row),
-        extra=changes,
+        Start(UPDATE, row.name, with_warnings(state, inputs.warnings), _current_state(row), extra=changes),
     )
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}
 
 
 @operation("DeleteEnvironment", write=True)
@@ -383,14 +343,6 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
         )
     state = _current_state(row)
     start_deployment(
-        ctx,
-        connection,
-        resource,
-        row,
-        operation_name=DELETE,
-        environment_name=row.name,
-        target_state=state,
-        initial_state=state,
-        status=DELETE_IN_PROGRESS,
+        ctx, connection, resource, row, Start(DELETE, row.name, state, state, status=DELETE_IN_PROGRESS)
     )
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}

@@ -25,13 +25,14 @@ from baryon.api.registry import Context, Params, operation
 from baryon.api.service_lookup import (
     compatible_environment,
     new_deployable,
+    refuse_service_busy,
     require_service,
-    service_busy,
     service_version,
     state,
 )
 from baryon.api.tags import put_tags
-from baryon.deployables import SERVICE_INSTANCE
+from baryon.api.templates import version_for_create, version_for_update
+from baryon.deployables import SERVICE_INSTANCE, Start
 from baryon.deployables.wire import with_warnings
 from baryon.domain.deployments import BUSY, CREATE, NONE, UPDATE
 from baryon.domain.specs import (
@@ -41,7 +42,7 @@ from baryon.domain.specs import (
     parse_service_spec,
     spec_inputs,
 )
-from baryon.domain.template_versions import VERSION_STATUSES, create_target, schema_of, update_target
+from baryon.domain.template_versions import VERSION_STATUSES, schema_of
 from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import services as service_state
@@ -115,10 +116,7 @@ def add_instance(
         connection,
         resource,
         deployables.require(connection, resource),
-        operation_name=CREATE,
-        environment_name=env.name,
-        target_state=with_warnings(target_state, inputs.warnings),
-        initial_state=None,
+        Start(CREATE, env.name, with_warnings(target_state, inputs.warnings)),
         now=now,
     )
 
@@ -156,9 +154,7 @@ def new_instance_inputs(
 def create_service_instance(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
     name = params["name"]
-    reason = service_busy(connection, ctx, service)
-    if reason is not None:
-        raise ConflictException(f"Service {service.name} cannot get a new instance now: {reason}.")
+    refuse_service_busy(connection, ctx, service, "get a new instance")
     if find_instance(connection, ctx, service.name, name) is not None:
         raise ConflictException(f"Service {service.name} already has an instance named {name}.")
     spec = parse_service_spec(params["spec"])
@@ -171,11 +167,8 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
             f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
         )
     if params.get("templateMajorVersion") is not None:
-        template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
-        chosen = create_target(
-            template_store.version_set(connection, template, SERVICE.label),
-            params["templateMajorVersion"],
-            params.get("templateMinorVersion"),
+        template, chosen = version_for_create(
+            ctx, connection, SERVICE, {**params, "templateName": service.template_name}
         )
         version = template_store.chosen_version(connection, template, chosen)
     else:
@@ -194,12 +187,6 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
         params.get("clientToken"),
     )
     return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, name))}
-
-
-@operation("GetServiceInstance", write=False)
-def get_service_instance(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_instance(connection, ctx, params["serviceName"], params["name"])
-    return {"serviceInstance": instance_shape(ctx, row)}
 
 
 _SORT = {
@@ -323,18 +310,9 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
     row = deployables.require(connection, resource)
     service = require_service(connection, ctx, params["serviceName"])
     _refuse_update(connection, service, row)
-    deployment_type = params["deploymentType"]
-    if deployment_type == NONE:
+    if params["deploymentType"] == NONE:
         raise ValidationException("deploymentType NONE has nothing to update on a service instance.")
-    template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
-    chosen = update_target(
-        template_store.version_set(connection, template, SERVICE.label),
-        deployment_type,
-        (row.template_major, row.template_minor),
-        params.get("templateMajorVersion"),
-        params.get("templateMinorVersion"),
-    )
-    version = template_store.chosen_version(connection, template, chosen)
+    template, chosen, version = version_for_update(connection, SERVICE, service.template_id, row, params)
     if version.major != row.template_major:
         compatible_environment(ctx, connection, version, row.name, row.environment_name)
     current = orjson.loads(row.inputs)
@@ -348,14 +326,14 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
         connection,
         resource,
         row,
-        operation_name=UPDATE,
-        environment_name=row.environment_name,
-        target_state=with_warnings(
-            state("serviceInstance", template.name, chosen, spec_text, inputs.values), inputs.warnings
+        Start(
+            UPDATE,
+            row.environment_name,
+            with_warnings(
+                state("serviceInstance", template.name, chosen, spec_text, inputs.values), inputs.warnings
+            ),
+            state("serviceInstance", template.name, (row.template_major, row.template_minor), row.spec, None),
+            extra={"last_client_request_token": params.get("clientToken")},
         ),
-        initial_state=state(
-            "serviceInstance", template.name, (row.template_major, row.template_minor), row.spec, None
-        ),
-        extra={"last_client_request_token": params.get("clientToken")},
     )
     return {"serviceInstance": instance_shape(ctx, deployables.require(connection, resource))}

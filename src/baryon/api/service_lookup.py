@@ -24,7 +24,7 @@ from baryon.deployables import ENVIRONMENT, SERVICE_PIPELINE
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY, IN_PROGRESS
 from baryon.domain.template_versions import published_version, rendering_engine
-from baryon.protocol.errors import ValidationException
+from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import services as service_state
 from baryon.store import templates as template_store
 from baryon.store.schema import service_instances, services, templates
@@ -72,6 +72,13 @@ def service_busy(connection: Connection, ctx: Context, service: Row[Any]) -> str
     if pipeline is not None and deployables.busy(pipeline):
         return "the pipeline has a deployment in progress"
     return None
+
+
+def refuse_service_busy(connection: Connection, ctx: Context, service: Row[Any], action: str) -> None:
+    """ConflictException ("Service api cannot {action} now: …") while the service's actions must wait."""
+    reason = service_busy(connection, ctx, service)
+    if reason is not None:
+        raise ConflictException(f"Service {service.name} cannot {action} now: {reason}.")
 
 
 def service_version(connection: Connection, ctx: Context, service: Row[Any]) -> Row[Any]:

@@ -20,14 +20,14 @@ from baryon.api.common import clean, start_deployment, target
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.service_lookup import require_service, state
-from baryon.deployables import SERVICE_PIPELINE
+from baryon.api.templates import version_for_update
+from baryon.deployables import SERVICE_PIPELINE, Start
 from baryon.deployables.wire import with_warnings
-from baryon.domain.deployments import IN_PROGRESS, NONE, UPDATE
+from baryon.domain.deployments import NONE, UPDATE
 from baryon.domain.specs import PIPELINE_INPUT, parse_pipeline_spec, spec_inputs
-from baryon.domain.template_versions import schema_of, update_target
+from baryon.domain.template_versions import schema_of
 from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import services as service_state
-from baryon.store import templates as template_store
 from baryon.store.schema import service_instances, templates
 
 I = service_instances.c  # noqa: E741
@@ -48,30 +48,11 @@ def pipeline_shape(ctx: Context, row: Row[Any]) -> dict[str, Any]:
 
 
 def start_pipeline(
-    ctx: Context,
-    connection: Connection,
-    pipeline: Row[Any],
-    *,
-    operation_name: str,
-    environment_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    status: str = IN_PROGRESS,
-    now: float | None = None,
+    ctx: Context, connection: Connection, pipeline: Row[Any], start: Start, now: float | None = None
 ) -> str:
-    """Start a deployment of a service's pipeline and mark the pipeline with it; return its id."""
-    return start_deployment(
-        ctx,
-        connection,
-        target(ctx, SERVICE_PIPELINE, pipeline.service_name),
-        pipeline,
-        operation_name=operation_name,
-        environment_name=environment_name,
-        target_state=target_state,
-        initial_state=initial_state,
-        status=status,
-        now=now,
-    )
+    """Start a deployment of a service's pipeline (a row as `deployables.find` reads it); return its id."""
+    resource = target(ctx, SERVICE_PIPELINE, pipeline.service_name)
+    return start_deployment(ctx, connection, resource, pipeline, start, now=now)
 
 
 def first_environment(connection: Connection, service_id: int) -> str:
@@ -91,19 +72,11 @@ def update_service_pipeline(ctx: Context, params: Params, connection: Connection
         raise ConflictException(
             f"The pipeline of service {service.name} has a deployment in progress; wait for it to finish."
         )
-    deployment_type = params["deploymentType"]
-    if deployment_type == NONE:
+    if params["deploymentType"] == NONE:
         raise ValidationException("deploymentType NONE has nothing to update on a service pipeline.")
-    template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
-    chosen = update_target(
-        template_store.version_set(connection, template, SERVICE.label),
-        deployment_type,
-        (pipeline.template_major, pipeline.template_minor),
-        params.get("templateMajorVersion"),
-        params.get("templateMinorVersion"),
-    )
+    template, chosen, version = version_for_update(connection, SERVICE, service.template_id, pipeline, params)
     inputs = spec_inputs(
-        schema_of(template_store.chosen_version(connection, template, chosen)),
+        schema_of(version),
         PIPELINE_INPUT,
         parse_pipeline_spec(params["spec"]),
         orjson.loads(pipeline.inputs),
@@ -114,11 +87,14 @@ def update_service_pipeline(ctx: Context, params: Params, connection: Connection
         ctx,
         connection,
         pipeline,
-        operation_name=UPDATE,
-        environment_name=first_environment(connection, service.id),
-        target_state=with_warnings(
-            state("servicePipeline", template.name, chosen, params["spec"], inputs.values), inputs.warnings
+        Start(
+            UPDATE,
+            first_environment(connection, service.id),
+            with_warnings(
+                state("servicePipeline", template.name, chosen, params["spec"], inputs.values),
+                inputs.warnings,
+            ),
+            state("servicePipeline", template.name, current, pipeline.spec, None),
         ),
-        initial_state=state("servicePipeline", template.name, current, pipeline.spec, None),
     )
     return {"pipeline": pipeline_shape(ctx, deployables.require(connection, resource))}

@@ -19,6 +19,7 @@ spec read from GetService can be edited and given back to UpdateService.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
-from baryon.api.common import check_account_quota, clean, next_token, page_position, page_size, target
+from baryon.api.common import check_account_quota, clean, page_by_name, target
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -36,16 +37,16 @@ from baryon.api.service_lookup import (
     find_pipeline,
     find_service,
     new_deployable,
+    refuse_service_busy,
     require_service,
     service_arn,
-    service_busy,
     service_version,
     state,
 )
 from baryon.api.service_pipelines import pipeline_shape, start_pipeline
 from baryon.api.tags import put_tags
-from baryon.api.templates import require_template
-from baryon.deployables import SERVICE_PIPELINE
+from baryon.api.templates import version_for_create
+from baryon.deployables import SERVICE_PIPELINE, Start
 from baryon.deployables.wire import with_warnings
 from baryon.domain import arns
 from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, LEAVING, UPDATE
@@ -58,7 +59,7 @@ from baryon.domain.specs import (
     spec_inputs,
     spec_with_instances,
 )
-from baryon.domain.template_versions import create_target, rendering_engine, schema_of
+from baryon.domain.template_versions import rendering_engine, schema_of
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import services as service_state
@@ -152,9 +153,7 @@ def _check_pipeline_settings(
 @operation("CreateService", write=True)
 def create_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
-    template = require_template(ctx, connection, SERVICE, params["templateName"])
-    versions = template_store.version_set(connection, template, SERVICE.label)
-    chosen = create_target(versions, params["templateMajorVersion"], params.get("templateMinorVersion"))
+    template, chosen = version_for_create(ctx, connection, SERVICE, params)
     if find_service(connection, ctx, name) is not None:
         raise ConflictException(f"A service named {name} already exists.")
     check_account_quota(ctx, connection, services, ctx.runtime.quotas.services, "services")
@@ -238,10 +237,9 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             ctx,
             connection,
             deployables.require(connection, target(ctx, SERVICE_PIPELINE, name)),
-            operation_name=CREATE,
-            environment_name=spec.instances[0].environment,
-            target_state=with_warnings(target_state, pipeline_inputs.warnings),
-            initial_state=None,
+            Start(
+                CREATE, spec.instances[0].environment, with_warnings(target_state, pipeline_inputs.warnings)
+            ),
             now=now,
         )
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, name))}
@@ -254,26 +252,15 @@ def get_service(ctx: Context, params: Params, connection: Connection) -> dict[st
 
 @operation("ListServices", write=False)
 def list_services(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    after = page_position(ctx, params)
-    size = page_size(params)
     query = SERVICE_ROWS.where(S.account_id == ctx.account_id, S.region == ctx.region)
-    if after is not None:
-        query = query.where(S.name > after)
-    rows = connection.execute(query.order_by(S.name).limit(size + 1)).all()
-    result: dict[str, Any] = {
-        "services": [service_shape(ctx, connection, r, summary=True) for r in rows[:size]]
-    }
-    if len(rows) > size:
-        result["nextToken"] = next_token(ctx, rows[size - 1].name)
-    return result
+    shape = partial(service_shape, ctx, connection, summary=True)
+    return page_by_name(ctx, params, connection, query, S.name, shape, member="services")
 
 
 @operation("UpdateService", write=True)
 def update_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["name"])
-    reason = service_busy(connection, ctx, service)
-    if reason is not None:
-        raise ConflictException(f"Service {service.name} cannot be updated now: {reason}.")
+    refuse_service_busy(connection, ctx, service, "be updated")
     changes: dict[str, Any] = {"last_modified_at": ctx.now}
     if "description" in params:
         changes["description"] = params["description"]
@@ -363,13 +350,7 @@ def _update_instances(
             orjson.loads(pipeline.inputs),
         )
         pipeline_deployment = start_pipeline(
-            ctx,
-            connection,
-            pipeline,
-            operation_name=UPDATE,
-            environment_name=first.environment,
-            target_state=same,
-            initial_state=same,
+            ctx, connection, pipeline, Start(UPDATE, first.environment, same, same)
         )
     return service_state.UpdatePlan(
         previous_spec=service.spec,
@@ -382,9 +363,7 @@ def _update_instances(
 @operation("DeleteService", write=True)
 def delete_service(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["name"])
-    reason = service_busy(connection, ctx, service)
-    if reason is not None:
-        raise ConflictException(f"Service {service.name} cannot be deleted now: {reason}.")
+    refuse_service_busy(connection, ctx, service, "be deleted")
     now = ctx.now
     instances = connection.execute(sa.select(service_instances).where(I.service_id == service.id)).all()
     found = _attached(connection, instances)
@@ -403,11 +382,13 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
             ctx,
             connection,
             pipeline,
-            operation_name=DELETE,
-            environment_name=instances[0].environment_name if instances else "",
-            target_state=same,
-            initial_state=same,
-            status=DELETE_IN_PROGRESS,
+            Start(
+                DELETE,
+                instances[0].environment_name if instances else "",
+                same,
+                same,
+                status=DELETE_IN_PROGRESS,
+            ),
         )
     connection.execute(
         sa.update(services)

@@ -4,8 +4,8 @@ registry that every layer uses (handlers, notifications, tagging, the deployment
 - `kinds`: `Kind` (the kind's table, ARN, names, labels), `Target` (one named resource of an account and
   region), `KINDS`, `from_arn`, `of_record`.
 - `lookup`: `find`, `require`, `find_by_arn`, `scoped` (row queries, one per kind), `where`.
-- `lifecycle`: `deployment_members`, the busy guard (`busy`, `refuse_busy`, `busy_message`), `start`,
-  `cancel`, `outputs`, `provisioned_resources`, `update_row`.
+- `lifecycle`: `deployment_members`, `version_members`, the busy guard (`busy`, `refuse_busy`,
+  `busy_message`), `Start` and `start`, `cancel`, `outputs`, `provisioned_resources`, `update_row`.
 - `wire`: the wire form of a deployment's stored states and the warnings they carry.
 
 Invariants: this package uses only `store`, `domain`, `protocol` and `contract`; it never imports the
@@ -29,6 +29,7 @@ from baryon.deployables.kinds import (
     of_record,
 )
 from baryon.deployables.lifecycle import (
+    Start,
     busy,
     busy_message,
     cancel,
@@ -51,6 +52,7 @@ __all__ = [
     "STATE_MEMBER",
     "Kind",
     "Names",
+    "Start",
     "Target",
     "busy",
     "busy_message",

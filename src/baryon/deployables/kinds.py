@@ -9,7 +9,6 @@ place ARNs are built; the kind's `target_type` is the deployment's `targetResour
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,85 +22,40 @@ Names = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Kind:
-    #: The deployment's targetResourceType.
-    target_type: str
-    #: How messages name the kind ("service instance").
+    #: How messages name the kind ("service instance"); its target type and state member follow from it.
     label: str
-    #: The member of the DeploymentState union (and of the *State shapes' union).
-    state_member: str
-    #: The member of the Cancel* operations' output.
-    output_member: str
     table: sa.Table
-    arn_of: Callable[[str, str, Names], str]
-    #: Names from the `/`-separated parts of an ARN's resource, or None when the parts name no such kind.
-    names_of_parts: Callable[[list[str]], Names | None]
-    #: Names from a deployment record's name columns.
-    names_of_record: Callable[[Any], Names]
-    #: How messages start with one resource of the kind ("Service instance front").
-    title_of: Callable[[Names], str]
+    #: The name columns of a deployment record that name a resource of the kind, space-separated.
+    record_columns: str
+    #: How messages start with one resource of the kind ("Service instance {1}": `{n}` is a name).
+    title: str
+
+    @property
+    def target_type(self) -> str:
+        """The deployment's targetResourceType ("SERVICE_INSTANCE")."""
+        return self.label.upper().replace(" ", "_")
+
+    @property
+    def state_member(self) -> str:
+        """The member of the DeploymentState union ("serviceInstance")."""
+        first, *rest = self.label.split()
+        return first + "".join(word.capitalize() for word in rest)
+
+    @property
+    def output_member(self) -> str:
+        """The member of the Cancel*Deployment outputs ("pipeline" for a service pipeline)."""
+        return "pipeline" if self.label == "service pipeline" else self.state_member
+
+    def names_of_record(self, record: Any) -> Names:
+        return tuple(getattr(record, column) for column in self.record_columns.split())
 
 
-def _single(prefix: str) -> Callable[[list[str]], Names | None]:
-    def names(parts: list[str]) -> Names | None:
-        return (parts[1],) if len(parts) == 2 and parts[0] == prefix else None
-
-    return names
-
-
-def _instance_names(parts: list[str]) -> Names | None:
-    if len(parts) == 4 and parts[0] == "service" and parts[2] == "service-instance":
-        return parts[1], parts[3]
-    return None
-
-
-def _pipeline_names(parts: list[str]) -> Names | None:
-    return (parts[1],) if len(parts) == 3 and parts[0] == "service" and parts[2] == "pipeline" else None
-
-
-ENVIRONMENT = Kind(
-    target_type="ENVIRONMENT",
-    label="environment",
-    state_member="environment",
-    output_member="environment",
-    table=environments,
-    arn_of=lambda region, account, names: arns.environment_arn(region, account, names[0]),
-    names_of_parts=_single("environment"),
-    names_of_record=lambda record: (record.environment_name,),
-    title_of=lambda names: f"Environment {names[0]}",
-)
+ENVIRONMENT = Kind("environment", environments, "environment_name", "Environment {0}")
 SERVICE_INSTANCE = Kind(
-    target_type="SERVICE_INSTANCE",
-    label="service instance",
-    state_member="serviceInstance",
-    output_member="serviceInstance",
-    table=service_instances,
-    arn_of=lambda region, account, names: arns.service_instance_arn(region, account, names[0], names[1]),
-    names_of_parts=_instance_names,
-    names_of_record=lambda record: (record.service_name, record.service_instance_name),
-    title_of=lambda names: f"Service instance {names[1]}",
+    "service instance", service_instances, "service_name service_instance_name", "Service instance {1}"
 )
-SERVICE_PIPELINE = Kind(
-    target_type="SERVICE_PIPELINE",
-    label="service pipeline",
-    state_member="servicePipeline",
-    output_member="pipeline",
-    table=service_pipelines,
-    arn_of=lambda region, account, names: arns.service_pipeline_arn(region, account, names[0]),
-    names_of_parts=_pipeline_names,
-    names_of_record=lambda record: (record.service_name,),
-    title_of=lambda names: f"The pipeline of service {names[0]}",
-)
-COMPONENT = Kind(
-    target_type="COMPONENT",
-    label="component",
-    state_member="component",
-    output_member="component",
-    table=components,
-    arn_of=lambda region, account, names: arns.component_arn(region, account, names[0]),
-    names_of_parts=_single("component"),
-    names_of_record=lambda record: (record.component_name,),
-    title_of=lambda names: f"Component {names[0]}",
-)
+SERVICE_PIPELINE = Kind("service pipeline", service_pipelines, "service_name", "The pipeline of service {0}")
+COMPONENT = Kind("component", components, "component_name", "Component {0}")
 
 KINDS: dict[str, Kind] = {
     kind.target_type: kind for kind in (ENVIRONMENT, SERVICE_INSTANCE, SERVICE_PIPELINE, COMPONENT)
@@ -120,24 +74,21 @@ class Target:
 
     @property
     def arn(self) -> str:
-        return self.kind.arn_of(self.region, self.account_id, self.names)
+        return arns.deployable_arn(self.region, self.account_id, self.kind.target_type, self.names)
 
     @property
     def title(self) -> str:
-        return self.kind.title_of(self.names)
+        return self.kind.title.format(*self.names)
 
 
 def from_arn(arn: str) -> Target | None:
     """The deployable an ARN names, or None when it names no deployable (another resource type, or
     not a Proton ARN at all)."""
-    parsed = arns.parse(arn)
-    if parsed is None:
+    found = arns.parse_deployable(arn)
+    if found is None:
         return None
-    for kind in KINDS.values():
-        names = kind.names_of_parts(parsed.parts)
-        if names is not None:
-            return Target(kind, parsed.account_id, parsed.region, names)
-    return None
+    parsed, target_type, names = found
+    return Target(KINDS[target_type], parsed.account_id, parsed.region, names)
 
 
 def of_record(record: Any) -> Target:

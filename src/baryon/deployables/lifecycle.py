@@ -13,6 +13,7 @@ resource, account and region is found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -88,23 +89,23 @@ def update_row(connection: Connection, target: Target, row: Any, values: dict[st
     )
 
 
-def start(
-    connection: Connection,
-    target: Target,
-    row: Any,
-    *,
-    ids: Ids,
-    now: float,
-    operation: str,
-    environment_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    status: str = IN_PROGRESS,
-    extra: dict[str, Any] | None = None,
-) -> str:
+@dataclass(frozen=True)
+class Start:
+    """A deployment to start: its operation (CREATE, UPDATE, DELETE), the environment it names, its
+    target and initial states (the kind's state member), the resource's status while it runs, and
+    further columns of the resource row written with its deployment columns."""
+
+    operation: str
+    environment_name: str
+    target_state: dict[str, Any]
+    initial_state: dict[str, Any] | None = None
+    status: str = IN_PROGRESS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def start(connection: Connection, target: Target, row: Any, start: Start, *, ids: Ids, now: float) -> str:
     """Start a deployment of the resource (`row`, already written) in the caller's transaction and
-    return its id. `target_state` and `initial_state` hold the kind's state member; `extra` are further
-    columns of the resource row written with the deployment columns."""
+    return its id."""
     deployment_id = ids.uuid()
     deployment_store.start(
         connection,
@@ -115,21 +116,21 @@ def start(
         target_type=target.kind.target_type,
         target_arn=target.arn,
         target_created_at=row.created_at,
-        operation=operation,
-        environment_name=environment_name,
-        target_state=target_state,
-        initial_state=initial_state,
+        operation=start.operation,
+        environment_name=start.environment_name,
+        target_state=start.target_state,
+        initial_state=start.initial_state,
         last_attempted=row.last_attempted_deployment_id,
         last_succeeded=row.last_succeeded_deployment_id,
         now=now,
-        **_record_names(target, target_state[target.kind.state_member]),
+        **_record_names(target, start.target_state[target.kind.state_member]),
     )
     values = {
-        "deployment_status": status,
+        "deployment_status": start.status,
         "deployment_status_message": None,
         "last_deployment_attempted_at": now,
         "last_attempted_deployment_id": deployment_id,
-        **(extra or {}),
+        **start.extra,
     }
     update_row(connection, target, row, values)
     return deployment_id

@@ -26,45 +26,34 @@ from baryon.deployables.kinds import (
     from_arn,
 )
 from baryon.protocol.errors import ResourceNotFoundException
+from baryon.store import schema
 from baryon.store.prepared import Prepared
-from baryon.store.schema import (
-    components,
-    environments,
-    service_instances,
-    service_pipelines,
-    services,
-    templates,
-)
 
-E = environments.c
-S = services.c
-I = service_instances.c  # noqa: E741
-P = service_pipelines.c
-C = components.c
-T = templates.c
+E, S, I = schema.environments.c, schema.services.c, schema.service_instances.c  # noqa: E741
+T = schema.templates.c
 
 _SCOPE: dict[str, Any] = {"account_id": sa.bindparam("account_id"), "region": sa.bindparam("region")}
 
 #: The row query of each kind, without its name conditions.
 ROWS: dict[str, Any] = {
     ENVIRONMENT.target_type: sa.select(
-        environments, T.name.label("template_name"), T.provisioning.label("template_provisioning")
-    ).join(templates, T.id == E.template_id),
-    SERVICE_INSTANCE.target_type: sa.select(service_instances),
+        schema.environments, T.name.label("template_name"), T.provisioning.label("template_provisioning")
+    ).join(schema.templates, T.id == E.template_id),
+    SERVICE_INSTANCE.target_type: sa.select(schema.service_instances),
     SERVICE_PIPELINE.target_type: sa.select(
-        service_pipelines, S.name.label("service_name"), T.name.label("template_name")
+        schema.service_pipelines, S.name.label("service_name"), T.name.label("template_name")
     )
-    .join(services, S.id == P.service_id)
-    .join(templates, T.id == S.template_id),
+    .join(schema.services, S.id == schema.service_pipelines.c.service_id)
+    .join(schema.templates, T.id == S.template_id),
     COMPONENT.target_type: sa.select(
-        components,
+        schema.components,
         E.name.label("environment_name"),
         S.name.label("service_name"),
         I.name.label("service_instance_name"),
     ).select_from(
-        components.join(environments, E.id == C.environment_id)
-        .outerjoin(service_instances, I.id == C.service_instance_id)
-        .outerjoin(services, S.id == I.service_id)
+        schema.components.join(schema.environments, E.id == schema.components.c.environment_id)
+        .outerjoin(schema.service_instances, I.id == schema.components.c.service_instance_id)
+        .outerjoin(schema.services, S.id == I.service_id)
     ),
 }
 
@@ -127,5 +116,5 @@ def find_by_arn(connection: Connection, account_id: str, region: str, arn: str) 
 def where(kind: Kind, row: Any) -> Any:
     """The condition that selects `row` in its kind's table."""
     if kind is SERVICE_PIPELINE:
-        return P.service_id == row.service_id
+        return schema.service_pipelines.c.service_id == row.service_id
     return kind.table.c.id == row.id

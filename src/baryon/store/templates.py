@@ -73,6 +73,10 @@ def live_versions(connection: Connection, template_id: int, major: int | None = 
     return list(connection.execute(query.order_by(V.major, V.minor)).all())
 
 
+def find_template_by_id(connection: Connection, template_id: int) -> Row[Any]:
+    return connection.execute(sa.select(templates).where(T.id == template_id)).one()
+
+
 def version_set(connection: Connection, template: Any, label: str) -> VersionSet:
     """The live versions of a template and their statuses, for the choices of
     `baryon.domain.template_versions`."""
