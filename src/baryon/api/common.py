@@ -144,6 +144,22 @@ def start_deployment(
     return deployment_id
 
 
+def create_deployable(
+    ctx: Context,
+    connection: Connection,
+    resource: deployables.Target,
+    columns: dict[str, Any],
+    start: deployables.Start,
+    now: float | None = None,
+) -> str:
+    """Write a new deployable and start its CREATE deployment (`deployables.create`) at `now` (default: the
+    clock's); wake the workers on commit."""
+    at = ctx.now if now is None else now
+    deployment_id = deployables.create(connection, resource, columns, start, ids=ctx.runtime.ids, now=at)
+    ctx.after_commit.append(ctx.runtime.wake)
+    return deployment_id
+
+
 def cancel_deployment(
     ctx: Context, connection: Connection, resource: deployables.Target, row: Row[Any]
 ) -> None:

@@ -30,6 +30,7 @@ from baryon import deployables
 from baryon.api.common import (
     check_account_quota,
     clean,
+    create_deployable,
     find,
     narrowed,
     page_by_name,
@@ -44,7 +45,7 @@ from baryon.bundles.component import ComponentManifest, parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.deployables import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, Start
 from baryon.deployables.wire import with_warnings
-from baryon.domain.deployments import BUSY, CREATE, DELETE, DELETE_IN_PROGRESS, IN_PROGRESS, NONE, UPDATE
+from baryon.domain.deployments import BUSY, CREATE, DELETE, DELETE_IN_PROGRESS, NONE, UPDATE
 from baryon.domain.specs import SERVICE_INPUT, Inputs, parse_instance_spec_from_service_spec, spec_inputs
 from baryon.domain.template_versions import schema_of
 from baryon.protocol.errors import ConflictException, ValidationException
@@ -244,48 +245,31 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         environment = require(ctx, connection, ENVIRONMENT, params["environmentName"])
     _usable_environment(environment, manifest, name)
     now = ctx.now
-    connection.execute(
-        sa.insert(components).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            name=name,
-            environment_id=environment.id,
-            service_instance_id=instance.id if instance is not None else None,
-            description=params.get("description"),
-            service_spec=params.get("serviceSpec"),
-            manifest=params["manifest"],
-            template_file=params["templateFile"],
-            rendering_engine=manifest.rendering_engine,
-            deployment_status=IN_PROGRESS,
-            created_at=now,
-            last_modified_at=now,
-            last_deployment_attempted_at=now,
-            last_client_request_token=params.get("clientToken"),
-            outputs="[]",
-            resources="[]",
-        )
+    columns = {
+        "name": name,
+        "environment_id": environment.id,
+        "service_instance_id": instance.id if instance is not None else None,
+        "description": params.get("description"),
+        "service_spec": params.get("serviceSpec"),
+        "manifest": params["manifest"],
+        "template_file": params["templateFile"],
+        "rendering_engine": manifest.rendering_engine,
+        "last_modified_at": now,
+        "last_client_request_token": params.get("clientToken"),
+    }
+    target_state = _state(
+        manifest=params["manifest"],
+        template_file=params["templateFile"],
+        service_name=pair[0] if pair else None,
+        instance_name=pair[1] if pair else None,
+        service_spec=params.get("serviceSpec"),
+        inputs=inputs,
     )
     resource = target(ctx, COMPONENT, name)
-    put_tags(ctx, connection, resource.arn, params.get("tags") or [])
-    start_deployment(
-        ctx,
-        connection,
-        resource,
-        require(ctx, connection, COMPONENT, name),
-        Start(
-            CREATE,
-            environment.name,
-            _state(
-                manifest=params["manifest"],
-                template_file=params["templateFile"],
-                service_name=pair[0] if pair else None,
-                instance_name=pair[1] if pair else None,
-                service_spec=params.get("serviceSpec"),
-                inputs=inputs,
-            ),
-        ),
-        now=now,
+    create_deployable(
+        ctx, connection, resource, columns, Start(CREATE, environment.name, target_state), now=now
     )
+    put_tags(ctx, connection, resource.arn, params.get("tags") or [])
     return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, name))}
 
 

@@ -20,6 +20,7 @@ from baryon import deployables
 from baryon.api.common import (
     check_account_quota,
     clean,
+    create_deployable,
     find,
     page_by_name,
     require,
@@ -33,7 +34,7 @@ from baryon.api.tags import put_tags
 from baryon.api.templates import version_for_create, version_for_update
 from baryon.deployables import ENVIRONMENT, Start
 from baryon.deployables.wire import with_warnings
-from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, IN_PROGRESS, NONE, UPDATE
+from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, NONE, UPDATE
 from baryon.domain.specs import ENVIRONMENT_INPUT, parse_environment_spec, spec_inputs
 from baryon.domain.template_versions import rendering_engine, schema_of
 from baryon.domain.versions import parse_part
@@ -194,41 +195,21 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
         {},
         where=f"environment {name}",
     )
-    now = ctx.now
-    connection.execute(
-        sa.insert(environments).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            name=name,
-            template_id=template.id,
-            description=params.get("description"),
-            proton_service_role_arn=params.get("protonServiceRoleArn"),
-            codebuild_role_arn=params.get("codebuildRoleArn"),
-            component_role_arn=params.get("componentRoleArn"),
-            provisioning=CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
-            provisioning_repository=orjson.dumps(repository).decode() if repository is not None else None,
-            template_major=version.major,
-            template_minor=version.minor,
-            spec=params["spec"],
-            inputs=orjson.dumps(inputs.values).decode(),
-            deployment_status=IN_PROGRESS,
-            created_at=now,
-            last_deployment_attempted_at=now,
-            last_deployment_succeeded_at=now,
-            outputs="[]",
-            resources="[]",
-        )
-    )
+    columns = {
+        "name": name,
+        "template_id": template.id,
+        "description": params.get("description"),
+        "proton_service_role_arn": params.get("protonServiceRoleArn"),
+        "codebuild_role_arn": params.get("codebuildRoleArn"),
+        "component_role_arn": params.get("componentRoleArn"),
+        "provisioning": CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
+        "provisioning_repository": orjson.dumps(repository).decode() if repository is not None else None,
+        **deployables.version_columns(chosen, params["spec"], inputs.values),
+    }
     resource = target(ctx, ENVIRONMENT, name)
+    target_state = with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings)
+    create_deployable(ctx, connection, resource, columns, Start(CREATE, name, target_state))
     put_tags(ctx, connection, resource.arn, params.get("tags") or [])
-    start_deployment(
-        ctx,
-        connection,
-        resource,
-        require(ctx, connection, ENVIRONMENT, name),
-        Start(CREATE, name, with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings)),
-        now=now,
-    )
     return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, name))}
 
 

@@ -19,12 +19,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
-from baryon.api.common import clean, next_token, page_position, page_size, start_deployment, target
+from baryon.api.common import (
+    clean,
+    create_deployable,
+    next_token,
+    page_position,
+    page_size,
+    start_deployment,
+    target,
+)
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.service_lookup import (
     compatible_environment,
-    new_deployable,
     refuse_service_busy,
     require_service,
     service_version,
@@ -91,34 +98,27 @@ def add_instance(
     client_token: str | None,
 ) -> None:
     """Insert an instance with its CREATE deployment and job."""
-    now = ctx.now
-    connection.execute(
-        sa.insert(service_instances).values(
-            service_id=service.id,
-            name=name,
-            environment_id=env.id,
-            last_client_request_token=client_token,
-            account_id=ctx.account_id,
-            region=ctx.region,
-            service_name=service.name,
-            environment_name=env.name,
-            template_name=service.template_name,
-            **new_deployable(now, version, spec, inputs.values),
-        )
-    )
+    chosen = (version.major, version.minor)
+    columns = {
+        "service_id": service.id,
+        "name": name,
+        "environment_id": env.id,
+        "last_client_request_token": client_token,
+        "service_name": service.name,
+        "environment_name": env.name,
+        "template_name": service.template_name,
+        **deployables.version_columns(chosen, spec, inputs.values),
+    }
     resource = target(ctx, SERVICE_INSTANCE, service.name, name)
-    put_tags(ctx, connection, resource.arn, tags)
-    target_state = state(
-        "serviceInstance", service.template_name, (version.major, version.minor), spec, inputs.values
-    )
-    start_deployment(
+    target_state = state("serviceInstance", service.template_name, chosen, spec, inputs.values)
+    create_deployable(
         ctx,
         connection,
         resource,
-        deployables.require(connection, resource),
+        columns,
         Start(CREATE, env.name, with_warnings(target_state, inputs.warnings)),
-        now=now,
     )
+    put_tags(ctx, connection, resource.arn, tags)
 
 
 def remove_instance(ctx: Context, connection: Connection, service: Row[Any], row: Row[Any]) -> None:

@@ -22,7 +22,7 @@ from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context
 from baryon.deployables import ENVIRONMENT, SERVICE_PIPELINE
 from baryon.domain import arns
-from baryon.domain.deployments import BUSY, IN_PROGRESS
+from baryon.domain.deployments import BUSY
 from baryon.domain.template_versions import published_version, rendering_engine
 from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import services as service_state
@@ -168,19 +168,3 @@ def state(
     if spec is not None:
         values["spec"] = spec
     return {member: values}
-
-
-def new_deployable(now: float, version: Row[Any], spec: str, inputs: Any) -> dict[str, Any]:
-    """The columns of a new instance or pipeline row, deploying `version` from now on."""
-    return {
-        "template_major": version.major,
-        "template_minor": version.minor,
-        "spec": spec,
-        "inputs": orjson.dumps(inputs).decode(),
-        "deployment_status": IN_PROGRESS,
-        "created_at": now,
-        "last_deployment_attempted_at": now,
-        "last_deployment_succeeded_at": now,
-        "outputs": "[]",
-        "resources": "[]",
-    }

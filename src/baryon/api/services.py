@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
-from baryon.api.common import check_account_quota, clean, page_by_name, target
+from baryon.api.common import check_account_quota, clean, create_deployable, page_by_name, target
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -36,7 +36,6 @@ from baryon.api.service_lookup import (
     SERVICE_ROWS,
     find_pipeline,
     find_service,
-    new_deployable,
     refuse_service_busy,
     require_service,
     service_arn,
@@ -64,7 +63,7 @@ from baryon.protocol.errors import ConflictException, ServiceQuotaExceededExcept
 from baryon.store import components as component_store
 from baryon.store import services as service_state
 from baryon.store import templates as template_store
-from baryon.store.schema import account_settings, service_instances, service_pipelines, services
+from baryon.store.schema import account_settings, service_instances, services
 
 S = services.c
 I = service_instances.c  # noqa: E741
@@ -227,21 +226,15 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             None,
         )
     if pipeline_inputs is not None:
-        connection.execute(
-            sa.insert(service_pipelines).values(
-                service_id=service.id, **new_deployable(now, version, params["spec"], pipeline_inputs.values)
-            )
-        )
+        columns = {
+            "service_id": service.id,
+            **deployables.version_columns(chosen, params["spec"], pipeline_inputs.values),
+        }
         target_state = state("servicePipeline", template.name, chosen, params["spec"], pipeline_inputs.values)
-        start_pipeline(
-            ctx,
-            connection,
-            deployables.require(connection, target(ctx, SERVICE_PIPELINE, name)),
-            Start(
-                CREATE, spec.instances[0].environment, with_warnings(target_state, pipeline_inputs.warnings)
-            ),
-            now=now,
+        start = Start(
+            CREATE, spec.instances[0].environment, with_warnings(target_state, pipeline_inputs.warnings)
         )
+        create_deployable(ctx, connection, target(ctx, SERVICE_PIPELINE, name), columns, start, now=now)
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, name))}
 
 

@@ -28,7 +28,7 @@ T = templates.c
 
 
 def template_arn(ctx: Context, kind: Kind, name: str) -> str:
-    return arns.arn(ctx.region, ctx.account_id, arns.template_resource(kind.name, name))
+    return arns.template_arn(ctx.region, ctx.account_id, kind.name, name)
 
 
 def template_shape(ctx: Context, kind: Kind, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:

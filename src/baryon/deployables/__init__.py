@@ -5,7 +5,8 @@ registry that every layer uses (handlers, notifications, tagging, the deployment
   region), `KINDS`, `from_arn`, `of_record`.
 - `lookup`: `find`, `require`, `find_by_arn`, `scoped` (row queries, one per kind), `where`.
 - `lifecycle`: `deployment_members`, `version_members`, the busy guard (`busy`, `refuse_busy`,
-  `busy_message`), `Start` and `start`, `cancel`, `outputs`, `provisioned_resources`, `update_row`.
+  `busy_message`), `Start`, `start`, `create` (insert and start), `version_columns`, `cancel`,
+  `outputs`, `provisioned_resources`, `update_row`.
 - `wire`: the wire form of a deployment's stored states and the warnings they carry.
 
 Invariants: this package uses only `store`, `domain`, `protocol` and `contract`; it never imports the
@@ -33,12 +34,14 @@ from baryon.deployables.lifecycle import (
     busy,
     busy_message,
     cancel,
+    create,
     deployment_members,
     outputs,
     provisioned_resources,
     refuse_busy,
     start,
     update_row,
+    version_columns,
     version_members,
 )
 from baryon.deployables.lookup import find, find_by_arn, not_found, require, scoped, where
@@ -57,6 +60,7 @@ __all__ = [
     "busy",
     "busy_message",
     "cancel",
+    "create",
     "deployment_members",
     "find",
     "find_by_arn",
@@ -70,6 +74,7 @@ __all__ = [
     "scoped",
     "start",
     "update_row",
+    "version_columns",
     "version_members",
     "where",
 ]

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon.clock import Ids
 from baryon.deployables.kinds import COMPONENT, SERVICE_INSTANCE, SERVICE_PIPELINE, Target
+from baryon.deployables.lookup import require
 from baryon.domain.deployments import BUSY, CANCELLING, IN_PROGRESS
 from baryon.protocol.errors import ConflictException, ResourceNotFoundException
 from baryon.store import deployments as deployment_store
@@ -134,6 +136,43 @@ def start(connection: Connection, target: Target, row: Any, start: Start, *, ids
     }
     update_row(connection, target, row, values)
     return deployment_id
+
+
+def version_columns(version: tuple[int, int], spec: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a template-based deployable that say what it deploys."""
+    return {
+        "template_major": version[0],
+        "template_minor": version[1],
+        "spec": spec,
+        "inputs": orjson.dumps(inputs).decode(),
+    }
+
+
+def create(
+    connection: Connection,
+    target: Target,
+    columns: dict[str, Any],
+    start_with: Start,
+    *,
+    ids: Ids,
+    now: float,
+) -> str:
+    """Insert a new resource of the target's kind (`columns`: those of its own) and start its CREATE
+    deployment in the caller's transaction; return the deployment's id. A template-based resource shows
+    its creation time as `lastDeploymentSucceededAt` until a deployment succeeds."""
+    values: dict[str, Any] = {
+        "deployment_status": IN_PROGRESS,
+        "created_at": now,
+        "last_deployment_attempted_at": now,
+        "outputs": "[]",
+        "resources": "[]",
+    }
+    if target.kind is not COMPONENT:
+        values["last_deployment_succeeded_at"] = now
+    if target.kind is not SERVICE_PIPELINE:
+        values.update(account_id=target.account_id, region=target.region)
+    connection.execute(sa.insert(target.kind.table).values(**values, **columns))
+    return start(connection, target, require(connection, target), start_with, ids=ids, now=now)
 
 
 def cancel(connection: Connection, target: Target, row: Any, now: float) -> str:

@@ -35,24 +35,13 @@ from baryon.render.context import (
     service_instance_context,
 )
 from baryon.render.errors import RenderError
+from baryon.store import schema
 from baryon.store.prepared import Prepared
-from baryon.store.schema import (
-    account_settings,
-    components,
-    deployments,
-    environments,
-    service_instances,
-    service_pipelines,
-    services,
-    templates,
-)
 
-E = environments.c
-S = services.c
-I = service_instances.c  # noqa: E741
-P = service_pipelines.c
-T = templates.c
-C = components.c
+E, S, I, P = (  # noqa: E741
+    t.c for t in (schema.environments, schema.services, schema.service_instances, schema.service_pipelines)
+)
+T, C = schema.templates.c, schema.components.c
 
 ENVIRONMENT = deployables.ENVIRONMENT.target_type
 SERVICE_INSTANCE = deployables.SERVICE_INSTANCE.target_type
@@ -142,7 +131,7 @@ def _environment(connection: Connection, record: Any, row: Any) -> Subject | Non
         return environment_context(name=row.name, account_id=row.account_id, inputs=inputs)
 
     return Subject(
-        table=environments,
+        table=schema.environments,
         where=where,
         row=row,
         template_id=row.template_id,
@@ -161,18 +150,18 @@ def _environment(connection: Connection, record: Any, row: Any) -> Subject | Non
 
 
 _SERVICE = Prepared(
-    sa.select(services, T.name.label("template_name"))
-    .join(templates, T.id == S.template_id)
+    sa.select(schema.services, T.name.label("template_name"))
+    .join(schema.templates, T.id == S.template_id)
     .where(
         S.account_id == sa.bindparam("account_id"),
         S.region == sa.bindparam("region"),
         S.name == sa.bindparam("name"),
     )
 )
-_ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+_ENVIRONMENT_BY_ID = Prepared(sa.select(schema.environments).where(E.id == sa.bindparam("id")))
 _ATTACHED = Prepared(sa.select(C.name, C.outputs).where(C.service_instance_id == sa.bindparam("id")))
 _DEPLOYMENT_STATUS = Prepared(
-    sa.select(deployments.c.deployment_status).where(deployments.c.id == sa.bindparam("id"))
+    sa.select(schema.deployments.c.deployment_status).where(schema.deployments.c.id == sa.bindparam("id"))
 )
 
 
@@ -208,7 +197,7 @@ def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
 
     service_arn = arns.service_arn(record.region, record.account_id, service.name)
     return Subject(
-        table=service_instances,
+        table=schema.service_instances,
         where=where,
         row=row,
         template_id=service.template_id,
@@ -245,17 +234,18 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
     where = P.service_id == service.id
     instances = connection.execute(
         sa.select(
-            service_instances,
+            schema.service_instances,
             E.account_id.label("environment_account"),
             E.outputs.label("environment_outputs"),
         )
-        .join(environments, E.id == I.environment_id)
+        .join(schema.environments, E.id == I.environment_id)
         .where(I.service_id == service.id)
         .order_by(I.name)
     ).all()
     settings = connection.execute(
-        sa.select(account_settings.c.pipeline_service_role_arn).where(
-            account_settings.c.account_id == record.account_id, account_settings.c.region == record.region
+        sa.select(schema.account_settings.c.pipeline_service_role_arn).where(
+            schema.account_settings.c.account_id == record.account_id,
+            schema.account_settings.c.region == record.region,
         )
     ).first()
     busy = any(instance.deployment_status in ("IN_PROGRESS", "CANCELLING") for instance in instances)
@@ -287,7 +277,7 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
         )
 
     return Subject(
-        table=service_pipelines,
+        table=schema.service_pipelines,
         where=where,
         row=row,
         template_id=service.template_id,
@@ -355,7 +345,7 @@ def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
             record.region, record.account_id, service_name, instance_name
         )
     return Subject(
-        table=components,
+        table=schema.components,
         where=where,
         row=row,
         template_id=0,
