@@ -391,7 +391,7 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
     service_state.refresh(connection, service.id, service_arn(ctx, service.name), now)
     remaining = find_service(connection, ctx, service.name)
     shape = service_shape(ctx, connection, remaining if remaining is not None else service)
-    shape["status"] = service_state.DELETE_IN_PROGRESS
+    shape.update(status=service_state.DELETE_IN_PROGRESS, spec=service.spec)
     return {"service": shape}
 
 

@@ -2,7 +2,8 @@
 deployment job needs (template, bundle part, role, stack name, managed tags, rendering namespace,
 provisioning method).
 
-Invariants: one loader per target resource type; a subject is read in one connection, so its parts are
+Invariants: the resource row is found through the deployables registry (`baryon.deployables`), as the API
+finds it; one loader per target resource type; a subject is read in one connection, so its parts are
 consistent; rendering contexts read the *current* outputs of the environment, of the instances and of
 an instance's attached component, so outputs reach a consumer at its next deployment, never earlier; a
 pipeline's instances are those not being (or failed to be) deleted, and its deployment is blocked while an
