@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from baryon.domain.spec_schema import checked_inputs, undefined_warning
 from baryon.domain.specs import (
     ENVIRONMENT_INPUT,
     PIPELINE_INPUT,
@@ -58,7 +59,10 @@ def test_message_formats() -> None:
     assert _problems(properties, {}, required=["image"]) == "required input 'image' is missing"
     assert _problems(properties, {"size": "large"}) == "input 'size' must be one of [small, medium]"
     assert _problems(properties, {"name": "Bob"}) == "input 'name' does not match pattern ^[a-z]+$"
-    assert _problems(properties, {"unknown": 1}) == "input 'unknown' is not defined in the schema"
+    assert (
+        _problems(properties, {"unknown": 1}, additionalProperties=False)
+        == "input 'unknown' is not defined in the schema"
+    )
 
 
 def test_full_message_names_the_resource() -> None:
@@ -78,7 +82,7 @@ def test_all_problems_together_in_schema_order_then_unknown_in_given_order() -> 
         "size": {"type": "string", "enum": ["small", "medium"]},
     }
     values = {"zeta": 1, "size": "huge", "alpha": 2, "port": True}
-    assert _problems(properties, values, required=["image"]) == (
+    assert _problems(properties, values, required=["image"], additionalProperties=False) == (
         "input 'port' must be of type number; required input 'image' is missing; "
         "input 'size' must be one of [small, medium]; "
         "input 'zeta' is not defined in the schema; input 'alpha' is not defined in the schema"
@@ -146,7 +150,7 @@ def test_arguments_are_not_mutated_and_results_are_copies() -> None:
 
 def test_empty_input_type() -> None:
     assert _ok({}, {}) == {}
-    assert _problems({}, {"a": 1}) == "input 'a' is not defined in the schema"
+    assert _problems({}, {"a": 1}, additionalProperties=False) == "input 'a' is not defined in the schema"
 
 
 # --- types -----------------------------------------------------------------------------------------
@@ -321,6 +325,7 @@ def test_array_of_objects() -> None:
                 "type": "object",
                 "properties": {"key": {"type": "string"}, "value": {"type": "string", "default": ""}},
                 "required": ["key"],
+                "additionalProperties": False,
             },
         }
     }
@@ -346,6 +351,7 @@ def test_nested_objects() -> None:
                 "tls": {"type": "object", "properties": {"mode": {"type": "string", "enum": ["on", "off"]}}},
             },
             "required": ["host"],
+            "additionalProperties": False,
         }
     }
     assert _ok(properties, {"db": {"host": "h", "tls": {"mode": "on"}}}) == {
@@ -531,4 +537,33 @@ def test_unusable_object_keywords_are_reported() -> None:
     )
     assert _problems({}, {}, additionalProperties="no") == (
         "the template schema's 'additionalProperties' for the input type must be true, false or a mapping"
+    )
+
+
+def test_undefined_inputs_are_kept_and_named_unless_the_schema_forbids_them() -> None:
+    properties = {
+        "packaging_command": {"type": "string"},
+        "db": {"type": "object", "properties": {"host": {"type": "string"}}},
+    }
+    values = {"packaging_commands": "zip", "db": {"host": "h", "user": "u"}, "port": 1}
+    inputs, undefined = checked_inputs(_schema(properties), SERVICE_INPUT, values, where=WHERE)
+    assert inputs == values
+    assert undefined == ["db.user", "packaging_commands", "port"], "nested in schema order, then given order"
+    assert undefined_warning(WHERE, undefined) == (
+        "Warning: inputs 'db.user', 'packaging_commands', 'port' of service instance front are not defined "
+        "in the schema; kept as given."
+    )
+    assert undefined_warning(WHERE, ["port"]) == (
+        "Warning: input 'port' of service instance front is not defined in the schema; kept as given."
+    )
+    assert undefined_warning(WHERE, []) is None
+    assert checked_inputs(
+        _schema(properties, additionalProperties=True), SERVICE_INPUT, {"x": 1}, where=WHERE
+    ) == (
+        {"x": 1},
+        [],
+    )
+    assert (
+        _problems(properties, {"packaging_commands": "zip"}, additionalProperties=False)
+        == "input 'packaging_commands' is not defined in the schema"
     )

@@ -1,5 +1,5 @@
 """Helpers shared by handlers: not-found errors, output cleaning, pagination of lists, starting and
-cancelling deployments.
+cancelling deployments of the caller's deployables (through `baryon.deployables`).
 
 Invariants: outputs never carry None members (absent means unset on the wire); page sizes follow the
 model's `maxResults` (1-100, default 100); a page token is bound to the operation and caller scope.
@@ -13,11 +13,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon import deployables
 from baryon.api.registry import Context
-from baryon.domain.deployments import CANCELLING, DELETE_IN_PROGRESS, IN_PROGRESS
 from baryon.engine import control
-from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ServiceQuotaExceededException
-from baryon.store import deployments as deployment_store
+from baryon.protocol.errors import (
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -68,64 +71,103 @@ def paginate_sorted(
     return page, (next_token(ctx, _as_list(key(page[-1])), extra) if more and page else None)
 
 
+def page_by_name(
+    ctx: Context,
+    params: dict[str, Any],
+    connection: Connection,
+    query: Any,
+    name: Any,
+    shape: Callable[[Any], dict[str, Any]],
+    *,
+    member: str,
+    extra: str = "",
+) -> dict[str, Any]:
+    """One page of a list output: `query`'s rows in order of their unique `name` column, after the one a
+    nextToken holds, shown by `shape` under `member` (the query is bound to the caller's account and
+    region when it asks for them)."""
+    after = page_position(ctx, params, extra)
+    if after is not None:
+        query = query.where(name > after)
+    size = page_size(params)
+    binds = {"account_id": ctx.account_id, "region": ctx.region}
+    rows = connection.execute(query.order_by(name).limit(size + 1), binds).all()
+    result: dict[str, Any] = {member: [shape(row) for row in rows[:size]]}
+    if len(rows) > size:
+        result["nextToken"] = next_token(ctx, rows[size - 1].name, extra)
+    return result
+
+
+def narrowed(query: Any, params: dict[str, Any], columns: dict[str, Any]) -> tuple[Any, str]:
+    """`query` kept to the rows whose columns equal the name members `params` give (`columns`: member ->
+    column), and the page-token scope those members make. serviceInstanceName needs serviceName."""
+    if params.get("serviceInstanceName") and not params.get("serviceName"):
+        raise ValidationException("serviceInstanceName needs serviceName.")
+    for member, column in columns.items():
+        if params.get(member):
+            query = query.where(column == params[member])
+    return query, "|".join(str(params.get(member, "")) for member in columns)
+
+
 def _as_list(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def target(ctx: Context, kind: deployables.Kind, *names: str) -> deployables.Target:
+    """The deployable of the caller's account and region that `names` name."""
+    return deployables.Target(kind, ctx.account_id, ctx.region, names)
+
+
+def find(ctx: Context, connection: Connection, kind: deployables.Kind, *names: str) -> Any:
+    """The row of the caller's deployable that `names` name, or None."""
+    return deployables.find(connection, target(ctx, kind, *names))
+
+
+def require(ctx: Context, connection: Connection, kind: deployables.Kind, *names: str) -> Any:
+    """The row of the caller's deployable that `names` name; ResourceNotFoundException naming its ARN."""
+    return deployables.require(connection, target(ctx, kind, *names))
 
 
 def start_deployment(
     ctx: Context,
     connection: Connection,
-    *,
-    target_type: str,
-    arn: str,
-    created_at: float,
-    operation_name: str,
-    environment_name: str,
-    service_name: str | None = None,
-    instance_name: str | None = None,
-    component_name: str | None = None,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    previous: Row[Any] | None,
+    resource: deployables.Target,
+    row: Row[Any],
+    start: deployables.Start,
+    now: float | None = None,
 ) -> str:
-    """Write a deployment record and its job (in the caller's transaction); wake the workers on commit."""
-    deployment_id = ctx.runtime.ids.uuid()
-    deployment_store.start(
-        connection,
-        deployment_id=deployment_id,
-        job_id=ctx.runtime.ids.uuid(),
-        account_id=ctx.account_id,
-        region=ctx.region,
-        target_type=target_type,
-        target_arn=arn,
-        target_created_at=created_at,
-        operation=operation_name,
-        environment_name=environment_name,
-        service_name=service_name,
-        service_instance_name=instance_name,
-        component_name=component_name,
-        target_state=target_state,
-        initial_state=initial_state,
-        last_attempted=previous.last_attempted_deployment_id if previous is not None else None,
-        last_succeeded=previous.last_succeeded_deployment_id if previous is not None else None,
-        now=ctx.now,
+    """Start a deployment of `resource` in the request's transaction (`deployables.start`); wake the
+    workers on commit. A create passes the `now` its row was written with."""
+    deployment_id = deployables.start(
+        connection, resource, row, start, ids=ctx.runtime.ids, now=ctx.now if now is None else now
     )
     ctx.after_commit.append(ctx.runtime.wake)
     return deployment_id
 
 
+def create_deployable(
+    ctx: Context,
+    connection: Connection,
+    resource: deployables.Target,
+    columns: dict[str, Any],
+    start: deployables.Start,
+    now: float | None = None,
+) -> str:
+    """Write a new deployable and start its CREATE deployment (`deployables.create`) at `now` (default: the
+    clock's); wake the workers on commit."""
+    at = ctx.now if now is None else now
+    deployment_id = deployables.create(connection, resource, columns, start, ids=ctx.runtime.ids, now=at)
+    ctx.after_commit.append(ctx.runtime.wake)
+    return deployment_id
+
+
 def cancel_deployment(
-    ctx: Context, connection: Connection, table: sa.Table, where: Any, row: Row[Any], refusal: str
+    ctx: Context, connection: Connection, resource: deployables.Target, row: Row[Any]
 ) -> None:
-    """Ask for the cancel of a resource's in-flight deployment (`row` is the resource, `where` selects it
-    in `table`), a deployment or a deletion: both move to CANCELLING and the workers are woken on commit;
-    where the deployment's provisioner has nothing left to run (Terraform handed over to its automation)
-    it is settled CANCELLED at once. ConflictException(`refusal`) when nothing is in progress."""
-    if row.deployment_status not in (IN_PROGRESS, DELETE_IN_PROGRESS):
-        raise ConflictException(refusal)
-    connection.execute(sa.update(table).where(where).values(deployment_status=CANCELLING))
-    deployment_store.set_status(connection, row.last_attempted_deployment_id, CANCELLING, ctx.now)
-    control.cancel_requested(connection, ctx.now, row.last_attempted_deployment_id)
+    """Ask for the cancel of a resource's in-flight deployment or deletion (`deployables.cancel`); where
+    the deployment's provisioner has nothing left to run (Terraform handed over to its automation) it is
+    settled CANCELLED at once; the workers are woken on commit."""
+    deployment_id = deployables.cancel(connection, resource, row, ctx.now)
+    control.cancel_requested(connection, ctx.now, deployment_id)
     ctx.after_commit.append(ctx.runtime.wake)
 
 

@@ -19,50 +19,37 @@ or its attached instance has a deployment in flight, UpdateComponent is refused 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon import deployables
 from baryon.api.common import (
-    cancel_deployment,
     check_account_quota,
     clean,
-    next_token,
-    not_found,
-    page_position,
-    page_size,
+    create_deployable,
+    find,
+    narrowed,
+    page_by_name,
+    require,
     start_deployment,
+    target,
 )
-from baryon.api.environments import require_environment
-from baryon.api.notify import lookup
 from baryon.api.registry import Context, Params, operation
-from baryon.api.resources import resolver
-from baryon.api.services import require_instance, require_service
+from baryon.api.service_lookup import require_service
 from baryon.api.tags import put_tags
-from baryon.api.versioning import schema_of
 from baryon.bundles.component import ComponentManifest, parse_component_manifest
 from baryon.bundles.errors import BundleError
-from baryon.domain import arns
-from baryon.domain.deployments import (
-    BUSY,
-    CREATE,
-    DELETE,
-    DELETE_IN_PROGRESS,
-    IN_PROGRESS,
-    NONE,
-    UPDATE,
-)
-from baryon.domain.specs import (
-    SERVICE_INPUT,
-    parse_instance_spec_from_service_spec,
-    resolve_current_values,
-    validate_inputs,
-)
+from baryon.deployables import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, Start
+from baryon.deployables.wire import with_warnings
+from baryon.domain.deployments import BUSY, CREATE, DELETE, DELETE_IN_PROGRESS, NONE, UPDATE
+from baryon.domain.specs import SERVICE_INPUT, Inputs, parse_instance_spec_from_service_spec, spec_inputs
+from baryon.domain.template_versions import schema_of
 from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import components as component_store
-from baryon.store import deployments as deployment_store
 from baryon.store import templates as template_store
 from baryon.store.schema import components, environments, service_instances, services
 
@@ -73,54 +60,18 @@ S = services.c
 DIRECTLY_DEFINED = "DIRECTLY_DEFINED"
 CLOUDFORMATION = "jinja"
 TERRAFORM = "hcl"
-COMPONENT = "COMPONENT"
 MEMBER = "component"
-
-
-def component_arn(ctx: Context, name: str) -> str:
-    return arns.arn(ctx.region, ctx.account_id, f"component/{name}")
-
-
-_COMPONENT = sa.select(
-    components,
-    E.name.label("environment_name"),
-    S.name.label("service_name"),
-    I.name.label("service_instance_name"),
-).select_from(
-    components.join(environments, E.id == C.environment_id)
-    .outerjoin(service_instances, I.id == C.service_instance_id)
-    .outerjoin(services, S.id == I.service_id)
-)
-
-
-def _find(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
-    return connection.execute(
-        _COMPONENT.where(C.account_id == ctx.account_id, C.region == ctx.region, C.name == name)
-    ).first()
-
-
-def _require(connection: Connection, ctx: Context, name: str) -> Row[Any]:
-    row = _find(connection, ctx, name)
-    if row is None:
-        raise not_found("component", component_arn(ctx, name))
-    return row
 
 
 def component_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "name": row.name,
-        "arn": component_arn(ctx, row.name),
+        "arn": target(ctx, COMPONENT, row.name).arn,
         "environmentName": row.environment_name,
         "serviceName": row.service_name,
         "serviceInstanceName": row.service_instance_name,
-        "deploymentStatus": row.deployment_status,
-        "deploymentStatusMessage": row.deployment_status_message,
-        "createdAt": row.created_at,
         "lastModifiedAt": row.last_modified_at,
-        "lastDeploymentAttemptedAt": row.last_deployment_attempted_at,
-        "lastDeploymentSucceededAt": row.last_deployment_succeeded_at,
-        "lastAttemptedDeploymentId": row.last_attempted_deployment_id,
-        "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
+        **deployables.deployment_members(row),
     }
     if not summary:
         shape["description"] = row.description
@@ -179,7 +130,7 @@ def _attachable(
 ) -> tuple[Row[Any], Row[Any]]:
     """(service, instance) a component may be attached to; raises when the instance refuses it."""
     service = require_service(connection, ctx, service_name)
-    instance = require_instance(connection, ctx, service_name, instance_name)
+    instance = require(ctx, connection, SERVICE_INSTANCE, service_name, instance_name)
     if instance.deployment_status in BUSY:
         raise ConflictException(
             f"Service instance {instance_name} of service {service_name} has a deployment in progress "
@@ -204,16 +155,16 @@ def _attachable(
 
 def _inputs(
     connection: Connection, component: str, service: Row[Any], instance: Row[Any], service_spec: str | None
-) -> dict[str, Any]:
+) -> Inputs:
     """The instance inputs the component sees: from its serviceSpec, else the instance's own."""
     current: dict[str, Any] = orjson.loads(instance.inputs)
     if service_spec is None:
-        return current
-    given = parse_instance_spec_from_service_spec(service_spec, instance.name)
-    return validate_inputs(
+        return Inputs(current, None)
+    return spec_inputs(
         schema_of(_instance_version(connection, service, instance)),
         SERVICE_INPUT,
-        resolve_current_values(given, current),
+        parse_instance_spec_from_service_spec(service_spec, instance.name),
+        current,
         where=f"component {component}",
     )
 
@@ -225,7 +176,7 @@ def _state(
     service_name: str | None,
     instance_name: str | None,
     service_spec: str | None,
-    inputs: dict[str, Any] | None,
+    inputs: Inputs | None,
 ) -> dict[str, Any]:
     """A ComponentState union; `manifest` and `inputs` are kept for the engine and not shown."""
     state: dict[str, Any] = {"templateFile": template_file, "manifest": manifest}
@@ -234,9 +185,10 @@ def _state(
         state["serviceInstanceName"] = instance_name
     if service_spec is not None:
         state["serviceSpec"] = service_spec
-    if inputs is not None:
-        state["inputs"] = inputs
-    return {MEMBER: state}
+    if inputs is None:
+        return {MEMBER: state}
+    state["inputs"] = inputs.values
+    return with_warnings({MEMBER: state}, inputs.warnings)
 
 
 def _current_state(row: Row[Any]) -> dict[str, Any]:
@@ -247,36 +199,6 @@ def _current_state(row: Row[Any]) -> dict[str, Any]:
         instance_name=row.service_instance_name,
         service_spec=row.service_spec,
         inputs=None,
-    )
-
-
-def _start(
-    ctx: Context,
-    connection: Connection,
-    *,
-    name: str,
-    created_at: float,
-    operation_name: str,
-    environment_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-    previous: Row[Any] | None,
-) -> str:
-    member = target_state[MEMBER]
-    return start_deployment(
-        ctx,
-        connection,
-        target_type=COMPONENT,
-        arn=component_arn(ctx, name),
-        created_at=created_at,
-        operation_name=operation_name,
-        environment_name=environment_name,
-        service_name=member.get("serviceName"),
-        instance_name=member.get("serviceInstanceName"),
-        component_name=name,
-        target_state=target_state,
-        initial_state=initial_state,
-        previous=previous,
     )
 
 
@@ -303,11 +225,11 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         raise ValidationException(
             "serviceSpec can only be given when the component is attached to a service instance."
         )
-    if _find(connection, ctx, name) is not None:
+    if find(ctx, connection, COMPONENT, name) is not None:
         raise ConflictException(f"A component named {name} already exists.")
     check_account_quota(ctx, connection, components, ctx.runtime.quotas.components, "components")
     manifest = _manifest(params["manifest"], params["templateFile"])
-    inputs: dict[str, Any] = {}
+    inputs = Inputs({}, None)
     instance: Row[Any] | None = None
     if pair is not None:
         service, instance = _attachable(ctx, connection, name, *pair)
@@ -317,97 +239,50 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
                 f"Service instance {instance.name} of service {service.name} runs in environment "
                 f"{instance.environment_name}, not {given_environment}."
             )
-        environment = require_environment(connection, ctx, instance.environment_name)
+        environment = require(ctx, connection, ENVIRONMENT, instance.environment_name)
         inputs = _inputs(connection, name, service, instance, params.get("serviceSpec"))
     else:
-        environment = require_environment(connection, ctx, params["environmentName"])
+        environment = require(ctx, connection, ENVIRONMENT, params["environmentName"])
     _usable_environment(environment, manifest, name)
     now = ctx.now
-    connection.execute(
-        sa.insert(components).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            name=name,
-            environment_id=environment.id,
-            service_instance_id=instance.id if instance is not None else None,
-            description=params.get("description"),
-            service_spec=params.get("serviceSpec"),
-            manifest=params["manifest"],
-            template_file=params["templateFile"],
-            rendering_engine=manifest.rendering_engine,
-            deployment_status=IN_PROGRESS,
-            created_at=now,
-            last_modified_at=now,
-            last_deployment_attempted_at=now,
-            last_client_request_token=params.get("clientToken"),
-            outputs="[]",
-            resources="[]",
-        )
+    columns = {
+        "name": name,
+        "environment_id": environment.id,
+        "service_instance_id": instance.id if instance is not None else None,
+        "description": params.get("description"),
+        "service_spec": params.get("serviceSpec"),
+        "manifest": params["manifest"],
+        "template_file": params["templateFile"],
+        "rendering_engine": manifest.rendering_engine,
+        "last_modified_at": now,
+        "last_client_request_token": params.get("clientToken"),
+    }
+    target_state = _state(
+        manifest=params["manifest"],
+        template_file=params["templateFile"],
+        service_name=pair[0] if pair else None,
+        instance_name=pair[1] if pair else None,
+        service_spec=params.get("serviceSpec"),
+        inputs=inputs,
     )
-    put_tags(ctx, connection, component_arn(ctx, name), params.get("tags") or [])
-    deployment_id = _start(
-        ctx,
-        connection,
-        name=name,
-        created_at=now,
-        operation_name=CREATE,
-        environment_name=environment.name,
-        target_state=_state(
-            manifest=params["manifest"],
-            template_file=params["templateFile"],
-            service_name=pair[0] if pair else None,
-            instance_name=pair[1] if pair else None,
-            service_spec=params.get("serviceSpec"),
-            inputs=inputs,
-        ),
-        initial_state=None,
-        previous=None,
+    resource = target(ctx, COMPONENT, name)
+    create_deployable(
+        ctx, connection, resource, columns, Start(CREATE, environment.name, target_state), now=now
     )
-    connection.execute(
-        sa.update(components)
-        .where(C.account_id == ctx.account_id, C.region == ctx.region, C.name == name)
-        .values(last_attempted_deployment_id=deployment_id)
-    )
-    return {"component": component_shape(ctx, _require(connection, ctx, name))}
-
-
-@operation("GetComponent", write=False)
-def get_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return {"component": component_shape(ctx, _require(connection, ctx, params["name"]))}
+    put_tags(ctx, connection, resource.arn, params.get("tags") or [])
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, name))}
 
 
 @operation("ListComponents", write=False)
 def list_components(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    if params.get("serviceInstanceName") and not params.get("serviceName"):
-        raise ValidationException("serviceInstanceName needs serviceName.")
-    query = _COMPONENT.where(C.account_id == ctx.account_id, C.region == ctx.region)
-    for member, column in (
-        ("environmentName", E.name),
-        ("serviceName", S.name),
-        ("serviceInstanceName", I.name),
-    ):
-        if params.get(member):
-            query = query.where(column == params[member])
-    extra = "|".join(
-        str(params.get(k, "")) for k in ("environmentName", "serviceName", "serviceInstanceName")
-    )
-    after = page_position(ctx, params, extra)
-    if after is not None:
-        query = query.where(C.name > after)
-    size = page_size(params)
-    rows = connection.execute(query.order_by(C.name).limit(size + 1)).all()
-    result: dict[str, Any] = {"components": [component_shape(ctx, row, summary=True) for row in rows[:size]]}
-    if len(rows) > size:
-        result["nextToken"] = next_token(ctx, rows[size - 1].name, extra)
-    return result
+    names = {"environmentName": E.name, "serviceName": S.name, "serviceInstanceName": I.name}
+    query, extra = narrowed(deployables.scoped(COMPONENT), params, names)
+    shape = partial(component_shape, ctx, summary=True)
+    return page_by_name(ctx, params, connection, query, C.name, shape, member="components", extra=extra)
 
 
-def _refuse_busy(row: Row[Any], connection: Connection) -> None:
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Component {row.name} has a deployment in progress ({row.deployment_status}); wait for it to "
-            "finish or cancel it."
-        )
+def _refuse_busy(ctx: Context, row: Row[Any], connection: Connection) -> None:
+    deployables.refuse_busy(target(ctx, COMPONENT, row.name), row)
     if row.service_instance_id is not None:
         status = connection.execute(
             sa.select(I.deployment_status).where(I.id == row.service_instance_id)
@@ -422,8 +297,8 @@ def _refuse_busy(row: Row[Any], connection: Connection) -> None:
 
 @operation("UpdateComponent", write=True)
 def update_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["name"])
-    _refuse_busy(row, connection)
+    row = require(ctx, connection, COMPONENT, params["name"])
+    _refuse_busy(ctx, row, connection)
     changes: dict[str, Any] = {
         "last_modified_at": ctx.now,
         "last_client_request_token": params.get("clientToken"),
@@ -440,7 +315,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
                 f"{', '.join(given)} need deploymentType CURRENT_VERSION."
             )
         connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
-        return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+        return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}
     service_name, instance_name = _new_attachment(row, params)
     service: Row[Any] | None = None
     instance: Row[Any] | None = None
@@ -448,7 +323,7 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
     if service_name and instance_name:
         if same:
             service = require_service(connection, ctx, service_name)
-            instance = require_instance(connection, ctx, service_name, instance_name)
+            instance = require(ctx, connection, SERVICE_INSTANCE, service_name, instance_name)
         else:
             service, instance = _attachable(ctx, connection, row.name, service_name, instance_name)
             if instance.environment_id != row.environment_id:
@@ -466,42 +341,39 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
         service_spec = row.service_spec
     template_file = params.get("templateFile", row.template_file)
     manifest = _manifest(row.manifest, template_file)
-    environment = require_environment(connection, ctx, row.environment_name)
+    environment = require(ctx, connection, ENVIRONMENT, row.environment_name)
     _usable_environment(environment, manifest, row.name)
     inputs = (
         _inputs(connection, row.name, service, instance, service_spec)
         if service is not None and instance is not None
-        else {}
-    )
-    deployment_id = _start(
-        ctx,
-        connection,
-        name=row.name,
-        created_at=row.created_at,
-        operation_name=UPDATE,
-        environment_name=row.environment_name,
-        target_state=_state(
-            manifest=row.manifest,
-            template_file=template_file,
-            service_name=service_name,
-            instance_name=instance_name,
-            service_spec=service_spec,
-            inputs=inputs,
-        ),
-        initial_state=_current_state(row),
-        previous=row,
+        else Inputs({}, None)
     )
     changes.update(
         service_instance_id=instance.id if instance is not None else None,
         service_spec=service_spec,
         template_file=template_file,
-        deployment_status=IN_PROGRESS,
-        deployment_status_message=None,
-        last_deployment_attempted_at=ctx.now,
-        last_attempted_deployment_id=deployment_id,
     )
-    connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
-    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
+    start_deployment(
+        ctx,
+        connection,
+        target(ctx, COMPONENT, row.name),
+        row,
+        Start(
+            UPDATE,
+            row.environment_name,
+            _state(
+                manifest=row.manifest,
+                template_file=template_file,
+                service_name=service_name,
+                instance_name=instance_name,
+                service_spec=service_spec,
+                inputs=inputs,
+            ),
+            _current_state(row),
+            extra=changes,
+        ),
+    )
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}
 
 
 def _new_attachment(row: Row[Any], params: Params) -> tuple[str | None, str | None]:
@@ -532,84 +404,21 @@ def _new_attachment(row: Row[Any], params: Params) -> tuple[str | None, str | No
 
 @operation("DeleteComponent", write=True)
 def delete_component(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["name"])
+    row = require(ctx, connection, COMPONENT, params["name"])
     if row.service_instance_id is not None:
         raise ConflictException(
             f"Component {row.name} is attached to service instance {row.service_instance_name} of service "
             f"{row.service_name}; detach it (UpdateComponent with empty serviceName and "
             "serviceInstanceName) before deleting it."
         )
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Component {row.name} has a deployment in progress ({row.deployment_status}); wait for it to "
-            "finish or cancel it."
-        )
+    resource = target(ctx, COMPONENT, row.name)
+    deployables.refuse_busy(resource, row)
     state = _current_state(row)
-    deployment_id = _start(
+    start_deployment(
         ctx,
         connection,
-        name=row.name,
-        created_at=row.created_at,
-        operation_name=DELETE,
-        environment_name=row.environment_name,
-        target_state=state,
-        initial_state=state,
-        previous=row,
+        resource,
+        row,
+        Start(DELETE, row.environment_name, state, state, status=DELETE_IN_PROGRESS),
     )
-    connection.execute(
-        sa.update(components)
-        .where(C.id == row.id)
-        .values(
-            deployment_status=DELETE_IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-        )
-    )
-    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
-
-
-@operation("CancelComponentDeployment", write=True)
-def cancel_component_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["componentName"])
-    refusal = f"Component {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-    cancel_deployment(ctx, connection, components, C.id == row.id, row, refusal)
-    return {"component": component_shape(ctx, _require(connection, ctx, row.name))}
-
-
-@operation("ListComponentOutputs", write=False)
-def list_component_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = _require(connection, ctx, params["componentName"])
-    deployment_id = params.get("deploymentId")
-    if not deployment_id:
-        return {"outputs": orjson.loads(row.outputs)}
-    record = deployment_store.find(connection, deployment_id)
-    if (
-        record is None
-        or record.account_id != ctx.account_id
-        or record.region != ctx.region
-        or record.target_arn != component_arn(ctx, row.name)
-    ):
-        raise not_found("deployment", deployment_id)
-    return {"outputs": orjson.loads(record.outputs or "[]")}
-
-
-@operation("ListComponentProvisionedResources", write=False)
-def list_component_provisioned_resources(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    row = _require(connection, ctx, params["componentName"])
-    return {"provisionedResources": orjson.loads(row.resources)}
-
-
-def _by_arn(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> Row[Any] | None:
-    parts = parsed.parts
-    return _find(connection, ctx, parts[1]) if len(parts) == 2 else None
-
-
-@resolver("component")
-def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
-    return _by_arn(connection, ctx, parsed) is not None
-
-
-lookup("component")(_by_arn)
+    return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}

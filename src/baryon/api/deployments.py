@@ -1,5 +1,8 @@
 """GetDeployment, ListDeployments and DeleteDeployment (reference §1.12).
 
+A deployment's `deploymentStatusMessage` also carries the warnings of the request that started it
+(inputs the schema does not define, kept as given); its states show only their model members.
+
 Invariants: deployment records are scoped by account and region; the optional names of GetDeployment
 must match the record; a record of a deployment in flight, or the one a resource's current state rests
 on, cannot be deleted (ValidationException: DeleteDeployment's model lists no ConflictException).
@@ -9,40 +12,36 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon import deployables
+from baryon.api.common import clean, narrowed, next_token, not_found, page_position, page_size
 from baryon.api.registry import Context, Params, operation
+from baryon.deployables.wire import state_shape, status_message
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.protocol.errors import ValidationException
-from baryon.store.schema import components, deployments, environments
+from baryon.store.schema import deployments
 
 D = deployments.c
-_STATE_MEMBERS = {
-    "environment": ("templateName", "templateMajorVersion", "templateMinorVersion", "spec"),
-    "component": ("serviceName", "serviceInstanceName", "serviceSpec", "templateFile"),
+#: The name members of GetDeployment and ListDeployments, and the record columns they match.
+_NAME_COLUMNS = {
+    "environmentName": "environment_name",
+    "serviceName": "service_name",
+    "serviceInstanceName": "service_instance_name",
+    "componentName": "component_name",
 }
 
 
-def _state(text: str | None) -> dict[str, Any] | None:
-    """The stored state as its wire union (members Baryon keeps for itself are left out)."""
-    if not text:
-        return None
-    state: dict[str, Any] = orjson.loads(text)
-    wire: dict[str, Any] = {}
-    for member, value in state.items():
-        allowed = _STATE_MEMBERS.get(member)
-        wire[member] = {k: v for k, v in value.items() if allowed is None or k in allowed}
-    return wire
+def _arn(ctx: Context, deployment_id: str) -> str:
+    return arns.deployment_arn(ctx.region, ctx.account_id, deployment_id)
 
 
 def deployment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
     shape = {
         "id": row.id,
-        "arn": arns.arn(ctx.region, ctx.account_id, f"deployment/{row.id}"),
+        "arn": _arn(ctx, row.id),
         "targetArn": row.target_arn,
         "targetResourceType": row.target_type,
         "targetResourceCreatedAt": row.target_created_at,
@@ -58,9 +57,9 @@ def deployment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> d
         "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
     }
     if not summary:
-        shape["deploymentStatusMessage"] = row.deployment_status_message
-        shape["initialState"] = _state(row.initial_state)
-        shape["targetState"] = _state(row.target_state)
+        shape["deploymentStatusMessage"] = status_message(row.deployment_status_message, row.target_state)
+        shape["initialState"] = state_shape(row.initial_state)
+        shape["targetState"] = state_shape(row.target_state)
     return clean(shape)
 
 
@@ -71,7 +70,7 @@ def _require(ctx: Context, connection: Connection, deployment_id: str) -> Row[An
         )
     ).first()
     if row is None:
-        raise not_found("deployment", arns.arn(ctx.region, ctx.account_id, f"deployment/{deployment_id}"))
+        raise not_found("deployment", _arn(ctx, deployment_id))
     return row
 
 
@@ -80,33 +79,18 @@ def get_deployment(ctx: Context, params: Params, connection: Connection) -> dict
     if params.get("serviceInstanceName") and not params.get("serviceName"):
         raise ValidationException("serviceInstanceName needs serviceName.")
     row = _require(ctx, connection, params["id"])
-    for member, column in (
-        ("environmentName", "environment_name"),
-        ("serviceName", "service_name"),
-        ("serviceInstanceName", "service_instance_name"),
-        ("componentName", "component_name"),
-    ):
+    for member, column in _NAME_COLUMNS.items():
         if params.get(member) and getattr(row, column) != params[member]:
-            raise not_found("deployment", arns.arn(ctx.region, ctx.account_id, f"deployment/{row.id}"))
+            raise not_found("deployment", _arn(ctx, row.id))
     return {"deployment": deployment_shape(ctx, row)}
 
 
 @operation("ListDeployments", write=False)
 def list_deployments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    if params.get("serviceInstanceName") and not params.get("serviceName"):
-        raise ValidationException("serviceInstanceName needs serviceName.")
-    query = sa.select(deployments).where(D.account_id == ctx.account_id, D.region == ctx.region)
-    for member, column in (
-        ("environmentName", D.environment_name),
-        ("serviceName", D.service_name),
-        ("serviceInstanceName", D.service_instance_name),
-        ("componentName", D.component_name),
-    ):
-        if params.get(member):
-            query = query.where(column == params[member])
-    extra = "|".join(
-        str(params.get(k, ""))
-        for k in ("environmentName", "serviceName", "serviceInstanceName", "componentName")
+    query, extra = narrowed(
+        sa.select(deployments).where(D.account_id == ctx.account_id, D.region == ctx.region),
+        params,
+        {member: D[column] for member, column in _NAME_COLUMNS.items()},
     )
     after = page_position(ctx, params, extra)
     if after is not None:
@@ -132,22 +116,16 @@ def delete_deployment(ctx: Context, params: Params, connection: Connection) -> d
         raise ValidationException(
             f"Deployment {row.id} is {row.deployment_status}; it cannot be deleted yet."
         )
-    current = connection.execute(
-        sa.select(environments.c.id).where(environments.c.last_succeeded_deployment_id == row.id).limit(1)
-    ).first()
-    if current is not None:
-        raise ValidationException(
-            f"Deployment {row.id} is the last successful deployment of environment {row.environment_name}; "
-            "it cannot be deleted."
-        )
-    component = connection.execute(
-        sa.select(components.c.name).where(components.c.last_succeeded_deployment_id == row.id).limit(1)
-    ).first()
-    if component is not None:
-        raise ValidationException(
-            f"Deployment {row.id} is the last successful deployment of component {component.name}; "
-            "it cannot be deleted."
-        )
+    for kind in (deployables.ENVIRONMENT, deployables.COMPONENT):
+        column = kind.table.c
+        holder = connection.execute(
+            sa.select(column.name).where(column.last_succeeded_deployment_id == row.id).limit(1)
+        ).first()
+        if holder is not None:
+            raise ValidationException(
+                f"Deployment {row.id} is the last successful deployment of {kind.label} {holder.name}; "
+                "it cannot be deleted."
+            )
     shape = deployment_shape(ctx, row)
     connection.execute(sa.delete(deployments).where(D.id == row.id))
     return {"deployment": shape}

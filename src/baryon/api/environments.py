@@ -9,53 +9,38 @@ environment with service instances or components in it cannot be deleted.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon import deployables
 from baryon.api.common import (
-    cancel_deployment,
     check_account_quota,
     clean,
-    next_token,
-    not_found,
-    page_position,
-    page_size,
+    create_deployable,
+    find,
+    page_by_name,
+    require,
     start_deployment,
+    target,
 )
-from baryon.api.kinds import ENVIRONMENT
+from baryon.api.kinds import ENVIRONMENT as TEMPLATE_KIND
 from baryon.api.registry import Context, Params, operation
 from baryon.api.repositories import repository_branch
-from baryon.api.resources import resolver
 from baryon.api.tags import put_tags
-from baryon.api.templates import require_template
-from baryon.api.versioning import parts_of, published_version, schema_of, update_target
-from baryon.domain import arns
-from baryon.domain.deployments import (
-    BUSY,
-    CREATE,
-    DELETE,
-    DELETE_IN_PROGRESS,
-    IN_PROGRESS,
-    NONE,
-    UPDATE,
-)
-from baryon.domain.specs import (
-    ENVIRONMENT_INPUT,
-    parse_environment_spec,
-    resolve_current_values,
-    validate_inputs,
-)
+from baryon.api.templates import version_for_create, version_for_update
+from baryon.deployables import ENVIRONMENT, Start
+from baryon.deployables.wire import with_warnings
+from baryon.domain.deployments import CREATE, DELETE, DELETE_IN_PROGRESS, NONE, UPDATE
+from baryon.domain.specs import ENVIRONMENT_INPUT, parse_environment_spec, spec_inputs
+from baryon.domain.template_versions import rendering_engine, schema_of
 from baryon.domain.versions import parse_part
-from baryon.protocol.errors import (
-    ConflictException,
-    ResourceNotFoundException,
-    ValidationException,
-)
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from baryon.store import components as component_store
-from baryon.store import deployments as deployment_store
+from baryon.store import templates as template_store
 from baryon.store.schema import environments, service_instances, services, templates
 
 E = environments.c
@@ -63,45 +48,14 @@ T = templates.c
 CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
 
 
-def environment_arn(ctx: Context, name: str) -> str:
-    return arns.arn(ctx.region, ctx.account_id, f"environment/{name}")
-
-
-_FIND = (
-    sa.select(environments, T.name.label("template_name"))
-    .join(templates, T.id == E.template_id)
-    .where(E.account_id == sa.bindparam("account_id"), E.region == sa.bindparam("region"))
-)
-
-
-def find_environment(connection: Connection, ctx: Context, name: str) -> Row[Any] | None:
-    return connection.execute(
-        _FIND.where(E.name == name), {"account_id": ctx.account_id, "region": ctx.region}
-    ).first()
-
-
-def require_environment(connection: Connection, ctx: Context, name: str) -> Row[Any]:
-    row = find_environment(connection, ctx, name)
-    if row is None:
-        raise not_found("environment", environment_arn(ctx, name))
-    return row
-
-
 def environment_shape(ctx: Context, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
     shape = {
         "name": row.name,
-        "arn": environment_arn(ctx, row.name),
+        "arn": target(ctx, ENVIRONMENT, row.name).arn,
         "templateName": row.template_name,
-        "templateMajorVersion": str(row.template_major),
-        "templateMinorVersion": str(row.template_minor),
-        "deploymentStatus": row.deployment_status,
-        "deploymentStatusMessage": row.deployment_status_message,
+        **deployables.version_members(row),
+        **deployables.deployment_members(row),
         "description": row.description,
-        "createdAt": row.created_at,
-        "lastDeploymentAttemptedAt": row.last_deployment_attempted_at,
-        "lastDeploymentSucceededAt": row.last_deployment_succeeded_at,
-        "lastAttemptedDeploymentId": row.last_attempted_deployment_id,
-        "lastSucceededDeploymentId": row.last_succeeded_deployment_id,
         "protonServiceRoleArn": row.proton_service_role_arn,
         "environmentAccountConnectionId": row.environment_account_connection_id,
         "environmentAccountId": row.environment_account_id,
@@ -147,7 +101,7 @@ def _check_provisioning(
         if repository is not None:
             raise ValidationException(f"{label} is customer managed; do not give a provisioningRepository.")
         return None
-    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    engine = rendering_engine(version, "infrastructure")
     if engine == "codebuild":
         if repository is not None:
             raise ValidationException(
@@ -187,7 +141,7 @@ def _check_update_method(
     if template.provisioning == CUSTOMER_MANAGED:
         return
     label = f"Version {version.major}.{version.minor} of environment template {template.name}"
-    engine = parts_of(version).get("infrastructure", {}).get("rendering_engine")
+    engine = rendering_engine(version, "infrastructure")
     if engine == "codebuild":
         if not changes.get("codebuild_role_arn", row.codebuild_role_arn):
             raise ValidationException(_CODEBUILD_ROLE_REQUIRED)
@@ -210,7 +164,7 @@ def _check_update_method(
         )
 
 
-def _target_state(template_name: str, major: int, minor: int, spec: str | None) -> dict[str, Any]:
+def _state(template_name: str, major: int, minor: int, spec: str | None) -> dict[str, Any]:
     state = {
         "templateName": template_name,
         "templateMajorVersion": str(major),
@@ -221,98 +175,47 @@ def _target_state(template_name: str, major: int, minor: int, spec: str | None) 
     return {"environment": state}
 
 
-def _start(
-    ctx: Context,
-    connection: Connection,
-    row: Row[Any],
-    operation_name: str,
-    target_state: dict[str, Any],
-    initial_state: dict[str, Any] | None,
-) -> str:
-    return start_deployment(
-        ctx,
-        connection,
-        target_type="ENVIRONMENT",
-        arn=environment_arn(ctx, row.name),
-        created_at=row.created_at,
-        operation_name=operation_name,
-        environment_name=row.name,
-        target_state=target_state,
-        initial_state=initial_state,
-        previous=row,
-    )
+def _current_state(row: Row[Any]) -> dict[str, Any]:
+    return _state(row.template_name, row.template_major, row.template_minor, row.spec)
 
 
 @operation("CreateEnvironment", write=True)
 def create_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["name"]
-    template = require_template(ctx, connection, ENVIRONMENT, params["templateName"])
-    minor = params.get("templateMinorVersion")
-    version = published_version(
-        connection,
-        ENVIRONMENT,
-        template,
-        parse_part(params["templateMajorVersion"]),
-        parse_part(minor) if minor is not None else None,
-    )
-    if find_environment(connection, ctx, name) is not None:
+    template, chosen = version_for_create(ctx, connection, TEMPLATE_KIND, params)
+    if find(ctx, connection, ENVIRONMENT, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
     check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
+    version = template_store.chosen_version(connection, template, chosen)
     repository = _check_provisioning(ctx, connection, template, version, params)
-    raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
-    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")
-    now = ctx.now
-    result = connection.execute(
-        sa.insert(environments).values(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            name=name,
-            template_id=template.id,
-            description=params.get("description"),
-            proton_service_role_arn=params.get("protonServiceRoleArn"),
-            codebuild_role_arn=params.get("codebuildRoleArn"),
-            component_role_arn=params.get("componentRoleArn"),
-            provisioning=CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
-            provisioning_repository=orjson.dumps(repository).decode() if repository is not None else None,
-            template_major=version.major,
-            template_minor=version.minor,
-            spec=params["spec"],
-            inputs=orjson.dumps(inputs).decode(),
-            deployment_status=IN_PROGRESS,
-            created_at=now,
-            last_deployment_attempted_at=now,
-            last_deployment_succeeded_at=now,
-            outputs="[]",
-            resources="[]",
-        )
+    inputs = spec_inputs(
+        schema_of(version),
+        ENVIRONMENT_INPUT,
+        parse_environment_spec(params["spec"]),
+        {},
+        where=f"environment {name}",
     )
-    assert result.inserted_primary_key is not None
-    put_tags(ctx, connection, environment_arn(ctx, name), params.get("tags") or [])
-    row = require_environment(connection, ctx, name)
-    deployment_id = _start(
-        ctx,
-        connection,
-        row,
-        CREATE,
-        _target_state(template.name, version.major, version.minor, params["spec"]),
-        None,
-    )
-    connection.execute(
-        sa.update(environments).where(E.id == row.id).values(last_attempted_deployment_id=deployment_id)
-    )
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, name))}
-
-
-@operation("GetEnvironment", write=False)
-def get_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, params["name"]))}
+    columns = {
+        "name": name,
+        "template_id": template.id,
+        "description": params.get("description"),
+        "proton_service_role_arn": params.get("protonServiceRoleArn"),
+        "codebuild_role_arn": params.get("codebuildRoleArn"),
+        "component_role_arn": params.get("componentRoleArn"),
+        "provisioning": CUSTOMER_MANAGED if template.provisioning == CUSTOMER_MANAGED else None,
+        "provisioning_repository": orjson.dumps(repository).decode() if repository is not None else None,
+        **deployables.version_columns(chosen, params["spec"], inputs.values),
+    }
+    resource = target(ctx, ENVIRONMENT, name)
+    target_state = with_warnings(_state(template.name, *chosen, params["spec"]), inputs.warnings)
+    create_deployable(ctx, connection, resource, columns, Start(CREATE, name, target_state))
+    put_tags(ctx, connection, resource.arn, params.get("tags") or [])
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, name))}
 
 
 @operation("ListEnvironments", write=False)
 def list_environments(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    after = page_position(ctx, params, "environments")
-    size = page_size(params)
-    query = _FIND
+    query = deployables.scoped(ENVIRONMENT)
     filters = params.get("environmentTemplates") or []
     if filters:
         query = query.where(
@@ -325,28 +228,14 @@ def list_environments(ctx: Context, params: Params, connection: Connection) -> d
                 )
             )
         )
-    if after is not None:
-        query = query.where(E.name > after)
-    rows = connection.execute(
-        query.order_by(E.name).limit(size + 1), {"account_id": ctx.account_id, "region": ctx.region}
-    ).all()
-    result: dict[str, Any] = {
-        "environments": [environment_shape(ctx, row, summary=True) for row in rows[:size]]
-    }
-    if len(rows) > size:
-        result["nextToken"] = next_token(ctx, rows[size - 1].name, "environments")
-    return result
+    shape = partial(environment_shape, ctx, summary=True)
+    return page_by_name(
+        ctx, params, connection, query, E.name, shape, member="environments", extra="environments"
+    )
 
 
-@operation("UpdateEnvironment", write=True)
-def update_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["name"])
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
-            "to finish or cancel it."
-        )
-    deployment_type = params["deploymentType"]
+def _setting_changes(ctx: Context, connection: Connection, row: Row[Any], params: Params) -> dict[str, Any]:
+    """The columns an UpdateEnvironment changes besides its deployment (description, roles, repository)."""
     changes: dict[str, Any] = {}
     if "description" in params:
         changes["description"] = params["description"]
@@ -371,56 +260,51 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
             f"Environment {row.name} is provisioned through a repository (self-managed provisioning); do "
             "not give a protonServiceRoleArn."
         )
+    return changes
+
+
+@operation("UpdateEnvironment", write=True)
+def update_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
+    resource = target(ctx, ENVIRONMENT, params["name"])
+    row = deployables.require(connection, resource)
+    deployables.refuse_busy(resource, row)
+    deployment_type = params["deploymentType"]
+    changes = _setting_changes(ctx, connection, row, params)
     if deployment_type == NONE:
         for member in ("spec", "templateMajorVersion", "templateMinorVersion"):
             if member in params:
                 raise ValidationException(f"{member} cannot be given with deploymentType NONE.")
         if changes:
             connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
-        return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
-    template = connection.execute(sa.select(templates).where(T.id == row.template_id)).one()
-    version = update_target(
-        connection,
-        ENVIRONMENT,
-        template,
-        deployment_type,
-        (row.template_major, row.template_minor),
-        params.get("templateMajorVersion"),
-        params.get("templateMinorVersion"),
-    )
+        return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}
+    template, chosen, version = version_for_update(connection, TEMPLATE_KIND, row.template_id, row, params)
     spec_text = params.get("spec", row.spec)
-    current = orjson.loads(row.inputs)
-    raw = resolve_current_values(parse_environment_spec(spec_text), current) if spec_text else {}
-    inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {row.name}")
+    given = parse_environment_spec(spec_text) if spec_text else {}
+    inputs = spec_inputs(
+        schema_of(version),
+        ENVIRONMENT_INPUT,
+        given,
+        orjson.loads(row.inputs),
+        where=f"environment {row.name}",
+    )
     _check_update_method(row, template, version, changes)
-    target = _target_state(template.name, version.major, version.minor, spec_text)
-    target["environment"]["inputs"] = inputs
-    deployment_id = _start(
+    state = _state(template.name, *chosen, spec_text)
+    state["environment"]["inputs"] = inputs.values
+    start_deployment(
         ctx,
         connection,
+        resource,
         row,
-        UPDATE,
-        target,
-        _target_state(template.name, row.template_major, row.template_minor, row.spec),
+        Start(UPDATE, row.name, with_warnings(state, inputs.warnings), _current_state(row), extra=changes),
     )
-    changes.update(
-        deployment_status=IN_PROGRESS,
-        deployment_status_message=None,
-        last_deployment_attempted_at=ctx.now,
-        last_attempted_deployment_id=deployment_id,
-    )
-    connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}
 
 
 @operation("DeleteEnvironment", write=True)
 def delete_environment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["name"])
-    if row.deployment_status in BUSY:
-        raise ConflictException(
-            f"Environment {row.name} has a deployment in progress ({row.deployment_status}); wait for it "
-            "to finish or cancel it."
-        )
+    resource = target(ctx, ENVIRONMENT, params["name"])
+    row = deployables.require(connection, resource)
+    deployables.refuse_busy(resource, row)
     deployed = connection.execute(
         sa.select(service_instances.c.name, services.c.name.label("service_name"))
         .join(services, services.c.id == service_instances.c.service_id)
@@ -438,61 +322,8 @@ def delete_environment(ctx: Context, params: Params, connection: Connection) -> 
         raise ConflictException(
             f"Environment {row.name} has components (component {component.name}); delete them first."
         )
-    shape = environment_shape(ctx, row)
-    state = _target_state(row.template_name, row.template_major, row.template_minor, row.spec)
-    deployment_id = _start(ctx, connection, row, DELETE, state, state)
-    connection.execute(
-        sa.update(environments)
-        .where(E.id == row.id)
-        .values(
-            deployment_status=DELETE_IN_PROGRESS,
-            deployment_status_message=None,
-            last_deployment_attempted_at=ctx.now,
-            last_attempted_deployment_id=deployment_id,
-        )
+    state = _current_state(row)
+    start_deployment(
+        ctx, connection, resource, row, Start(DELETE, row.name, state, state, status=DELETE_IN_PROGRESS)
     )
-    shape.update(deploymentStatus=DELETE_IN_PROGRESS, lastAttemptedDeploymentId=deployment_id)
-    return {"environment": shape}
-
-
-@operation("CancelEnvironmentDeployment", write=True)
-def cancel_environment_deployment(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    refusal = f"Environment {row.name} has no deployment in progress to cancel ({row.deployment_status})."
-    cancel_deployment(ctx, connection, environments, E.id == row.id, row, refusal)
-    return {"environment": environment_shape(ctx, require_environment(connection, ctx, row.name))}
-
-
-def _deployment_record(connection: Connection, ctx: Context, deployment_id: str, row: Row[Any]) -> Any:
-    record = deployment_store.find(connection, deployment_id)
-    if (
-        record is None
-        or record.account_id != ctx.account_id
-        or record.region != ctx.region
-        or record.target_arn != environment_arn(ctx, row.name)
-    ):
-        raise not_found("deployment", deployment_id)
-    return record
-
-
-@operation("ListEnvironmentOutputs", write=False)
-def list_environment_outputs(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    if params.get("deploymentId"):
-        record = _deployment_record(connection, ctx, params["deploymentId"], row)
-        return {"outputs": orjson.loads(record.outputs or "[]")}
-    return {"outputs": orjson.loads(row.outputs)}
-
-
-@operation("ListEnvironmentProvisionedResources", write=False)
-def list_environment_provisioned_resources(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    row = require_environment(connection, ctx, params["environmentName"])
-    return {"provisionedResources": orjson.loads(row.resources)}
-
-
-@resolver("environment")
-def _resolve(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> bool:
-    parts = parsed.parts
-    return len(parts) == 2 and find_environment(connection, ctx, parts[1]) is not None
+    return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}

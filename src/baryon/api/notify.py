@@ -14,17 +14,14 @@ in the request's transaction, so the outcome and the resource change together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 from sqlalchemy.engine import Connection
 
+from baryon import deployables
 from baryon.api.common import not_found
-from baryon.api.environments import find_environment
 from baryon.api.registry import Context, Params, operation
-from baryon.api.services import find_instance, find_pipeline, find_service
-from baryon.domain import arns
 from baryon.domain.deployments import IN_PROGRESS
 from baryon.engine import control
 from baryon.protocol.errors import (
@@ -35,35 +32,6 @@ from baryon.protocol.errors import (
 from baryon.store import deployments as deployment_store
 
 MAX_OUTPUTS = 50
-
-#: ARN resource type -> lookup of the resource row (with `last_attempted_deployment_id`), or None.
-Lookup = Callable[[Connection, Context, arns.ParsedArn], Any]
-LOOKUPS: dict[str, Lookup] = {}
-
-
-def lookup(resource_type: str) -> Callable[[Lookup], Lookup]:
-    def register(function: Lookup) -> Lookup:
-        LOOKUPS[resource_type] = function
-        return function
-
-    return register
-
-
-@lookup("environment")
-def _environment(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> Any:
-    parts = parsed.parts
-    return find_environment(connection, ctx, parts[1]) if len(parts) == 2 else None
-
-
-@lookup("service")
-def _service_part(connection: Connection, ctx: Context, parsed: arns.ParsedArn) -> Any:
-    parts = parsed.parts
-    if len(parts) == 4 and parts[2] == "service-instance":
-        return find_instance(connection, ctx, parts[1], parts[3])
-    if len(parts) == 3 and parts[2] == "pipeline":
-        service = find_service(connection, ctx, parts[1])
-        return find_pipeline(connection, service.id) if service is not None else None
-    return None
 
 
 def _outputs(text: str | None) -> dict[str, str]:
@@ -87,17 +55,14 @@ def notify_resource_deployment_status_change(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
     arn = params["resourceArn"]
-    parsed = arns.parse(arn)
-    if parsed is None or parsed.resource_type not in LOOKUPS:
+    if deployables.from_arn(arn) is None:
         raise ValidationException(
             f"{arn} is not the ARN of an environment, a service instance, a service pipeline or a component."
         )
-    row = None
-    if parsed.account_id == ctx.account_id and parsed.region == ctx.region:
-        row = LOOKUPS[parsed.resource_type](connection, ctx, parsed)
-    if row is None:
+    found = deployables.find_by_arn(connection, ctx.account_id, ctx.region, arn)
+    if found is None:
         raise not_found("resource", arn)
-    current = row.last_attempted_deployment_id
+    current = found[1].last_attempted_deployment_id
     given_id = params.get("deploymentId")
     if given_id and given_id != current:
         raise ConflictException(f"Deployment {given_id} is not the current deployment of {arn}.")

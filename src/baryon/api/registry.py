@@ -67,10 +67,13 @@ def load_all() -> dict[str, Operation]:
     from baryon.api import (  # noqa: F401
         account,
         components,
+        deployable_operations,
         deployments,
         environments,
         notify,
         repositories,
+        service_instances,
+        service_pipelines,
         services,
         summary,
         tags,

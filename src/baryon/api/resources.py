@@ -1,8 +1,9 @@
 """Which ARNs name an existing resource of the caller: the one lookup behind the tag operations.
 
-Invariants: an ARN resolves only inside the caller's own account and region; each resource family
-registers one resolver for its ARN resource type (the part before the first `/`), so tagging works for
-every resource type without per-type tag code.
+Invariants: an ARN resolves only inside the caller's own account and region; the four deployable kinds
+resolve through the deployables registry; every other resource family registers one resolver for its
+ARN resource type (the part before the first `/`), so tagging works for every resource type without
+per-type tag code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
+from baryon import deployables
 from baryon.api.registry import Context
 from baryon.domain import arns
 
@@ -27,6 +29,8 @@ def resolver(resource_type: str) -> Callable[[Resolver], Resolver]:
 
 
 def exists(connection: Connection, ctx: Context, arn: str) -> bool:
+    if deployables.find_by_arn(connection, ctx.account_id, ctx.region, arn) is not None:
+        return True
     parsed = arns.parse(arn)
     if parsed is None or parsed.account_id != ctx.account_id or parsed.region != ctx.region:
         return False

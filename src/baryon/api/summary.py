@@ -1,8 +1,9 @@
 """GetResourcesSummary (reference §1.15): counts of templates and of deployed resources by staleness.
 
-Invariants: counts cover the caller's account and region only; a deployed resource is up to date when
-it runs its template's recommended version, behind a minor when it runs an older minor of the
-recommended major, behind a major when it runs an older major; `failed` counts FAILED and DELETE_FAILED
+Invariants: counts cover the caller's account and region only; how far a deployed resource is behind
+its template's recommended version is the one definition of `baryon.domain.template_versions`
+(`version_status`, in SQL `store.templates.version_status_sql`), which ListServiceInstances filters by;
+`failed` counts FAILED and DELETE_FAILED
 deployments (and, for services, every status that says FAILED, cleanup statuses included); components,
 which have no template version, count only `total` and `failed`.
 """
@@ -16,44 +17,31 @@ from sqlalchemy.engine import Connection
 
 from baryon.api.registry import Context, Params, operation
 from baryon.domain.deployments import DELETE_FAILED, FAILED
-from baryon.store.schema import (
-    components,
-    environments,
-    service_instances,
-    service_pipelines,
-    services,
-    templates,
-)
+from baryon.domain.template_versions import BEHIND_MAJOR, BEHIND_MINOR, UP_TO_DATE
+from baryon.store import schema
+from baryon.store.templates import version_status_sql
 
-T = templates.c
-S = services.c
+T = schema.templates.c
+S = schema.services.c
+
+
+_COUNTERS = {UP_TO_DATE: "upToDate", BEHIND_MINOR: "behindMinor", BEHIND_MAJOR: "behindMajor"}
 
 
 def _staleness(connection: Connection, table: sa.Table, join: Any, scope: Any) -> dict[str, int]:
     column = table.c
+    status = version_status_sql(
+        column.template_major, column.template_minor, T.recommended_major, T.recommended_minor
+    )
     rows = connection.execute(
-        sa.select(
-            column.template_major,
-            column.template_minor,
-            column.deployment_status,
-            T.recommended_major,
-            T.recommended_minor,
-        )
-        .select_from(join)
-        .where(scope)
+        sa.select(status.label("version_status"), column.deployment_status).select_from(join).where(scope)
     ).all()
     counts = {"total": len(rows), "upToDate": 0, "behindMinor": 0, "behindMajor": 0, "failed": 0}
     for row in rows:
         if row.deployment_status in (FAILED, DELETE_FAILED):
             counts["failed"] += 1
-        if row.recommended_major is None:
-            continue
-        if (row.template_major, row.template_minor) >= (row.recommended_major, row.recommended_minor):
-            counts["upToDate"] += 1
-        elif row.template_major == row.recommended_major:
-            counts["behindMinor"] += 1
-        else:
-            counts["behindMajor"] += 1
+        if row.version_status is not None:
+            counts[_COUNTERS[row.version_status]] += 1
     return counts
 
 
@@ -67,30 +55,37 @@ def get_resources_summary(ctx: Context, params: Params, connection: Connection) 
         ).scalar_one()
         return {"total": int(total)}
 
-    E = environments.c
-    env_scope = sa.and_(E.account_id == ctx.account_id, E.region == ctx.region)
-    service_scope = sa.and_(S.account_id == ctx.account_id, S.region == ctx.region)
-    instance_join = service_instances.join(services, S.id == service_instances.c.service_id).join(
-        templates, T.id == S.template_id
-    )
-    pipeline_join = service_pipelines.join(services, S.id == service_pipelines.c.service_id).join(
-        templates, T.id == S.template_id
-    )
-    service_rows = connection.execute(sa.select(S.status).where(service_scope)).all()
-    component_rows = connection.execute(
-        sa.select(components.c.deployment_status).where(
-            components.c.account_id == ctx.account_id, components.c.region == ctx.region
+    def in_scope(table: sa.Table) -> Any:
+        return sa.and_(table.c.account_id == ctx.account_id, table.c.region == ctx.region)
+
+    def of_service(table: sa.Table) -> Any:
+        return table.join(schema.services, S.id == table.c.service_id).join(
+            schema.templates, T.id == S.template_id
         )
+
+    environments = schema.environments
+    service_scope = in_scope(schema.services)
+    service_rows = connection.execute(sa.select(S.status).where(service_scope)).all()
+    components = schema.components
+    component_rows = connection.execute(
+        sa.select(components.c.deployment_status).where(in_scope(components))
     ).all()
     return {
         "counts": {
             "environmentTemplates": templates_of("ENVIRONMENT"),
             "serviceTemplates": templates_of("SERVICE"),
             "environments": _staleness(
-                connection, environments, environments.join(templates, T.id == E.template_id), env_scope
+                connection,
+                environments,
+                environments.join(schema.templates, T.id == environments.c.template_id),
+                in_scope(environments),
             ),
-            "serviceInstances": _staleness(connection, service_instances, instance_join, service_scope),
-            "pipelines": _staleness(connection, service_pipelines, pipeline_join, service_scope),
+            "serviceInstances": _staleness(
+                connection, schema.service_instances, of_service(schema.service_instances), service_scope
+            ),
+            "pipelines": _staleness(
+                connection, schema.service_pipelines, of_service(schema.service_pipelines), service_scope
+            ),
             "services": {
                 "total": len(service_rows),
                 "failed": sum(1 for row in service_rows if "FAILED" in row.status),

@@ -17,6 +17,7 @@ from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
 from baryon.api.registry import Context, Params, operation
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.domain import arns
+from baryon.domain.template_versions import create_target, update_target
 from baryon.domain.versions import format_version
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException
 from baryon.store import templates as store
@@ -27,7 +28,7 @@ T = templates.c
 
 
 def template_arn(ctx: Context, kind: Kind, name: str) -> str:
-    return arns.arn(ctx.region, ctx.account_id, arns.template_resource(kind.name, name))
+    return arns.template_arn(ctx.region, ctx.account_id, kind.name, name)
 
 
 def template_shape(ctx: Context, kind: Kind, row: Row[Any], *, summary: bool = False) -> dict[str, Any]:
@@ -56,6 +57,34 @@ def require_template(ctx: Context, connection: Connection, kind: Kind, name: str
     if row is None:
         raise not_found(kind.label, template_arn(ctx, kind, name))
     return row
+
+
+def version_for_create(
+    ctx: Context, connection: Connection, kind: Kind, params: Params
+) -> tuple[Row[Any], tuple[int, int]]:
+    """The template a create names (`templateName`) and the version it deploys (`templateMajorVersion`,
+    `templateMinorVersion`), chosen by `baryon.domain.template_versions`."""
+    template = require_template(ctx, connection, kind, params["templateName"])
+    versions = store.version_set(connection, template, kind.label)
+    return template, create_target(
+        versions, params["templateMajorVersion"], params.get("templateMinorVersion")
+    )
+
+
+def version_for_update(
+    connection: Connection, kind: Kind, template_id: int, row: Any, params: Params
+) -> tuple[Row[Any], tuple[int, int], Row[Any]]:
+    """The template of a deployed resource (`row`), and the version its update with `deploymentType`
+    deploys: as numbers, and its row."""
+    template = store.find_template_by_id(connection, template_id)
+    chosen = update_target(
+        store.version_set(connection, template, kind.label),
+        params["deploymentType"],
+        (row.template_major, row.template_minor),
+        params.get("templateMajorVersion"),
+        params.get("templateMinorVersion"),
+    )
+    return template, chosen, store.chosen_version(connection, template, chosen)
 
 
 def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) -> dict[str, Any]:

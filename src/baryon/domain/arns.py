@@ -18,6 +18,55 @@ def arn(region: str, account_id: str, resource: str) -> str:
     return f"arn:{PARTITION}:proton:{region}:{account_id}:{resource}"
 
 
+#: The resource part of each deployable kind's ARN by deployment target type; `{0}`, `{1}` are its names.
+DEPLOYABLE_RESOURCES = {
+    "ENVIRONMENT": "environment/{0}",
+    "SERVICE_INSTANCE": "service/{0}/service-instance/{1}",
+    "SERVICE_PIPELINE": "service/{0}/pipeline",
+    "COMPONENT": "component/{0}",
+}
+_DEPLOYABLE_PATTERNS = {
+    target_type: re.compile("^" + re.sub(r"\{\d\}", "([^/]+)", resource) + "$")
+    for target_type, resource in DEPLOYABLE_RESOURCES.items()
+}
+
+
+def deployable_arn(region: str, account_id: str, target_type: str, names: tuple[str, ...]) -> str:
+    return arn(region, account_id, DEPLOYABLE_RESOURCES[target_type].format(*names))
+
+
+def parse_deployable(value: str) -> tuple[ParsedArn, str, tuple[str, ...]] | None:
+    """(the parsed ARN, the deployment target type, the names) of a deployable's ARN, else None."""
+    parsed = parse(value)
+    if parsed is None:
+        return None
+    for target_type, pattern in _DEPLOYABLE_PATTERNS.items():
+        match = pattern.match(parsed.resource)
+        if match is not None:
+            return parsed, target_type, match.groups()
+    return None
+
+
+def environment_arn(region: str, account_id: str, name: str) -> str:
+    return deployable_arn(region, account_id, "ENVIRONMENT", (name,))
+
+
+def service_arn(region: str, account_id: str, name: str) -> str:
+    return arn(region, account_id, f"service/{name}")
+
+
+def service_instance_arn(region: str, account_id: str, service: str, name: str) -> str:
+    return deployable_arn(region, account_id, "SERVICE_INSTANCE", (service, name))
+
+
+def deployment_arn(region: str, account_id: str, deployment_id: str) -> str:
+    return arn(region, account_id, f"deployment/{deployment_id}")
+
+
+def template_arn(region: str, account_id: str, kind: str, name: str) -> str:
+    return arn(region, account_id, template_resource(kind, name))
+
+
 def template_resource(kind: str, name: str) -> str:
     prefix = "environment-template" if kind == "ENVIRONMENT" else "service-template"
     return f"{prefix}/{name}"

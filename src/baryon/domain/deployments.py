@@ -17,6 +17,9 @@ CANCELLED = "CANCELLED"
 
 BUSY = frozenset({IN_PROGRESS, CANCELLING, DELETE_IN_PROGRESS})
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, DELETE_COMPLETE, DELETE_FAILED})
+#: A resource in one of these statuses is on its way out: a pipeline deploys without such instances, and
+#: a service's spec no longer lists them.
+LEAVING = frozenset({DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED})
 CANCEL_MESSAGE = "User initiated cancellation."
 
 CREATE = "CREATE"

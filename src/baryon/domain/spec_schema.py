@@ -21,9 +21,11 @@ Invariants:
 - An absent property with a non-null ``default`` gets a copy of that default, verbatim: defaults belong to
   the template author and are not validated (the spec's writer could not fix them).
 - A required property that is absent (or null) and has no default is a problem.
-- A property the schema does not define is a problem, unless the object's ``additionalProperties`` is
-  ``true`` (kept as given) or a schema (validated against it). An object schema without ``properties``,
-  ``required`` or ``additionalProperties`` is free-form and accepts any mapping.
+- A property the schema does not define is kept as given, as OpenAPI allows additional properties unless
+  the object says otherwise; `checked_inputs` names it so that the deployment can warn. It is a problem
+  only where the object's ``additionalProperties`` is ``false``; a schema there validates it. An object
+  schema without ``properties``, ``required`` or ``additionalProperties`` is free-form and accepts any
+  mapping.
 - Problems are reported in a deterministic order: an object's properties in schema order (each one's own
   problems depth-first), then required names missing from ``properties``, then undefined inputs in the
   order given. Messages name inputs by path (``db.port``, ``subnets[0]``) and never echo the given value.
@@ -50,6 +52,14 @@ ROLES = (ENVIRONMENT_INPUT, SERVICE_INPUT, PIPELINE_INPUT)
 TYPES = ("string", "number", "integer", "boolean", "array", "object")
 
 
+class _Findings(list[str]):
+    """The problems found so far, and the paths of inputs kept although the schema does not define them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.undefined: list[str] = []
+
+
 def validate_inputs(
     schema: dict[str, Any], input_type_role: str, values: dict[str, Any], *, where: str
 ) -> dict[str, Any]:
@@ -58,6 +68,14 @@ def validate_inputs(
     ``schema`` is the parsed ``schema.yaml`` (top key ``schema``); ``where`` names the resource in
     messages, e.g. ``environment dev`` or ``service instance front of service api``.
     """
+    return checked_inputs(schema, input_type_role, values, where=where)[0]
+
+
+def checked_inputs(
+    schema: dict[str, Any], input_type_role: str, values: dict[str, Any], *, where: str
+) -> tuple[dict[str, Any], list[str]]:
+    """`validate_inputs`, and the paths (``db.extra``) of the inputs kept although the schema does not
+    define them, in the order given."""
     if input_type_role not in ROLES:
         raise ValueError(f"unknown input type role {input_type_role!r}; expected one of {', '.join(ROLES)}")
     input_type = _input_type(schema, input_type_role)
@@ -65,11 +83,20 @@ def validate_inputs(
         raise ValidationException(
             f"Invalid spec for {where}: the template version's schema defines no {input_type_role}"
         )
-    problems: list[str] = []
+    problems = _Findings()
     result = _check_object(input_type, values, "", problems, top=True)
     if problems:
         raise ValidationException(f"Invalid spec for {where}: " + "; ".join(problems))
-    return result
+    return result, problems.undefined
+
+
+def undefined_warning(where: str, paths: list[str]) -> str | None:
+    """The warning a deployment carries for inputs the schema does not define (None: there are none)."""
+    if not paths:
+        return None
+    names = ", ".join(f"'{path}'" for path in paths)
+    noun, verb = ("input", "is") if len(paths) == 1 else ("inputs", "are")
+    return f"Warning: {noun} {names} of {where} {verb} not defined in the schema; kept as given."
 
 
 def _input_type(schema: Any, role: str) -> dict[str, Any] | None:
@@ -165,7 +192,7 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _count_keyword(schema: dict[str, Any], keyword: str, path: str, problems: list[str]) -> int | None:
+def _count_keyword(schema: dict[str, Any], keyword: str, path: str, problems: _Findings) -> int | None:
     if keyword not in schema:
         return None
     value = schema[keyword]
@@ -176,7 +203,7 @@ def _count_keyword(schema: dict[str, Any], keyword: str, path: str, problems: li
 
 
 def _number_keyword(
-    schema: dict[str, Any], keyword: str, path: str, problems: list[str]
+    schema: dict[str, Any], keyword: str, path: str, problems: _Findings
 ) -> int | float | None:
     if keyword not in schema:
         return None
@@ -187,7 +214,7 @@ def _number_keyword(
     return value  # type: ignore[no-any-return]
 
 
-def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: list[str]) -> bool:
+def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: _Findings) -> bool:
     value = schema.get(keyword, False)
     if not isinstance(value, bool):
         problems.append(_schema_problem(path, keyword, "must be true or false"))
@@ -198,7 +225,7 @@ def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: lis
 # --- checks ---------------------------------------------------------------------------------------
 
 
-def _check(schema: Any, value: Any, path: str, problems: list[str]) -> Any:
+def _check(schema: Any, value: Any, path: str, problems: _Findings) -> Any:
     """Check one value against its schema; return a copy with nested defaults applied."""
     if not isinstance(schema, dict):
         problems.append(f"the template schema's definition of {_label(path)} must be a mapping")
@@ -225,7 +252,7 @@ def _check(schema: Any, value: Any, path: str, problems: list[str]) -> Any:
     return copy.deepcopy(value)
 
 
-def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: list[str]) -> None:
+def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: _Findings) -> None:
     if "enum" not in schema:
         return
     options = schema["enum"]
@@ -238,7 +265,7 @@ def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: list[st
         problems.append(f"{_label(path)} must be one of [{shown}]")
 
 
-def _check_string(schema: dict[str, Any], value: str, path: str, problems: list[str]) -> None:
+def _check_string(schema: dict[str, Any], value: str, path: str, problems: _Findings) -> None:
     label = _label(path)
     if "pattern" in schema:
         pattern = schema["pattern"]
@@ -255,7 +282,7 @@ def _check_string(schema: dict[str, Any], value: str, path: str, problems: list[
         problems.append(f"{label} must be at most {_plural(longest, 'character')} long")
 
 
-def _check_range(schema: dict[str, Any], value: int | float, path: str, problems: list[str]) -> None:
+def _check_range(schema: dict[str, Any], value: int | float, path: str, problems: _Findings) -> None:
     label = _label(path)
     lowest = _number_keyword(schema, "minimum", path, problems)
     if lowest is not None:
@@ -273,7 +300,7 @@ def _check_range(schema: dict[str, Any], value: int | float, path: str, problems
             problems.append(f"{label} must be at most {_show_number(highest)}")
 
 
-def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: list[str]) -> list[Any]:
+def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: _Findings) -> list[Any]:
     label = _label(path)
     fewest = _count_keyword(schema, "minItems", path, problems)
     if fewest is not None and len(value) < fewest:
@@ -295,7 +322,7 @@ def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: 
 
 
 def _check_object(
-    schema: dict[str, Any], value: dict[str, Any], path: str, problems: list[str], *, top: bool
+    schema: dict[str, Any], value: dict[str, Any], path: str, problems: _Findings, *, top: bool
 ) -> dict[str, Any]:
     has_shape = top or any(key in schema for key in ("properties", "required", "additionalProperties"))
     if not has_shape:
@@ -308,8 +335,8 @@ def _check_object(
     if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
         problems.append(_schema_problem(path, "required", "must be a list of property names"))
         required = []
-    extra = schema.get("additionalProperties", False)
-    if not isinstance(extra, bool | dict):
+    extra = schema.get("additionalProperties")
+    if extra is not None and not isinstance(extra, bool | dict):
         problems.append(_schema_problem(path, "additionalProperties", "must be true, false or a mapping"))
         extra = False
 
@@ -335,7 +362,10 @@ def _check_object(
         if name in checked:
             continue
         child = _child(path, name)
-        if extra is True:
+        if extra is None:
+            checked[name] = copy.deepcopy(item)
+            problems.undefined.append(child)
+        elif extra is True:
             checked[name] = copy.deepcopy(item)
         elif isinstance(extra, dict):
             checked[name] = _check(extra, item, child, problems)

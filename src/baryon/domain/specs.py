@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from baryon.domain.spec_schema import (
     ENVIRONMENT_INPUT,
     PIPELINE_INPUT,
     SERVICE_INPUT,
+    checked_inputs,
+    undefined_warning,
     validate_inputs,
 )
 from baryon.domain.yamlread import ReadLimits, YamlError, read_yaml
@@ -44,9 +47,11 @@ __all__ = [
     "PIPELINE_INPUT",
     "SERVICE_INPUT",
     "SERVICE_SPEC",
+    "Inputs",
     "InstanceSpec",
     "ServiceSpec",
     "dump_spec",
+    "instance_inputs_in",
     "load_spec_yaml",
     "parse_environment_spec",
     "parse_instance_spec_from_service_spec",
@@ -55,6 +60,8 @@ __all__ = [
     "replace_instance_inputs",
     "replace_pipeline_inputs",
     "resolve_current_values",
+    "spec_inputs",
+    "spec_with_instances",
     "validate_inputs",
 ]
 
@@ -274,6 +281,52 @@ def parse_instance_spec_from_service_spec(text: str, instance_name: str) -> dict
     raise _problems([f"the ServiceSpec lists no instance named '{instance_name}'"])
 
 
+def instance_inputs_in(text: str) -> Callable[[str], dict[str, Any]]:
+    """`parse_instance_spec_from_service_spec` for many instances of one text, which is parsed once."""
+    document, inputs = _service_or_inputs(text)
+    if document is None:
+        return lambda name: inputs
+    by_name = {
+        instance.name: instance.inputs
+        for instance in _service_spec(document, require_instances=True).instances
+    }
+
+    def of(name: str) -> dict[str, Any]:
+        if name not in by_name:
+            raise _problems([f"the ServiceSpec lists no instance named '{name}'"])
+        return by_name[name]
+
+    return of
+
+
+def spec_with_instances(text: str, instances: list[InstanceSpec]) -> str:
+    """A service's ServiceSpec text whose `instances` are exactly `instances` (name, environment and the
+    inputs each was given): the instances it lists keep their place and are updated, others are added
+    after them in the order given, those it lists and `instances` lacks are dropped. The text is returned
+    unchanged when it already says exactly that."""
+    document = _load_document(text, SERVICE_SPEC)
+    wanted = {instance.name: instance for instance in instances}
+    listed = [entry for entry in document.get("instances") or [] if isinstance(entry, dict)]
+    names: list[str] = [entry["name"] for entry in listed if entry.get("name") in wanted]
+    names += [name for name in wanted if name not in names]
+    entries = []
+    for name in names:
+        instance = wanted[name]
+        entry: dict[str, Any] = {"name": name, "environment": instance.environment}
+        if instance.inputs:
+            entry["spec"] = copy.deepcopy(instance.inputs)
+        entries.append(entry)
+    current = [
+        {key: value for key, value in entry.items() if key in ("name", "environment", "spec") and value}
+        for entry in listed
+    ]
+    if current == entries and len(listed) == len(document.get("instances") or []):
+        return text
+    result = copy.deepcopy(document)
+    result["instances"] = entries
+    return dump_spec(result)
+
+
 def parse_pipeline_spec(text: str) -> dict[str, Any]:
     """The inputs UpdateServicePipeline gives.
 
@@ -309,6 +362,27 @@ def resolve_current_values(values: dict[str, Any], current: dict[str, Any]) -> d
         else:
             resolved[key] = copy.deepcopy(value)
     return resolved
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs a resource deploys with, and the warning its deployment carries (None: no warning)."""
+
+    values: dict[str, Any]
+    warning: str | None
+
+    @property
+    def warnings(self) -> list[str]:
+        return [self.warning] if self.warning else []
+
+
+def spec_inputs(
+    schema: dict[str, Any], role: str, given: dict[str, Any], current: dict[str, Any], *, where: str
+) -> Inputs:
+    """The inputs a spec gives (`CURRENT_VAL` resolved against `current`), checked against the schema:
+    defaults applied, undefined inputs kept with a warning naming them."""
+    values, undefined = checked_inputs(schema, role, resolve_current_values(given, current), where=where)
+    return Inputs(values, undefined_warning(where, undefined))
 
 
 def replace_instance_inputs(

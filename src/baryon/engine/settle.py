@@ -100,7 +100,7 @@ def record_finish(
                 connection, {**{f"where_{k}": v for k, v in subject.key.items()}, **values}
             )
     if subject.service_id is not None:
-        service_arn = arns.arn(record.region, record.account_id, f"service/{record.service_name}")
+        service_arn = arns.service_arn(record.region, record.account_id, record.service_name)
         services_state.refresh(connection, subject.service_id, service_arn, now)
     return True
 

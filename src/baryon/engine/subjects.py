@@ -2,7 +2,8 @@
 deployment job needs (template, bundle part, role, stack name, managed tags, rendering namespace,
 provisioning method).
 
-Invariants: one loader per target resource type; a subject is read in one connection, so its parts are
+Invariants: the resource row is found through the deployables registry (`baryon.deployables`), as the API
+finds it; one loader per target resource type; a subject is read in one connection, so its parts are
 consistent; rendering contexts read the *current* outputs of the environment, of the instances and of
 an instance's attached component, so outputs reach a consumer at its next deployment, never earlier; a
 pipeline's instances are those not being (or failed to be) deleted, and its deployment is blocked while an
@@ -21,10 +22,12 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon import deployables
 from baryon.bundles.component import parse_component_manifest
 from baryon.bundles.errors import BundleError
+from baryon.deployables import STATE_MEMBER
 from baryon.domain import arns
-from baryon.domain.deployments import DELETE_COMPLETE, DELETE_FAILED, DELETE_IN_PROGRESS, FINAL
+from baryon.domain.deployments import FINAL, LEAVING
 from baryon.engine.provisioners import stack_names as cfn
 from baryon.render.context import (
     component_context,
@@ -33,35 +36,18 @@ from baryon.render.context import (
     service_instance_context,
 )
 from baryon.render.errors import RenderError
+from baryon.store import schema
 from baryon.store.prepared import Prepared
-from baryon.store.schema import (
-    account_settings,
-    components,
-    deployments,
-    environments,
-    service_instances,
-    service_pipelines,
-    services,
-    templates,
+
+E, S, I, P = (  # noqa: E741
+    t.c for t in (schema.environments, schema.services, schema.service_instances, schema.service_pipelines)
 )
+T, C = schema.templates.c, schema.components.c
 
-E = environments.c
-S = services.c
-I = service_instances.c  # noqa: E741
-P = service_pipelines.c
-T = templates.c
-C = components.c
-
-ENVIRONMENT = "ENVIRONMENT"
-SERVICE_INSTANCE = "SERVICE_INSTANCE"
-SERVICE_PIPELINE = "SERVICE_PIPELINE"
-COMPONENT = "COMPONENT"
-STATE_MEMBER = {
-    ENVIRONMENT: "environment",
-    SERVICE_INSTANCE: "serviceInstance",
-    SERVICE_PIPELINE: "servicePipeline",
-    COMPONENT: "component",
-}
+ENVIRONMENT = deployables.ENVIRONMENT.target_type
+SERVICE_INSTANCE = deployables.SERVICE_INSTANCE.target_type
+SERVICE_PIPELINE = deployables.SERVICE_PIPELINE.target_type
+COMPONENT = deployables.COMPONENT.target_type
 
 
 def version_settled(target: dict[str, Any]) -> dict[str, Any]:
@@ -122,43 +108,31 @@ def _service_view(service: Any) -> dict[str, Any]:
 def _tags(record: Any, kind: str, template_name: str, **extra: str) -> dict[str, str]:
     tags = {
         "aws:proton:account": record.account_id,
-        "aws:proton:template": arns.arn(
-            record.region, record.account_id, arns.template_resource(kind, template_name)
-        ),
+        "aws:proton:template": arns.template_arn(record.region, record.account_id, kind, template_name),
     }
     tags.update(extra)
     return cfn.stack_tags(tags)
 
 
 def load(connection: Connection, record: Any) -> Subject | None:
-    if record.target_type == ENVIRONMENT:
-        return _environment(connection, record)
-    if record.target_type == SERVICE_INSTANCE:
-        return _instance(connection, record)
-    if record.target_type == SERVICE_PIPELINE:
-        return _pipeline(connection, record)
-    if record.target_type == COMPONENT:
-        return _component(connection, record)
-    return None
-
-
-def _environment(connection: Connection, record: Any) -> Subject | None:
-    where = sa.and_(
-        E.account_id == record.account_id, E.region == record.region, E.name == record.environment_name
-    )
-    row = connection.execute(
-        sa.select(environments, T.name.label("template_name"), T.provisioning.label("template_provisioning"))
-        .join(templates, T.id == E.template_id)
-        .where(where)
-    ).first()
+    """The subject of a deployment record: its resource row (through the deployables registry) and what
+    its deployment needs; None when the resource no longer exists."""
+    if record.target_type not in deployables.KINDS:
+        return None
+    row = deployables.find(connection, deployables.of_record(record))
     if row is None:
         return None
+    return _LOADERS[record.target_type](connection, record, row)
+
+
+def _environment(connection: Connection, record: Any, row: Any) -> Subject | None:
+    where = E.id == row.id
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return environment_context(name=row.name, account_id=row.account_id, inputs=inputs)
 
     return Subject(
-        table=environments,
+        table=schema.environments,
         where=where,
         row=row,
         template_id=row.template_id,
@@ -172,31 +146,24 @@ def _environment(connection: Connection, record: Any) -> Subject | None:
         ),
         tags=_tags(record, "ENVIRONMENT", row.template_name, **{"aws:proton:environment": record.target_arn}),
         context=context,
-        key={"account_id": record.account_id, "region": record.region, "name": row.name},
+        key={"id": row.id},
     )
 
 
 _SERVICE = Prepared(
-    sa.select(services, T.name.label("template_name"))
-    .join(templates, T.id == S.template_id)
+    sa.select(schema.services, T.name.label("template_name"))
+    .join(schema.templates, T.id == S.template_id)
     .where(
         S.account_id == sa.bindparam("account_id"),
         S.region == sa.bindparam("region"),
         S.name == sa.bindparam("name"),
     )
 )
-_INSTANCE = Prepared(
-    sa.select(service_instances).where(
-        I.service_id == sa.bindparam("service_id"), I.name == sa.bindparam("name")
-    )
-)
-_ENVIRONMENT_BY_ID = Prepared(sa.select(environments).where(E.id == sa.bindparam("id")))
+_ENVIRONMENT_BY_ID = Prepared(sa.select(schema.environments).where(E.id == sa.bindparam("id")))
 _ATTACHED = Prepared(sa.select(C.name, C.outputs).where(C.service_instance_id == sa.bindparam("id")))
 _DEPLOYMENT_STATUS = Prepared(
-    sa.select(deployments.c.deployment_status).where(deployments.c.id == sa.bindparam("id"))
+    sa.select(schema.deployments.c.deployment_status).where(schema.deployments.c.id == sa.bindparam("id"))
 )
-#: Instances on their way out: a pipeline is deployed without them.
-LEAVING = frozenset({DELETE_IN_PROGRESS, DELETE_COMPLETE, DELETE_FAILED})
 
 
 def _service(connection: Connection, record: Any) -> Any:
@@ -205,14 +172,11 @@ def _service(connection: Connection, record: Any) -> Any:
     )
 
 
-def _instance(connection: Connection, record: Any) -> Subject | None:
+def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
     service = _service(connection, record)
     if service is None:
         return None
-    where = sa.and_(I.service_id == service.id, I.name == record.service_instance_name)
-    row = _INSTANCE.first(connection, {"service_id": service.id, "name": record.service_instance_name})
-    if row is None:
-        return None
+    where = I.id == row.id
     environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
     component = _ATTACHED.first(connection, {"id": row.id})
 
@@ -232,9 +196,9 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
             ),
         )
 
-    service_arn = arns.arn(record.region, record.account_id, f"service/{service.name}")
+    service_arn = arns.service_arn(record.region, record.account_id, service.name)
     return Subject(
-        table=service_instances,
+        table=schema.service_instances,
         where=where,
         row=row,
         template_id=service.template_id,
@@ -251,8 +215,8 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
             "SERVICE",
             service.template_name,
             **{
-                "aws:proton:environment": arns.arn(
-                    record.region, record.account_id, f"environment/{environment.name}"
+                "aws:proton:environment": arns.environment_arn(
+                    record.region, record.account_id, environment.name
                 ),
                 "aws:proton:service": service_arn,
                 "aws:proton:service-instance": record.target_arn,
@@ -260,31 +224,29 @@ def _instance(connection: Connection, record: Any) -> Subject | None:
         ),
         context=context,
         service_id=service.id,
-        key={"service_id": service.id, "name": row.name},
+        key={"id": row.id},
     )
 
 
-def _pipeline(connection: Connection, record: Any) -> Subject | None:
+def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
     service = _service(connection, record)
     if service is None:
         return None
     where = P.service_id == service.id
-    row = connection.execute(sa.select(service_pipelines).where(where)).first()
-    if row is None:
-        return None
     instances = connection.execute(
         sa.select(
-            service_instances,
+            schema.service_instances,
             E.account_id.label("environment_account"),
             E.outputs.label("environment_outputs"),
         )
-        .join(environments, E.id == I.environment_id)
+        .join(schema.environments, E.id == I.environment_id)
         .where(I.service_id == service.id)
         .order_by(I.name)
     ).all()
     settings = connection.execute(
-        sa.select(account_settings.c.pipeline_service_role_arn).where(
-            account_settings.c.account_id == record.account_id, account_settings.c.region == record.region
+        sa.select(schema.account_settings.c.pipeline_service_role_arn).where(
+            schema.account_settings.c.account_id == record.account_id,
+            schema.account_settings.c.region == record.region,
         )
     ).first()
     busy = any(instance.deployment_status in ("IN_PROGRESS", "CANCELLING") for instance in instances)
@@ -316,7 +278,7 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
         )
 
     return Subject(
-        table=service_pipelines,
+        table=schema.service_pipelines,
         where=where,
         row=row,
         template_id=service.template_id,
@@ -332,7 +294,7 @@ def _pipeline(connection: Connection, record: Any) -> Subject | None:
             record,
             "SERVICE",
             service.template_name,
-            **{"aws:proton:service": arns.arn(record.region, record.account_id, f"service/{service.name}")},
+            **{"aws:proton:service": arns.service_arn(record.region, record.account_id, service.name)},
         ),
         context=context,
         service_id=service.id,
@@ -350,13 +312,8 @@ def _component_source(target: dict[str, Any]) -> tuple[str, str]:
     return manifest.file_name, str(target["templateFile"])
 
 
-def _component(connection: Connection, record: Any) -> Subject | None:
-    where = sa.and_(
-        C.account_id == record.account_id, C.region == record.region, C.name == record.component_name
-    )
-    row = connection.execute(sa.select(components).where(where)).first()
-    if row is None:
-        return None
+def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
+    where = C.id == row.id
     environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
     state: dict[str, Any] = orjson.loads(record.target_state)[STATE_MEMBER[COMPONENT]]
     service_name = state.get("serviceName") or None
@@ -380,17 +337,16 @@ def _component(connection: Connection, record: Any) -> Subject | None:
 
     tags = {
         "aws:proton:account": record.account_id,
-        "aws:proton:environment": arns.arn(
-            record.region, record.account_id, f"environment/{environment.name}"
-        ),
+        "aws:proton:environment": arns.environment_arn(record.region, record.account_id, environment.name),
         "aws:proton:component": record.target_arn,
     }
     if service_name and instance_name:
-        service_arn = arns.arn(record.region, record.account_id, f"service/{service_name}")
-        tags["aws:proton:service"] = service_arn
-        tags["aws:proton:service-instance"] = f"{service_arn}/service-instance/{instance_name}"
+        tags["aws:proton:service"] = arns.service_arn(record.region, record.account_id, service_name)
+        tags["aws:proton:service-instance"] = arns.service_instance_arn(
+            record.region, record.account_id, service_name, instance_name
+        )
     return Subject(
-        table=components,
+        table=schema.components,
         where=where,
         row=row,
         template_id=0,
@@ -405,5 +361,13 @@ def _component(connection: Connection, record: Any) -> Subject | None:
         engine=row.rendering_engine,
         source=_component_source,
         settled=lambda target: {},
-        key={"account_id": record.account_id, "region": record.region, "name": row.name},
+        key={"id": row.id},
     )
+
+
+_LOADERS: dict[str, Callable[[Connection, Any, Any], Subject | None]] = {
+    ENVIRONMENT: _environment,
+    SERVICE_INSTANCE: _instance,
+    SERVICE_PIPELINE: _pipeline,
+    COMPONENT: _component,
+}

@@ -358,7 +358,7 @@ def start_instance_deletion(
         account_id=account_id,
         region=region,
         target_type="SERVICE_INSTANCE",
-        target_arn=arns.arn(region, account_id, f"service/{service_name}/service-instance/{row.name}"),
+        target_arn=arns.service_instance_arn(region, account_id, service_name, row.name),
         target_created_at=row.created_at,
         operation=DELETE,
         environment_name=row.environment_name,

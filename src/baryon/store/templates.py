@@ -12,6 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from baryon.domain.template_versions import (
+    BEHIND_MAJOR,
+    BEHIND_MINOR,
+    UP_TO_DATE,
+    Version,
+    VersionSet,
+)
 from baryon.domain.versions import PUBLISHED
 from baryon.store.prepared import Prepared
 from baryon.store.schema import (
@@ -64,6 +71,40 @@ def live_versions(connection: Connection, template_id: int, major: int | None = 
     if major is not None:
         query = query.where(V.major == major)
     return list(connection.execute(query.order_by(V.major, V.minor)).all())
+
+
+def find_template_by_id(connection: Connection, template_id: int) -> Row[Any]:
+    return connection.execute(sa.select(templates).where(T.id == template_id)).one()
+
+
+def version_set(connection: Connection, template: Any, label: str) -> VersionSet:
+    """The live versions of a template and their statuses, for the choices of
+    `baryon.domain.template_versions`."""
+    rows = connection.execute(
+        sa.select(V.major, V.minor, V.status).where(V.template_id == template.id, V.deleted_at.is_(None))
+    ).all()
+    return VersionSet(label, template.name, {(row.major, row.minor): row.status for row in rows})
+
+
+def chosen_version(connection: Connection, template: Any, version: Version) -> Row[Any]:
+    """The row of a version chosen from the template's `version_set` (in the same transaction)."""
+    row = find_version(connection, template.id, *version)
+    assert row is not None, "a chosen version is live"
+    return row
+
+
+def version_status_sql(major: Any, minor: Any, recommended_major: Any, recommended_minor: Any) -> Any:
+    """`baryon.domain.template_versions.version_status` as one SQL expression over columns (NULL when
+    the template has no recommended version)."""
+    up_to_date = sa.or_(
+        major > recommended_major, sa.and_(major == recommended_major, minor >= recommended_minor)
+    )
+    return sa.case(
+        (recommended_major.is_(None), sa.null()),
+        (up_to_date, sa.literal(UP_TO_DATE)),
+        (major == recommended_major, sa.literal(BEHIND_MINOR)),
+        else_=sa.literal(BEHIND_MAJOR),
+    )
 
 
 def find_version(connection: Connection, template_id: int, major: int, minor: int) -> Row[Any] | None:
