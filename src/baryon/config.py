@@ -16,6 +16,25 @@ from pathlib import Path
 DEFAULT_API_URL = "http://127.0.0.1:7700"
 #: Seconds a command run (CodeBuild provisioning) may take before it is stopped.
 DEFAULT_RUN_TIMEOUT = 3600.0
+#: Seconds a client has to send a whole HTTP request.
+DEFAULT_HTTP_READ_TIMEOUT = 30.0
+
+
+class ConfigurationError(ValueError):
+    """A `BARYON_*` variable holds a value Baryon cannot use (the message names it)."""
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise ConfigurationError(f"{variable} must be a number of seconds above 0, not {raw!r}.")
+    return value
 
 
 def default_data_dir() -> Path:
@@ -42,6 +61,13 @@ class Settings:
     #: Seconds between two looks at the state of a Terraform deployment's pull request.
     pull_request_poll_seconds: float = field(
         default_factory=lambda: float(os.environ.get("BARYON_PULL_REQUEST_POLL_SECONDS", "15"))
+    )
+
+    #: The identity a worker's leases carry across restarts (default: derived from host and data dir).
+    worker_id: str | None = field(default_factory=lambda: os.environ.get("BARYON_WORKER_ID") or None)
+    #: Seconds a client has to send a whole request (headers and body) before the server closes it.
+    http_read_timeout: float = field(
+        default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
     )
 
     @property

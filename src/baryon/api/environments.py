@@ -257,7 +257,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
     )
     if find_environment(connection, ctx, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
-    check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
+    check_account_quota(ctx, connection, environments, "environments", "environments")
     repository = _check_provisioning(ctx, connection, template, version, params)
     raw = resolve_current_values(parse_environment_spec(params["spec"]), {})
     inputs = validate_inputs(schema_of(version), ENVIRONMENT_INPUT, raw, where=f"environment {name}")

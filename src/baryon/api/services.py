@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import (
+    account_quota,
     cancel_deployment,
     check_account_quota,
     clean,
@@ -437,7 +438,7 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
     )
     if find_service(connection, ctx, name) is not None:
         raise ConflictException(f"A service named {name} already exists.")
-    check_account_quota(ctx, connection, services, ctx.runtime.quotas.services, "services")
+    check_account_quota(ctx, connection, services, "services", "services")
     has_pipeline = template.provisioning != CUSTOMER_MANAGED
     repository = [params.get(k) for k in ("repositoryConnectionArn", "repositoryId", "branchName")]
     if not has_pipeline and any(repository):
@@ -446,10 +447,9 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             "repositoryId or branchName."
         )
     spec = parse_service_spec(params["spec"])
-    if len(spec.instances) > ctx.runtime.quotas.instances_per_service:
-        raise ServiceQuotaExceededException(
-            f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
-        )
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and len(spec.instances) > quota:
+        raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
     schema = schema_of(version)
     instance_inputs = []
     for instance in spec.instances:
@@ -651,8 +651,8 @@ def _update_instances(
             f"Service {service.name} cannot remove service instance {found[1]}: component {found[0]} is "
             f"attached to it; {DETACH_FIRST}."
         )
-    quota = ctx.runtime.quotas.instances_per_service
-    if len(wanted) > quota:
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and len(wanted) > quota:
         raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
     for name, instance in wanted.items():
         row = current.get(name)
@@ -749,11 +749,10 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
     instance = next((item for item in spec.instances if item.name == name), None)
     if instance is None:
         raise ValidationException(f"Invalid spec: the ServiceSpec lists no instance named '{name}'.")
+    quota = account_quota(ctx, connection, "instances_per_service")
     count = connection.execute(sa.select(sa.func.count()).where(I.service_id == service.id)).scalar_one()
-    if count >= ctx.runtime.quotas.instances_per_service:
-        raise ValidationException(
-            f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
-        )
+    if quota is not None and count >= quota:
+        raise ValidationException(f"A service can have at most {quota} instances.")
     if params.get("templateMajorVersion") is not None:
         template = connection.execute(sa.select(templates).where(T.id == service.template_id)).one()
         minor = params.get("templateMinorVersion")
