@@ -2,12 +2,15 @@
 
 Invariants: `write()` is one transaction that commits on success and rolls back on any exception; on
 SQLite it starts with BEGIN IMMEDIATE so that writers queue on the database lock instead of failing
-half-way; `read()` never writes and runs its statements in autocommit mode (no BEGIN/ROLLBACK round
-trips; each statement sees committed data). Both dialects are reached only through SQLAlchemy Core.
+half-way; a new SQLite database file is created readable and writable by its owner only (0600, like the
+secret key beside it; SQLite gives its -wal and -shm files the database file's mode); `read()` never
+writes and runs its statements in autocommit mode (no BEGIN/ROLLBACK round trips; each statement sees
+committed data). Both dialects are reached only through SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,9 +31,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _create_private(path: str | None) -> None:
+    """Create the SQLite database file with mode 0600 unless it exists (or is not a file)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _create_private(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
