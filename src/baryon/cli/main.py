@@ -56,11 +56,12 @@ def _reachable(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+def _uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
     from baryon.web.http import protocol_with_read_timeout
 
+    read_timeout = (settings or Settings()).http_read_timeout
     return {
-        "http": protocol_with_read_timeout(settings.http_read_timeout),
+        "http": protocol_with_read_timeout(read_timeout),
         "loop": "uvloop",
         "access_log": False,
         "log_level": "warning",
