@@ -21,6 +21,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 _WRITE = "baryon_write"
+#: Seconds a new PostgreSQL connection may take.
+CONNECT_TIMEOUT = 10
 
 
 def normalise_url(url: str) -> str:
@@ -65,8 +67,12 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # No pre-ping (a round trip per checkout); connections that died are invalidated by SQLAlchemy on
-    # the first error and recycled after an hour.
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+    # the first error and recycled after an hour. A server that does not answer fails a connection after
+    # CONNECT_TIMEOUT seconds (unless the URL sets connect_timeout) instead of never.
+    connect_args = (
+        {} if "connect_timeout" in sa.engine.make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+    )
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args=connect_args)
 
 
 class Database:
