@@ -172,3 +172,35 @@ def test_a_bad_quota_changes_nothing(
     assert "Traceback" not in result.stderr
     listing = json.loads(_cli(runtime, database_url, "list", "--output", "json").stdout)
     assert listing["accounts"] == []
+
+
+def test_instances_per_service_for_one_account(
+    proton: Any,
+    s3: Any,
+    worker: Any,
+    environment: str,  # noqa: F811 - the fixture
+    runtime: Runtime,
+    database_url: str,
+) -> None:
+    _published_service_template(proton, s3, name="narrow", pipeline=False)
+    _cli(runtime, database_url, "set", "--account-id", ACCOUNT, "instances_per_service=2")
+
+    def spec(*names: str) -> str:
+        items = "".join(f"  - name: {name}\n    environment: {environment}\n" for name in names)
+        return "proton: ServiceSpec\ninstances:\n" + items
+
+    create = {"name": "narrow", "templateName": "narrow", "templateMajorVersion": "1"}
+    refusal = ("ServiceQuotaExceededException", "A service can have at most 2 instances.")
+    assert _error(proton.create_service, **create, spec=spec("a", "b", "c")) == refusal
+    assert proton.list_services()["services"] == []
+    proton.create_service(**create, spec=spec("a", "b"))
+    proton.get_waiter("service_created").wait(name="narrow", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    assert _error(proton.update_service, name="narrow", spec=spec("a", "b", "c")) == refusal
+    assert _error(
+        proton.create_service_instance, serviceName="narrow", name="c", spec=spec("a", "b", "c")
+    ) == (
+        "ValidationException",
+        "A service can have at most 2 instances.",
+    )
+    instances = proton.list_service_instances(serviceName="narrow")["serviceInstances"]
+    assert sorted(item["name"] for item in instances) == ["a", "b"]
