@@ -7,15 +7,13 @@ released when the process ends in any way, a crash included; the file names the 
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import IO
 
 from baryon.cli.errors import SettingError
+from baryon.filelock import FileLock
 
 LOCK_FILE = "baryon.lock"
 
@@ -51,31 +49,18 @@ class DataDirLock:
     """Held while one `baryon up` uses a data dir."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / LOCK_FILE
-        self._handle: IO[str] | None = None
+        self.data_dir = data_dir
+        self._lock = FileLock(data_dir / LOCK_FILE)
 
     def acquire(self) -> None:
-        handle = open(self.path, "a+")  # noqa: SIM115 - held until release() or the end of the process
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip()
-            handle.close()
+        if not self._lock.try_acquire():
+            holder = self._lock.noted()
             who = f" (pid {holder})" if holder.isdigit() else ""
             raise SettingError(
-                f"Another baryon up{who} is already using the data dir {self.path.parent}; stop it first, "
+                f"Another baryon up{who} is already using the data dir {self.data_dir}; stop it first, "
                 "or give this one another --data-dir."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
+            )
+        self._lock.note(str(os.getpid()))
 
     def release(self) -> None:
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        self._lock.release()

@@ -10,13 +10,12 @@ then keeps it unique among running workers. An identity fits the jobs table's `l
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+
+from baryon.filelock import FileLock
 
 #: Longest identity (the jobs table's lease_owner column holds 128 characters).
 MAX_LENGTH = 100
@@ -31,14 +30,11 @@ class IdentityError(ValueError):
 @dataclass
 class WorkerIdentity:
     name: str
-    _handle: IO[str] | None = field(default=None, repr=False)
+    _slot: FileLock | None = field(default=None, repr=False)
 
     def release(self) -> None:
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._slot is not None:
+            self._slot.release()
 
 
 def claim_identity(data_dir: Path, configured: str | None = None) -> WorkerIdentity:
@@ -55,13 +51,9 @@ def claim_identity(data_dir: Path, configured: str | None = None) -> WorkerIdent
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
     host = socket.gethostname()[:64]
     for slot in range(SLOTS):
-        handle = open(directory / f"{slot}.lock", "a")  # noqa: SIM115 - held for the worker's life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return WorkerIdentity(f"{host}:{digest}:{slot}", handle)
+        lock = FileLock(directory / f"{slot}.lock")
+        if lock.try_acquire():
+            return WorkerIdentity(f"{host}:{digest}:{slot}", lock)
     raise IdentityError(
         f"{SLOTS} workers already run with the data dir {data_dir}; give this one BARYON_WORKER_ID."
     )
