@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,7 +34,11 @@ from baryon.cli.options import (
 from baryon.cli.quotas import quotas
 from baryon.cli.startup import DataDirLock, require_free_ports
 from baryon.config import Settings
-from baryon.engine.identity import WorkerIdentity
+from baryon.engine.identity import WorkerIdentity, claim_identity
+from baryon.runtime import Runtime
+
+if TYPE_CHECKING:
+    from baryon.engine.worker import Worker
 
 ADMIN_CREDENTIAL = "admin"
 DEFAULT_REGION = "us-east-1"
@@ -88,7 +92,6 @@ def up(
     """API, engine workers and the local cloud in one process (SQLite in the data dir)."""
     import uvicorn
 
-    from baryon.engine.worker import Worker
     from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud
     from baryon.web.app import create_app
 
@@ -103,7 +106,6 @@ def up(
     runtime = open_configured(settings)
     if not runtime.settings.advertise_url:
         runtime.settings.advertise_url = f"http://{_reachable(host)}:{port}"
-    identity = _worker_identity(runtime.settings)
     cloud = LocalCloud(host, cloud_port)
     try:
         cloud.start()
@@ -129,10 +131,7 @@ def up(
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    worker = Worker(
-        runtime, concurrency, lease_seconds=runtime.settings.lease_seconds, identity=identity.name
-    )
-    worker.start()
+    worker, identity = _start_engine(runtime, concurrency)
     click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
     click.echo(text)
@@ -147,10 +146,15 @@ def up(
         click.echo("Baryon stopped.")
 
 
-def _worker_identity(settings: Settings) -> WorkerIdentity:
-    from baryon.engine.identity import claim_identity
+def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
+    """Start the engine's workers under this process's worker identity (see engine/identity.py)."""
+    from baryon.engine.worker import Worker
 
-    return claim_identity(settings.ensure_data_dir(), settings.worker_id)
+    settings = runtime.settings
+    identity = claim_identity(settings.ensure_data_dir(), settings.worker_id)
+    engine = Worker(runtime, concurrency, lease_seconds=settings.lease_seconds, identity=identity.name)
+    engine.start()
+    return engine, identity
 
 
 @cli.command()
@@ -185,17 +189,11 @@ def server(
 @common_options
 def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
     """The engine only: claims and runs jobs until SIGTERM or Ctrl-C."""
-    from baryon.engine.worker import Worker
-
     runtime = open_from_options(data_dir, database_url, no_migrate)
-    identity = _worker_identity(runtime.settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    engine = Worker(
-        runtime, concurrency, lease_seconds=runtime.settings.lease_seconds, identity=identity.name
-    )
-    engine.start()
+    engine, identity = _start_engine(runtime, concurrency)
     logging.getLogger("baryon.engine").info("worker %s running %d job(s) at once", engine.owner, concurrency)
     stop.wait()
     engine.stop()
