@@ -19,6 +19,25 @@ from pathlib import Path
 DEFAULT_API_URL = "http://127.0.0.1:7700"
 #: Seconds a command run (CodeBuild provisioning) may take before it is stopped.
 DEFAULT_RUN_TIMEOUT = 3600.0
+#: Seconds a client has to send a whole HTTP request.
+DEFAULT_HTTP_READ_TIMEOUT = 30.0
+
+
+class ConfigurationError(ValueError):
+    """A `BARYON_*` variable holds a value Baryon cannot use (the message names it)."""
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise ConfigurationError(f"{variable} must be a number of seconds above 0, not {raw!r}.")
+    return value
 
 
 _DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
@@ -66,6 +85,13 @@ class Settings:
         """Seconds the provisioner `name` may wait on one deployment; None: no deadline."""
         value = self.deadlines.get(name, default)
         return value if value is not None and math.isfinite(value) and value > 0 else None
+
+    #: The identity a worker's leases carry across restarts (default: derived from host and data dir).
+    worker_id: str | None = field(default_factory=lambda: os.environ.get("BARYON_WORKER_ID") or None)
+    #: Seconds a client has to send a whole request (headers and body) before the server closes it.
+    http_read_timeout: float = field(
+        default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
+    )
 
     @property
     def api_url(self) -> str:

@@ -7,8 +7,9 @@ before the worker learnt its id (CreateStack), or after the id was saved while t
 (ListStackResources). Each deployment must end correctly and every stack must exist exactly once: one
 CreateStack that succeeded per stack name, no stack ever deleted and made again, no update.
 
-A killed worker's jobs wait for its lease (BARYON_LEASE_SECONDS, short here) to expire before any worker,
-a restarted one included, takes them up; the tests wait for that.
+A killed worker's jobs wait for its lease (BARYON_LEASE_SECONDS, short here) to expire before another
+worker takes them up (each worker here has an identity of its own); a worker restarted under the killed
+one's identity takes them back at once.
 """
 
 from __future__ import annotations
@@ -228,8 +229,8 @@ def test_a_running_worker_takes_over_the_lease_of_a_killed_one(cluster: Cluster,
         "the second worker deploying while the first one is stuck",
     )
     wait_until(
-        lambda: {owner.split(":")[1] for owner, _ in cluster.leases().values()},
-        lambda owners: owners == {str(doomed.popen.pid)},
+        lambda: {owner for owner, _ in cluster.leases().values()},
+        lambda owners: owners == {cluster.identities[doomed.popen.pid]},
         10,
         "only the stuck worker holding a lease",
         interval=0.1,
@@ -252,6 +253,34 @@ def test_a_running_worker_takes_over_the_lease_of_a_killed_one(cluster: Cluster,
     assert survivor.popen.poll() is None
     names = ["free-a", "free-b", "stuck"]
     expected = {stack_name("environment", name, account_id=ACCOUNT, region=REGION) for name in names}
+    _assert_each_stack_once(cluster, role, expected)
+    _assert_jobs_done(cluster)
+
+
+def test_a_worker_restarted_under_its_identity_takes_its_job_back_at_once(cluster: Cluster, s3: Any) -> None:
+    long_lease = 600.0  # no lease expires while the test runs: only taking it back can finish the job
+    cluster.worker_env["BARYON_LEASE_SECONDS"] = str(long_lease)
+    account = _role_account()
+    role = f"arn:aws:iam::{account}:role/proton-service"
+    proton = cluster.proton()
+    first = cluster.start_worker(concurrency=1, identity="restarting")
+    _publish_environment_template(proton, s3)
+    cluster.proxy.hold("CreateStack")
+    _create_environment(proton, "again", role)
+    cluster.proxy.wait_held(60)
+    kill = cluster.kill(first)
+    cluster.proxy.release()
+    assert len(kill.leases) == 1
+    cluster.start_worker(concurrency=1, identity="restarting")
+    wait_until(
+        lambda: _environment_statuses(proton, ["again"]),
+        lambda found: found["again"] in FINAL,
+        60,
+        "the restarted worker finishing its own deployment",
+    )
+    environment = proton.get_environment(name="again")["environment"]
+    assert environment["deploymentStatus"] == "SUCCEEDED", cluster.logs()
+    expected = {stack_name("environment", "again", account_id=ACCOUNT, region=REGION)}
     _assert_each_stack_once(cluster, role, expected)
     _assert_jobs_done(cluster)
 

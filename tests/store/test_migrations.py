@@ -42,7 +42,7 @@ def test_upgrade_is_idempotent_and_serialised(database_url: str) -> None:
     assert errors == []
     database = Database(database_url)
     upgrade(database)
-    assert current_revision(database) == "0010"
+    assert current_revision(database) == "0011"
     database.dispose()
 
 

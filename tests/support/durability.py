@@ -198,6 +198,8 @@ class Cluster:
     credential: Credential | None = None
     endpoint: str = ""
     processes: list[Process] = field(default_factory=list)
+    #: The identity (BARYON_WORKER_ID) each worker process was started with, by pid.
+    identities: dict[int, str] = field(default_factory=dict)
     kills: list[Kill] = field(default_factory=list)
     _database: Database | None = None
 
@@ -213,11 +215,17 @@ class Cluster:
         assert self.credential is not None
         return http_client(self.endpoint, self.credential)
 
-    def start_worker(self, concurrency: int = 4, *, ready: bool = True) -> Process:
-        """Start a worker (its own log file); with `ready`, return once it runs its engine threads."""
+    def start_worker(
+        self, concurrency: int = 4, *, ready: bool = True, identity: str | None = None
+    ) -> Process:
+        """Start a worker (its own log file); with `ready`, return once it runs its engine threads. Each
+        worker gets an identity of its own unless `identity` names one (a restart under that identity)."""
         log = self.tmp / f"worker-{len(self.processes):02d}.log"
-        worker = Process(["worker", "--concurrency", str(concurrency)], self.worker_env, log)
+        identity = identity or f"worker-{len(self.processes):02d}"
+        env = {**self.worker_env, "BARYON_WORKER_ID": identity}
+        worker = Process(["worker", "--concurrency", str(concurrency)], env, log)
         self.processes.append(worker)
+        self.identities[worker.popen.pid] = identity
         if ready:
             wait_until(
                 lambda: worker.popen.poll() is not None or "job(s) at once" in worker.output(),
@@ -234,8 +242,9 @@ class Cluster:
         assert worker.popen.poll() is None, f"the worker exited by itself:\n{worker.output()[-4000:]}"
         worker.stop(signal.SIGKILL)
         pid = worker.popen.pid
+        identity = self.identities[pid]
         kill = Kill(
-            pid, {job: expires for job, (owner, expires) in self.leases().items() if _pid(owner) == pid}
+            pid, {job: expires for job, (owner, expires) in self.leases().items() if owner == identity}
         )
         self.kills.append(kill)
         return kill
@@ -279,11 +288,6 @@ class Cluster:
                 seen.add(process.log)
                 texts.append(f"--- {process.log.name}\n{process.log.read_text(errors='replace')[-3000:]}")
         return "\n".join(texts)
-
-
-def _pid(owner: str) -> int:
-    """The pid in a worker's lease owner (`host:pid:object`)."""
-    return int(owner.split(":")[1])
 
 
 def cloudformation(account_role_arn: str) -> Any:

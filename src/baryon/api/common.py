@@ -21,6 +21,7 @@ from baryon.protocol.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from baryon.store import quotas as quota_store
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -171,8 +172,17 @@ def cancel_deployment(
     ctx.after_commit.append(ctx.runtime.wake)
 
 
-def check_account_quota(ctx: Context, connection: Connection, table: sa.Table, quota: int, what: str) -> None:
-    """Refuse a create when the caller's account and region already hold `quota` rows of `table`."""
+def account_quota(ctx: Context, connection: Connection, name: str) -> int | None:
+    """The quota `name` (a field of `Quotas`) for the caller's account; None when there is no limit."""
+    return quota_store.effective(connection, ctx.runtime.quotas, ctx.account_id, name)
+
+
+def check_account_quota(ctx: Context, connection: Connection, table: sa.Table, name: str, what: str) -> None:
+    """Refuse a create when the caller's account and region already hold as many rows of `table` as the
+    account's quota `name` allows."""
+    quota = account_quota(ctx, connection, name)
+    if quota is None:
+        return
     count = connection.execute(
         sa.select(sa.func.count()).where(table.c.account_id == ctx.account_id, table.c.region == ctx.region)
     ).scalar_one()

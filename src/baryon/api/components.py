@@ -227,7 +227,7 @@ def create_component(ctx: Context, params: Params, connection: Connection) -> di
         )
     if find(ctx, connection, COMPONENT, name) is not None:
         raise ConflictException(f"A component named {name} already exists.")
-    check_account_quota(ctx, connection, components, ctx.runtime.quotas.components, "components")
+    check_account_quota(ctx, connection, components, "components", "components")
     manifest = _manifest(params["manifest"], params["templateFile"])
     inputs = Inputs({}, None)
     instance: Row[Any] | None = None

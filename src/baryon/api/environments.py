@@ -185,7 +185,7 @@ def create_environment(ctx: Context, params: Params, connection: Connection) -> 
     template, chosen = version_for_create(ctx, connection, TEMPLATE_KIND, params)
     if find(ctx, connection, ENVIRONMENT, name) is not None:
         raise ConflictException(f"An environment named {name} already exists.")
-    check_account_quota(ctx, connection, environments, ctx.runtime.quotas.environments, "environments")
+    check_account_quota(ctx, connection, environments, "environments", "environments")
     version = template_store.chosen_version(connection, template, chosen)
     repository = _check_provisioning(ctx, connection, template, version, params)
     inputs = spec_inputs(

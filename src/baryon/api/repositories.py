@@ -153,7 +153,7 @@ def create_repository(ctx: Context, params: Params, connection: Connection) -> d
         raise ConflictException(
             f"A repository link {_key(provider, name)} already exists with other parameters."
         )
-    check_account_quota(ctx, connection, repositories, ctx.runtime.quotas.repositories, "repository links")
+    check_account_quota(ctx, connection, repositories, "repositories", "repository links")
     connection.execute(
         sa.insert(repositories).values(
             account_id=ctx.account_id,

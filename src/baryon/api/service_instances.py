@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
 from baryon.api.common import (
+    account_quota,
     clean,
     create_deployable,
     next_token,
@@ -162,10 +163,9 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
     if instance is None:
         raise ValidationException(f"Invalid spec: the ServiceSpec lists no instance named '{name}'.")
     count = connection.execute(sa.select(sa.func.count()).where(I.service_id == service.id)).scalar_one()
-    if count >= ctx.runtime.quotas.instances_per_service:
-        raise ValidationException(
-            f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
-        )
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and count >= quota:
+        raise ValidationException(f"A service can have at most {quota} instances.")
     if params.get("templateMajorVersion") is not None:
         template, chosen = version_for_create(
             ctx, connection, SERVICE, {**params, "templateName": service.template_name}

@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
-from baryon.api.common import check_account_quota, clean, create_deployable, page_by_name, target
+from baryon.api.common import (
+    account_quota,
+    check_account_quota,
+    clean,
+    create_deployable,
+    page_by_name,
+    target,
+)
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -155,7 +162,7 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
     template, chosen = version_for_create(ctx, connection, SERVICE, params)
     if find_service(connection, ctx, name) is not None:
         raise ConflictException(f"A service named {name} already exists.")
-    check_account_quota(ctx, connection, services, ctx.runtime.quotas.services, "services")
+    check_account_quota(ctx, connection, services, "services", "services")
     version = template_store.chosen_version(connection, template, chosen)
     has_pipeline = template.provisioning != CUSTOMER_MANAGED
     repository = [params.get(k) for k in ("repositoryConnectionArn", "repositoryId", "branchName")]
@@ -165,10 +172,9 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             "repositoryId or branchName."
         )
     spec = parse_service_spec(params["spec"])
-    if len(spec.instances) > ctx.runtime.quotas.instances_per_service:
-        raise ServiceQuotaExceededException(
-            f"A service can have at most {ctx.runtime.quotas.instances_per_service} instances."
-        )
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and len(spec.instances) > quota:
+        raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
     new_instances = [
         (
             instance.name,
@@ -300,8 +306,8 @@ def _update_instances(
             f"Service {service.name} cannot remove service instance {found[1]}: component {found[0]} is "
             f"attached to it; {DETACH_FIRST}."
         )
-    quota = ctx.runtime.quotas.instances_per_service
-    if len(wanted) > quota:
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and len(wanted) > quota:
         raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
     for name, instance in wanted.items():
         row = current.get(name)

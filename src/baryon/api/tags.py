@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from baryon.api.common import not_found, paginate_sorted
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import exists
+from baryon.domain.quotas import TAGS_PER_RESOURCE
 from baryon.protocol.errors import ValidationException
 from baryon.store.schema import tags
 
@@ -32,7 +33,7 @@ def put_tags(ctx: Context, connection: Connection, arn: str, new_tags: list[dict
         row.key: row.value
         for row in connection.execute(sa.select(G.key, G.value).where(G.resource_arn == arn))
     }
-    limit = ctx.runtime.quotas.tags_per_resource
+    limit = TAGS_PER_RESOURCE
     if len(current.keys() | wanted.keys()) > limit:
         raise ValidationException(f"A resource can have at most {limit} tags.")
     for key, value in wanted.items():

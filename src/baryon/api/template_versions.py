@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, not_found, paginate_sorted
+from baryon.api.common import account_quota, clean, not_found, paginate_sorted
 from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
 from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
@@ -101,8 +101,8 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
             f"Major version {major_number} of {kind.label} {template.name} does not exist. "
             "Omit majorVersion to create a new major version."
         )
-    quota = ctx.runtime.quotas.versions_per_template
-    if store.count_live_versions(connection, template.id) >= quota:
+    quota = account_quota(ctx, connection, "versions_per_template")
+    if quota is not None and store.count_live_versions(connection, template.id) >= quota:
         raise ServiceQuotaExceededException(
             f"You have reached the quota of {quota} versions of {kind.label} {template.name}."
         )

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.common import account_quota, clean, next_token, not_found, page_position, page_size
 from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
 from baryon.api.registry import Context, Params, operation
 from baryon.api.tags import delete_tags_under, put_tags
@@ -100,8 +100,8 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
         if all(getattr(existing, column) == value for column, value in wanted.items()):
             return {kind.template_member: template_shape(ctx, kind, existing)}
         raise ConflictException(f"A {kind.label} named {name} already exists with other parameters.")
-    quota = ctx.runtime.quotas.templates
-    if store.count_templates(connection, ctx.account_id, ctx.region) >= quota:
+    quota = account_quota(ctx, connection, "templates")
+    if quota is not None and store.count_templates(connection, ctx.account_id, ctx.region) >= quota:
         raise ServiceQuotaExceededException(
             f"You have reached the quota of {quota} templates in this account and region."
         )

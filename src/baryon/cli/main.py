@@ -14,59 +14,38 @@ import logging
 import os
 import shlex
 import signal
-import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from baryon.cli.errors import BaryonGroup
+from baryon.cli.options import (
+    common_options,
+    configure_logging,
+    database_options,
+    guarded,
+    open_configured,
+    open_from_options,
+    settings_from,
+)
+from baryon.cli.quotas import quotas
+from baryon.cli.startup import DataDirLock, require_free_ports
 from baryon.config import Settings
-from baryon.runtime import Runtime, open_runtime
+from baryon.engine.identity import WorkerIdentity, claim_identity
+from baryon.runtime import Runtime
+
+if TYPE_CHECKING:
+    from baryon.engine.worker import Worker
 
 ADMIN_CREDENTIAL = "admin"
 DEFAULT_REGION = "us-east-1"
 LOG_PAGE = 500
 
 
-def _settings(data_dir: str | None, database_url: str | None, migrate: bool) -> Settings:
-    settings = Settings()
-    if data_dir:
-        settings.data_dir = Path(data_dir).expanduser()
-    if database_url:
-        settings.database_url = database_url
-    if not migrate:
-        settings.migrate = False
-    return settings
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    function = click.option("--no-migrate", "no_migrate", is_flag=True, help="Do not apply migrations.")(
-        function
-    )
-    function = click.option("--database-url", envvar="BARYON_DATABASE_URL", help="SQLAlchemy URL.")(function)
-    function = click.option("--data-dir", envvar="BARYON_DATA_DIR", help="Data directory.")(function)
-    return function
-
-
-def _open(data_dir: str | None, database_url: str | None, no_migrate: bool) -> Runtime:
-    settings = _settings(data_dir, database_url, not no_migrate)
-    _configure_logging(settings.log_level)
-    return open_runtime(settings)
-
-
-@click.group()
+@click.group(cls=BaryonGroup)
 @click.version_option(package_name="baryon")
 def cli() -> None:
     """Baryon: a self-hosted application delivery platform that speaks the AWS Proton API."""
@@ -81,8 +60,16 @@ def _reachable(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _uvicorn_options() -> dict[str, Any]:
-    return {"http": "httptools", "loop": "uvloop", "access_log": False, "log_level": "warning"}
+def _uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
+    from baryon.web.http import protocol_with_read_timeout
+
+    read_timeout = (settings or Settings()).http_read_timeout
+    return {
+        "http": protocol_with_read_timeout(read_timeout),
+        "loop": "uvloop",
+        "access_log": False,
+        "log_level": "warning",
+    }
 
 
 @cli.command()
@@ -105,15 +92,26 @@ def up(
     """API, engine workers and the local cloud in one process (SQLite in the data dir)."""
     import uvicorn
 
-    from baryon.engine.worker import Worker
     from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud
     from baryon.web.app import create_app
 
-    runtime = _open(data_dir, database_url, no_migrate)
+    settings = settings_from(data_dir, database_url, not no_migrate)
+    cloud_port = cloud_port or port + 1
+    lock = DataDirLock(settings.data_dir)
+    guarded(settings, settings.ensure_data_dir)
+    guarded(settings, lock.acquire)
+    require_free_ports(
+        host, {"the Proton API": (port, "--port"), "the local cloud": (cloud_port, "--cloud-port")}
+    )
+    runtime = open_configured(settings)
     if not runtime.settings.advertise_url:
         runtime.settings.advertise_url = f"http://{_reachable(host)}:{port}"
-    cloud = LocalCloud(host, cloud_port or port + 1)
-    cloud.start()
+    cloud = LocalCloud(host, cloud_port)
+    try:
+        cloud.start()
+    except RuntimeError as error:
+        runtime.close()
+        raise click.ClickException(f"The local cloud did not start ({error}); see --cloud-port.") from None
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
@@ -133,18 +131,30 @@ def up(
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    worker = Worker(runtime, concurrency, lease_seconds=runtime.settings.lease_seconds)
-    worker.start()
+    worker, identity = _start_engine(runtime, concurrency)
     click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
     click.echo(text)
     try:
-        uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options())
+        uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options(runtime.settings))
     finally:
         worker.stop()
+        identity.release()
         cloud.stop()
         runtime.close()
+        lock.release()
         click.echo("Baryon stopped.")
+
+
+def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
+    """Start the engine's workers under this process's worker identity (see engine/identity.py)."""
+    from baryon.engine.worker import Worker
+
+    settings = runtime.settings
+    identity = claim_identity(settings.ensure_data_dir(), settings.worker_id)
+    engine = Worker(runtime, concurrency, lease_seconds=settings.lease_seconds, identity=identity.name)
+    engine.start()
+    return engine, identity
 
 
 @cli.command()
@@ -160,17 +170,18 @@ def server(
 
     from baryon.web.app import create_app
 
-    runtime = _open(data_dir, database_url, no_migrate)
+    settings = settings_from(data_dir, database_url, not no_migrate)
+    require_free_ports(host, {"the Proton API": (port, "--port")})
+    runtime = open_configured(settings)
+    options = _uvicorn_options(settings)
     if workers <= 1:
-        uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options())
+        uvicorn.run(create_app(runtime), host=host, port=port, **options)
         runtime.close()
         return
     os.environ["BARYON_DATA_DIR"] = str(runtime.settings.data_dir)
     os.environ["BARYON_DATABASE_URL"] = runtime.settings.resolved_database_url
     runtime.close()
-    uvicorn.run(
-        "baryon.web.app:create_app", factory=True, host=host, port=port, workers=workers, **_uvicorn_options()
-    )
+    uvicorn.run("baryon.web.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
 
 
 @cli.command()
@@ -178,17 +189,15 @@ def server(
 @common_options
 def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
     """The engine only: claims and runs jobs until SIGTERM or Ctrl-C."""
-    from baryon.engine.worker import Worker
-
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    engine = Worker(runtime, concurrency, lease_seconds=runtime.settings.lease_seconds)
-    engine.start()
+    engine, identity = _start_engine(runtime, concurrency)
     logging.getLogger("baryon.engine").info("worker %s running %d job(s) at once", engine.owner, concurrency)
     stop.wait()
     engine.stop()
+    identity.release()
     runtime.close()
 
 
@@ -198,19 +207,25 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--database-url", envvar="BARYON_DATABASE_URL", help="SQLAlchemy URL.")
-@click.option("--data-dir", envvar="BARYON_DATA_DIR", help="Data directory.")
+@database_options
 def db_upgrade(data_dir: str | None, database_url: str | None) -> None:
     """Apply the Alembic migrations."""
     from baryon.store.db import Database
     from baryon.store.migrate import current_revision, upgrade
 
-    settings = _settings(data_dir, database_url, True)
-    settings.ensure_data_dir()
-    database = Database(settings.resolved_database_url)
-    upgrade(database)
-    click.echo(f"database at revision {current_revision(database)}")
-    database.dispose()
+    settings = settings_from(data_dir, database_url, True)
+    configure_logging(settings.log_level)
+
+    def migrate() -> str | None:
+        settings.ensure_data_dir()
+        database = Database(settings.resolved_database_url)
+        try:
+            upgrade(database)
+            return current_revision(database)
+        finally:
+            database.dispose()
+
+    click.echo(f"database at revision {guarded(settings, migrate)}")
 
 
 @cli.command()
@@ -237,7 +252,7 @@ def logs(
     from baryon.store import deployments as deployment_store
     from baryon.store import run_logs
 
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     out = click.get_binary_stream("stdout")
     after = 0
     try:
@@ -283,7 +298,7 @@ def credentials_create(
     """Issue a new access key for an account."""
     if not (len(account_id) == 12 and account_id.isdigit()):
         raise click.BadParameter("must be 12 digits", param_hint="--account-id")
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     credential = runtime.credentials.create(account_id, name or f"user-{account_id}", runtime.clock.now())
     runtime.close()
     if output == "json":
@@ -308,7 +323,7 @@ def credentials_create(
 @common_options
 def credentials_list(output: str, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
     """List issued credentials (never their secrets)."""
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     records = runtime.credentials.list()
     runtime.close()
 
@@ -341,7 +356,7 @@ def credentials_revoke(
     access_key_id: str, data_dir: str | None, database_url: str | None, no_migrate: bool
 ) -> None:
     """Revoke an access key; requests signed with it are refused from now on."""
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     revoked = runtime.credentials.revoke(access_key_id, runtime.clock.now())
     runtime.close()
     if not revoked:
@@ -404,7 +419,7 @@ def connections_create(
             raise click.BadParameter(
                 f"the environment variable {token_env} is not set", param_hint="--token-env"
             )
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     try:
         with runtime.database.write() as connection:
             record = store.create(
@@ -444,7 +459,7 @@ def connections_list(output: str, data_dir: str | None, database_url: str | None
     """List connections (never their tokens)."""
     from baryon.store import connections as store
 
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     try:
         with runtime.database.read() as connection:
             records = store.list_connections(connection)
@@ -468,7 +483,7 @@ def connections_delete(
     """Delete a connection that no repository link uses."""
     from baryon.store import connections as store
 
-    runtime = _open(data_dir, database_url, no_migrate)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
     try:
         with runtime.database.write() as connection:
             store.delete(connection, connection_arn)
@@ -477,6 +492,9 @@ def connections_delete(
     finally:
         runtime.close()
     click.echo(f"deleted {connection_arn}")
+
+
+cli.add_command(quotas)
 
 
 def main() -> None:

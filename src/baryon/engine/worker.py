@@ -2,7 +2,9 @@
 
 Invariants: a step that raises is treated as a transient failure (Retry) and logged; when a job's retries
 run out its handler's `give_up` records the failure on the resource; the lease is renewed while a step
-runs, so only a dead worker's jobs are taken over; `stop()` lets running steps finish.
+runs, so only a dead worker's jobs are taken over; a worker started with an `identity` (the same one across
+restarts, see `engine.identity`) first gives back the leases that identity still holds, since a process
+of that identity that held them has ended; `stop()` lets running steps finish.
 """
 
 from __future__ import annotations
@@ -43,16 +45,22 @@ class Worker:
         *,
         lease_seconds: float = 30.0,
         poll_interval: float = 0.5,
+        identity: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.identity = identity
+        self.owner = identity or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        if self.identity is not None:
+            released = jobs.release_leases(self.runtime.database, self.owner, self.runtime.clock.now())
+            if released:
+                log.info("worker %s took back %d unfinished job(s) of its previous run", self.owner, released)
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._loop, name=f"baryon-worker-{index}", daemon=True)
             thread.start()

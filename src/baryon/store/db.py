@@ -2,12 +2,15 @@
 
 Invariants: `write()` is one transaction that commits on success and rolls back on any exception; on
 SQLite it starts with BEGIN IMMEDIATE so that writers queue on the database lock instead of failing
-half-way; `read()` never writes and runs its statements in autocommit mode (no BEGIN/ROLLBACK round
-trips; each statement sees committed data). Both dialects are reached only through SQLAlchemy Core.
+half-way; a new SQLite database file is created readable and writable by its owner only (0600, like the
+secret key beside it; SQLite gives its -wal and -shm files the database file's mode); `read()` never
+writes and runs its statements in autocommit mode (no BEGIN/ROLLBACK round trips; each statement sees
+committed data). Both dialects are reached only through SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +21,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 _WRITE = "baryon_write"
+#: Seconds a new PostgreSQL connection may take.
+CONNECT_TIMEOUT = 10
 
 
 def normalise_url(url: str) -> str:
@@ -28,9 +33,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _create_private(path: str | None) -> None:
+    """Create the SQLite database file with mode 0600 unless it exists (or is not a file)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _create_private(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -50,8 +67,12 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # No pre-ping (a round trip per checkout); connections that died are invalidated by SQLAlchemy on
-    # the first error and recycled after an hour.
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+    # the first error and recycled after an hour. A server that does not answer fails a connection after
+    # CONNECT_TIMEOUT seconds (unless the URL sets connect_timeout) instead of never.
+    connect_args = (
+        {} if "connect_timeout" in sa.engine.make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+    )
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args=connect_args)
 
 
 class Database:

@@ -3,7 +3,8 @@ access behind the engine's worker loop; the outcomes themselves are `baryon.doma
 
 Invariants: a job is created in the same transaction as the API change that needs it; at most one worker
 holds a job's lease at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single SQLite writer otherwise);
-a job whose lease expired is claimable again; settling checks the lease owner so a worker that lost its
+a job whose lease expired is claimable again, and so is one whose owner released its leases on
+restart (`release_leases`); settling checks the lease owner so a worker that lost its
 lease cannot overwrite another's result; every claim is counted (`Job.claims`), so a step knows whether
 an earlier lease on its job may have acted; `hasten` brings a waiting job's time forward only while no
 worker holds it (a running step's outcome would overwrite the new time).
@@ -127,6 +128,19 @@ def renew(database: Database, job_id: str, owner: str, now: float, lease_seconds
             },
         )
     return bool(count)
+
+
+def release_leases(database: Database, owner: str, now: float) -> int:
+    """Give back every lease `owner` holds, so that its jobs are due at once: a worker starting under the
+    identity of one that ended without settling them (a crash, a kill) takes them back without waiting
+    for the leases to expire. Returns how many were released."""
+    with database.write() as connection:
+        count: int = connection.execute(
+            sa.update(jobs)
+            .where(J.lease_owner == owner, J.state == QUEUED)
+            .values(lease_owner=None, lease_expires_at=None, updated_at=now)
+        ).rowcount
+    return count
 
 
 def save_progress(connection: Connection, job_id: str, progress: dict[str, Any], now: float) -> None:

@@ -7,6 +7,7 @@ file beside the SQLite database); upgrading an up-to-date database is a no-op.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ def _sqlite_lock(database: Database) -> Iterator[None]:
     if not path or path == ":memory:":
         yield
         return
-    with open(f"{path}.migrate-lock", "w") as handle:
+    with os.fdopen(os.open(f"{path}.migrate-lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -353,3 +353,13 @@ components = sa.Table(
     sa.UniqueConstraint("service_instance_id"),
     sa.Index(None, "environment_id"),
 )
+
+#: An account's own quota values (`baryon quotas set`); a NULL value means "no limit" for that account.
+account_quotas = sa.Table(
+    "account_quotas",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

@@ -26,20 +26,37 @@ class SecretKeyMismatch(RuntimeError):
     pass
 
 
+class SecretKeyInvalid(ValueError):
+    """The configured key, or the key file, is not 32 bytes in urlsafe base64."""
+
+
+MAKE_KEY = 'python3 -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+
+
+def _decode(text: str, source: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text.strip().encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise SecretKeyInvalid(
+            f"{source} is not a Baryon secret key (32 bytes in urlsafe base64); use the key this deployment "
+            f"was set up with, or make a new one with: {MAKE_KEY}"
+        )
+    return raw
+
+
 def load_key(secret_key: str | None, data_dir: Path) -> bytes:
     """Return the raw 32-byte deployment key, creating the key file on first use."""
     if secret_key:
-        raw = base64.urlsafe_b64decode(secret_key.encode())
-        if len(raw) != 32:
-            raise ValueError("BARYON_SECRET_KEY must be 32 bytes in urlsafe base64")
-        return raw
+        return _decode(secret_key, "BARYON_SECRET_KEY")
     path = data_dir / "secret.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(Fernet.generate_key().decode())
-    return base64.urlsafe_b64decode(path.read_text().strip().encode())
+    return _decode(path.read_text(errors="replace"), f"The key file {path}")
 
 
 class Secrets:

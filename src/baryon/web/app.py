@@ -6,7 +6,8 @@ never wait on a lock: SQLite WAL readers and PostgreSQL readers do not block); w
 the thread pool so a writer queued on the database lock cannot stall other requests; every response,
 including those for unknown paths and methods, carries `x-amzn-RequestId`; request bodies above
 `MAX_BODY` are refused without being kept (read and dropped up to `MAX_DRAIN`, so the client gets the
-answer); `create_app` without a runtime reads its
+answer), and a request whose body ends early (the client went, or the server's read deadline closed the
+connection) is not handled at all; `create_app` without a runtime reads its
 configuration from the environment (used by `baryon server --workers N`).
 """
 
@@ -41,15 +42,20 @@ def _as_response(
     return Response(result.body, status_code=status or result.status, headers=dict(result.headers))
 
 
+class _ClientGone(Exception):
+    """The client disconnected (or was disconnected) before its request body was complete."""
+
+
 async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
     """The whole request body, or None when it is larger than MAX_BODY. An oversized body is read and
-    dropped (up to MAX_DRAIN) so that the client, still sending, receives the answer instead of a reset."""
+    dropped (up to MAX_DRAIN) so that the client, still sending, receives the answer instead of a reset.
+    Raises _ClientGone when the connection ends before the body does (a part of a body is never handled)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= MAX_BODY:
@@ -88,7 +94,10 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
         headers = _headers(scope)
         declared = headers.get("content-length", "")
         too_long = declared.isdigit() and int(declared) > MAX_DRAIN
-        body = None if too_long else await _read_body(scope, receive)
+        try:
+            body = None if too_long else await _read_body(scope, receive)
+        except _ClientGone:
+            return
         if body is None:
             too_large = error_response(
                 ValidationException(f"The request body is larger than {MAX_BODY} bytes."), str(uuid.uuid4())

@@ -1,0 +1,160 @@
+"""The `baryon` command answers a user's mistake with one line and a non-zero status, never a traceback:
+a garbled or wrong secret key, a database that cannot be reached or does not exist, taken ports, a data
+dir already used by another `baryon up`; Alembic's INFO lines appear only with --verbose."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRET_KEY, free_port
+from tests.support.databases import postgres_available
+from tests.support.processes import Process, baryon_env, run, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+DATABASE_HINT = (
+    "; check --database-url (BARYON_DATABASE_URL), that the database server is running and reachable, and "
+    "that the database exists."
+)
+MAKE_KEY = 'python3 -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a refused command printed (on stderr, nothing on stdout)."""
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _env(tmp_path: Path, database_url: str | None = None, key: str = SECRET_KEY) -> dict[str, str]:
+    url = database_url or f"sqlite:///{tmp_path / 'data' / 'baryon.db'}"
+    return baryon_env(tmp_path / "data", url, key)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_a_garbled_secret_key(tmp_path: Path) -> None:
+    result = run(["credentials", "list"], _env(tmp_path, key="not-a-key"))
+    assert _one_line(result) == (
+        "Error: BARYON_SECRET_KEY is not a Baryon secret key (32 bytes in urlsafe base64); use the key this "
+        f"deployment was set up with, or make a new one with: {MAKE_KEY}"
+    )
+
+
+def test_another_secret_key_than_the_database_was_set_up_with(tmp_path: Path) -> None:
+    assert run(["credentials", "list"], _env(tmp_path)).returncode == 0
+    other = base64.urlsafe_b64encode(b"o" * 32).decode()
+    result = run(["credentials", "list"], _env(tmp_path, key=other))
+    assert _one_line(result) == (
+        "Error: This database was set up with another secret key. Give every Baryon process of one "
+        "deployment the same BARYON_SECRET_KEY (or the same data dir)."
+    )
+
+
+def test_an_unreachable_database(tmp_path: Path) -> None:
+    port = free_port()
+    result = run(["credentials", "list"], _env(tmp_path, f"postgresql://postgres:pw@127.0.0.1:{port}/test"))
+    assert _one_line(result) == (
+        f"Error: Cannot use the database postgresql://postgres:***@127.0.0.1:{port}/test: connection failed: "
+        f'connection to server at "127.0.0.1", port {port} failed: Connection refused{DATABASE_HINT}'
+    )
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable")
+    url = "postgresql://postgres@127.0.0.1:5432/baryon_no_such_database"
+    result = run(["server", "--port", str(free_port())], _env(tmp_path, url))
+    assert _one_line(result) == (
+        f"Error: Cannot use the database {url}: connection failed: connection to server at "
+        '"127.0.0.1", port 5432 failed: FATAL:  database "baryon_no_such_database" does not exist'
+        f"{DATABASE_HINT}"
+    )
+
+
+def test_an_sqlite_database_in_a_missing_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'baryon.db'}"
+    result = run(["worker"], _env(tmp_path, url))
+    assert _one_line(result) == (
+        f"Error: Cannot use the database {url}: No such file or directory; the directory of an SQLite "
+        "database must exist and be writable (check --database-url)."
+    )
+
+
+def test_server_on_a_taken_port(tmp_path: Path, taken_port: int) -> None:
+    result = run(["server", "--port", str(taken_port)], _env(tmp_path))
+    assert _one_line(result) == (
+        f"Error: Port {taken_port} on 127.0.0.1 for the Proton API is in use by another program; stop that "
+        "program or choose another port with --port."
+    )
+
+
+def test_up_checks_both_ports_before_it_prints_anything(tmp_path: Path, taken_port: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
+    data = ["--data-dir", str(tmp_path / "data")]
+    cloud_taken = run(["up", "--port", str(free_port()), "--cloud-port", str(taken_port), *data], env)
+    assert _one_line(cloud_taken) == (
+        f"Error: Port {taken_port} on 127.0.0.1 for the local cloud is in use by another program; stop that "
+        "program or choose another port with --cloud-port."
+    )
+    api_taken = run(["up", "--port", str(taken_port), "--cloud-port", str(free_port()), *data], env)
+    assert _one_line(api_taken) == (
+        f"Error: Port {taken_port} on 127.0.0.1 for the Proton API is in use by another program; stop that "
+        "program or choose another port with --port."
+    )
+    assert not (tmp_path / "data" / "baryon.env").exists()
+
+
+def test_a_second_up_on_one_data_dir_is_refused_until_the_first_ends(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
+    data_dir = tmp_path / "data"
+
+    def start(name: str) -> tuple[Process, int]:
+        port = free_port()
+        args = ["up", "--port", str(port), "--cloud-port", str(free_port()), "--data-dir", str(data_dir)]
+        process = Process(args, env, tmp_path / f"{name}.log")
+        wait_for_port(port, process=process.popen)
+        return process, port
+
+    first, _ = start("first")
+    try:
+        ports = ["--port", str(free_port()), "--cloud-port", str(free_port())]
+        second = run(["up", *ports, "--data-dir", str(data_dir)], env)
+        assert _one_line(second) == (
+            f"Error: Another baryon up (pid {first.popen.pid}) is already using the data dir {data_dir}; "
+            "stop it first, or give this one another --data-dir."
+        )
+    finally:
+        first.stop(signal.SIGKILL)  # a crash: the OS releases the lock
+    assert "Traceback" not in first.output()
+    third, _ = start("third")
+    third.stop()
+    assert "Baryon is up" in third.output()
+    assert "Traceback" not in third.output()
+
+
+def test_alembic_speaks_only_when_asked(tmp_path: Path) -> None:
+    quiet = run(["db", "upgrade"], _env(tmp_path))
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert quiet.stdout.startswith("database at revision ")
+    verbose = run(["db", "upgrade", "--verbose"], _env(tmp_path / "again"))
+    assert verbose.returncode == 0
+    assert "INFO alembic.runtime.migration: Running upgrade  -> 0001" in verbose.stderr
