@@ -15,15 +15,17 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import clean, next_token, not_found, page_position, page_size
 from baryon.api.registry import Context, Params, operation
+from baryon.contract.model import service_model
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.protocol.errors import ValidationException
 from baryon.store.schema import components, deployments, environments
 
 D = deployments.c
+#: The members the model gives each kind's state (ServiceInstanceState, ComponentState, ...).
 _STATE_MEMBERS = {
-    "environment": ("templateName", "templateMajorVersion", "templateMinorVersion", "spec"),
-    "component": ("serviceName", "serviceInstanceName", "serviceSpec", "templateFile"),
+    kind: frozenset(shape.members)
+    for kind, shape in service_model().shape_for("DeploymentState").members.items()
 }
 
 
@@ -34,8 +36,7 @@ def _state(text: str | None) -> dict[str, Any] | None:
     state: dict[str, Any] = orjson.loads(text)
     wire: dict[str, Any] = {}
     for member, value in state.items():
-        allowed = _STATE_MEMBERS.get(member)
-        wire[member] = {k: v for k, v in value.items() if allowed is None or k in allowed}
+        wire[member] = {k: v for k, v in value.items() if k in _STATE_MEMBERS[member]}
     return wire
 
 
