@@ -17,7 +17,8 @@ from baryon.api.dispatch import Dispatcher
 from baryon.protocol.sigv4 import Credential
 from tests.support import contract
 
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+#: One attempt per call: botocore's `max_attempts` counts retries, `total_max_attempts` counts every attempt.
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 class _Raw:
