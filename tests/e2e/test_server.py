@@ -22,9 +22,9 @@ from tests.e2e.conftest import Deployment
 from tests.support import bundles
 from tests.support.clients import http_client
 from tests.support.processes import create_credential, run
+from tests.support.waiters import FAST
 
 pytestmark = pytest.mark.e2e
-FAST = {"Delay": 1, "MaxAttempts": 60}
 
 
 def _raw(endpoint: str, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any, Any]:

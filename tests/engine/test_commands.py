@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from baryon.api.registry import load_all
 from baryon.engine import deploy, jobs
 from baryon.engine.outcomes import Done
 from baryon.engine.worker import Worker
@@ -30,12 +28,15 @@ from baryon.store.schema import credentials, environments
 from tests.api.test_environments import ROLE, _published_env_template
 from tests.api.test_environments import SPEC as CFN_SPEC
 from tests.conftest import ACCOUNT, SECRET_KEY
+from tests.support import publishing
 from tests.support.api_server import ApiServer
 from tests.support.bundles import SERVICE_SCHEMA, SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
 from tests.support.processes import baryon_env, run
+from tests.support.publishing import publish_environment_template
+from tests.support.waiters import within
 from tests.support.waiting import wait_for
 
-FAST = {"Delay": 1, "MaxAttempts": 120}
+FAST = within(120)
 CODEBUILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-codebuild"
 SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n  subnets: [a, b]\n"
 ENV_ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:environment/dev"
@@ -98,18 +99,7 @@ def env_bundle(provision: list[str], deprovision: list[str] | None = None, extra
 
 
 def publish_env_template(proton: Any, s3: Any, bundle: bytes, name: str = "cb-env") -> None:
-    proton.create_environment_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundle)
-    proton.create_environment_template_version(
-        templateName=name, source={"s3": {"bucket": "bundles", "key": key}}
-    )
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_environment_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_environment_template(proton, s3, name, bundle)
 
 
 def create_env(proton: Any, s3: Any, bundle: bytes, name: str = "dev") -> dict[str, Any]:
@@ -130,21 +120,8 @@ def publish_service_template(proton: Any, s3: Any, *, compatible: str, pipeline:
         commands = ["grep -q front proton-inputs.json", *OUTPUTS_FROM_INPUTS[1:]]
         files["pipeline_infrastructure/manifest.yaml"] = manifest(commands)
         files["pipeline_infrastructure/run.sh"] = "#!/bin/sh\necho run\n"
-    proton.create_service_template(
-        name="cb-svc", **({} if pipeline else {"pipelineProvisioning": "CUSTOMER_MANAGED"})
-    )
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=tar_gz(files, "service/"))
-    proton.create_service_template_version(
-        templateName="cb-svc",
-        compatibleEnvironmentTemplates=[{"templateName": compatible, "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    publishing.publish_service_template(
+        proton, s3, "cb-svc", tar_gz(files, "service/"), compatible=compatible, pipeline=pipeline
     )
 
 
@@ -570,13 +547,8 @@ def test_a_repeated_step_never_runs_the_commands_twice(
 # --- outputs and status through notify, with the real `aws` CLI ----------------------------------
 
 NOTIFY = 'aws proton notify-resource-deployment-status-change --resource-arn "$RESOURCE_ARN"'
-needs_notify = pytest.mark.skipif(
-    "NotifyResourceDeploymentStatusChange" not in load_all(),
-    reason="NotifyResourceDeploymentStatusChange is not served by this tree",
-)
 
 
-@needs_notify
 def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -590,7 +562,6 @@ def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     assert outputs(proton) == {"A": "from-notify", "B": "from-file", "C": "c"}
 
 
-@needs_notify
 def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -602,7 +573,6 @@ def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     assert scoped_credentials(runtime) == []
 
 
-@needs_notify
 def test_commands_that_report_failed_fail_the_deployment(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from baryon.engine.outcomes import Done
 from baryon.engine.settle import Finish, finish
@@ -28,7 +27,10 @@ from baryon.store.schema import jobs
 from tests.api.test_environments import FAST, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.clock import ManualClock as FakeClock
+from tests.support.errors import error_of
 from tests.support.git_repos import author, bare, branches, commit_files, commits, files_at, merge, show
+from tests.support.publishing import publish_service_template
 from tests.support.pull_requests import Host, serve
 from tests.support.waiting import wait_for
 
@@ -122,20 +124,7 @@ def tf_env_template(proton: Any, s3: Any) -> None:
 
 
 def tf_service_template(proton: Any, s3: Any, name: str = "tf-svc") -> None:
-    proton.create_service_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.terraform_service_bundle())
-    proton.create_service_template_version(
-        templateName=name,
-        compatibleEnvironmentTemplates=[{"templateName": "tf-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_service_template(proton, s3, name, bundles.terraform_service_bundle(), compatible="tf-env")
 
 
 def record_of(runtime: Runtime, deployment_id: str) -> Any:
@@ -164,12 +153,6 @@ def settle_deployment(
         subject = load(db, record)
     listed = [{"key": k, "valueString": v} for k, v in (outputs or {}).items()]
     finish(runtime, record, subject, Finish(status, None, listed, []), orjson.loads(record.progress))
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def create_env(proton: Any, repository: dict[str, str], name: str = "dev") -> dict[str, Any]:
@@ -1124,14 +1107,6 @@ def test_attached_terraform_component_and_its_instance(
 
 
 # --- a pipeline waiting for its instances ---------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
 
 
 def test_a_waiting_pipeline_looks_less_often_the_longer_it_waits(
