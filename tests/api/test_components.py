@@ -16,6 +16,7 @@ from baryon.runtime import Runtime
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
 
 COMPONENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-component"
@@ -289,6 +290,7 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
     assert code == "ResourceNotFoundException"
 
 
+@sqlite_only
 def test_attached_component_feeds_its_service_instance(proton: Any, s3: Any, worker: Any) -> None:
     _environment(proton, s3, componentRoleArn=COMPONENT_ROLE)
     _service(proton, s3)
@@ -462,6 +464,7 @@ def test_attached_component_feeds_its_service_instance(proton: Any, s3: Any, wor
     )
 
 
+@sqlite_only
 def test_component_requests_refused_and_cancel(proton: Any, s3: Any, worker: Any, runtime: Runtime) -> None:
     _environment(proton, s3, componentRoleArn=COMPONENT_ROLE)
     _service(proton, s3)

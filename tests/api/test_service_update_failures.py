@@ -33,6 +33,7 @@ from baryon.store import deployments as deployment_store
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support import bundles
+from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
 from tests.support.publishing import publish_service_template
 from tests.support.waiters import PATIENT
@@ -195,6 +196,7 @@ def _drive(engine: Worker, done: Callable[[], bool], timeout: float = 180.0) -> 
     poll(progress, timeout=timeout, what=f"the deployments to reach {describe(done)}")
 
 
+@sqlite_only
 def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environment: str, svc: str) -> None:
     _published_template(proton, s3)
     before = _create(proton, svc, SERVICE_SPEC)["pipeline"]
@@ -269,6 +271,7 @@ def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environ
     assert _instances(proton, svc) == [("front", "SUCCEEDED"), ("good", "SUCCEEDED")]
 
 
+@sqlite_only
 def test_failed_cleanup_deletion_without_a_pipeline(
     proton: Any,
     s3: Any,
@@ -355,6 +358,7 @@ def test_failed_cleanup_deletion_without_a_pipeline(
         engine.stop()
 
 
+@sqlite_only
 def test_failed_removal_completes_the_update_with_cleanup_failed(
     proton: Any, s3: Any, environment: str, svc: str, pin: Callable[[str], Callable[[], None]]
 ) -> None:
@@ -398,6 +402,7 @@ def test_failed_removal_completes_the_update_with_cleanup_failed(
     assert _outputs(proton, svc)["Instances"] == "extra,front"
 
 
+@sqlite_only
 def test_failed_pipeline_is_update_failed_without_rollback(
     proton: Any, s3: Any, environment: str, svc: str
 ) -> None:

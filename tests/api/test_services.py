@@ -9,6 +9,7 @@ import pytest
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
 from tests.support.publishing import publish_service_template
 from tests.support.waiting import poll
@@ -136,6 +137,7 @@ def test_service_with_two_instances_and_a_pipeline(
     assert proton.list_service_instances()["serviceInstances"] == []
 
 
+@sqlite_only
 def test_service_spec_errors_create_nothing(proton: Any, s3: Any, worker: Any, environment: str) -> None:
     _published_service_template(proton, s3, pipeline=False)
     bad = (
@@ -200,6 +202,7 @@ def test_resources_summary(proton: Any, s3: Any, worker: Any, environment: str) 
     assert counts["pipelines"]["total"] == 0
 
 
+@sqlite_only
 def test_update_service_adds_and_removes_instances(
     proton: Any, s3: Any, worker: Any, environment: str
 ) -> None:

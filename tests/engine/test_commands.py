@@ -31,6 +31,7 @@ from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support import publishing
 from tests.support.api_server import ApiServer
 from tests.support.bundles import SERVICE_SCHEMA, SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
+from tests.support.databases import sqlite_only
 from tests.support.processes import baryon_env, run
 from tests.support.publishing import publish_environment_template
 from tests.support.waiters import within
@@ -199,6 +200,7 @@ def test_environment_commands_run_with_the_bundle_and_inputs_and_report_outputs(
     assert printed.stdout == text
 
 
+@sqlite_only
 def test_hcl_input_type_writes_the_tfvars_file(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -259,6 +261,7 @@ def test_service_instance_and_pipeline_commands(
     assert re.fullmatch(r"[0-9a-f]{64}", pipeline_outputs["InputsSha"])
 
 
+@sqlite_only
 def test_service_instances_need_the_environment_codebuild_role(proton: Any, s3: Any, worker: Worker) -> None:
     _published_env_template(proton, s3)
     proton.create_environment(
@@ -280,6 +283,7 @@ def test_service_instances_need_the_environment_codebuild_role(proton: Any, s3: 
 # --- what the commands get -----------------------------------------------------------------------
 
 
+@sqlite_only
 def test_only_the_run_variables_reach_the_commands(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -318,6 +322,7 @@ def test_only_the_run_variables_reach_the_commands(
     assert home.group(1).endswith(f"/runs/{env['lastAttemptedDeploymentId']}/workspace")
 
 
+@sqlite_only
 def test_the_commands_credential_is_refused_for_anything_but_notify(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -339,6 +344,7 @@ def test_the_commands_credential_is_refused_for_anything_but_notify(
 # --- failures ------------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_a_failing_command_fails_the_deployment_and_stops_the_rest(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -355,6 +361,7 @@ def test_a_failing_command_fails_the_deployment_and_stops_the_rest(
     assert not (runs_dir(runtime) / env["lastAttemptedDeploymentId"]).exists()
 
 
+@sqlite_only
 def test_a_bad_outputs_file_fails_the_deployment(proton: Any, s3: Any, worker: Worker) -> None:
     create_env(proton, s3, env_bundle(['echo \'{"a": {"b": 1}}\' > proton-outputs.json']))
     env = settled(proton)
@@ -364,6 +371,7 @@ def test_a_bad_outputs_file_fails_the_deployment(proton: Any, s3: Any, worker: W
     )
 
 
+@sqlite_only
 def test_commands_past_the_timeout_are_stopped(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -375,6 +383,7 @@ def test_commands_past_the_timeout_are_stopped(
     assert "started" in log_of(runtime, env["lastAttemptedDeploymentId"])
 
 
+@sqlite_only
 def test_cancel_kills_the_whole_process_group(proton: Any, s3: Any, worker: Worker, runtime: Runtime) -> None:
     commands = ["sh -c 'echo child:$$; exec sleep 300' &", "echo shell:$$", "sleep 300"]
     env = create_env(proton, s3, env_bundle(commands))
@@ -408,6 +417,7 @@ def process_gone(pid: int) -> bool:
 # --- deletion ------------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_deletion_runs_deprovision(proton: Any, s3: Any, worker: Worker, runtime: Runtime) -> None:
     create_env(proton, s3, env_bundle(["echo up"], ["echo tearing down $RESOURCE_ARN"]))
     assert settled(proton)["deploymentStatus"] == "SUCCEEDED"
@@ -429,6 +439,7 @@ def test_deletion_runs_deprovision(proton: Any, s3: Any, worker: Worker, runtime
     assert f"tearing down {ENV_ARN}" in log_of(runtime, deployment_id)
 
 
+@sqlite_only
 def test_a_failing_deprovision_leaves_the_resource_delete_failed(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -440,6 +451,7 @@ def test_a_failing_deprovision_leaves_the_resource_delete_failed(
     assert env["deploymentStatusMessage"] == "Command 2 of deprovision (false) exited with status 1."
 
 
+@sqlite_only
 def test_deletion_without_deprovision_commands_completes(proton: Any, s3: Any, worker: Worker) -> None:
     create_env(proton, s3, env_bundle(["echo up"]))
     assert settled(proton)["deploymentStatus"] == "SUCCEEDED"
@@ -458,6 +470,7 @@ def test_deletion_without_deprovision_commands_completes(proton: Any, s3: Any, w
 # --- API checks ----------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_codebuild_environments_need_a_codebuild_role(proton: Any, s3: Any, worker: Worker) -> None:
     publish_env_template(proton, s3, env_bundle(["echo up"]))
     with pytest.raises(ClientError) as caught:
@@ -476,6 +489,7 @@ def test_codebuild_environments_need_a_codebuild_role(proton: Any, s3: Any, work
     assert proton.list_environments()["environments"] == []
 
 
+@sqlite_only
 def test_secrets_manager_variables_are_refused_at_deployment(proton: Any, s3: Any, worker: Worker) -> None:
     extra = "        env:\n          secrets_manager:\n            TOKEN: my-secret\n"
     text = manifest(["echo up"]).replace(
@@ -549,6 +563,7 @@ def test_a_repeated_step_never_runs_the_commands_twice(
 NOTIFY = 'aws proton notify-resource-deployment-status-change --resource-arn "$RESOURCE_ARN"'
 
 
+@sqlite_only
 def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -562,6 +577,7 @@ def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     assert outputs(proton) == {"A": "from-notify", "B": "from-file", "C": "c"}
 
 
+@sqlite_only
 def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -573,6 +589,7 @@ def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     assert scoped_credentials(runtime) == []
 
 
+@sqlite_only
 def test_commands_that_report_failed_fail_the_deployment(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from baryon.store.db import Database
@@ -115,3 +116,8 @@ def _migrate(url: str) -> None:
         upgrade(database)
     finally:
         database.dispose()
+
+
+#: For a test whose subject does not depend on the database (a provisioner's flow, the HTTP front door,
+#: a CLI's output): run it on SQLite only. Store queries, leases, notifications and concurrency keep both.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
