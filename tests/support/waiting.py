@@ -1,6 +1,7 @@
 """Waiting for asynchronous outcomes in tests and benchmarks: poll, bounded in time, and fail loudly.
 
-Every polling loop of the tests and benchmarks goes through `poll`: it returns the first value its
+Every polling loop of the tests and benchmarks (which import this module through `harness`) goes through
+`poll`: it returns the first value its
 condition accepts and, when time runs out, raises `WaitTimeout` saying what it waited for (the `what`
 given, or else the source of the probe) and the last value it saw — never a bare "timed out".
 """
@@ -26,16 +27,17 @@ def poll(
     timeout: float = 30.0,
     interval: float = 0.05,
     what: str | None = None,
+    error: type[Exception] = WaitTimeout,
 ) -> T:
     """Call `read` until `done` accepts its value, and return that value. After `timeout` seconds raise
-    `WaitTimeout` naming `what` (or `read`'s source) and the last value read."""
+    `error` (`WaitTimeout` unless told) naming `what` (or `read`'s source) and the last value read."""
     deadline = time.monotonic() + timeout
     while True:
         value = read()
         if done(value):
             return value
         if time.monotonic() > deadline:
-            raise WaitTimeout(
+            raise error(
                 f"waited {timeout:g} s for {what or describe(read)}; last seen: {_short(repr(value))}"
             )
         time.sleep(interval)
