@@ -29,6 +29,7 @@ from tests.conftest import ACCOUNT
 from tests.e2e.conftest import Deployment
 from tests.support import bundles
 from tests.support.clients import http_client
+from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, git
 from tests.support.processes import run
 from tests.support.publishing import publish_environment_template, publish_service_template
@@ -353,6 +354,7 @@ def _register(deployment: Deployment, s3: Any) -> None:
     publish_service_template(proton, s3, "tf-svc", service_bundle, compatible="tf-env")
 
 
+@sqlite_only
 def test_the_repository_automation_reports_back_with_the_aws_cli(
     deployment: Deployment, s3: Any, tmp_path: Path
 ) -> None:
