@@ -38,6 +38,9 @@ class Recorder:
     """Stands in for every handler: keeps what it was given, answers what it is told."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answer: dict[str, Any] = {}
         self.error: Exception | None = None
@@ -80,7 +83,7 @@ def handlers(runtime: Runtime) -> Iterator[Recorder]:
 
 @pytest.fixture
 def recorder(handlers: Recorder) -> Recorder:
-    handlers.__init__()  # type: ignore[misc]
+    handlers.reset()
     return handlers
 
 
