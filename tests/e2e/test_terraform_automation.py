@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import ACCOUNT
 from tests.e2e.conftest import Deployment
 from tests.support import bundles
+from tests.support.awscli_contract import config_env
 from tests.support.clients import http_client
 from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, git
@@ -288,7 +289,7 @@ class AwsCli:
             AWS_ACCESS_KEY_ID=deployment.credential.access_key_id,
             AWS_SECRET_ACCESS_KEY=deployment.credential.secret_access_key,
             AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE=os.devnull,
+            **config_env(tmp),
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         )
 

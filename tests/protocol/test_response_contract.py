@@ -3,12 +3,19 @@ allow, naming the member, and it fails a real client's call when the server answ
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from baryon.api.registry import OPERATIONS, Operation
+from tests.support.awscli_contract import config_env
 from tests.support.contract import ContractViolation, check_response, response_problems
 
 TEMPLATE = {
@@ -231,3 +238,67 @@ def test_a_test_client_fails_on_a_body_outside_the_model(
         "ListEnvironmentTemplates answered (HTTP 200) outside the model:\n"
         "  $.templates[0].inputs: EnvironmentTemplateSummary has no member 'inputs'"
     )
+
+
+class _Answer(BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "stderr"),
+    [
+        (orjson.dumps({"templates": [TEMPLATE]}), 0, ""),
+        (
+            orjson.dumps({"templates": [{**TEMPLATE, "createdAt": "2026-11-26"}]}),
+            255,
+            "ListEnvironmentTemplates answered (HTTP 200) outside the model:\n"
+            "  $.templates[0].createdAt: expected epoch seconds, a number (Timestamp), "
+            "got the string '2026-11-26'",
+        ),
+    ],
+)
+def test_the_aws_cli_of_the_end_to_end_tests_checks_responses_too(
+    tmp_path: Path, body: bytes, status: int, stderr: str
+) -> None:
+    """`aws` processes run with `config_env` load the check as a CLI plugin: a body outside the model fails
+    the command with the member's path, where the CLI alone would print the date it parsed."""
+    handler = type("Answer", (_Answer,), {"body": body})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID="a", AWS_SECRET_ACCESS_KEY="s", AWS_DEFAULT_REGION="us-east-1")
+        env.update(config_env(tmp_path))
+        result = subprocess.run(
+            [
+                shutil.which("aws") or "aws",
+                "proton",
+                "list-environment-templates",
+                "--endpoint-url",
+                f"http://127.0.0.1:{server.server_port}",
+                "--output",
+                "json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+        thread.join(10)
+    assert result.returncode == status, result.stderr
+    assert result.stderr.strip() == stderr
