@@ -8,7 +8,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -105,9 +104,7 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
         ]
         got = aws("proton", "get-environment-template", "--name", "my-env")
         assert got["environmentTemplate"]["recommendedVersion"] == "1.0"  # type: ignore[index]
-        started = time.monotonic()
         assert up.stop(signal.SIGINT, timeout=20) == 0
-        assert time.monotonic() - started < 20
     finally:
         up.stop(signal.SIGKILL)
 
