@@ -69,6 +69,7 @@ from harness import (
     interrupt_on_signals,
     load_average,
     log,
+    poll,
     postgres_reachable,
     postgres_version,
     process_cpu_seconds,
@@ -568,11 +569,7 @@ class Fleet:
     # -- set-up ------------------------------------------------------------------------------------------
 
     def wait(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{self.target.label}: {what} did not happen within {timeout:.0f} s")
-            time.sleep(0.2)
+        poll(check, timeout=timeout, interval=0.2, what=f"{self.target.label}: {what}", error=BenchmarkError)
 
     def _version_ready(self, kind: str, minor: int) -> bool:
         if kind == "environment":
@@ -679,19 +676,28 @@ class Fleet:
         self, started_wall: float, minor: int, before: dict[str, dict[str, Any]]
     ) -> tuple[float, int, list[str]]:
         """Wait until no instance is IN_PROGRESS; (seconds to the last success, failed count, reasons)."""
-        deadline = time.monotonic() + self.args.phase_timeout
         next_report = time.monotonic() + 5
         in_progress = [{"key": "deploymentStatus", "value": "IN_PROGRESS"}]
-        while self.proton.list_service_instances(filters=in_progress, maxResults=1)["serviceInstances"]:
-            if time.monotonic() > deadline:
-                raise BenchmarkError(
-                    f"{self.target.label}: instances still IN_PROGRESS after the phase timeout"
-                )
+
+        def busy() -> list[Any]:
+            nonlocal next_report
             if time.monotonic() >= next_report:
                 finished = self._finished_since(before)
                 log(f"    {time.time() - started_wall:5.1f} s: {finished} deployments finished")
                 next_report += 5
-            time.sleep(self.args.poll)
+            found: list[Any] = self.proton.list_service_instances(filters=in_progress, maxResults=1)[
+                "serviceInstances"
+            ]
+            return found
+
+        poll(
+            busy,
+            lambda found: not found,
+            timeout=self.args.phase_timeout,
+            interval=self.args.poll,
+            what=f"{self.target.label}: no instance IN_PROGRESS",
+            error=BenchmarkError,
+        )
         detected = time.time()
         items = self._list_all()
         expected = {(service, name) for service, name in self.instances}

@@ -14,11 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for the shared polling helper
+from tests.support.waiting import poll
 
 HOST = "127.0.0.1"
 
@@ -74,17 +76,18 @@ def free_port() -> int:
 
 
 def wait_listening(child: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         if child.poll() is not None:
             tail = log_path.read_text(errors="replace")[-3000:]
             raise BenchmarkError(f"process exited with code {child.returncode} before listening:\n{tail}")
         try:
             socket.create_connection((HOST, port), timeout=0.5).close()
-            return
         except OSError:
-            time.sleep(0.05)
-    raise BenchmarkError(f"nothing listening on {HOST}:{port} after {timeout:.0f} s")
+            return False
+        return True
+
+    poll(listening, timeout=timeout, what=f"a server listening on {HOST}:{port}", error=BenchmarkError)
 
 
 def baryon_argv() -> list[str]:

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import BenchmarkError, Processes, finite, free_port, log, wait_listening
+from harness import BenchmarkError, Processes, finite, free_port, log, poll, wait_listening
 
 HOST = "127.0.0.1"
 TEMPLATE = "runner-bench"
@@ -171,7 +171,7 @@ def publish(proton: Any, s3: Any, command: str) -> None:
     )
 
 
-def deploy_one(proton: Any, name: str, account_id: str, poll: float, timeout: float) -> str:
+def deploy_one(proton: Any, name: str, account_id: str, interval: float, timeout: float) -> str:
     proton.create_environment(
         name=name,
         templateName=TEMPLATE,
@@ -179,19 +179,20 @@ def deploy_one(proton: Any, name: str, account_id: str, poll: float, timeout: fl
         spec="proton: EnvironmentSpec\nspec:\n  label: bench\n",
         codebuildRoleArn=f"arn:aws:iam::{account_id}:role/codebuild",
     )
-    deadline = time.monotonic() + timeout
-    while True:
-        environment = proton.get_environment(name=name)["environment"]
-        if environment["deploymentStatus"] not in ("IN_PROGRESS", "CANCELLING"):
-            status = str(environment["deploymentStatus"])
-            if status != "SUCCEEDED":
-                raise BenchmarkError(
-                    f"environment {name} ended {status}: {environment.get('deploymentStatusMessage')}"
-                )
-            return str(environment["lastAttemptedDeploymentId"])
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"environment {name} did not settle within {timeout:.0f} s")
-        time.sleep(poll)
+    environment = poll(
+        lambda: proton.get_environment(name=name)["environment"],
+        lambda env: env["deploymentStatus"] not in ("IN_PROGRESS", "CANCELLING"),
+        timeout=timeout,
+        interval=interval,
+        what=f"the deployment of environment {name} to end",
+        error=BenchmarkError,
+    )
+    status = str(environment["deploymentStatus"])
+    if status != "SUCCEEDED":
+        raise BenchmarkError(
+            f"environment {name} ended {status}: {environment.get('deploymentStatusMessage')}"
+        )
+    return str(environment["lastAttemptedDeploymentId"])
 
 
 def samples_from(database_url: str, ids: list[str]) -> list[Sample]:

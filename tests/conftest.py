@@ -20,7 +20,7 @@ from baryon.engine.worker import Worker
 from baryon.protocol.sigv4 import Credential
 from baryon.runtime import Runtime, open_runtime
 from tests.support.clients import in_process_client
-from tests.support.databases import fresh_postgres, postgres_available
+from tests.support.databases import MigratedTemplates, fresh_postgres, postgres_available
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"
@@ -71,14 +71,29 @@ def s3(moto_endpoint: str) -> Any:
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """A database of this test's own, already migrated to the newest revision (a copy of the session's
+    template), or empty for a test marked `empty_database`."""
+    migrated = request.node.get_closest_marker("empty_database") is None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'baryon.db'}"
+        path = tmp_path / "baryon.db"
+        if migrated:
+            migrated_templates.sqlite_copy(path)
+        yield f"sqlite:///{path}"
         return
     if not postgres_available():
         pytest.skip("PostgreSQL is not reachable")
-    with fresh_postgres() as url:
+    with fresh_postgres(migrated_templates.postgres_template() if migrated else None) as url:
         yield url
 
 

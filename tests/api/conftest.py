@@ -8,6 +8,7 @@ moto does not replace resources on update as CloudFormation does.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import boto3
 import pytest
@@ -18,8 +19,9 @@ from tests.conftest import ACCOUNT
 REGION = "us-east-1"
 
 
-@pytest.fixture(autouse=True)
-def empty_cloud(moto_endpoint: str) -> None:
+@pytest.fixture(scope="session")
+def cloudformation_of_account(moto_endpoint: str) -> Any:
+    """A CloudFormation client of the test account in the local cloud, made once per session."""
     keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     sts = boto3.client("sts", endpoint_url=moto_endpoint, region_name=REGION, **keys)
     credentials = sts.assume_role(
@@ -33,6 +35,12 @@ def empty_cloud(moto_endpoint: str) -> None:
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
+    return cf
+
+
+@pytest.fixture(autouse=True)
+def empty_cloud(cloudformation_of_account: Any) -> None:
+    cf = cloudformation_of_account
     for page in cf.get_paginator("list_stacks").paginate():
         for stack in page["StackSummaries"]:
             if stack["StackStatus"] != "DELETE_COMPLETE":

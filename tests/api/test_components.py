@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from baryon.engine.provisioners.cloudformation import stack_name
 from baryon.engine.worker import Worker
@@ -17,6 +16,8 @@ from baryon.runtime import Runtime
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.databases import sqlite_only
+from tests.support.errors import error_of as _error
 
 COMPONENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-component"
 REGION = "us-east-1"
@@ -86,12 +87,6 @@ instances:
 """
 
 DETACH_FIRST = "detach it first (UpdateComponent with empty serviceName and serviceInstanceName)"
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def _outputs(answer: dict[str, Any]) -> dict[str, str]:
@@ -295,6 +290,7 @@ def test_detached_component_lifecycle(proton: Any, s3: Any, worker: Any) -> None
     assert code == "ResourceNotFoundException"
 
 
+@sqlite_only
 def test_attached_component_feeds_its_service_instance(proton: Any, s3: Any, worker: Any) -> None:
     _environment(proton, s3, componentRoleArn=COMPONENT_ROLE)
     _service(proton, s3)
@@ -468,6 +464,7 @@ def test_attached_component_feeds_its_service_instance(proton: Any, s3: Any, wor
     )
 
 
+@sqlite_only
 def test_component_requests_refused_and_cancel(proton: Any, s3: Any, worker: Any, runtime: Runtime) -> None:
     _environment(proton, s3, componentRoleArn=COMPONENT_ROLE)
     _service(proton, s3)

@@ -3,47 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.errors import error_of as _error
+from tests.support.publishing import publish_environment_template
+from tests.support.waiters import FAST
+from tests.support.waiting import poll
 
-FAST = {"Delay": 1, "MaxAttempts": 60}
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-service"
 SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n"
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def _published_env_template(
     proton: Any, s3: Any, name: str = "vpc-env", data: bytes | None = None, **kw: Any
 ) -> None:
-    proton.create_environment_template(name=name, **kw)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=data or bundles.environment_bundle())
-    version = proton.create_environment_template_version(
-        templateName=name, source={"s3": {"bucket": "bundles", "key": key}}
-    )["environmentTemplateVersion"]
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name,
-        majorVersion=version["majorVersion"],
-        minorVersion=version["minorVersion"],
-        WaiterConfig=FAST,
-    )
-    proton.update_environment_template_version(
-        templateName=name,
-        majorVersion=version["majorVersion"],
-        minorVersion=version["minorVersion"],
-        status="PUBLISHED",
-    )
+    publish_environment_template(proton, s3, name, data or bundles.environment_bundle(), **kw)
+
+
+def _found(call: Any, **kwargs: Any) -> bool | tuple[str, str]:
+    """True while `call` finds its resource, else the error it answers."""
+    try:
+        call(**kwargs)
+    except ClientError as error:
+        return error.response["Error"]["Code"], error.response["Error"]["Message"]
+    return True
 
 
 def test_create_environment_deploys_a_stack(proton: Any, s3: Any, worker: Any) -> None:
@@ -155,17 +142,15 @@ def test_update_delete_and_version_in_use(proton: Any, s3: Any, worker: Any) -> 
     )
     deleted = proton.delete_environment(name="dev")["environment"]
     assert deleted["deploymentStatus"] == "DELETE_IN_PROGRESS"
-    for _ in range(100):
-        try:
-            proton.get_environment(name="dev")
-        except ClientError as error:
-            assert error.response["Error"]["Code"] == "ResourceNotFoundException"
-            break
-        import time
-
-        time.sleep(0.1)
-    else:
-        raise AssertionError("environment not deleted")
+    gone = poll(
+        lambda: _found(proton.get_environment, name="dev"),
+        lambda found: found is not True,
+        what="environment dev to be deleted",
+    )
+    assert gone == (
+        "ResourceNotFoundException",
+        f"The requested environment does not exist: arn:aws:proton:us-east-1:{ACCOUNT}:environment/dev",
+    )
     records = proton.list_deployments(environmentName="dev")["deployments"]
     assert records[0]["deploymentStatus"] == "DELETE_COMPLETE"
     proton.delete_environment_template_version(templateName="vpc-env", majorVersion="1", minorVersion="0")
@@ -203,13 +188,11 @@ def test_render_failure_is_a_failed_deployment(proton: Any, s3: Any, worker: Any
     proton.create_environment(
         name="bad", templateName="broken", templateMajorVersion="1", spec=SPEC, protonServiceRoleArn=ROLE
     )
-    for _ in range(100):
-        env = proton.get_environment(name="bad")["environment"]
-        if env["deploymentStatus"] != "IN_PROGRESS":
-            break
-        import time
-
-        time.sleep(0.1)
+    env = poll(
+        lambda: proton.get_environment(name="bad")["environment"],
+        lambda env: env["deploymentStatus"] != "IN_PROGRESS",
+        what="the deployment of environment bad to end",
+    )
     assert env["deploymentStatus"] == "FAILED"
     assert env["deploymentStatusMessage"] == (
         "infrastructure/cloudformation.yaml, line 3: environment.outputs is not defined"

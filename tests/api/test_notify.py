@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from baryon.engine.settle import Finish, finish
 from baryon.engine.subjects import load
@@ -21,14 +20,9 @@ from baryon.store import deployments as deployment_store
 from baryon.store.schema import deployments
 from tests.api.test_environments import ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
+from tests.support.errors import error_of as _error
 
 ENV_ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:environment/dev"
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 @pytest.fixture

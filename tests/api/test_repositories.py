@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
@@ -18,6 +17,7 @@ from baryon.store.schema import environments
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.support import bundles
+from tests.support.errors import error_of as _error
 
 REGION = "us-east-1"
 CONNECTION_ARN = re.compile(
@@ -51,12 +51,6 @@ def connection(
             now=runtime.clock.now(),
         )
     return record.arn
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def repo_arn(provider: str, name: str, region: str = REGION) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
@@ -15,6 +14,7 @@ from baryon.runtime import Runtime
 from baryon.store.schema import credentials
 from tests.conftest import ACCOUNT
 from tests.support.clients import in_process_client
+from tests.support.errors import error_of
 
 ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:environment/dev"
 OTHER_ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:environment/prod"
@@ -25,12 +25,6 @@ def issue(runtime: Runtime, *, lifetime: float = 600.0) -> Credential:
     now = runtime.clock.now()
     with runtime.database.write() as connection:
         return runtime.credentials.issue_scoped(connection, ACCOUNT, "run-1", ARN, now + lifetime, now)
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def test_any_other_operation_is_access_denied(dispatcher: Dispatcher, runtime: Runtime, proton: Any) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 
 from baryon.config import Settings
 from baryon.engine import subjects
@@ -34,9 +34,12 @@ from baryon.store import deployments as deployment_store
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support import bundles
+from tests.support.databases import sqlite_only
+from tests.support.errors import error_of as _error
+from tests.support.publishing import publish_service_template
+from tests.support.waiters import PATIENT
+from tests.support.waiting import describe, poll
 
-#: Waiters' budget: deployments queue behind each other's on a busy machine.
-PATIENT = {"Delay": 1, "MaxAttempts": 180}
 PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
 SERVICE_SPEC = """proton: ServiceSpec
 pipeline:
@@ -65,12 +68,6 @@ def _instance(name: str, **inputs: Any) -> str:
     return block
 
 
-def _error(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
-
-
 def _waiter_failure(proton: Any, name: str) -> tuple[str, str]:
     """Run `service_updated`; return (status it ended on, botocore's reason) for a failure."""
     with pytest.raises(WaiterError) as caught:
@@ -79,21 +76,8 @@ def _waiter_failure(proton: Any, name: str) -> tuple[str, str]:
 
 
 def _published_template(proton: Any, s3: Any, *, pipeline: bool = True) -> None:
-    kwargs = {} if pipeline else {"pipelineProvisioning": "CUSTOMER_MANAGED"}
-    proton.create_service_template(name="api-svc", **kwargs)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.failing_service_bundle(pipeline=pipeline))
-    proton.create_service_template_version(
-        templateName="api-svc",
-        compatibleEnvironmentTemplates=[{"templateName": "vpc-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="api-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="api-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    bundle = bundles.failing_service_bundle(pipeline=pipeline)
+    publish_service_template(proton, s3, "api-svc", bundle, pipeline=pipeline)
 
 
 @pytest.fixture
@@ -203,13 +187,17 @@ def _status(proton: Any, svc: str) -> str:
 
 def _drive(engine: Worker, done: Callable[[], bool], timeout: float = 180.0) -> None:
     """Run the engine's jobs one step at a time until `done()`."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "the deployments did not get there in time"
-        if not engine.run_once():
-            time.sleep(0.05)
+
+    def progress() -> bool:
+        for _ in range(100):  # every due step, without pausing between them
+            if done() or not engine.run_once():
+                break
+        return done()
+
+    poll(progress, timeout=timeout, what=f"the deployments to reach {describe(done)}")
 
 
+@sqlite_only
 def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environment: str, svc: str) -> None:
     _published_template(proton, s3)
     before = _create(proton, svc, SERVICE_SPEC)["pipeline"]
@@ -285,6 +273,7 @@ def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environ
     assert _instances(proton, svc) == [("front", "SUCCEEDED"), ("good", "SUCCEEDED")]
 
 
+@sqlite_only
 def test_failed_cleanup_deletion_without_a_pipeline(
     proton: Any,
     s3: Any,
@@ -371,6 +360,7 @@ def test_failed_cleanup_deletion_without_a_pipeline(
         engine.stop()
 
 
+@sqlite_only
 def test_failed_removal_completes_the_update_with_cleanup_failed(
     proton: Any, s3: Any, environment: str, svc: str, pin: Callable[[str], Callable[[], None]]
 ) -> None:
@@ -414,6 +404,7 @@ def test_failed_removal_completes_the_update_with_cleanup_failed(
     assert _outputs(proton, svc)["Instances"] == "extra,front"
 
 
+@sqlite_only
 def test_failed_pipeline_is_update_failed_without_rollback(
     proton: Any, s3: Any, environment: str, svc: str
 ) -> None:

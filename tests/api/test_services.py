@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.databases import sqlite_only
+from tests.support.errors import error_of as _error
+from tests.support.publishing import publish_service_template
+from tests.support.waiting import poll
 
 SERVICE_SPEC = """proton: ServiceSpec
 pipeline:
@@ -26,28 +27,8 @@ instances:
 """
 
 
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
-
-
 def _published_service_template(proton: Any, s3: Any, name: str = "api-svc", pipeline: bool = True) -> None:
-    kwargs = {} if pipeline else {"pipelineProvisioning": "CUSTOMER_MANAGED"}
-    proton.create_service_template(name=name, **kwargs)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.service_bundle(pipeline=pipeline))
-    version = proton.create_service_template_version(
-        templateName=name,
-        compatibleEnvironmentTemplates=[{"templateName": "vpc-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )["serviceTemplateVersion"]
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName=name, majorVersion=version["majorVersion"], minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName=name, majorVersion=version["majorVersion"], minorVersion="0", status="PUBLISHED"
-    )
+    publish_service_template(proton, s3, name, bundles.service_bundle(pipeline=pipeline), pipeline=pipeline)
 
 
 @pytest.fixture
@@ -156,6 +137,7 @@ def test_service_with_two_instances_and_a_pipeline(
     assert proton.list_service_instances()["serviceInstances"] == []
 
 
+@sqlite_only
 def test_service_spec_errors_create_nothing(proton: Any, s3: Any, worker: Any, environment: str) -> None:
     _published_service_template(proton, s3, pipeline=False)
     bad = (
@@ -188,12 +170,12 @@ def test_service_spec_errors_create_nothing(proton: Any, s3: Any, worker: Any, e
     proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=ok)
     proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)
     assert "pipeline" not in proton.get_service(name="api")["service"]
-    for _ in range(50):
-        if proton.list_service_instances(
+    poll(
+        lambda: proton.list_service_instances(
             filters=[{"key": "deployedTemplateVersionStatus", "value": "UP_TO_DATE"}]
-        )["serviceInstances"]:
-            break
-        time.sleep(0.1)
+        )["serviceInstances"],
+        what="an UP_TO_DATE service instance",
+    )
     listed = proton.list_service_instances(
         filters=[{"key": "environmentName", "value": "dev"}], sortBy="name", sortOrder="DESCENDING"
     )["serviceInstances"]
@@ -220,6 +202,7 @@ def test_resources_summary(proton: Any, s3: Any, worker: Any, environment: str) 
     assert counts["pipelines"]["total"] == 0
 
 
+@sqlite_only
 def test_update_service_adds_and_removes_instances(
     proton: Any, s3: Any, worker: Any, environment: str
 ) -> None:

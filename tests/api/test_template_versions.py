@@ -11,20 +11,14 @@ from botocore.exceptions import ClientError, WaiterError
 
 from tests.conftest import ACCOUNT
 from tests.support import bundles
-
-FAST = {"Delay": 1, "MaxAttempts": 60}
+from tests.support.errors import error_of as _error
+from tests.support.waiters import FAST
 
 
 def _upload(s3: Any, data: bytes) -> dict[str, Any]:
     key = f"{uuid.uuid4().hex}.tar.gz"
     s3.put_object(Bucket="bundles", Key=key, Body=data)
     return {"s3": {"bucket": "bundles", "key": key}}
-
-
-def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def _env_version(

@@ -10,7 +10,7 @@ import pytest
 
 from baryon.protocol.sigv4 import Credential
 from tests.conftest import ACCOUNT, SECRET_KEY, free_port
-from tests.support.processes import Process, baryon_env, create_credential, run, wait_for_port
+from tests.support.processes import Process, baryon_env, create_credential, wait_for_port
 
 
 @dataclass
@@ -44,7 +44,7 @@ def deployment(database_url: str, tmp_path: Path, moto_endpoint: str) -> Iterato
             "AWS_DEFAULT_REGION": "us-east-1",
         },
     )
-    assert run(["db", "upgrade"], env).returncode == 0
+    # database_url is already migrated (`baryon db upgrade` itself is driven by test_durability).
     credential = create_credential(env, ACCOUNT)
     deployment = Deployment("", 0, env, credential, tmp_path, [])
     _, port = deployment.start_server()

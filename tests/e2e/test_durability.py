@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,10 @@ from tests.conftest import ACCOUNT, SECRET_KEY, free_port
 from tests.support import bundles
 from tests.support.durability import AwsProxy, Cluster, cloudformation, proton_stacks, wait_until
 from tests.support.processes import Process, baryon_env, create_credential, run
+from tests.support.publishing import publish_environment_template, publish_service_template
 
 pytestmark = pytest.mark.e2e
 
-FAST = {"Delay": 1, "MaxAttempts": 60}
 REGION = "us-east-1"
 SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n"
 SERVICE_SPEC = """proton: ServiceSpec
@@ -81,35 +80,11 @@ def _role_account() -> str:
 
 
 def _publish_environment_template(proton: Any, s3: Any, name: str = "vpc-env") -> None:
-    proton.create_environment_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.environment_bundle())
-    proton.create_environment_template_version(
-        templateName=name, source={"s3": {"bucket": "bundles", "key": key}}
-    )
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_environment_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_environment_template(proton, s3, name, bundles.environment_bundle())
 
 
 def _publish_service_template(proton: Any, s3: Any, name: str = "api-svc") -> None:
-    proton.create_service_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.service_bundle())
-    proton.create_service_template_version(
-        templateName=name,
-        compatibleEnvironmentTemplates=[{"templateName": "vpc-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_service_template(proton, s3, name, bundles.service_bundle())
 
 
 def _create_environment(proton: Any, name: str, role: str) -> None:

@@ -11,6 +11,7 @@ from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
 from baryon.store import run_logs
 from tests.conftest import SECRET_KEY
+from tests.support.databases import sqlite_only
 from tests.support.deployments import make_deployment
 from tests.support.processes import Process, baryon_env, run
 from tests.support.waiting import wait_for
@@ -27,6 +28,7 @@ def append(runtime: Runtime, deployment_id: str, text: str) -> None:
         run_logs.append(connection, deployment_id, text, now=runtime.clock.now())
 
 
+@sqlite_only
 def test_logs_prints_the_stored_output(runtime: Runtime, database_url: str) -> None:
     deployment_id = make_deployment(runtime)
     other = make_deployment(runtime)
@@ -38,6 +40,7 @@ def test_logs_prints_the_stored_output(runtime: Runtime, database_url: str) -> N
     assert result.stdout == "[baryon] Running command: make\nbuilt ✓\n"
 
 
+@sqlite_only
 def test_logs_of_a_deployment_without_output_prints_nothing(runtime: Runtime, database_url: str) -> None:
     deployment_id = make_deployment(runtime)
     result = run(["logs", deployment_id], env_for(runtime, database_url))
@@ -45,6 +48,7 @@ def test_logs_of_a_deployment_without_output_prints_nothing(runtime: Runtime, da
     assert result.stdout == ""
 
 
+@sqlite_only
 def test_logs_of_an_unknown_deployment_fails(runtime: Runtime, database_url: str) -> None:
     result = run(["logs", "no-such-deployment", "--follow"], env_for(runtime, database_url))
     assert result.returncode != 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.support.awscli_contract import config_env
 from tests.support.processes import Process, wait_for_port
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +33,7 @@ def test_readme_walkthrough(tmp_path: Path) -> None:
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
     env["HOME"] = str(home)
+    env.update(config_env(tmp_path))
     port, cloud_port = free_port(), free_port()
     up = Process(["up", "--port", str(port), "--cloud-port", str(cloud_port)], env, tmp_path / "up.log")
     try:

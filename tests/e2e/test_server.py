@@ -21,10 +21,11 @@ from tests.conftest import OTHER_ACCOUNT
 from tests.e2e.conftest import Deployment
 from tests.support import bundles
 from tests.support.clients import http_client
+from tests.support.databases import sqlite_only
 from tests.support.processes import create_credential, run
+from tests.support.waiters import FAST
 
 pytestmark = pytest.mark.e2e
-FAST = {"Delay": 1, "MaxAttempts": 60}
 
 
 def _raw(endpoint: str, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any, Any]:
@@ -92,6 +93,7 @@ def test_template_registry_end_to_end(deployment: Deployment, s3: Any) -> None:
     assert [v["status"] for v in versions] == ["PUBLISHED"]
 
 
+@sqlite_only
 def test_signature_failures_over_http(deployment: Deployment) -> None:
     endpoint = deployment.endpoint
     unknown = Credential("AKIAUNKNOWNUNKNOWN00", "x", "111111111111", "x")
@@ -125,6 +127,7 @@ def test_signature_failures_over_http(deployment: Deployment) -> None:
     assert status == 400 and body["__type"].endswith("#MissingAuthenticationTokenException")
 
 
+@sqlite_only
 def test_bad_requests_are_clear_errors_never_500(deployment: Deployment) -> None:
     endpoint, credential = deployment.endpoint, deployment.credential
     cases = [
@@ -184,6 +187,7 @@ def test_multiple_server_workers(deployment: Deployment) -> None:
     assert len(proton.list_service_templates()["templates"]) == 6
 
 
+@sqlite_only
 def test_other_paths_methods_and_huge_bodies(deployment: Deployment) -> None:
     for method, path in (("GET", "/"), ("POST", "/other"), ("PUT", "/")):
         request = urllib.request.Request(deployment.endpoint + path, data=b"{}" if method != "GET" else None)

@@ -28,14 +28,16 @@ import pytest
 from tests.conftest import ACCOUNT
 from tests.e2e.conftest import Deployment
 from tests.support import bundles
+from tests.support.awscli_contract import config_env
 from tests.support.clients import http_client
+from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, git
 from tests.support.processes import run
+from tests.support.publishing import publish_environment_template, publish_service_template
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 REGION = "us-east-1"
-FAST = {"Delay": 1, "MaxAttempts": 60}
 METADATA = ".proton/deployment-metadata.json"
 TF_MANIFEST = bundles.TF_MANIFEST
 
@@ -287,7 +289,7 @@ class AwsCli:
             AWS_ACCESS_KEY_ID=deployment.credential.access_key_id,
             AWS_SECRET_ACCESS_KEY=deployment.credential.secret_access_key,
             AWS_DEFAULT_REGION=REGION,
-            AWS_CONFIG_FILE=os.devnull,
+            **config_env(tmp),
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         )
 
@@ -349,32 +351,11 @@ def _register(deployment: Deployment, s3: Any) -> None:
         },
         "service/",
     )
-    s3.put_object(Bucket="bundles", Key="tf-env.tar.gz", Body=env_bundle)
-    s3.put_object(Bucket="bundles", Key="tf-svc.tar.gz", Body=service_bundle)
-    proton.create_environment_template(name="tf-env")
-    proton.create_environment_template_version(
-        templateName="tf-env", source={"s3": {"bucket": "bundles", "key": "tf-env.tar.gz"}}
-    )
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName="tf-env", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_environment_template_version(
-        templateName="tf-env", majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
-    proton.create_service_template(name="tf-svc")
-    proton.create_service_template_version(
-        templateName="tf-svc",
-        compatibleEnvironmentTemplates=[{"templateName": "tf-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": "tf-svc.tar.gz"}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="tf-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="tf-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_environment_template(proton, s3, "tf-env", env_bundle)
+    publish_service_template(proton, s3, "tf-svc", service_bundle, compatible="tf-env")
 
 
+@sqlite_only
 def test_the_repository_automation_reports_back_with_the_aws_cli(
     deployment: Deployment, s3: Any, tmp_path: Path
 ) -> None:

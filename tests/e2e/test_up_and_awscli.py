@@ -8,13 +8,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
 from tests.support import bundles
+from tests.support.awscli_contract import config_env
 from tests.support.processes import Process, wait_for_port
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
         assert exports["AWS_ENDPOINT_URL_PROTON"] == f"http://127.0.0.1:{port}"
         assert exports["AWS_ENDPOINT_URL_S3"] == f"http://127.0.0.1:{cloud_port}"
         assert "export AWS_SECRET_ACCESS_KEY=" in up.output()
-        aws_env = {**env, **exports}
+        aws_env = {**env, **exports, **config_env(tmp_path)}
 
         def aws(*args: str) -> dict[str, object]:
             result = subprocess.run(
@@ -104,9 +104,7 @@ def test_up_with_aws_cli(tmp_path: Path) -> None:
         ]
         got = aws("proton", "get-environment-template", "--name", "my-env")
         assert got["environmentTemplate"]["recommendedVersion"] == "1.0"  # type: ignore[index]
-        started = time.monotonic()
         assert up.stop(signal.SIGINT, timeout=20) == 0
-        assert time.monotonic() - started < 20
     finally:
         up.stop(signal.SIGKILL)
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
+from tests.support.awscli_contract import config_env
 from tests.support.bundles import TF_ENV_SCHEMA, tar_gz
 from tests.support.processes import Process, wait_for_port
 
@@ -50,7 +51,7 @@ def test_up_runs_the_commands_against_its_own_api(tmp_path: Path) -> None:
     )
     try:
         wait_for_port(port, process=up.popen)
-        aws_env = {**env, **_exports(data / "baryon.env")}
+        aws_env = {**env, **_exports(data / "baryon.env"), **config_env(tmp_path)}
 
         def aws(*args: str) -> Any:
             result = subprocess.run(

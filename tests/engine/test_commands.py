@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from baryon.api.registry import load_all
 from baryon.domain.outcomes import Done
 from baryon.engine import deploy
 from baryon.engine.worker import Worker
@@ -30,12 +28,16 @@ from baryon.store.schema import credentials, environments
 from tests.api.test_environments import ROLE, _published_env_template
 from tests.api.test_environments import SPEC as CFN_SPEC
 from tests.conftest import ACCOUNT, SECRET_KEY
+from tests.support import publishing
 from tests.support.api_server import ApiServer
 from tests.support.bundles import SERVICE_SCHEMA, SERVICE_SCHEMA_NO_PIPELINE, TF_ENV_SCHEMA, tar_gz
+from tests.support.databases import sqlite_only
 from tests.support.processes import baryon_env, run
+from tests.support.publishing import publish_environment_template
+from tests.support.waiters import within
 from tests.support.waiting import wait_for
 
-FAST = {"Delay": 1, "MaxAttempts": 120}
+FAST = within(120)
 CODEBUILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-codebuild"
 SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n  subnets: [a, b]\n"
 ENV_ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:environment/dev"
@@ -98,18 +100,7 @@ def env_bundle(provision: list[str], deprovision: list[str] | None = None, extra
 
 
 def publish_env_template(proton: Any, s3: Any, bundle: bytes, name: str = "cb-env") -> None:
-    proton.create_environment_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundle)
-    proton.create_environment_template_version(
-        templateName=name, source={"s3": {"bucket": "bundles", "key": key}}
-    )
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_environment_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_environment_template(proton, s3, name, bundle)
 
 
 def create_env(proton: Any, s3: Any, bundle: bytes, name: str = "dev") -> dict[str, Any]:
@@ -130,21 +121,8 @@ def publish_service_template(proton: Any, s3: Any, *, compatible: str, pipeline:
         commands = ["grep -q front proton-inputs.json", *OUTPUTS_FROM_INPUTS[1:]]
         files["pipeline_infrastructure/manifest.yaml"] = manifest(commands)
         files["pipeline_infrastructure/run.sh"] = "#!/bin/sh\necho run\n"
-    proton.create_service_template(
-        name="cb-svc", **({} if pipeline else {"pipelineProvisioning": "CUSTOMER_MANAGED"})
-    )
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=tar_gz(files, "service/"))
-    proton.create_service_template_version(
-        templateName="cb-svc",
-        compatibleEnvironmentTemplates=[{"templateName": compatible, "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="cb-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    publishing.publish_service_template(
+        proton, s3, "cb-svc", tar_gz(files, "service/"), compatible=compatible, pipeline=pipeline
     )
 
 
@@ -222,6 +200,7 @@ def test_environment_commands_run_with_the_bundle_and_inputs_and_report_outputs(
     assert printed.stdout == text
 
 
+@sqlite_only
 def test_hcl_input_type_writes_the_tfvars_file(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -282,6 +261,7 @@ def test_service_instance_and_pipeline_commands(
     assert re.fullmatch(r"[0-9a-f]{64}", pipeline_outputs["InputsSha"])
 
 
+@sqlite_only
 def test_service_instances_need_the_environment_codebuild_role(proton: Any, s3: Any, worker: Worker) -> None:
     _published_env_template(proton, s3)
     proton.create_environment(
@@ -303,6 +283,7 @@ def test_service_instances_need_the_environment_codebuild_role(proton: Any, s3: 
 # --- what the commands get -----------------------------------------------------------------------
 
 
+@sqlite_only
 def test_only_the_run_variables_reach_the_commands(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,6 +322,7 @@ def test_only_the_run_variables_reach_the_commands(
     assert home.group(1).endswith(f"/runs/{env['lastAttemptedDeploymentId']}/workspace")
 
 
+@sqlite_only
 def test_the_commands_credential_is_refused_for_anything_but_notify(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -362,6 +344,7 @@ def test_the_commands_credential_is_refused_for_anything_but_notify(
 # --- failures ------------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_a_failing_command_fails_the_deployment_and_stops_the_rest(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -378,6 +361,7 @@ def test_a_failing_command_fails_the_deployment_and_stops_the_rest(
     assert not (runs_dir(runtime) / env["lastAttemptedDeploymentId"]).exists()
 
 
+@sqlite_only
 def test_a_bad_outputs_file_fails_the_deployment(proton: Any, s3: Any, worker: Worker) -> None:
     create_env(proton, s3, env_bundle(['echo \'{"a": {"b": 1}}\' > proton-outputs.json']))
     env = settled(proton)
@@ -387,6 +371,7 @@ def test_a_bad_outputs_file_fails_the_deployment(proton: Any, s3: Any, worker: W
     )
 
 
+@sqlite_only
 def test_commands_past_the_timeout_are_stopped(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -398,6 +383,7 @@ def test_commands_past_the_timeout_are_stopped(
     assert "started" in log_of(runtime, env["lastAttemptedDeploymentId"])
 
 
+@sqlite_only
 def test_cancel_kills_the_whole_process_group(proton: Any, s3: Any, worker: Worker, runtime: Runtime) -> None:
     commands = ["sh -c 'echo child:$$; exec sleep 300' &", "echo shell:$$", "sleep 300"]
     env = create_env(proton, s3, env_bundle(commands))
@@ -431,6 +417,7 @@ def process_gone(pid: int) -> bool:
 # --- deletion ------------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_deletion_runs_deprovision(proton: Any, s3: Any, worker: Worker, runtime: Runtime) -> None:
     create_env(proton, s3, env_bundle(["echo up"], ["echo tearing down $RESOURCE_ARN"]))
     assert settled(proton)["deploymentStatus"] == "SUCCEEDED"
@@ -452,6 +439,7 @@ def test_deletion_runs_deprovision(proton: Any, s3: Any, worker: Worker, runtime
     assert f"tearing down {ENV_ARN}" in log_of(runtime, deployment_id)
 
 
+@sqlite_only
 def test_a_failing_deprovision_leaves_the_resource_delete_failed(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime
 ) -> None:
@@ -463,6 +451,7 @@ def test_a_failing_deprovision_leaves_the_resource_delete_failed(
     assert env["deploymentStatusMessage"] == "Command 2 of deprovision (false) exited with status 1."
 
 
+@sqlite_only
 def test_deletion_without_deprovision_commands_completes(proton: Any, s3: Any, worker: Worker) -> None:
     create_env(proton, s3, env_bundle(["echo up"]))
     assert settled(proton)["deploymentStatus"] == "SUCCEEDED"
@@ -481,6 +470,7 @@ def test_deletion_without_deprovision_commands_completes(proton: Any, s3: Any, w
 # --- API checks ----------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_codebuild_environments_need_a_codebuild_role(proton: Any, s3: Any, worker: Worker) -> None:
     publish_env_template(proton, s3, env_bundle(["echo up"]))
     with pytest.raises(ClientError) as caught:
@@ -499,6 +489,7 @@ def test_codebuild_environments_need_a_codebuild_role(proton: Any, s3: Any, work
     assert proton.list_environments()["environments"] == []
 
 
+@sqlite_only
 def test_secrets_manager_variables_are_refused_at_deployment(proton: Any, s3: Any, worker: Worker) -> None:
     extra = "        env:\n          secrets_manager:\n            TOKEN: my-secret\n"
     text = manifest(["echo up"]).replace(
@@ -570,13 +561,9 @@ def test_a_repeated_step_never_runs_the_commands_twice(
 # --- outputs and status through notify, with the real `aws` CLI ----------------------------------
 
 NOTIFY = 'aws proton notify-resource-deployment-status-change --resource-arn "$RESOURCE_ARN"'
-needs_notify = pytest.mark.skipif(
-    "NotifyResourceDeploymentStatusChange" not in load_all(),
-    reason="NotifyResourceDeploymentStatusChange is not served by this tree",
-)
 
 
-@needs_notify
+@sqlite_only
 def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -590,7 +577,7 @@ def test_outputs_reported_through_notify_merge_with_the_outputs_file(
     assert outputs(proton) == {"A": "from-notify", "B": "from-file", "C": "c"}
 
 
-@needs_notify
+@sqlite_only
 def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:
@@ -602,7 +589,7 @@ def test_notify_succeeded_with_outputs_settles_when_the_commands_end(
     assert scoped_credentials(runtime) == []
 
 
-@needs_notify
+@sqlite_only
 def test_commands_that_report_failed_fail_the_deployment(
     proton: Any, s3: Any, worker: Worker, runtime: Runtime, api_server: ApiServer
 ) -> None:

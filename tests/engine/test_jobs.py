@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -14,14 +13,7 @@ from baryon.engine.worker import HANDLERS, JobHandler, Worker
 from baryon.runtime import Runtime
 from baryon.store import jobs
 from baryon.store.schema import jobs as jobs_table
-
-
-@dataclass
-class FakeClock:
-    t: float = 1_000_000.0
-
-    def now(self) -> float:
-        return self.t
+from tests.support.clock import ManualClock as FakeClock
 
 
 @pytest.fixture

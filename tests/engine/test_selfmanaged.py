@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 
 from baryon.domain.outcomes import Done
 from baryon.engine.settle import Finish, finish
@@ -28,7 +27,11 @@ from baryon.store.schema import jobs
 from tests.api.test_environments import FAST, _published_env_template
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.clock import ManualClock as FakeClock
+from tests.support.databases import sqlite_only
+from tests.support.errors import error_of
 from tests.support.git_repos import author, bare, branches, commit_files, commits, files_at, merge, show
+from tests.support.publishing import publish_service_template
 from tests.support.pull_requests import Host, serve
 from tests.support.waiting import wait_for
 
@@ -122,20 +125,7 @@ def tf_env_template(proton: Any, s3: Any) -> None:
 
 
 def tf_service_template(proton: Any, s3: Any, name: str = "tf-svc") -> None:
-    proton.create_service_template(name=name)
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.terraform_service_bundle())
-    proton.create_service_template_version(
-        templateName=name,
-        compatibleEnvironmentTemplates=[{"templateName": "tf-env", "majorVersion": "1"}],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName=name, majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName=name, majorVersion="1", minorVersion="0", status="PUBLISHED"
-    )
+    publish_service_template(proton, s3, name, bundles.terraform_service_bundle(), compatible="tf-env")
 
 
 def record_of(runtime: Runtime, deployment_id: str) -> Any:
@@ -164,12 +154,6 @@ def settle_deployment(
         subject = load(db, record)
     listed = [{"key": k, "valueString": v} for k, v in (outputs or {}).items()]
     finish(runtime, record, subject, Finish(status, None, listed, []), orjson.loads(record.progress))
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def create_env(proton: Any, repository: dict[str, str], name: str = "dev") -> dict[str, Any]:
@@ -308,6 +292,7 @@ def test_environment_through_a_pull_request(
     assert files_at(repo, "main") == ["README.md", *ENV_FILES]
 
 
+@sqlite_only
 def test_a_closed_pull_request_cancels_the_deployment(
     proton: Any, s3: Any, worker: Any, fast: Runtime, host: Host, remotes: Path
 ) -> None:
@@ -334,6 +319,7 @@ def test_a_closed_pull_request_cancels_the_deployment(
     assert (deployment["deploymentStatus"], deployment["deploymentStatusMessage"]) == ("CANCELLED", message)
 
 
+@sqlite_only
 def test_cancel_closes_the_open_pull_request(
     proton: Any, s3: Any, worker: Any, fast: Runtime, host: Host, remotes: Path
 ) -> None:
@@ -357,6 +343,7 @@ def test_cancel_closes_the_open_pull_request(
     assert proton.get_deployment(id=deployment_id)["deployment"]["deploymentStatus"] == "CANCELLED"
 
 
+@sqlite_only
 def test_plain_remote_pushes_the_branch_and_waits(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
@@ -385,6 +372,7 @@ def test_plain_remote_pushes_the_branch_and_waits(
     assert set(branches(repo)) == {"main", branch}
 
 
+@sqlite_only
 def test_direct_mode_commits_on_the_branch_and_deletion_marks_the_files(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
@@ -428,6 +416,7 @@ def test_direct_mode_commits_on_the_branch_and_deletion_marks_the_files(
     assert proton.get_deployment(id=deletion)["deployment"]["deploymentStatus"] == "DELETE_COMPLETE"
 
 
+@sqlite_only
 def test_deleting_what_never_reached_the_repository_completes_at_once(
     proton: Any, s3: Any, worker: Any, fast: Runtime, host: Host, remotes: Path
 ) -> None:
@@ -642,6 +631,7 @@ def test_service_instance_pipeline_and_deletion_through_pull_requests(
     assert error_of(proton.get_service, name="api")[0] == "ResourceNotFoundException"
 
 
+@sqlite_only
 def test_method_checks(proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path) -> None:
     runtime = fast
     bare(remotes, "org/infra")
@@ -738,6 +728,7 @@ def test_repeated_steps_publish_once(
         assert "org/infra" not in host.pulls
 
 
+@sqlite_only
 def test_a_closed_deletion_pull_request_fails_the_deletion(
     proton: Any, s3: Any, worker: Any, fast: Runtime, host: Host, remotes: Path
 ) -> None:
@@ -775,6 +766,7 @@ def test_a_closed_deletion_pull_request_fails_the_deletion(
     assert host.pull("org/infra", 3)["head"] == f"proton--proton-environment-{again}"
 
 
+@sqlite_only
 def test_a_new_version_removes_the_files_it_no_longer_has(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
@@ -928,6 +920,7 @@ def component_metadata(deployment_id: str, *, deleted: bool = False) -> str:
     )
 
 
+@sqlite_only
 def test_terraform_component_through_the_environment_repository(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
@@ -1043,6 +1036,7 @@ def test_terraform_component_through_the_environment_repository(
     phase(runtime, deletion_of_env, "handed-off")
 
 
+@sqlite_only
 def test_attached_terraform_component_and_its_instance(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:
@@ -1126,14 +1120,7 @@ def test_attached_terraform_component_and_its_instance(
 # --- a pipeline waiting for its instances ---------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
-
-
+@sqlite_only
 def test_a_waiting_pipeline_looks_less_often_the_longer_it_waits(
     proton: Any, s3: Any, worker: Any, fast: Runtime, remotes: Path
 ) -> None:

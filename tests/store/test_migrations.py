@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from baryon.store.db import Database
 from baryon.store.migrate import current_revision, upgrade
 from baryon.store.schema import metadata
+
+#: These tests migrate themselves, from nothing or step by step.
+pytestmark = pytest.mark.empty_database
 
 
 def test_migrations_match_schema(database_url: str) -> None:

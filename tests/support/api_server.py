@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import uvicorn
 
 from baryon.runtime import Runtime
 from baryon.web.app import create_app
+from tests.support.waiting import poll
 
 
 class ApiServer:
@@ -27,11 +27,12 @@ class ApiServer:
 
     def start(self) -> ApiServer:
         self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise AssertionError("the API server did not start")
-            time.sleep(0.02)
+        poll(
+            lambda: self._server.started or not self._thread.is_alive(),
+            interval=0.02,
+            what=f"the API server to start on port {self.port}",
+        )
+        assert self._server.started, "the API server's thread ended before it started"
         return self
 
     def stop(self) -> None:

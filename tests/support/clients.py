@@ -1,4 +1,8 @@
-"""boto3 clients for tests: in-process through a `before-send` hook, or against a real server."""
+"""boto3 Proton clients for tests: in-process through a `before-send` hook, or against a real server.
+
+Invariant: every Proton client a test uses is made here, and every one checks each raw response body against
+the model (`tests.support.contract`) before botocore parses it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from botocore.config import Config
 
 from baryon.api.dispatch import Dispatcher
 from baryon.protocol.sigv4 import Credential
+from tests.support import contract
 
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+#: One attempt per call: botocore's `max_attempts` counts retries, `total_max_attempts` counts every attempt.
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 class _Raw:
@@ -51,13 +57,14 @@ def in_process_client(
         return AWSResponse(request.url, response.status, dict(response.headers), _Raw(response.body))
 
     client.meta.events.register("before-send.proton", send)
-    return client
+    return contract.install(client)
 
 
 def http_client(
     endpoint: str, credential: Credential, region: str = "us-east-1", config: Config = NO_RETRY
 ) -> Any:
-    return boto3.client(
+    """A real boto3 Proton client of a server listening at `endpoint`."""
+    client = boto3.client(
         "proton",
         region_name=region,
         endpoint_url=endpoint,
@@ -65,3 +72,4 @@ def http_client(
         aws_secret_access_key=credential.secret_access_key,
         config=config,
     )
+    return contract.install(client)

@@ -30,6 +30,7 @@ from baryon.store.db import Database
 from baryon.store.schema import jobs
 from tests.support.clients import http_client
 from tests.support.processes import Process, wait_for_port
+from tests.support.waiting import poll
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 HOLD_TIMEOUT = 45.0
@@ -320,11 +321,4 @@ def wait_until(
 ) -> T:
     """Call `read` until `done` accepts its value, which is returned; fail naming `what` and the last value
     after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s (last seen: {value!r})")
-        time.sleep(interval)
+    return poll(read, done, timeout=timeout, interval=interval, what=what)

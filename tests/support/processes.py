@@ -9,26 +9,28 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from baryon.protocol.sigv4 import Credential
+from tests.support.waiting import poll
 
 BARYON = shutil.which("baryon") or "baryon"
 
 
 def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until something listens on 127.0.0.1:`port`; fail at once if `process` exits first."""
+
+    def listening() -> bool:
         if process is not None and process.poll() is not None:
             raise AssertionError(f"process exited with {process.returncode} before listening on {port}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listened on {port} within {timeout} s")
+            return False
+        return True
+
+    poll(listening, timeout=timeout, interval=0.1, what=f"a server listening on 127.0.0.1:{port}")
 
 
 def baryon_env(

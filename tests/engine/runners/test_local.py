@@ -17,20 +17,13 @@ import pytest
 
 from baryon.engine.runners.base import Phase, RunHandle, RunnerError, RunSpec, RunState
 from baryon.engine.runners.local import LocalRunner
+from tests.support.clock import ManualClock
 from tests.support.waiting import wait_for
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.value = 1_700_000_000.0
-
-    def now(self) -> float:
-        return self.value
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    return ManualClock(1_700_000_000.0)
 
 
 @pytest.fixture
