@@ -20,6 +20,8 @@ from typing import Any
 
 import botocore.session
 
+from baryon.protocol.validation import REQUIRED_BY_MEANING
+
 MODEL = botocore.session.get_session().get_service_model("proton")
 VARIANTS = (0, 1, 2, 3)
 
@@ -92,7 +94,8 @@ def _structure(shape: Any, variant: int, depth: int) -> dict[str, Any]:
     if shape.is_tagged_union:
         members = [members[variant % len(members)]]
     elif variant % 4 == 1:
-        members = [(name, member) for name, member in members if name in shape.required_members]
+        required = {*shape.required_members, *REQUIRED_BY_MEANING.get(shape.name, ())}
+        members = [(name, member) for name, member in members if name in required]
     return {name: example(member, variant, depth + 1) for name, member in members}
 
 
