@@ -12,14 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import clean, next_token, not_found, page_position, page_size
+from baryon.api.common import check_account_quota, clean, next_token, not_found, page_position, page_size
 from baryon.api.kinds import Kind, register_per_kind
 from baryon.api.registry import Context, Params
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.domain import arns
 from baryon.domain.template_versions import create_target, update_target
 from baryon.domain.versions import format_version
-from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException
+from baryon.protocol.errors import ConflictException
 from baryon.store import templates as store
 from baryon.store.prepared import Prepared
 from baryon.store.schema import templates
@@ -100,11 +100,7 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
         if all(getattr(existing, column) == value for column, value in wanted.items()):
             return {kind.template_member: template_shape(ctx, kind, existing)}
         raise ConflictException(f"A {kind.label} named {name} already exists with other parameters.")
-    quota = ctx.runtime.quotas.templates
-    if store.count_templates(connection, ctx.account_id, ctx.region) >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} templates in this account and region."
-        )
+    check_account_quota(ctx, connection, templates, ctx.runtime.quotas.templates, "templates")
     now = ctx.now
     connection.execute(
         sa.insert(templates).values(

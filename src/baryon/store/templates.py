@@ -149,14 +149,6 @@ def refresh_recommended(connection: Connection, template_id: int, now: float) ->
     )
 
 
-def count_templates(connection: Connection, account_id: str, region: str) -> int:
-    return int(
-        connection.execute(
-            sa.select(sa.func.count()).where(T.account_id == account_id, T.region == region)
-        ).scalar_one()
-    )
-
-
 def count_live_versions(connection: Connection, template_id: int) -> int:
     return int(
         connection.execute(
