@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import account_quota, clean, not_found, paginate_sorted
-from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
-from baryon.api.registry import Context, Params, operation
+from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind, register_per_kind
+from baryon.api.registry import Context, Params
 from baryon.api.resources import resolver
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.api.templates import require_template
@@ -271,59 +271,4 @@ resolver("environment-template")(_resolve(ENVIRONMENT))
 resolver("service-template")(_resolve(SERVICE))
 
 
-@operation("CreateEnvironmentTemplateVersion", write=True)
-def create_environment_template_version(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    return _create(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("GetEnvironmentTemplateVersion", write=False)
-def get_environment_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _get(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("UpdateEnvironmentTemplateVersion", write=True)
-def update_environment_template_version(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    return _update(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("DeleteEnvironmentTemplateVersion", write=True)
-def delete_environment_template_version(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    return _delete(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("ListEnvironmentTemplateVersions", write=False)
-def list_environment_template_versions(
-    ctx: Context, params: Params, connection: Connection
-) -> dict[str, Any]:
-    return _list(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("CreateServiceTemplateVersion", write=True)
-def create_service_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _create(ctx, SERVICE, params, connection)
-
-
-@operation("GetServiceTemplateVersion", write=False)
-def get_service_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _get(ctx, SERVICE, params, connection)
-
-
-@operation("UpdateServiceTemplateVersion", write=True)
-def update_service_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _update(ctx, SERVICE, params, connection)
-
-
-@operation("DeleteServiceTemplateVersion", write=True)
-def delete_service_template_version(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _delete(ctx, SERVICE, params, connection)
-
-
-@operation("ListServiceTemplateVersions", write=False)
-def list_service_template_versions(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _list(ctx, SERVICE, params, connection)
+register_per_kind("TemplateVersion", _create, _get, _update, _delete, _list)

@@ -12,14 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.api.common import account_quota, clean, next_token, not_found, page_position, page_size
-from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
-from baryon.api.registry import Context, Params, operation
+from baryon.api.common import check_account_quota, clean, next_token, not_found, page_position, page_size
+from baryon.api.kinds import Kind, register_per_kind
+from baryon.api.registry import Context, Params
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.domain import arns
 from baryon.domain.template_versions import create_target, update_target
 from baryon.domain.versions import format_version
-from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException
+from baryon.protocol.errors import ConflictException
 from baryon.store import templates as store
 from baryon.store.prepared import Prepared
 from baryon.store.schema import templates
@@ -100,11 +100,7 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
         if all(getattr(existing, column) == value for column, value in wanted.items()):
             return {kind.template_member: template_shape(ctx, kind, existing)}
         raise ConflictException(f"A {kind.label} named {name} already exists with other parameters.")
-    quota = account_quota(ctx, connection, "templates")
-    if quota is not None and store.count_templates(connection, ctx.account_id, ctx.region) >= quota:
-        raise ServiceQuotaExceededException(
-            f"You have reached the quota of {quota} templates in this account and region."
-        )
+    check_account_quota(ctx, connection, templates, "templates", "templates")
     now = ctx.now
     connection.execute(
         sa.insert(templates).values(
@@ -188,51 +184,4 @@ def _list(ctx: Context, kind: Kind, params: Params, connection: Connection) -> d
     return result
 
 
-@operation("CreateEnvironmentTemplate", write=True)
-def create_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _create(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("GetEnvironmentTemplate", write=False)
-def get_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _get(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("UpdateEnvironmentTemplate", write=True)
-def update_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _update(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("DeleteEnvironmentTemplate", write=True)
-def delete_environment_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _delete(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("ListEnvironmentTemplates", write=False)
-def list_environment_templates(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _list(ctx, ENVIRONMENT, params, connection)
-
-
-@operation("CreateServiceTemplate", write=True)
-def create_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _create(ctx, SERVICE, params, connection)
-
-
-@operation("GetServiceTemplate", write=False)
-def get_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _get(ctx, SERVICE, params, connection)
-
-
-@operation("UpdateServiceTemplate", write=True)
-def update_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _update(ctx, SERVICE, params, connection)
-
-
-@operation("DeleteServiceTemplate", write=True)
-def delete_service_template(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _delete(ctx, SERVICE, params, connection)
-
-
-@operation("ListServiceTemplates", write=False)
-def list_service_templates(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    return _list(ctx, SERVICE, params, connection)
+register_per_kind("Template", _create, _get, _update, _delete, _list)

@@ -41,21 +41,32 @@ def _folder_files(part: str, files: dict[str, bytes]) -> list[str]:
     )
 
 
+def _required(path: str, mapping: dict[Any, Any], key: str, missing: str) -> Any:
+    """`mapping[key]`; a BundleError saying `missing` when the key is absent."""
+    if key not in mapping:
+        raise BundleError(f"{path}: {missing}")
+    return mapping[key]
+
+
 def _template_entry(path: str, document: dict[Any, Any]) -> dict[Any, Any]:
-    if "infrastructure" not in document:
-        raise BundleError(
-            f"{path}: missing the top-level 'infrastructure' key; a manifest reads "
-            "infrastructure: {templates: [<one template entry>]}"
-        )
-    infrastructure = document["infrastructure"]
+    infrastructure = _required(
+        path,
+        document,
+        "infrastructure",
+        "missing the top-level 'infrastructure' key; a manifest reads "
+        "infrastructure: {templates: [<one template entry>]}",
+    )
     if not isinstance(infrastructure, dict):
         raise BundleError(
             f"{path}: 'infrastructure' must be a mapping holding a 'templates' list, "
             f"not {describe_value(infrastructure)}"
         )
-    if "templates" not in infrastructure:
-        raise BundleError(f"{path}: 'infrastructure.templates' is missing; it must list exactly one template")
-    templates = infrastructure["templates"]
+    templates = _required(
+        path,
+        infrastructure,
+        "templates",
+        "'infrastructure.templates' is missing; it must list exactly one template",
+    )
     if not isinstance(templates, list):
         raise BundleError(
             f"{path}: 'infrastructure.templates' must be a list holding exactly one template entry, "
@@ -79,9 +90,9 @@ def _engine(path: str, entry: dict[Any, Any]) -> str:
             f"{path}: 'engine' is the legacy name of this key; write 'rendering_engine' instead "
             f"(one of {_VALID_ENGINES})"
         )
-    if "rendering_engine" not in entry:
-        raise BundleError(f"{path}: 'rendering_engine' is required; valid values: {_VALID_ENGINES}")
-    engine = entry["rendering_engine"]
+    engine = _required(
+        path, entry, "rendering_engine", f"'rendering_engine' is required; valid values: {_VALID_ENGINES}"
+    )
     if engine not in ENGINES:
         raise BundleError(f"{path}: unknown rendering_engine {_show(engine)}; valid values: {_VALID_ENGINES}")
     return str(engine)

@@ -77,18 +77,25 @@ def _missing(key: str, customer_managed: bool) -> BundleError:
     )
 
 
+def _require_mapping(where: str, definition: Any, holding: str) -> None:
+    if not isinstance(definition, dict):
+        raise BundleError(f"{where} must be a mapping {holding}, not {describe_value(definition)}")
+
+
+def _found_type(definition: dict[str, Any], missing: str) -> str:
+    """What a definition's `type` is, for a message: `found <type>`, or `missing` when it has none."""
+    return f"found {_show(definition['type'])}" if "type" in definition else missing
+
+
 def _check_property(type_name: str, name: str, definition: Any, customer_managed: bool) -> None:
     where = f"{SCHEMA_PATH}: property '{name}' of type '{type_name}'"
-    if not isinstance(definition, dict):
-        raise BundleError(
-            f"{where} must be a mapping (type, description, default, ...), not {describe_value(definition)}"
-        )
+    _require_mapping(where, definition, "(type, description, default, ...)")
     if "type" in definition and definition["type"] not in PROPERTY_TYPES:
         raise BundleError(
             f"{where} has type {_show(definition['type'])}; valid types: {', '.join(PROPERTY_TYPES)}"
         )
     if customer_managed and definition.get("type") != "string":
-        found = f"found {_show(definition['type'])}" if "type" in definition else "its type is missing"
+        found = _found_type(definition, "its type is missing")
         raise BundleError(
             f"{where} must be type: string in a customer-managed environment template, because its "
             f"values are the environment's outputs, which are strings ({found})"
@@ -97,12 +104,9 @@ def _check_property(type_name: str, name: str, definition: Any, customer_managed
 
 def _check_input_type(key: str, name: str, definition: Any, customer_managed: bool) -> None:
     where = f"{SCHEMA_PATH}: type '{name}' (schema.{key})"
-    if not isinstance(definition, dict):
-        raise BundleError(
-            f"{where} must be a mapping with type: object and properties, not {describe_value(definition)}"
-        )
+    _require_mapping(where, definition, "with type: object and properties")
     if definition.get("type") != "object":
-        found = f"found {_show(definition['type'])}" if "type" in definition else "it is missing"
+        found = _found_type(definition, "it is missing")
         raise BundleError(f"{where} must have type: object ({found})")
     properties = definition.get("properties")
     if not isinstance(properties, dict):

@@ -6,7 +6,7 @@ retry policy, `Failed` is final; `Wait` means "poll again at `at`" and does not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,7 @@ class RetryPolicy:
         return float(min(self.max_delay, self.initial_delay * self.multiplier ** max(0, attempt - 1)))
 
     def to_dict(self) -> dict[str, float]:
-        return {
-            "max_attempts": self.max_attempts,
-            "initial_delay": self.initial_delay,
-            "multiplier": self.multiplier,
-            "max_delay": self.max_delay,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> RetryPolicy:

@@ -265,6 +265,26 @@ def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: _Findin
         problems.append(f"{_label(path)} must be one of [{shown}]")
 
 
+def _check_count(
+    schema: dict[str, Any],
+    keywords: tuple[str, str],
+    count: int,
+    path: str,
+    problems: _Findings,
+    unit: str,
+    wording: str,
+) -> None:
+    """A count's (length's, items') lower and upper bound keywords; `wording` places the bound broken
+    ("at least 2 items") in the message."""
+    lower, upper = keywords
+    lowest = _count_keyword(schema, lower, path, problems)
+    if lowest is not None and count < lowest:
+        problems.append(f"{_label(path)} {wording.format(f'at least {_plural(lowest, unit)}')}")
+    highest = _count_keyword(schema, upper, path, problems)
+    if highest is not None and count > highest:
+        problems.append(f"{_label(path)} {wording.format(f'at most {_plural(highest, unit)}')}")
+
+
 def _check_string(schema: dict[str, Any], value: str, path: str, problems: _Findings) -> None:
     label = _label(path)
     if "pattern" in schema:
@@ -274,12 +294,9 @@ def _check_string(schema: dict[str, Any], value: str, path: str, problems: _Find
             problems.append(_schema_problem(path, "pattern", "must be a valid regular expression"))
         elif compiled.search(value) is None:
             problems.append(f"{label} does not match pattern {pattern}")
-    shortest = _count_keyword(schema, "minLength", path, problems)
-    if shortest is not None and len(value) < shortest:
-        problems.append(f"{label} must be at least {_plural(shortest, 'character')} long")
-    longest = _count_keyword(schema, "maxLength", path, problems)
-    if longest is not None and len(value) > longest:
-        problems.append(f"{label} must be at most {_plural(longest, 'character')} long")
+    _check_count(
+        schema, ("minLength", "maxLength"), len(value), path, problems, "character", "must be {} long"
+    )
 
 
 def _check_range(schema: dict[str, Any], value: int | float, path: str, problems: _Findings) -> None:
@@ -302,12 +319,7 @@ def _check_range(schema: dict[str, Any], value: int | float, path: str, problems
 
 def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: _Findings) -> list[Any]:
     label = _label(path)
-    fewest = _count_keyword(schema, "minItems", path, problems)
-    if fewest is not None and len(value) < fewest:
-        problems.append(f"{label} must have at least {_plural(fewest, 'item')}")
-    most = _count_keyword(schema, "maxItems", path, problems)
-    if most is not None and len(value) > most:
-        problems.append(f"{label} must have at most {_plural(most, 'item')}")
+    _check_count(schema, ("minItems", "maxItems"), len(value), path, problems, "item", "must have {}")
     if _flag_keyword(schema, "uniqueItems", path, problems):
         keys = [_key(item) for item in value]
         if len(set(keys)) != len(keys):

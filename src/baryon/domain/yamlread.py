@@ -74,6 +74,11 @@ def describe_key(value: Any) -> str:
     return str(value) if isinstance(value, int | float) else f"of type {type(value).__name__}"
 
 
+def _refused(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
+    """The error for a node the reader refuses: `problem`, at the node's position."""
+    return yaml.constructor.ConstructorError(None, None, problem, mark)
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that yields bounded, JSON-compatible data only."""
 
@@ -111,17 +116,13 @@ class _Loader(yaml.SafeLoader):
                 continue
             identity = (key_node.tag, key_node.value)
             if identity in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
-                )
+                raise _refused(f"duplicate key '{key_node.value}'", key_node.start_mark)
             seen.add(identity)
         return node
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         if id(node) in self._merging:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a merge key (<<) refers to the mapping that contains it", node.start_mark
-            )
+            raise _refused("a merge key (<<) refers to the mapping that contains it", node.start_mark)
         if len(self._merging) >= self.limits.max_depth:
             raise self.too_deep()
         self._merging.append(id(node))
@@ -138,47 +139,35 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"mapping key {describe_key(key)} is not a string; quote it",
-                    key_node.start_mark,
+                raise _refused(
+                    f"mapping key {describe_key(key)} is not a string; quote it", key_node.start_mark
                 )
         return mapping
 
     def construct_text(self, node: yaml.ScalarNode) -> str:
         value = self.construct_yaml_str(node)
         if "\x00" in value:
-            raise yaml.constructor.ConstructorError(
-                None, None, "the NUL character (\\0) is not allowed", node.start_mark
-            )
+            raise _refused("the NUL character (\\0) is not allowed", node.start_mark)
         return value
 
     def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
         text = str(node.value).replace("_", "")
         value = self.construct_yaml_int(node) if len(text) <= _INT_TEXT_MAX else _INT64
         if not -_INT64 <= value < _INT64:
-            raise yaml.constructor.ConstructorError(
-                None, None, "integers must fit in 64 bits; quote the value if it is text", node.start_mark
-            )
+            raise _refused("integers must fit in 64 bits; quote the value if it is text", node.start_mark)
         return value
 
     def construct_finite_float(self, node: yaml.ScalarNode) -> float:
         value = self.construct_yaml_float(node)
         if not math.isfinite(value):
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"'{node.value}' is not a finite number; quote the value if it is text",
-                node.start_mark,
+            raise _refused(
+                f"'{node.value}' is not a finite number; quote the value if it is text", node.start_mark
             )
         return value
 
     def construct_unsupported(self, node: yaml.Node) -> Any:
         tag = node.tag.replace(_YAML_TAG, "!!")
-        raise yaml.constructor.ConstructorError(
-            None, None, f"the YAML tag {tag} is not supported", node.start_mark
-        )
+        raise _refused(f"the YAML tag {tag} is not supported", node.start_mark)
 
 
 _Loader.add_constructor(_YAML_TAG + "str", _Loader.construct_text)

@@ -172,6 +172,21 @@ def _service(connection: Connection, record: Any) -> Any:
     )
 
 
+def _service_subject(record: Any, service: Any, row: Any, *, tags: dict[str, str], **members: Any) -> Subject:
+    """A subject deployed from its service's template (an instance or the pipeline): `tags` are its own
+    managed tags, next to the account and template ones."""
+    return Subject(
+        row=row,
+        template_id=service.template_id,
+        template_name=service.template_name,
+        template_kind="SERVICE",
+        customer_managed=False,
+        tags=_tags(record, "SERVICE", service.template_name, **tags),
+        service_id=service.id,
+        **members,
+    )
+
+
 def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
     service = _service(connection, record)
     if service is None:
@@ -197,33 +212,25 @@ def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
         )
 
     service_arn = arns.service_arn(record.region, record.account_id, service.name)
-    return Subject(
+    return _service_subject(
+        record,
+        service,
+        row,
         table=schema.service_instances,
         where=where,
-        row=row,
-        template_id=service.template_id,
-        template_name=service.template_name,
-        template_kind="SERVICE",
         part="instance_infrastructure",
-        customer_managed=False,
         role_arn=environment.proton_service_role_arn,
         stack_name=cfn.stack_name(
             "service-instance", service.name, row.name, account_id=record.account_id, region=record.region
         ),
-        tags=_tags(
-            record,
-            "SERVICE",
-            service.template_name,
-            **{
-                "aws:proton:environment": arns.environment_arn(
-                    record.region, record.account_id, environment.name
-                ),
-                "aws:proton:service": service_arn,
-                "aws:proton:service-instance": record.target_arn,
-            },
-        ),
+        tags={
+            "aws:proton:environment": arns.environment_arn(
+                record.region, record.account_id, environment.name
+            ),
+            "aws:proton:service": service_arn,
+            "aws:proton:service-instance": record.target_arn,
+        },
         context=context,
-        service_id=service.id,
         key={"id": row.id},
     )
 
@@ -277,27 +284,19 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
             ],
         )
 
-    return Subject(
+    return _service_subject(
+        record,
+        service,
+        row,
         table=schema.service_pipelines,
         where=where,
-        row=row,
-        template_id=service.template_id,
-        template_name=service.template_name,
-        template_kind="SERVICE",
         part="pipeline_infrastructure",
-        customer_managed=False,
         role_arn=settings.pipeline_service_role_arn if settings else None,
         stack_name=cfn.stack_name(
             "service-pipeline", service.name, account_id=record.account_id, region=record.region
         ),
-        tags=_tags(
-            record,
-            "SERVICE",
-            service.template_name,
-            **{"aws:proton:service": arns.service_arn(record.region, record.account_id, service.name)},
-        ),
+        tags={"aws:proton:service": arns.service_arn(record.region, record.account_id, service.name)},
         context=context,
-        service_id=service.id,
         blocked=busy,
         key={"service_id": service.id},
     )

@@ -128,7 +128,25 @@ def _split(repo: str) -> tuple[str, str]:
     return urllib.parse.quote(owner, safe=""), urllib.parse.quote(name, safe="")
 
 
-class GitHub:
+class _Host:
+    """What the hosts share: closing a pull request only while it is open."""
+
+    def pull_request_state(self, repo: str, id: str) -> State:
+        raise NotImplementedError
+
+    def _close(self, repo: str, id: str) -> None:
+        """Closes (declines) an open pull request on the host."""
+        raise NotImplementedError
+
+    def close_pull_request(self, repo: str, id: str) -> State:
+        state = self.pull_request_state(repo, id)
+        if state != OPEN:
+            return state
+        self._close(repo, id)
+        return CLOSED
+
+
+class GitHub(_Host):
     """GitHub and GitHub Enterprise Server (REST v3)."""
 
     def __init__(self, api_url: str, token: str | None, timeout: float = TIMEOUT) -> None:
@@ -162,15 +180,11 @@ class GitHub:
             return MERGED
         return OPEN if document.get("state") == "open" else CLOSED
 
-    def close_pull_request(self, repo: str, id: str) -> State:
-        state = self.pull_request_state(repo, id)
-        if state != OPEN:
-            return state
+    def _close(self, repo: str, id: str) -> None:
         owner, name = _split(repo)
         self._client.call(
             "PATCH", f"/repos/{owner}/{name}/pulls/{urllib.parse.quote(id)}", {"state": "closed"}
         )
-        return CLOSED
 
 
 def _github_pr(document: Any) -> PullRequest:
@@ -179,7 +193,7 @@ def _github_pr(document: Any) -> PullRequest:
     return PullRequest(str(document["number"]), str(document.get("html_url", "")))
 
 
-class Bitbucket:
+class Bitbucket(_Host):
     """Bitbucket Cloud (API 2.0). A token of the form `user:app-password` authenticates with Basic auth,
     any other token (repository, project or workspace access token) as a Bearer token."""
 
@@ -230,15 +244,11 @@ class Bitbucket:
             return CLOSED
         raise ProviderError(f"unknown pull request state {state!r}")
 
-    def close_pull_request(self, repo: str, id: str) -> State:
-        state = self.pull_request_state(repo, id)
-        if state != OPEN:
-            return state
+    def _close(self, repo: str, id: str) -> None:
         workspace, slug = _split(repo)
         self._client.call(
             "POST", f"/repositories/{workspace}/{slug}/pullrequests/{urllib.parse.quote(id)}/decline"
         )
-        return CLOSED
 
 
 def _bb_quote(value: str) -> str:

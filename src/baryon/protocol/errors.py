@@ -1,7 +1,7 @@
 """Errors answered on the wire, each class named exactly after its AWS error code.
 
-Invariants: a `ServiceError` carries its code, HTTP status and message; the message is the complete
-text the client sees. Client errors are HTTP 400; `InternalServerException` is HTTP 500.
+Invariants: a `ServiceError` carries its code (its class's name), HTTP status and message; the message is
+the complete text the client sees. Client errors are HTTP 400; `InternalServerException` is HTTP 500.
 """
 
 from __future__ import annotations
@@ -15,81 +15,70 @@ class ServiceError(Exception):
     #: True for errors that belong to the AWS Proton model (body `__type` is namespaced).
     modelled: bool = True
 
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.code = cls.__name__
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class ValidationException(ServiceError):
-    code = "ValidationException"
+    """The request is malformed or breaks a constraint of the model."""
 
 
 class AccessDeniedException(ServiceError):
-    code = "AccessDeniedException"
+    """The caller may not perform the operation."""
 
 
 class ConflictException(ServiceError):
-    code = "ConflictException"
+    """The resource's current state does not allow the operation."""
 
 
 class ResourceNotFoundException(ServiceError):
-    code = "ResourceNotFoundException"
+    """A resource the request names does not exist."""
 
 
 class ServiceQuotaExceededException(ServiceError):
-    code = "ServiceQuotaExceededException"
+    """The operation would pass a quota."""
 
 
 class ThrottlingException(ServiceError):
-    code = "ThrottlingException"
+    """Too many requests; the client may retry."""
 
 
 class InternalServerException(ServiceError):
-    code = "InternalServerException"
+    """An unexpected failure inside Baryon."""
+
     status = 500
 
 
-# Errors of the AWS front door (authentication, routing), common to every AWS JSON service.
+class FrontDoorError(ServiceError):
+    """Errors of the AWS front door (authentication, routing), common to every AWS JSON service."""
 
-
-class UnrecognizedClientException(ServiceError):
-    code = "UnrecognizedClientException"
     modelled = False
 
 
-class InvalidSignatureException(ServiceError):
-    code = "InvalidSignatureException"
-    modelled = False
+class UnrecognizedClientException(FrontDoorError):
+    """The access key is not known."""
 
 
-class IncompleteSignatureException(ServiceError):
-    code = "IncompleteSignatureException"
-    modelled = False
+class InvalidSignatureException(FrontDoorError):
+    """The request's signature does not match the one computed for it."""
 
 
-class MissingAuthenticationTokenException(ServiceError):
-    code = "MissingAuthenticationTokenException"
-    modelled = False
+class IncompleteSignatureException(FrontDoorError):
+    """The Authorization header is missing a part or is malformed."""
 
 
-class ExpiredTokenException(ServiceError):
-    code = "ExpiredTokenException"
-    modelled = False
+class MissingAuthenticationTokenException(FrontDoorError):
+    """The request carries no credentials."""
 
 
-class UnknownOperationException(ServiceError):
-    code = "UnknownOperationException"
-    modelled = False
+class ExpiredTokenException(FrontDoorError):
+    """The credentials have expired."""
 
 
-FRONT_DOOR_ERRORS = frozenset(
-    cls.code
-    for cls in (
-        UnrecognizedClientException,
-        InvalidSignatureException,
-        IncompleteSignatureException,
-        MissingAuthenticationTokenException,
-        ExpiredTokenException,
-        UnknownOperationException,
-    )
-)
+class UnknownOperationException(FrontDoorError):
+    """The X-Amz-Target names no operation."""

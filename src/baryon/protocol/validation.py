@@ -92,7 +92,7 @@ def _value(shape: Any, value: Any, path: str, errors: list[str]) -> None:
         if not isinstance(value, list):
             _fail(path, "Member must be a list", errors)
             return
-        _length(shape, len(value), path, errors)
+        _bounds(shape, "length", len(value), path, errors)
         for index, item in enumerate(value, start=1):
             if item is None:
                 _fail(f"{path}.{index}.member", "Member must not be null", errors)
@@ -102,7 +102,7 @@ def _value(shape: Any, value: Any, path: str, errors: list[str]) -> None:
         if not isinstance(value, dict):
             _fail(path, "Member must be a map", errors)
             return
-        _length(shape, len(value), path, errors)
+        _bounds(shape, "length", len(value), path, errors)
         for key, item in value.items():
             _value(shape.key, key, f"{path}.key", errors)
             _value(shape.value, item, f"{path}.{key}", errors)
@@ -115,12 +115,12 @@ def _value(shape: Any, value: Any, path: str, errors: list[str]) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             _fail(path, f"Member must be of type {kind}", errors)
             return
-        _range(shape, value, path, errors)
+        _bounds(shape, "value", value, path, errors)
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             _fail(path, f"Member must be of type {kind}", errors)
             return
-        _range(shape, value, path, errors)
+        _bounds(shape, "value", value, path, errors)
     elif kind == "boolean":
         if not isinstance(value, bool):
             _fail(path, "Member must be of type boolean", errors)
@@ -131,20 +131,13 @@ def _value(shape: Any, value: Any, path: str, errors: list[str]) -> None:
         _fail(path, "Member must be of type blob", errors)
 
 
-def _length(shape: Any, length: int, path: str, errors: list[str]) -> None:
+def _bounds(shape: Any, measure: str, amount: float, path: str, errors: list[str]) -> None:
+    """The model's min/max on a member's `measure` ("length" or "value")."""
     meta = shape.metadata
-    if "min" in meta and length < meta["min"]:
-        _fail(path, f"Member must have length greater than or equal to {meta['min']}", errors)
-    if "max" in meta and length > meta["max"]:
-        _fail(path, f"Member must have length less than or equal to {meta['max']}", errors)
-
-
-def _range(shape: Any, value: float, path: str, errors: list[str]) -> None:
-    meta = shape.metadata
-    if "min" in meta and value < meta["min"]:
-        _fail(path, f"Member must have value greater than or equal to {meta['min']}", errors)
-    if "max" in meta and value > meta["max"]:
-        _fail(path, f"Member must have value less than or equal to {meta['max']}", errors)
+    if "min" in meta and amount < meta["min"]:
+        _fail(path, f"Member must have {measure} greater than or equal to {meta['min']}", errors)
+    if "max" in meta and amount > meta["max"]:
+        _fail(path, f"Member must have {measure} less than or equal to {meta['max']}", errors)
 
 
 def _string(shape: Any, value: str, path: str, errors: list[str]) -> None:
@@ -155,7 +148,7 @@ def _string(shape: Any, value: str, path: str, errors: list[str]) -> None:
     if enum and value not in enum:
         _fail(path, f"Member must satisfy enum value set: [{', '.join(enum)}]", errors)
         return
-    _length(shape, len(value), path, errors)
+    _bounds(shape, "length", len(value), path, errors)
     pattern = shape.metadata.get("pattern")
     if pattern is not None and _regex(pattern).fullmatch(value) is None:
         _fail(path, f"Member must satisfy regular expression pattern: {pattern}", errors)

@@ -43,6 +43,7 @@ from baryon.render.kinds import (
     ENVIRONMENT,
     REPOSITORY_KEYS,
     SERVICE_INSTANCE,
+    environment_values,
     normalise_kind,
     part,
     plain,
@@ -67,14 +68,6 @@ def input_file_name(input_type: str = "JSON") -> str:
     if input_type not in INPUT_TYPES:
         raise ValueError(f"input_type must be JSON or HCL, not {input_type!r}")
     return JSON_INPUT_FILE if input_type == "JSON" else HCL_INPUT_FILE
-
-
-def _environment(environment: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "account_id": environment["account_id"],
-        "name": environment["name"],
-        "outputs": plain(environment.get("outputs") or {}),
-    }
 
 
 def _service(service: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +102,7 @@ def input_values(kind: str, context_values: Mapping[str, Any]) -> dict[str, Any]
                 "default": {"name": default["name"], "outputs": plain(default.get("outputs") or {})}
             }
         return {
-            "environment": _environment(part(ns, kind, "environment")),
+            "environment": environment_values(part(ns, kind, "environment")),
             "service": _service(part(ns, kind, "service")),
             "service_instance": instance,
         }
@@ -121,7 +114,7 @@ def input_values(kind: str, context_values: Mapping[str, Any]) -> dict[str, Any]
                 "name": instance["name"],
                 "inputs": plain(instance.get("inputs") or {}),
                 "outputs": plain(instance.get("outputs") or {}),
-                "environment": _environment(instance["environment"]),
+                "environment": environment_values(instance["environment"]),
             }
             for instance in part(ns, kind, "service_instances")
         ],

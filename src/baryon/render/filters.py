@@ -85,33 +85,35 @@ def _require_safe(text: str) -> None:
         raise TemplateFault(f'Illegal character(s) detected in "{text}". Must match regex {SAFE_PATTERN}')
 
 
-def proton_cfn_ecs_task_definition_formatted_env_vars(value: Any, raw: Any = True) -> str:
-    """Mapping → ``- Name: k`` / ``  Value: v`` items of an ECS container's ``Environment``."""
-    name = "proton_cfn_ecs_task_definition_formatted_env_vars"
-    mapping = _mapping(value, name)
-    check = not _raw_flag(raw, name)
+def _env_vars(value: Any, raw: Any, filter_name: str, entry: Callable[[str, str], list[str]]) -> str:
+    """The lines `entry` makes of each (key, value) of a mapping, both as YAML scalars; unless `raw`, every
+    value must be safe."""
+    mapping = _mapping(value, filter_name)
+    check = not _raw_flag(raw, filter_name)
     lines: list[str] = []
     for key, item in mapping.items():
         text = to_text(item)
         if check:
             _require_safe(text)
-        lines.append(f"- Name: {yaml_scalar(to_text(key))}")
-        lines.append(f"  Value: {yaml_scalar(text)}")
+        lines.extend(entry(yaml_scalar(to_text(key)), yaml_scalar(text)))
     return block(lines)
+
+
+def proton_cfn_ecs_task_definition_formatted_env_vars(value: Any, raw: Any = True) -> str:
+    """Mapping → ``- Name: k`` / ``  Value: v`` items of an ECS container's ``Environment``."""
+    return _env_vars(
+        value,
+        raw,
+        "proton_cfn_ecs_task_definition_formatted_env_vars",
+        lambda key, text: [f"- Name: {key}", f"  Value: {text}"],
+    )
 
 
 def proton_cfn_lambda_function_formatted_env_vars(value: Any, raw: Any = True) -> str:
     """Mapping → ``k: v`` lines of a Lambda function's ``Environment.Variables``."""
-    name = "proton_cfn_lambda_function_formatted_env_vars"
-    mapping = _mapping(value, name)
-    check = not _raw_flag(raw, name)
-    lines: list[str] = []
-    for key, item in mapping.items():
-        text = to_text(item)
-        if check:
-            _require_safe(text)
-        lines.append(f"{yaml_scalar(to_text(key))}: {yaml_scalar(text)}")
-    return block(lines)
+    return _env_vars(
+        value, raw, "proton_cfn_lambda_function_formatted_env_vars", lambda key, text: [f"{key}: {text}"]
+    )
 
 
 def proton_cfn_iam_policy_arns(value: Any) -> str:

@@ -60,3 +60,12 @@ def plain(value: Any) -> Any:
 def repository_keys(service: Mapping[str, Any]) -> list[str]:
     """The repository keys the ``service`` namespace holds, in `REPOSITORY_KEYS` order."""
     return [key for key in REPOSITORY_KEYS if service.get(key) is not None]
+
+
+def environment_values(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``environment`` an input file carries: its account, name and outputs."""
+    return {
+        "account_id": environment["account_id"],
+        "name": environment["name"],
+        "outputs": plain(environment.get("outputs") or {}),
+    }

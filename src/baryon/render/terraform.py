@@ -51,6 +51,7 @@ from baryon.render.kinds import (
     ENVIRONMENT,
     SERVICE_INSTANCE,
     SERVICE_PIPELINE,
+    environment_values,
     normalise_kind,
     part,
     plain,
@@ -255,14 +256,6 @@ def _inputs(namespace: Mapping[str, Any], kind: str, *path: str) -> dict[str, An
     return {str(key): _input_value(value) for key, value in inputs.items()}
 
 
-def _environment_values(environment: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "account_id": environment["account_id"],
-        "name": environment["name"],
-        "outputs": plain(environment.get("outputs") or {}),
-    }
-
-
 def _service_values(service: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"name": service["name"]}
     for key in repository_keys(service):
@@ -289,7 +282,7 @@ def _values(kind: str, ns: Mapping[str, Any]) -> dict[str, Any]:
     if kind == SERVICE_INSTANCE:
         instance = part(ns, kind, "service_instance")
         return {
-            "environment": _environment_values(part(ns, kind, "environment")),
+            "environment": environment_values(part(ns, kind, "environment")),
             "service": _service_values(part(ns, kind, "service")),
             "service_instance": {
                 "name": part(ns, kind, "service_instance", "name"),
@@ -306,14 +299,14 @@ def _values(kind: str, ns: Mapping[str, Any]) -> dict[str, Any]:
                     "name": instance["name"],
                     "inputs": {str(k): _input_value(v) for k, v in (instance.get("inputs") or {}).items()},
                     "outputs": plain(instance.get("outputs") or {}),
-                    "environment": _environment_values(instance["environment"]),
+                    "environment": environment_values(instance["environment"]),
                 }
                 for instance in part(ns, kind, "service_instances")
             ],
         }
     values: dict[str, Any] = {
         "component": {"name": part(ns, kind, "component", "name")},
-        "environment": _environment_values(part(ns, kind, "environment")),
+        "environment": environment_values(part(ns, kind, "environment")),
     }
     if ns.get("service") is not None:
         values["service"] = _service_values(ns["service"])

@@ -140,23 +140,45 @@ jobs = sa.Table(
 )
 
 
+def _status_columns() -> list[sa.Column[Any]]:
+    """A deployment's status and its message (on deployments and on every deployable resource)."""
+    return [
+        sa.Column("deployment_status", sa.String(32), nullable=False),
+        sa.Column("deployment_status_message", sa.Text, nullable=True),
+    ]
+
+
+def _attempt_columns(*, always_deployed: bool) -> list[sa.Column[Any]]:
+    """When a deployable resource's deployments were last attempted and last succeeded, and which ones.
+    Template-based resources always carry the times (creation counts as an attempt and a success)."""
+    return [
+        sa.Column("last_deployment_attempted_at", Timestamp, nullable=not always_deployed),
+        sa.Column("last_deployment_succeeded_at", Timestamp, nullable=not always_deployed),
+        sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
+        sa.Column("last_succeeded_deployment_id", sa.String(36), nullable=True),
+    ]
+
+
+def _provisioned_columns() -> list[sa.Column[Any]]:
+    """What a deployable resource's last successful deployment produced: outputs, resources, stack."""
+    return [
+        sa.Column("outputs", sa.Text, nullable=False),
+        sa.Column("resources", sa.Text, nullable=False),
+        sa.Column("stack_id", sa.Text, nullable=True),
+    ]
+
+
 def _deployment_columns() -> list[sa.Column[Any]]:
-    """Columns every deployable resource (environment, service instance, pipeline) carries."""
+    """Columns every template-based deployable resource (environment, service instance, pipeline) carries."""
     return [
         sa.Column("template_major", sa.Integer, nullable=False),
         sa.Column("template_minor", sa.Integer, nullable=False),
         sa.Column("spec", sa.Text, nullable=True),
         sa.Column("inputs", sa.Text, nullable=False),
-        sa.Column("deployment_status", sa.String(32), nullable=False),
-        sa.Column("deployment_status_message", sa.Text, nullable=True),
+        *_status_columns(),
         sa.Column("created_at", Timestamp, nullable=False),
-        sa.Column("last_deployment_attempted_at", Timestamp, nullable=False),
-        sa.Column("last_deployment_succeeded_at", Timestamp, nullable=False),
-        sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
-        sa.Column("last_succeeded_deployment_id", sa.String(36), nullable=True),
-        sa.Column("outputs", sa.Text, nullable=False),
-        sa.Column("resources", sa.Text, nullable=False),
-        sa.Column("stack_id", sa.Text, nullable=True),
+        *_attempt_columns(always_deployed=True),
+        *_provisioned_columns(),
     ]
 
 
@@ -194,8 +216,7 @@ deployments = sa.Table(
     sa.Column("service_name", sa.String(100), nullable=True),
     sa.Column("service_instance_name", sa.String(100), nullable=True),
     sa.Column("component_name", sa.String(100), nullable=True),
-    sa.Column("deployment_status", sa.String(32), nullable=False),
-    sa.Column("deployment_status_message", sa.Text, nullable=True),
+    *_status_columns(),
     sa.Column("initial_state", sa.Text, nullable=True),
     sa.Column("target_state", sa.Text, nullable=False),
     sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
@@ -336,18 +357,12 @@ components = sa.Table(
     sa.Column("manifest", sa.Text, nullable=False),
     sa.Column("template_file", sa.Text, nullable=False),
     sa.Column("rendering_engine", sa.String(16), nullable=False),
-    sa.Column("deployment_status", sa.String(32), nullable=False),
-    sa.Column("deployment_status_message", sa.Text, nullable=True),
+    *_status_columns(),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
-    sa.Column("last_deployment_attempted_at", Timestamp, nullable=True),
-    sa.Column("last_deployment_succeeded_at", Timestamp, nullable=True),
-    sa.Column("last_attempted_deployment_id", sa.String(36), nullable=True),
-    sa.Column("last_succeeded_deployment_id", sa.String(36), nullable=True),
+    *_attempt_columns(always_deployed=False),
     sa.Column("last_client_request_token", sa.String(64), nullable=True),
-    sa.Column("outputs", sa.Text, nullable=False),
-    sa.Column("resources", sa.Text, nullable=False),
-    sa.Column("stack_id", sa.Text, nullable=True),
+    *_provisioned_columns(),
     sa.UniqueConstraint("account_id", "region", "name"),
     # One directly defined component per service instance (NULLs, detached components, never collide).
     sa.UniqueConstraint("service_instance_id"),

@@ -149,14 +149,6 @@ def refresh_recommended(connection: Connection, template_id: int, now: float) ->
     )
 
 
-def count_templates(connection: Connection, account_id: str, region: str) -> int:
-    return int(
-        connection.execute(
-            sa.select(sa.func.count()).where(T.account_id == account_id, T.region == region)
-        ).scalar_one()
-    )
-
-
 def count_live_versions(connection: Connection, template_id: int) -> int:
     return int(
         connection.execute(
@@ -176,39 +168,37 @@ def major_exists(connection: Connection, template_id: int, major: int) -> bool:
     )
 
 
+#: What can run a template version: (description of a user, the table whose template_major/minor the
+#: user runs, the query naming it, the column holding its template's id), in the order they are checked.
+_VERSION_USERS = (
+    ("environment {name}", environments, sa.select(environments.c.name), environments.c.template_id),
+    (
+        "service instance {name} of service {service}",
+        service_instances,
+        sa.select(service_instances.c.name, services.c.name.label("service")).join(
+            services, services.c.id == service_instances.c.service_id
+        ),
+        services.c.template_id,
+    ),
+    (
+        "the pipeline of service {name}",
+        service_pipelines,
+        sa.select(services.c.name).join(service_pipelines, service_pipelines.c.service_id == services.c.id),
+        services.c.template_id,
+    ),
+)
+
+
 def version_in_use(connection: Connection, template_id: int, major: int, minor: int) -> str | None:
     """What is deployed on a version (a description for the error), or None when nothing is."""
-    row = connection.execute(
-        sa.select(environments.c.name)
-        .where(
-            environments.c.template_id == template_id,
-            environments.c.template_major == major,
-            environments.c.template_minor == minor,
-        )
-        .limit(1)
-    ).first()
-    if row is not None:
-        return f"environment {row.name}"
-    instance = connection.execute(
-        sa.select(service_instances.c.name, services.c.name.label("service"))
-        .join(services, services.c.id == service_instances.c.service_id)
-        .where(
-            services.c.template_id == template_id,
-            service_instances.c.template_major == major,
-            service_instances.c.template_minor == minor,
-        )
-        .limit(1)
-    ).first()
-    if instance is not None:
-        return f"service instance {instance.name} of service {instance.service}"
-    pipeline = connection.execute(
-        sa.select(services.c.name)
-        .join(service_pipelines, service_pipelines.c.service_id == services.c.id)
-        .where(
-            services.c.template_id == template_id,
-            service_pipelines.c.template_major == major,
-            service_pipelines.c.template_minor == minor,
-        )
-        .limit(1)
-    ).first()
-    return f"the pipeline of service {pipeline.name}" if pipeline is not None else None
+    for description, table, query, template_column in _VERSION_USERS:
+        row = connection.execute(
+            query.where(
+                template_column == template_id,
+                table.c.template_major == major,
+                table.c.template_minor == minor,
+            ).limit(1)
+        ).first()
+        if row is not None:
+            return description.format(**row._mapping)
+    return None

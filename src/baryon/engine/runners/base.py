@@ -39,7 +39,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 OUTPUTS_FILE = "proton-outputs.json"
@@ -86,14 +86,7 @@ class RunHandle:
         return self.started_at + self.timeout_seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend,
-            "run_id": self.run_id,
-            "key": self.key,
-            "started_at": self.started_at,
-            "timeout_seconds": self.timeout_seconds,
-            "ref": dict(self.ref),
-        }
+        return {**asdict(self), "ref": dict(self.ref)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
