@@ -82,3 +82,7 @@ class ExpiredTokenException(FrontDoorError):
 
 class UnknownOperationException(FrontDoorError):
     """The X-Amz-Target names no operation."""
+
+
+#: The wire codes of the front-door errors, which any operation may answer.
+FRONT_DOOR_ERRORS = frozenset(error.code for error in FrontDoorError.__subclasses__())
