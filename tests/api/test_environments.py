@@ -116,7 +116,10 @@ def test_update_delete_and_version_in_use(proton: Any, s3: Any, worker: Any) -> 
     code, message = _error(
         proton.delete_environment_template_version, templateName="vpc-env", majorVersion="1", minorVersion="0"
     )
-    assert code == "ConflictException"
+    assert (code, message) == (
+        "ConflictException",
+        "Version 1.0 of environment template vpc-env is in use by environment dev; it cannot be deleted.",
+    )
     updated = proton.update_environment(
         name="dev",
         deploymentType="CURRENT_VERSION",

@@ -89,6 +89,13 @@ def test_service_with_two_instances_and_a_pipeline(
     instance = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
     assert instance["spec"] == SERVICE_SPEC
     assert instance["arn"] == f"arn:aws:proton:us-east-1:{ACCOUNT}:service/api/service-instance/front"
+    assert _error(
+        proton.delete_service_template_version, templateName="api-svc", majorVersion="1", minorVersion="0"
+    ) == (
+        "ConflictException",
+        "Version 1.0 of service template api-svc is in use by service instance back of service api; "
+        "it cannot be deleted.",
+    )
 
     updated = proton.update_service_instance(
         serviceName="api",

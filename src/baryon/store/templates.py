@@ -197,7 +197,9 @@ def version_in_use(connection: Connection, template_id: int, major: int, minor: 
                 template_column == template_id,
                 table.c.template_major == major,
                 table.c.template_minor == minor,
-            ).limit(1)
+            )
+            .order_by(*query.selected_columns)
+            .limit(1)
         ).first()
         if row is not None:
             return description.format(**row._mapping)
