@@ -132,3 +132,11 @@ def proton(dispatcher: Dispatcher, credential: Credential) -> Any:
 def other_account_proton(dispatcher: Dispatcher, runtime: Runtime) -> Any:
     other = runtime.credentials.create(OTHER_ACCOUNT, "other", runtime.clock.now())
     return in_process_client(dispatcher, other)
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Bytes parameters (archives carry timestamps) get an id from their length, so every process
+    collects the same test ids."""
+    if isinstance(val, bytes):
+        return f"{argname}-{len(val)}b"
+    return None
