@@ -158,3 +158,29 @@ def test_alembic_speaks_only_when_asked(tmp_path: Path) -> None:
     verbose = run(["db", "upgrade", "--verbose"], _env(tmp_path / "again"))
     assert verbose.returncode == 0
     assert "INFO alembic.runtime.migration: Running upgrade  -> 0001" in verbose.stderr
+
+
+def test_up_takes_another_cloud_port_when_the_derived_one_is_taken(tmp_path: Path, taken_port: int) -> None:
+    """Only a port the user did not choose moves: with --port P and P + 1 taken, the local cloud listens on
+    a free port and the exports say which."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
+    port = taken_port - 1
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            pytest.fail(f"port {port} below the taken one is not free; the test needs it")
+    data_dir = tmp_path / "data"
+    process = Process(["up", "--port", str(port), "--data-dir", str(data_dir)], env, tmp_path / "up.log")
+    try:
+        wait_for_port(port, process=process.popen)
+        exports = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in (data_dir / "baryon.env").read_text().splitlines()
+        )
+        cloud = exports["AWS_ENDPOINT_URL_S3"]
+        assert cloud.startswith("http://127.0.0.1:") and cloud != f"http://127.0.0.1:{taken_port}"
+        wait_for_port(int(cloud.rsplit(":", 1)[1]), process=process.popen)
+    finally:
+        process.stop()
+    assert "Traceback" not in process.output()

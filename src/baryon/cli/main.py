@@ -32,7 +32,7 @@ from baryon.cli.options import (
     settings_from,
 )
 from baryon.cli.quotas import quotas
-from baryon.cli.startup import DataDirLock, require_free_ports
+from baryon.cli.startup import DataDirLock, derived_port, require_free_ports
 from baryon.config import Settings
 from baryon.engine.identity import WorkerIdentity, claim_identity
 from baryon.runtime import Runtime
@@ -75,7 +75,11 @@ def _uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7700, show_default=True, type=int)
-@click.option("--cloud-port", type=int, help="Port of the local cloud (default: port + 1).")
+@click.option(
+    "--cloud-port",
+    type=int,
+    help="Port of the local cloud (default: port + 1, or a free one when that is taken).",
+)
 @click.option("--region", default=DEFAULT_REGION, show_default=True)
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Engine worker threads.")
 @common_options
@@ -96,10 +100,11 @@ def up(
     from baryon.web.app import create_app
 
     settings = settings_from(data_dir, database_url, not no_migrate)
-    cloud_port = cloud_port or port + 1
     lock = DataDirLock(settings.data_dir)
     guarded(settings, settings.ensure_data_dir)
     guarded(settings, lock.acquire)
+    if cloud_port is None:
+        cloud_port = derived_port(host, port + 1)
     require_free_ports(
         host, {"the Proton API": (port, "--port"), "the local cloud": (cloud_port, "--cloud-port")}
     )

@@ -45,6 +45,18 @@ def require_free_ports(host: str, ports: dict[str, tuple[int, str]]) -> None:
             )
 
 
+def derived_port(host: str, preferred: int) -> int:
+    """`preferred` when it is free, else a free port the system picks: for a port the user did not choose
+    (the local cloud's default, the API's port + 1), which reaches clients through the exports."""
+    error = _bindable(host, preferred)
+    if error is None or error.errno != errno.EADDRINUSE:
+        return preferred
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host.strip("[]"), 0))
+        return int(sock.getsockname()[1])
+
+
 class DataDirLock:
     """Held while one `baryon up` uses a data dir."""
 
