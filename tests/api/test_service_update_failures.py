@@ -41,17 +41,7 @@ from tests.support.waiters import PATIENT
 from tests.support.waiting import describe, poll
 
 PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
-SERVICE_SPEC = """proton: ServiceSpec
-pipeline:
-  dockerfile: Dockerfile
-instances:
-  - name: front
-    environment: dev
-    spec:
-      port: 8080
-  - name: back
-    environment: dev
-"""
+SERVICE_SPEC = bundles.SERVICE_SPEC
 NO_PIPELINE_SPEC = """proton: ServiceSpec
 instances:
   - name: front

@@ -14,17 +14,7 @@ from tests.support.errors import error_of as _error
 from tests.support.publishing import publish_service_template
 from tests.support.waiting import poll
 
-SERVICE_SPEC = """proton: ServiceSpec
-pipeline:
-  dockerfile: Dockerfile
-instances:
-  - name: front
-    environment: dev
-    spec:
-      port: 8080
-  - name: back
-    environment: dev
-"""
+SERVICE_SPEC = bundles.SERVICE_SPEC
 
 
 def _published_service_template(proton: Any, s3: Any, name: str = "api-svc", pipeline: bool = True) -> None:

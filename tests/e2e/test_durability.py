@@ -33,17 +33,7 @@ pytestmark = pytest.mark.e2e
 
 REGION = "us-east-1"
 SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n"
-SERVICE_SPEC = """proton: ServiceSpec
-pipeline:
-  dockerfile: Dockerfile
-instances:
-  - name: front
-    environment: dev
-    spec:
-      port: 8080
-  - name: back
-    environment: dev
-"""
+SERVICE_SPEC = bundles.SERVICE_SPEC
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "DELETE_COMPLETE", "DELETE_FAILED"}
 LEASE_SECONDS = 8.0  # the workers' lease (BARYON_LEASE_SECONDS), short so that takeovers come quickly
 SETTLE = LEASE_SECONDS + 60.0  # deadline for deployments once the killing stops

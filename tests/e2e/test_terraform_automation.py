@@ -114,15 +114,7 @@ COMPONENT_TF = """output "Bucket" {
 }
 """
 ENV_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.7.0.0/16\n  stage: qa\n"
-SERVICE_SPEC = """proton: ServiceSpec
-pipeline:
-  dockerfile: Dockerfile.ci
-instances:
-  - name: front
-    environment: dev
-    spec:
-      port: 8080
-"""
+SERVICE_SPEC = bundles.CI_SERVICE_SPEC
 
 
 # --- a stand-in for `terraform apply` / `terraform destroy` -------------------------------------------

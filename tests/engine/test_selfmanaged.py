@@ -437,15 +437,7 @@ def test_deleting_what_never_reached_the_repository_completes_at_once(
 
 # --- service instances, pipelines and deletions -----------------------------------------------------
 
-SERVICE_SPEC = """proton: ServiceSpec
-pipeline:
-  dockerfile: Dockerfile.ci
-instances:
-  - name: front
-    environment: dev
-    spec:
-      port: 8080
-"""
+SERVICE_SPEC = bundles.CI_SERVICE_SPEC
 
 
 def test_service_instance_pipeline_and_deletion_through_pull_requests(

@@ -28,6 +28,30 @@ ENV_SCHEMA = """schema:
           pattern: ([0-9]{1,3}\\.){3}[0-9]{1,3}($|/(16|24))
 """
 
+SERVICE_SPEC = """proton: ServiceSpec
+pipeline:
+  dockerfile: Dockerfile
+instances:
+  - name: front
+    environment: dev
+    spec:
+      port: 8080
+  - name: back
+    environment: dev
+"""
+"""A service with a pipeline and two instances in environment `dev` (`front` with a port, `back` without)."""
+
+CI_SERVICE_SPEC = """proton: ServiceSpec
+pipeline:
+  dockerfile: Dockerfile.ci
+instances:
+  - name: front
+    environment: dev
+    spec:
+      port: 8080
+"""
+"""A service with a pipeline built from `Dockerfile.ci` and one instance, `front`, in environment `dev`."""
+
 CFN_MANIFEST = """infrastructure:
   templates:
     - file: "cloudformation.yaml"
