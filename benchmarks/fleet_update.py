@@ -76,6 +76,7 @@ from harness import (
     run_baryon,
     wait_listening,
 )
+from tests.support import bundles
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -93,18 +94,7 @@ GOAL_FLEET_SECONDS = 60.0
 #: Two workers must beat one by more than run-to-run noise (a few percent on a quiet machine).
 GOAL_SPEEDUP = 1.1
 
-ENV_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        label:
-          type: string
-          default: fleet
-"""
+ENV_SCHEMA = bundles.environment_schema("        label:\n          type: string\n          default: fleet\n")
 ENV_TEMPLATE_BODY = """Resources:
   Topic:
     Type: AWS::SNS::Topic

@@ -51,24 +51,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import BenchmarkError, Processes, finite, free_port, log, poll, wait_listening
+from tests.support import bundles
 
 HOST = "127.0.0.1"
 TEMPLATE = "runner-bench"
 BUCKET = "runner-bench-bundles"
 GOAL_MS = 50.0
 
-SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        label:
-          type: string
-          default: bench
-"""
+SCHEMA = bundles.environment_schema("        label:\n          type: string\n          default: bench\n")
 NOTIFY = (
     'aws proton notify-resource-deployment-status-change --resource-arn "$RESOURCE_ARN" --status SUCCEEDED '
     '--outputs "key=Url,valueString=https://$RESOURCE_NAME.example.com" key=Port,valueString=8080'

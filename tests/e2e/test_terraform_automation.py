@@ -41,21 +41,13 @@ REGION = "us-east-1"
 METADATA = ".proton/deployment-metadata.json"
 TF_MANIFEST = bundles.TF_MANIFEST
 
-ENV_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        vpc_cidr:
-          type: string
-          default: 10.0.0.0/16
-        stage:
+ENV_SCHEMA = bundles.environment_schema(
+    bundles.VPC_CIDR_INPUT
+    + """        stage:
           type: string
           default: test
 """
+)
 ENV_TF = """locals {
   vpc_id = "vpc-${var.environment.name}-${var.environment.inputs.stage}"
 }

@@ -29,18 +29,7 @@ from tests.support.stepping import Engine
 T = TypeVar("T")
 REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-service"
-SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        vpc_cidr:
-          type: string
-          default: 10.0.0.0/16
-"""
+SCHEMA = bundles.environment_schema()
 BAD_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.0.0.0/33\n"
 GOOD_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.0.0.0/16\n"
 STACK = stack_name("environment", "dev", account_id=ACCOUNT, region=REGION)

@@ -172,6 +172,28 @@ def customer_managed_bundle() -> bytes:
     return tar_gz({"schema/schema.yaml": schema})
 
 
+VPC_CIDR_INPUT = """        vpc_cidr:
+          type: string
+          default: 10.0.0.0/16
+"""
+"""The `vpc_cidr` input (a string defaulting to 10.0.0.0/16), as it stands under `properties:`."""
+
+
+def environment_schema(inputs: str = VPC_CIDR_INPUT) -> str:
+    """The schema of an environment template whose `EnvironmentInput` object has the properties `inputs`
+    (YAML indented by eight spaces, as under `properties:`)."""
+    return (
+        "schema:\n"
+        "  format:\n"
+        '    openapi: "3.0.0"\n'
+        '  environment_input_type: "EnvironmentInput"\n'
+        "  types:\n"
+        "    EnvironmentInput:\n"
+        "      type: object\n"
+        "      properties:\n"
+    ) + inputs
+
+
 # --- Terraform and CodeBuild bundles ----------------------------------------------------------------
 
 TF_MANIFEST = """infrastructure:
@@ -181,18 +203,9 @@ TF_MANIFEST = """infrastructure:
       template_language: terraform
 """
 
-TF_ENV_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        vpc_cidr:
-          type: string
-          default: 10.0.0.0/16
-        az_count:
+TF_ENV_SCHEMA = environment_schema(
+    VPC_CIDR_INPUT
+    + """        az_count:
           type: integer
           default: 2
         nat:
@@ -203,6 +216,7 @@ TF_ENV_SCHEMA = """schema:
           items:
             type: string
 """
+)
 
 TF_ENV_FILES = {
     "config.tf": """terraform {
