@@ -22,6 +22,18 @@ def upload(s3: Any, bundle: bytes) -> dict[str, dict[str, str]]:
     return {"s3": {"bucket": BUCKET, "key": key}}
 
 
+def _registered_and_published(proton: Any, kind: str, name: str, created: dict[str, Any]) -> dict[str, Any]:
+    """Wait until the `kind` ("environment" or "service") template version that `created` answered is
+    registered, publish it, and return it as publishing answers."""
+    member = f"{kind}TemplateVersion"
+    number = {k: created[member][k] for k in ("majorVersion", "minorVersion")}
+    waiter = proton.get_waiter(f"{kind}_template_version_registered")
+    waiter.wait(templateName=name, **number, WaiterConfig=FAST)
+    update = getattr(proton, f"update_{kind}_template_version")
+    published = update(templateName=name, **number, status="PUBLISHED")
+    return dict(published[member])
+
+
 def publish_environment_version(
     proton: Any, s3: Any, name: str, bundle: bytes, **version: Any
 ) -> dict[str, Any]:
@@ -29,12 +41,7 @@ def publish_environment_version(
     created = proton.create_environment_template_version(
         templateName=name, source=upload(s3, bundle), **version
     )
-    number = {k: created["environmentTemplateVersion"][k] for k in ("majorVersion", "minorVersion")}
-    proton.get_waiter("environment_template_version_registered").wait(
-        templateName=name, **number, WaiterConfig=FAST
-    )
-    published = proton.update_environment_template_version(templateName=name, **number, status="PUBLISHED")
-    return dict(published["environmentTemplateVersion"])
+    return _registered_and_published(proton, "environment", name, created)
 
 
 def publish_service_version(
@@ -48,12 +55,7 @@ def publish_service_version(
         source=upload(s3, bundle),
         **version,
     )
-    number = {k: created["serviceTemplateVersion"][k] for k in ("majorVersion", "minorVersion")}
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName=name, **number, WaiterConfig=FAST
-    )
-    published = proton.update_service_template_version(templateName=name, **number, status="PUBLISHED")
-    return dict(published["serviceTemplateVersion"])
+    return _registered_and_published(proton, "service", name, created)
 
 
 def publish_environment_template(
