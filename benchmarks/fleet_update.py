@@ -102,18 +102,9 @@ Outputs:
   TopicArn:
     Value: !Ref Topic
 """
-SERVICE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        label:
-          type: string
-          default: fleet
-"""
+SERVICE_SCHEMA = bundles.service_schema(
+    bundles.properties("        label:\n          type: string\n          default: fleet\n")
+)
 # One cheap resource; each minor version changes the queue's visibility timeout (an in-place update).
 INSTANCE_TEMPLATE_BODY = """Resources:
   Queue:

@@ -70,6 +70,7 @@ from harness import (
     run_baryon,
     wait_listening,
 )
+from tests.support import bundles
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -109,21 +110,15 @@ FAILURE = (
     'MessageRetentionPeriod is invalid. Reason: Must be an integer value between 60 and 1209600."'
 )
 
-SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-        desired_count:
+SCHEMA = bundles.service_schema(
+    bundles.properties(
+        bundles.PORT_INPUT,
+        """        desired_count:
           type: number
           default: 1
-"""
+""",
+    )
+)
 MANIFEST = """infrastructure:
   templates:
     - file: "cloudformation.yaml"

@@ -60,25 +60,7 @@ output "VpcId" {
   value = local.vpc_id
 }
 """
-SERVICE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  pipeline_input_type: "PipelineInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-    PipelineInput:
-      type: object
-      properties:
-        dockerfile:
-          type: string
-          default: Dockerfile
-"""
+SERVICE_SCHEMA = bundles.SERVICE_SCHEMA
 INSTANCE_TF = """output "Endpoint" {
   value = "http://${var.service_instance.name}.${var.environment.outputs.VpcId}:${var.service_instance.inputs.port}"
 }

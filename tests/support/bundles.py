@@ -69,38 +69,41 @@ Outputs:
     Value: !Ref VPC
 """
 
-SERVICE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  pipeline_input_type: "PipelineInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
+PORT_INPUT = """        port:
           type: number
           default: 80
-    PipelineInput:
-      type: object
-      properties:
-        dockerfile:
+"""
+IMAGE_INPUT = """        image:
+          type: string
+"""
+DOCKERFILE_INPUT = """        dockerfile:
           type: string
           default: Dockerfile
 """
+"""Inputs as they stand under `properties:` in a schema: `port` (a number, 80 by default), `image` (a string)
+and the pipeline's `dockerfile` (a string, `Dockerfile` by default)."""
 
-SERVICE_SCHEMA_NO_PIPELINE = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-"""
+
+def properties(*inputs: str) -> str:
+    """The `properties:` member of an input type, holding `inputs` (texts like `PORT_INPUT`)."""
+    return "      properties:\n" + "".join(inputs)
+
+
+def service_schema(service: str, pipeline: str | None = None) -> str:
+    """The schema of a service template: `ServiceInput` has the members `service` (YAML indented by six
+    spaces, as `properties(...)` gives) and, where `pipeline` is given, `PipelineInput` has `pipeline`."""
+    text = 'schema:\n  format:\n    openapi: "3.0.0"\n  service_input_type: "ServiceInput"\n'
+    if pipeline is not None:
+        text += '  pipeline_input_type: "PipelineInput"\n'
+    text += "  types:\n    ServiceInput:\n      type: object\n" + service
+    if pipeline is not None:
+        text += "    PipelineInput:\n      type: object\n" + pipeline
+    return text
+
+
+SERVICE_SCHEMA = service_schema(properties(PORT_INPUT), properties(DOCKERFILE_INPUT))
+
+SERVICE_SCHEMA_NO_PIPELINE = service_schema(properties(PORT_INPUT))
 
 CFN_INSTANCE = """Resources:
   Queue:
@@ -242,27 +245,7 @@ variable "aws_region" {
 """,
 }
 
-TF_SERVICE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  pipeline_input_type: "PipelineInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-        image:
-          type: string
-    PipelineInput:
-      type: object
-      properties:
-        dockerfile:
-          type: string
-          default: Dockerfile
-"""
+TF_SERVICE_SCHEMA = service_schema(properties(PORT_INPUT, IMAGE_INPUT), properties(DOCKERFILE_INPUT))
 
 TF_INSTANCE_FILES = {
     "main.tf": """locals {
@@ -354,19 +337,10 @@ def codebuild_environment_bundle(manifest: str = CODEBUILD_MANIFEST, prefix: str
 # policy is attached to it); `breaks_pipeline: true` makes the pipeline's template read an output the
 # instance does not have.
 
-FAILING_SERVICE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  pipeline_input_type: "PipelineInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-        broken:
+FAILING_SERVICE_SCHEMA = service_schema(
+    properties(
+        PORT_INPUT,
+        """        broken:
           type: boolean
           default: false
         pinned_role:
@@ -375,13 +349,10 @@ FAILING_SERVICE_SCHEMA = """schema:
         breaks_pipeline:
           type: boolean
           default: false
-    PipelineInput:
-      type: object
-      properties:
-        dockerfile:
-          type: string
-          default: Dockerfile
-"""
+""",
+    ),
+    properties(DOCKERFILE_INPUT),
+)
 
 FAILING_CFN_INSTANCE = """Resources:
   Queue:
@@ -485,26 +456,9 @@ schema:
       required: [VpcId]
 """
 
-LOADER_SERVICE_SCHEMA = """\
-schema:
-  format:
-    openapi: "3.0.0"
-  service_input_type: "ServiceInput"
-  pipeline_input_type: "PipelineInput"
-  types:
-    ServiceInput:
-      type: object
-      properties:
-        port:
-          type: number
-          default: 80
-        image:
-          type: string
-      required: [image]
-    PipelineInput:
-      type: object
-      properties: {}
-"""
+LOADER_SERVICE_SCHEMA = service_schema(
+    properties(PORT_INPUT, IMAGE_INPUT) + "      required: [image]\n", "      properties: {}\n"
+)
 
 CFN_TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
