@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT
+from tests.support.clients import as_role
 
 REGION = "us-east-1"
 
@@ -22,20 +22,9 @@ REGION = "us-east-1"
 @pytest.fixture(scope="session")
 def cloudformation_of_account(moto_endpoint: str) -> Any:
     """A CloudFormation client of the test account in the local cloud, made once per session."""
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    sts = boto3.client("sts", endpoint_url=moto_endpoint, region_name=REGION, **keys)
-    credentials = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/test-cleanup", RoleSessionName="cleanup"
-    )["Credentials"]
-    cf = boto3.client(
-        "cloudformation",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+    return as_role(
+        "cloudformation", moto_endpoint, REGION, f"arn:aws:iam::{ACCOUNT}:role/test-cleanup", "cleanup"
     )
-    return cf
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,6 +23,7 @@ from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
 from tests.conftest import ACCOUNT
 from tests.support import bundles
+from tests.support.clients import as_role
 from tests.support.stepping import Engine
 
 T = TypeVar("T")
@@ -48,17 +48,7 @@ def engine(runtime: Runtime, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def admin(moto_endpoint: str) -> Any:
     """CloudFormation in the environment's account (the role's, as the provisioner assumes it)."""
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    sts = boto3.client("sts", endpoint_url=moto_endpoint, region_name=REGION, **keys)
-    credentials = sts.assume_role(RoleArn=ROLE, RoleSessionName="test")["Credentials"]
-    return boto3.client(
-        "cloudformation",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return as_role("cloudformation", moto_endpoint, REGION, ROLE, "test")
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """boto3 Proton clients for tests: in-process through a `before-send` hook, or against a real server.
 
 Invariant: every Proton client a test uses is made here, and every one checks each raw response body against
-the model (`tests.support.contract`) before botocore parses it.
+the model (`tests.support.contract`) before botocore parses it. `as_role` makes the other AWS clients a
+test needs: ones acting as a role of the local cloud, in that role's account.
 """
 
 from __future__ import annotations
@@ -73,3 +74,19 @@ def http_client(
         config=config,
     )
     return contract.install(client)
+
+
+def as_role(service: str, endpoint: str, region: str, role_arn: str, session_name: str) -> Any:
+    """A boto3 client of `service` at `endpoint`, with the credentials of assuming `role_arn` (the local
+    cloud gives them the role's account)."""
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=region, **keys)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

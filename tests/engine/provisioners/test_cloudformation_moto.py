@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from baryon.domain.outcomes import Failed
@@ -20,6 +19,7 @@ from baryon.engine.provisioners import stacks as cfn
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.targets import Target, client
 from tests.engine.provisioners.conftest import MOTO_ACCOUNT, REGION
+from tests.support.clients import as_role
 
 BAYRON_ACCOUNT = "111111111111"
 
@@ -314,20 +314,10 @@ def test_cancel_when_no_update_runs(target: Target, unique: str) -> None:
 
 def test_assumed_role_decides_the_account(moto_aws: str, admin: Any, unique: str) -> None:
     environment_account = "222222222222"
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     # moto lets any principal assume any role and gives the credentials the role's account: use that to
     # act as the environment account and create the role there in moto IAM
-    bootstrap = boto3.client("sts", endpoint_url=moto_aws, region_name=REGION, **keys)
     admin_role = f"arn:aws:iam::{environment_account}:role/OrganizationAccountAccessRole"
-    creds = bootstrap.assume_role(RoleArn=admin_role, RoleSessionName="setup")["Credentials"]
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto_aws,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    iam = as_role("iam", moto_aws, REGION, admin_role, "setup")
     principal = {"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:root"}
     trust = {
         "Version": "2012-10-17",
