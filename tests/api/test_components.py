@@ -4,7 +4,6 @@ attached, outputs reaching the service instance, the update and delete rules, ca
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 import boto3
@@ -18,6 +17,7 @@ from tests.conftest import ACCOUNT
 from tests.support import bundles
 from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
+from tests.support.publishing import publish_service_template
 
 COMPONENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-component"
 REGION = "us-east-1"
@@ -129,8 +129,6 @@ def _environment(proton: Any, s3: Any, **roles: str) -> None:
 def _service(proton: Any, s3: Any) -> None:
     """Service `api` (no pipeline) with instances front (port 8080) and back (port 80) in `dev`, on a
     template version that supports directly defined components."""
-    proton.create_service_template(name="api-svc", pipelineProvisioning="CUSTOMER_MANAGED")
-    key = f"{uuid.uuid4().hex}.tar.gz"
     bundle = bundles.tar_gz(
         {
             "schema/schema.yaml": bundles.SERVICE_SCHEMA_NO_PIPELINE,
@@ -139,18 +137,13 @@ def _service(proton: Any, s3: Any) -> None:
         },
         "service/",
     )
-    s3.put_object(Bucket="bundles", Key=key, Body=bundle)
-    proton.create_service_template_version(
-        templateName="api-svc",
-        compatibleEnvironmentTemplates=[{"templateName": "vpc-env", "majorVersion": "1"}],
-        supportedComponentSources=["DIRECTLY_DEFINED"],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="api-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="api-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    publish_service_template(
+        proton,
+        s3,
+        "api-svc",
+        bundle,
+        pipeline=False,
+        version={"supportedComponentSources": ["DIRECTLY_DEFINED"]},
     )
     proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=SERVICE_SPEC)
     proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)

@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 import random
-import uuid
 from typing import Any
 
 from baryon.api.dispatch import Dispatcher
@@ -24,6 +23,7 @@ from baryon.protocol.sigv4 import Credential
 from tests.api.test_components import COMPONENT_ROLE, MANIFEST, TEMPLATE
 from tests.api.test_environments import FAST, ROLE, SPEC, _published_env_template
 from tests.support import bundles
+from tests.support.publishing import publish_service_template
 from tests.support.shapes import MODEL, example
 from tests.support.signed import send, sign
 
@@ -168,8 +168,6 @@ def _world(proton: Any, s3: Any) -> dict[str, str]:
         componentRoleArn=COMPONENT_ROLE,
     )
     proton.get_waiter("environment_deployed").wait(name="a", WaiterConfig=FAST)
-    proton.create_service_template(name="a", pipelineProvisioning="CUSTOMER_MANAGED")
-    key = f"{uuid.uuid4().hex}.tar.gz"
     bundle = bundles.tar_gz(
         {
             "schema/schema.yaml": bundles.SERVICE_SCHEMA_NO_PIPELINE,
@@ -178,18 +176,14 @@ def _world(proton: Any, s3: Any) -> dict[str, str]:
         },
         "service/",
     )
-    s3.put_object(Bucket="bundles", Key=key, Body=bundle)
-    proton.create_service_template_version(
-        templateName="a",
-        compatibleEnvironmentTemplates=[{"templateName": "a", "majorVersion": "1"}],
-        supportedComponentSources=["DIRECTLY_DEFINED"],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="a", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="a", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    publish_service_template(
+        proton,
+        s3,
+        "a",
+        bundle,
+        compatible="a",
+        pipeline=False,
+        version={"supportedComponentSources": ["DIRECTLY_DEFINED"]},
     )
     proton.create_service(name="a", templateName="a", templateMajorVersion="1", spec=SERVICE_SPEC)
     proton.get_waiter("service_created").wait(name="a", WaiterConfig=FAST)

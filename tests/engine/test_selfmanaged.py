@@ -1041,20 +1041,15 @@ def test_attached_terraform_component_and_its_instance(
     env_deployment = create_env(proton, repository)["lastAttemptedDeploymentId"]
     phase(runtime, env_deployment, "handed-off")
     notify(proton, ENV_ARN, env_deployment, VpcId="vpc-123")
-    proton.create_service_template(name="tf-svc", pipelineProvisioning="CUSTOMER_MANAGED")
-    key = f"{uuid.uuid4().hex}.tar.gz"
-    s3.put_object(Bucket="bundles", Key=key, Body=bundles.terraform_service_bundle(pipeline="none"))
-    proton.create_service_template_version(
-        templateName="tf-svc",
-        compatibleEnvironmentTemplates=[{"templateName": "tf-env", "majorVersion": "1"}],
-        supportedComponentSources=["DIRECTLY_DEFINED"],
-        source={"s3": {"bucket": "bundles", "key": key}},
-    )
-    proton.get_waiter("service_template_version_registered").wait(
-        templateName="tf-svc", majorVersion="1", minorVersion="0", WaiterConfig=FAST
-    )
-    proton.update_service_template_version(
-        templateName="tf-svc", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    bundle = bundles.terraform_service_bundle(pipeline="none")
+    publish_service_template(
+        proton,
+        s3,
+        "tf-svc",
+        bundle,
+        compatible="tf-env",
+        pipeline=False,
+        version={"supportedComponentSources": ["DIRECTLY_DEFINED"]},
     )
     spec = FRONT_SPEC.format(port=8080)
     proton.create_service(name="api", templateName="tf-svc", templateMajorVersion="1", spec=spec)

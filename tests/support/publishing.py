@@ -74,11 +74,12 @@ def publish_service_template(
     *,
     compatible: str = "vpc-env",
     pipeline: bool = True,
+    version: dict[str, Any] | None = None,
     **template: Any,
 ) -> dict[str, Any]:
     """Create service template `name` (with a customer-managed pipeline unless `pipeline`) and publish
-    `bundle` as its 1.0, compatible with environment template `compatible`."""
+    `bundle` as its 1.0 (with `version`'s members), compatible with environment template `compatible`."""
     if not pipeline:
         template.setdefault("pipelineProvisioning", "CUSTOMER_MANAGED")
     proton.create_service_template(name=name, **template)
-    return publish_service_version(proton, s3, name, bundle, compatible)
+    return publish_service_version(proton, s3, name, bundle, compatible, **(version or {}))
