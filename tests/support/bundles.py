@@ -148,16 +148,25 @@ def environment_bundle(schema: str = ENV_SCHEMA, prefix: str = "environment/") -
     )
 
 
-def service_bundle(pipeline: bool = True, prefix: str = "service/") -> bytes:
-    files = {
-        "schema/schema.yaml": SERVICE_SCHEMA if pipeline else SERVICE_SCHEMA_NO_PIPELINE,
+def cfn_service_files(schema: str, instance: str, pipeline: str | None) -> dict[str, str | bytes]:
+    """The files of a CloudFormation service template: `schema`, the instance template `instance` and,
+    where `pipeline` is given, the pipeline template `pipeline`, each with the Jinja CloudFormation
+    manifest."""
+    files: dict[str, str | bytes] = {
+        "schema/schema.yaml": schema,
         "instance_infrastructure/manifest.yaml": CFN_MANIFEST,
-        "instance_infrastructure/cloudformation.yaml": CFN_INSTANCE,
+        "instance_infrastructure/cloudformation.yaml": instance,
     }
-    if pipeline:
+    if pipeline is not None:
         files["pipeline_infrastructure/manifest.yaml"] = CFN_MANIFEST
-        files["pipeline_infrastructure/cloudformation.yaml"] = CFN_PIPELINE
-    return tar_gz(files, prefix)
+        files["pipeline_infrastructure/cloudformation.yaml"] = pipeline
+    return files
+
+
+def service_bundle(pipeline: bool = True, prefix: str = "service/") -> bytes:
+    if pipeline:
+        return tar_gz(cfn_service_files(SERVICE_SCHEMA, CFN_INSTANCE, CFN_PIPELINE), prefix)
+    return tar_gz(cfn_service_files(SERVICE_SCHEMA_NO_PIPELINE, CFN_INSTANCE, None), prefix)
 
 
 def customer_managed_bundle() -> bytes:
@@ -405,14 +414,7 @@ def failing_service_bundle(pipeline: bool = True, prefix: str = "service/") -> b
     schema = FAILING_SERVICE_SCHEMA
     if not pipeline:
         schema = schema.replace('  pipeline_input_type: "PipelineInput"\n', "")
-    files = {
-        "schema/schema.yaml": schema,
-        "instance_infrastructure/manifest.yaml": CFN_MANIFEST,
-        "instance_infrastructure/cloudformation.yaml": FAILING_CFN_INSTANCE,
-    }
-    if pipeline:
-        files["pipeline_infrastructure/manifest.yaml"] = CFN_MANIFEST
-        files["pipeline_infrastructure/cloudformation.yaml"] = FAILING_CFN_PIPELINE
+    files = cfn_service_files(schema, FAILING_CFN_INSTANCE, FAILING_CFN_PIPELINE if pipeline else None)
     return tar_gz(files, prefix)
 
 
@@ -541,15 +543,9 @@ def cfn_environment(**extra: str | bytes) -> dict[str, str | bytes]:
 
 
 def service(*, pipeline: bool = True) -> dict[str, str | bytes]:
-    files: dict[str, str | bytes] = {
-        "schema/schema.yaml": LOADER_SERVICE_SCHEMA if pipeline else SERVICE_SCHEMA_NO_PIPELINE,
-        "instance_infrastructure/manifest.yaml": CFN_MANIFEST,
-        "instance_infrastructure/cloudformation.yaml": CFN_TEMPLATE,
-    }
     if pipeline:
-        files["pipeline_infrastructure/manifest.yaml"] = CFN_MANIFEST
-        files["pipeline_infrastructure/cloudformation.yaml"] = CFN_TEMPLATE
-    return files
+        return cfn_service_files(LOADER_SERVICE_SCHEMA, CFN_TEMPLATE, CFN_TEMPLATE)
+    return cfn_service_files(SERVICE_SCHEMA_NO_PIPELINE, CFN_TEMPLATE, None)
 
 
 def manifest_entry(body: str) -> str:
