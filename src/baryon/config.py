@@ -27,7 +27,8 @@ class ConfigurationError(ValueError):
     """A `BARYON_*` variable holds a value Baryon cannot use (the message names it)."""
 
 
-def _seconds(variable: str, default: float) -> float:
+def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> float:
+    """The seconds `variable` sets (above 0; with `none_at_zero`, 0 too, which means no limit)."""
     raw = os.environ.get(variable, "").strip()
     if not raw:
         return default
@@ -35,8 +36,11 @@ def _seconds(variable: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
+    if none_at_zero and value == 0:
+        return value
     if not 0 < value < 1e9:
-        raise ConfigurationError(f"{variable} must be a number of seconds above 0, not {raw!r}.")
+        meaning = "above 0 (0: no limit)" if none_at_zero else "above 0"
+        raise ConfigurationError(f"{variable} must be a number of seconds {meaning}, not {raw!r}.")
     return value
 
 
@@ -46,10 +50,10 @@ _DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
 def deadlines_from_environment() -> dict[str, float]:
     """Provisioner deadlines set by `BARYON_DEADLINE_<NAME>_SECONDS`, by lower-case name."""
     found: dict[str, float] = {}
-    for key, value in os.environ.items():
+    for key in os.environ:
         match = _DEADLINE_VARIABLE.fullmatch(key)
         if match:
-            found[match.group(1).lower()] = float(value)
+            found[match.group(1).lower()] = _seconds(key, 0.0, none_at_zero=True)
     return found
 
 
@@ -67,16 +71,16 @@ class Settings:
     migrate: bool = field(default_factory=lambda: os.environ.get("BARYON_AUTO_MIGRATE", "1") != "0")
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
     #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
-    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("BARYON_LEASE_SECONDS", "30")))
+    lease_seconds: float = field(default_factory=lambda: _seconds("BARYON_LEASE_SECONDS", 30.0))
     #: The URL of Baryon's API as the commands of a command run reach it (AWS_ENDPOINT_URL_PROTON).
     advertise_url: str | None = field(default_factory=lambda: os.environ.get("BARYON_ADVERTISE_URL") or None)
     #: Seconds a deployment's commands may run before they are stopped and the deployment fails.
     run_timeout: float = field(
-        default_factory=lambda: float(os.environ.get("BARYON_RUN_TIMEOUT", str(DEFAULT_RUN_TIMEOUT)))
+        default_factory=lambda: _seconds("BARYON_RUN_TIMEOUT", DEFAULT_RUN_TIMEOUT, none_at_zero=True)
     )
     #: Seconds between two looks at the state of a Terraform deployment's pull request.
     pull_request_poll_seconds: float = field(
-        default_factory=lambda: float(os.environ.get("BARYON_PULL_REQUEST_POLL_SECONDS", "15"))
+        default_factory=lambda: _seconds("BARYON_PULL_REQUEST_POLL_SECONDS", 15.0)
     )
     #: Seconds each provisioner may wait on one deployment, by provisioner name ("cloudformation", …).
     deadlines: dict[str, float] = field(default_factory=deadlines_from_environment)

@@ -154,6 +154,15 @@ def test_service_spec_follows_its_instances(proton: Any, s3: Any, worker: Any, e
     ]
     assert names == ["front", "back", "extra", "more"]
 
+    # The pipeline section follows the pipeline's inputs (UpdateServicePipeline).
+    proton.update_service_pipeline(
+        serviceName="api", deploymentType="CURRENT_VERSION", spec="dockerfile: Dockerfile-prod\n"
+    )
+    proton.get_waiter("service_pipeline_deployed").wait(name="api", WaiterConfig=FAST)
+    assert yaml.safe_load(proton.get_service(name="api")["service"]["spec"])["pipeline"] == {
+        "dockerfile": "Dockerfile-prod"
+    }
+
     # Changing an instance's inputs through UpdateService is still refused.
     changed = edited.replace("port: 7", "port: 8")
     assert _error(proton.update_service, name="api", spec=changed) == (

@@ -123,6 +123,43 @@ def test_up_checks_both_ports_before_it_prints_anything(tmp_path: Path, taken_po
     assert not (tmp_path / "data" / "baryon.env").exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "meaning"),
+    [
+        ("BARYON_LEASE_SECONDS", "abc", "above 0"),
+        ("BARYON_LEASE_SECONDS", "0", "above 0"),
+        ("BARYON_PULL_REQUEST_POLL_SECONDS", "soon", "above 0"),
+        ("BARYON_RUN_TIMEOUT", "1h", "above 0 (0: no limit)"),
+        ("BARYON_DEADLINE_CLOUDFORMATION_SECONDS", "abc", "above 0 (0: no limit)"),
+        ("BARYON_DEADLINE_CLOUDFORMATION_SECONDS", "-5", "above 0 (0: no limit)"),
+    ],
+)
+def test_a_bad_number_of_seconds_is_one_line(tmp_path: Path, variable: str, value: str, meaning: str) -> None:
+    env = _env(tmp_path) | {variable: value}
+    result = run(["credentials", "list"], env)
+    assert _one_line(result) == f"Error: {variable} must be a number of seconds {meaning}, not {value!r}."
+
+
+def test_up_refuses_a_port_out_of_range_and_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
+    data = ["--data-dir", str(tmp_path / "data")]
+    cloud_out = run(["up", "--port", str(free_port()), "--cloud-port", "99999", *data], env)
+    assert _one_line(cloud_out) == (
+        "Error: Port 99999 for the local cloud is not a port number (1-65535); choose another with "
+        "--cloud-port."
+    )
+    next_out = run(["up", "--port", "65535", *data], env)
+    assert _one_line(next_out) == (
+        "Error: Port 65536 for the local cloud is not a port number (1-65535); choose another with "
+        "--cloud-port."
+    )
+    (tmp_path / "a-file").write_text("")
+    a_file = run(["up", "--port", str(free_port()), "--data-dir", str(tmp_path / "a-file")], env)
+    assert _one_line(a_file) == (
+        f"Error: File exists: {tmp_path / 'a-file'}; check the data dir (--data-dir, BARYON_DATA_DIR)."
+    )
+
+
 def test_a_second_up_on_one_data_dir_is_refused_until_the_first_ends(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
     data_dir = tmp_path / "data"

@@ -98,3 +98,22 @@ def test_a_bad_read_timeout_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "Error: BARYON_HTTP_READ_TIMEOUT must be a number of seconds above 0, not 'soon'."
     ]
+
+
+def test_an_overlong_request_head_is_answered_431_and_closed(server: int) -> None:
+    sock = _send(server, b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000)
+    assert _until_closed(sock) == (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"connection: close\r\ncontent-length: 51\r\n\r\nThe request's headers are larger than 65536 bytes.\n"
+    )
+
+
+def test_large_headers_and_body_below_the_limits_are_read_whole(server: int) -> None:
+    body = b"x" * 500_000
+    head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Pad: " + b"p" * 60_000 + b"\r\n"
+    answer = _until_closed(_send(server, head + b"Content-Length: %d\r\n\r\n" % len(body) + body))
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert answer.endswith(
+        b'{"__type":"com.amazon.coral.service#MissingAuthenticationTokenException",'
+        b'"message":"Request is missing Authentication Token"}'
+    )

@@ -12,8 +12,9 @@ the service is in any *_IN_PROGRESS status.
 
 A service's spec follows its instances: once no service action is in flight, GetService shows the
 instances that exist and are not being (or failed to be) deleted, each with the inputs it was last
-deployed with (after UpdateServiceInstance, CreateServiceInstance, or an update rolled back), so that a
-spec read from GetService can be edited and given back to UpdateService.
+deployed with (after UpdateServiceInstance, CreateServiceInstance, or an update rolled back), and the
+pipeline section the inputs the pipeline was last given (after UpdateServicePipeline), so that a spec
+read from GetService can be edited and given back to UpdateService.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ from baryon.domain.specs import (
     PIPELINE_INPUT,
     InstanceSpec,
     instance_inputs_in,
+    parse_pipeline_spec,
     parse_service_spec,
     resolve_current_values,
     spec_inputs,
     spec_with_instances,
+    spec_with_pipeline,
 )
 from baryon.domain.template_versions import rendering_engine, schema_of
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
@@ -77,10 +80,10 @@ I = service_instances.c  # noqa: E741
 CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
 
 
-def current_spec(connection: Connection, service: Row[Any]) -> str:
+def current_spec(connection: Connection, service: Row[Any], pipeline: Row[Any] | None) -> str:
     """The service's spec with the instances it has now, each with the inputs it was given for its last
-    successful deployment (`CURRENT_VAL` resolved); while a create, update or delete of the service is in
-    flight, the spec it asked for."""
+    successful deployment (`CURRENT_VAL` resolved), and the inputs its pipeline was given; while a create,
+    update or delete of the service is in flight, the spec it asked for."""
     if service.status in service_state.IN_FLIGHT:
         return str(service.spec)
     rows = connection.execute(
@@ -96,7 +99,11 @@ def current_spec(connection: Connection, service: Row[Any]) -> str:
             readers[row.spec] = instance_inputs_in(row.spec)
         given = resolve_current_values(readers[row.spec](row.name), current)
         instances.append(InstanceSpec(row.name, row.environment_name, given))
-    return spec_with_instances(service.spec, instances)
+    text = spec_with_instances(service.spec, instances)
+    if pipeline is None:
+        return text
+    given = resolve_current_values(parse_pipeline_spec(pipeline.spec), orjson.loads(pipeline.inputs))
+    return spec_with_pipeline(text, given)
 
 
 def service_shape(
@@ -113,13 +120,13 @@ def service_shape(
         "lastModifiedAt": row.last_modified_at,
     }
     if not summary:
+        pipeline = find_pipeline(connection, ctx, row.name)
         shape.update(
-            spec=current_spec(connection, row),
+            spec=current_spec(connection, row, pipeline),
             repositoryConnectionArn=row.repository_connection_arn,
             repositoryId=row.repository_id,
             branchName=row.branch_name,
         )
-        pipeline = find_pipeline(connection, ctx, row.name)
         if pipeline is not None:
             shape["pipeline"] = pipeline_shape(ctx, pipeline)
     return clean(shape)

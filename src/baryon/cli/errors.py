@@ -64,7 +64,9 @@ def explain(error: BaseException, database_url: str | None = None) -> str | None
         return f"The database URL{where} is not one Baryon can use ({_first_line(error)}); {_DATABASE_HINT}."
     if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
         return f"Cannot use the database{where}: {_first_line(error)}; {_DATABASE_HINT}."
-    if isinstance(error, PermissionError | FileNotFoundError | NotADirectoryError | IsADirectoryError):
+    if isinstance(
+        error, PermissionError | FileNotFoundError | FileExistsError | NotADirectoryError | IsADirectoryError
+    ):
         if database_url and _is_sqlite_file(database_url, error.filename):
             reason = error.strerror or type(error).__name__
             return f"Cannot use the database{where}: {reason}; {_SQLITE_HINT}."

@@ -16,6 +16,7 @@ from baryon.cli.errors import SettingError
 from baryon.filelock import FileLock
 
 LOCK_FILE = "baryon.lock"
+MAX_PORT = 65535
 
 
 def _bindable(host: str, port: int) -> OSError | None:
@@ -35,6 +36,10 @@ def require_free_ports(host: str, ports: dict[str, tuple[int, str]]) -> None:
         flags = ", ".join(flag for _port, flag in ports.values())
         raise SettingError(f"{' and '.join(ports)} cannot share one port; give each its own ({flags}).")
     for role, (port, flag) in ports.items():
+        if not 1 <= port <= MAX_PORT:
+            raise SettingError(
+                f"Port {port} for {role} is not a port number (1-{MAX_PORT}); choose another with {flag}."
+            )
         error = _bindable(host, port)
         if error is not None:
             taken = error.errno == errno.EADDRINUSE

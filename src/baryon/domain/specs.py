@@ -62,6 +62,7 @@ __all__ = [
     "resolve_current_values",
     "spec_inputs",
     "spec_with_instances",
+    "spec_with_pipeline",
     "validate_inputs",
 ]
 
@@ -325,6 +326,15 @@ def spec_with_instances(text: str, instances: list[InstanceSpec]) -> str:
     result = copy.deepcopy(document)
     result["instances"] = entries
     return dump_spec(result)
+
+
+def spec_with_pipeline(text: str, inputs: dict[str, Any]) -> str:
+    """A service's ServiceSpec text whose `pipeline` section is `inputs` (the inputs the pipeline was
+    given); the text is returned unchanged when it already says that."""
+    document = _load_document(text, SERVICE_SPEC)
+    if (document.get("pipeline") or {}) == inputs:
+        return text
+    return dump_spec(replace_pipeline_inputs(document, inputs))
 
 
 def parse_pipeline_spec(text: str) -> dict[str, Any]:
