@@ -53,6 +53,8 @@ def require_free_ports(host: str, ports: dict[str, tuple[int, str]]) -> None:
 def derived_port(host: str, preferred: int) -> int:
     """`preferred` when it is free, else a free port the system picks: for a port the user did not choose
     (the local cloud's default, the API's port + 1), which reaches clients through the exports."""
+    if not 1 <= preferred <= MAX_PORT:
+        return preferred  # refused by require_free_ports, naming the flag
     error = _bindable(host, preferred)
     if error is None or error.errno != errno.EADDRINUSE:
         return preferred
