@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
 from baryon.api.common import (
-    account_quota,
     clean,
     create_deployable,
     next_token,
@@ -32,6 +31,7 @@ from baryon.api.common import (
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context, Params, operation
 from baryon.api.service_lookup import (
+    check_instance_count,
     compatible_environment,
     refuse_service_busy,
     require_service,
@@ -163,9 +163,7 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
     if instance is None:
         raise ValidationException(f"Invalid spec: the ServiceSpec lists no instance named '{name}'.")
     count = connection.execute(sa.select(sa.func.count()).where(I.service_id == service.id)).scalar_one()
-    quota = account_quota(ctx, connection, "instances_per_service")
-    if quota is not None and count >= quota:
-        raise ValidationException(f"A service can have at most {quota} instances.")
+    check_instance_count(ctx, connection, count + 1, ValidationException)
     if params.get("templateMajorVersion") is not None:
         template, chosen = version_for_create(
             ctx, connection, SERVICE, {**params, "templateName": service.template_name}

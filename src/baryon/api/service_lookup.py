@@ -17,14 +17,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
-from baryon.api.common import not_found, target
+from baryon.api.common import account_quota, not_found, target
 from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context
 from baryon.deployables import ENVIRONMENT, SERVICE_PIPELINE
 from baryon.domain import arns
 from baryon.domain.deployments import BUSY
 from baryon.domain.template_versions import published_version, rendering_engine
-from baryon.protocol.errors import ConflictException, ValidationException
+from baryon.protocol.errors import (
+    ConflictException,
+    ServiceError,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
 from baryon.store import services as service_state
 from baryon.store import templates as template_store
 from baryon.store.schema import service_instances, services, templates
@@ -79,6 +84,20 @@ def refuse_service_busy(connection: Connection, ctx: Context, service: Row[Any],
     reason = service_busy(connection, ctx, service)
     if reason is not None:
         raise ConflictException(f"Service {service.name} cannot {action} now: {reason}.")
+
+
+def check_instance_count(
+    ctx: Context,
+    connection: Connection,
+    count: int,
+    error: type[ServiceError] = ServiceQuotaExceededException,
+) -> None:
+    """Refuse a service of `count` instances past the account's instances-per-service quota, with `error`
+    (CreateServiceInstance's model lists no ServiceQuotaExceededException: it answers a
+    ValidationException)."""
+    quota = account_quota(ctx, connection, "instances_per_service")
+    if quota is not None and count > quota:
+        raise error(f"A service can have at most {quota} instances.")
 
 
 def service_version(connection: Connection, ctx: Context, service: Row[Any]) -> Row[Any]:

@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon import deployables
 from baryon.api.common import (
-    account_quota,
     check_account_quota,
     clean,
     create_deployable,
@@ -42,6 +41,7 @@ from baryon.api.resources import resolver
 from baryon.api.service_instances import add_instance, new_instance_inputs, remove_instance
 from baryon.api.service_lookup import (
     SERVICE_ROWS,
+    check_instance_count,
     find_pipeline,
     find_service,
     refuse_service_busy,
@@ -69,7 +69,7 @@ from baryon.domain.specs import (
     spec_with_pipeline,
 )
 from baryon.domain.template_versions import rendering_engine, schema_of
-from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
+from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import services as service_state
 from baryon.store import templates as template_store
@@ -179,9 +179,7 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
             "repositoryId or branchName."
         )
     spec = parse_service_spec(params["spec"])
-    quota = account_quota(ctx, connection, "instances_per_service")
-    if quota is not None and len(spec.instances) > quota:
-        raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
+    check_instance_count(ctx, connection, len(spec.instances))
     new_instances = [
         (
             instance.name,
@@ -313,9 +311,7 @@ def _update_instances(
             f"Service {service.name} cannot remove service instance {found[1]}: component {found[0]} is "
             f"attached to it; {DETACH_FIRST}."
         )
-    quota = account_quota(ctx, connection, "instances_per_service")
-    if quota is not None and len(wanted) > quota:
-        raise ServiceQuotaExceededException(f"A service can have at most {quota} instances.")
+    check_instance_count(ctx, connection, len(wanted))
     for name, instance in wanted.items():
         row = current.get(name)
         if row is None:
