@@ -1,0 +1,1 @@
+"""Syncing from git: template sync and service sync (Proton's §6)."""
