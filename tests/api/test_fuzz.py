@@ -137,7 +137,7 @@ def _body(params: dict[str, Any]) -> bytes:
     return json.dumps(params).replace(json.dumps(HUGE), "9" * 5000).encode()
 
 
-def _requests(rng: random.Random, replacements: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+def requests_of(rng: random.Random, replacements: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     """Every operation's valid request and its mutations; operations that delete or cancel come last, so
     that the others find the resources."""
     requests: list[tuple[str, dict[str, Any]]] = []
@@ -155,7 +155,7 @@ def _requests(rng: random.Random, replacements: dict[str, str]) -> list[tuple[st
 SERVICE_SPEC = "proton: ServiceSpec\ninstances:\n  - name: a\n    environment: a\n    spec:\n      port: 81\n"
 
 
-def _world(proton: Any, s3: Any) -> dict[str, str]:
+def world(proton: Any, s3: Any) -> dict[str, str]:
     """Resources named ``a`` of every kind the valid requests name: environment template and environment,
     service template, service and instance, component. Returns what the model's sample values stand for."""
     _published_env_template(proton, s3, name="a")
@@ -199,9 +199,9 @@ def _world(proton: Any, s3: Any) -> dict[str, str]:
 def test_no_mutated_request_is_a_server_error(
     proton: Any, s3: Any, worker: Worker, dispatcher: Dispatcher, credential: Credential
 ) -> None:
-    replacements = _world(proton, s3)
+    replacements = world(proton, s3)
     worker.stop()
-    requests = _requests(random.Random(SEED), replacements)
+    requests = requests_of(random.Random(SEED), replacements)
     assert {operation for operation, _ in requests} == set(MODEL.operation_names)
     failures = []
     for operation, params in requests:
