@@ -148,8 +148,7 @@ def accept_environment_account_connection(
     row = _as_management(ctx, connection, params["id"], "accept")
     if row.status == REJECTED:
         raise ValidationException(
-            f"Environment account connection {row.id} was rejected; a rejected connection cannot be "
-            "accepted."
+            f"Environment account connection {row.id} was rejected; a rejected connection cannot be accepted."
         )
     if row.status == PENDING:
         store.update(connection, row.id, {"status": CONNECTED, "last_modified_at": ctx.now})

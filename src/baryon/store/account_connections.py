@@ -62,7 +62,7 @@ def open_request(
 
 def environment_using(connection: Connection, row: Row[Any]) -> str | None:
     """The name of an environment of the management account that uses the connection, if any."""
-    E = environments.c  # noqa: N806
+    E = environments.c
     return connection.execute(
         sa.select(E.name)
         .where(
