@@ -48,9 +48,7 @@ def _not_found(connection_id: str) -> tuple[str, str]:
     )
 
 
-def test_request_accept_and_both_sides_read(
-    proton: Any, other_account_proton: Any, stranger: Any
-) -> None:
+def test_request_accept_and_both_sides_read(proton: Any, other_account_proton: Any, stranger: Any) -> None:
     created = _request(
         other_account_proton,
         codebuildRoleArn=CODEBUILD_ROLE,
@@ -166,9 +164,7 @@ def test_request_refusals(proton: Any, other_account_proton: Any) -> None:
     assert second["status"] == "PENDING"
 
 
-def test_reject_update_and_delete_rules(
-    proton: Any, other_account_proton: Any, stranger: Any
-) -> None:
+def test_reject_update_and_delete_rules(proton: Any, other_account_proton: Any, stranger: Any) -> None:
     connection_id = _request(other_account_proton)["id"]
     assert error_of(other_account_proton.reject_environment_account_connection, id=connection_id) == (
         "AccessDeniedException",
@@ -232,9 +228,12 @@ def test_connections_stay_in_their_region(
     connection_id = _request(other_account_proton)["id"]
     west = in_process_client(dispatcher, credential, region="us-west-2")
     assert error_of(west.accept_environment_account_connection, id=connection_id) == _not_found(connection_id)
-    assert west.list_environment_account_connections(requestedBy="MANAGEMENT_ACCOUNT")[
-        "environmentAccountConnections"
-    ] == []
+    assert (
+        west.list_environment_account_connections(requestedBy="MANAGEMENT_ACCOUNT")[
+            "environmentAccountConnections"
+        ]
+        == []
+    )
 
 
 def test_list_pages_and_filters(proton: Any, other_account_proton: Any) -> None:
@@ -261,9 +260,9 @@ def test_list_pages_and_filters(proton: Any, other_account_proton: Any) -> None:
         [made[4]],
     ]
     assert pages(proton, requestedBy="MANAGEMENT_ACCOUNT", environmentName="env2") == [[made[2]]]
-    assert pages(proton, requestedBy="MANAGEMENT_ACCOUNT", environmentName="env2", statuses=["CONNECTED"]) == [
-        []
-    ]
+    assert pages(
+        proton, requestedBy="MANAGEMENT_ACCOUNT", environmentName="env2", statuses=["CONNECTED"]
+    ) == [[]]
     assert pages(proton, requestedBy="MANAGEMENT_ACCOUNT", statuses=[]) == [made[0:2], made[2:4], made[4:]]
     # A token answers only the list it came from.
     token = proton.list_environment_account_connections(requestedBy="MANAGEMENT_ACCOUNT", maxResults=2)[
@@ -397,6 +396,6 @@ def test_environment_with_a_connection_needs_a_usable_one(
         f"Environment account connection {pending} is used by environment prod; a connection that an "
         "environment uses cannot be rejected (delete the environment first).",
     )
-    assert proton.get_environment_account_connection(id=pending)["environmentAccountConnection"]["status"] == (
-        "CONNECTED"
-    )
+    assert proton.get_environment_account_connection(id=pending)["environmentAccountConnection"][
+        "status"
+    ] == ("CONNECTED")
