@@ -14,8 +14,10 @@ from baryon.domain.quotas import Quotas
 from baryon.runtime import Runtime
 from tests.api.test_environments import SPEC, _published_env_template
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.support import bundles
 from tests.support.clients import in_process_client
 from tests.support.errors import error_of
+from tests.support.publishing import publish_environment_template
 
 MANAGEMENT = ACCOUNT
 ENVIRONMENT = OTHER_ACCOUNT
@@ -399,3 +401,40 @@ def test_environment_with_a_connection_needs_a_usable_one(
     assert proton.get_environment_account_connection(id=pending)["environmentAccountConnection"][
         "status"
     ] == ("CONNECTED")
+
+
+def test_provisioning_methods_with_a_connection(
+    proton: Any, other_account_proton: Any, s3: Any, worker: Any
+) -> None:
+    publish_environment_template(proton, s3, "tf-env", bundles.terraform_environment_bundle())
+    publish_environment_template(proton, s3, "cb-env", bundles.codebuild_environment_bundle())
+    without_codebuild = _request(other_account_proton)["id"]
+    proton.accept_environment_account_connection(id=without_codebuild)
+
+    def create(template: str, connection_id: str) -> Any:
+        return proton.create_environment(
+            name="prod",
+            templateName=template,
+            templateMajorVersion="1",
+            spec=SPEC,
+            environmentAccountConnectionId=connection_id,
+        )
+
+    assert error_of(create, template="tf-env", connection_id=without_codebuild) == (
+        "ValidationException",
+        "Version 1.0 of environment template tf-env is a Terraform template (self-managed provisioning); "
+        "an environment account connection cannot be used with it.",
+    )
+    assert error_of(create, template="cb-env", connection_id=without_codebuild) == (
+        "ValidationException",
+        f"Environment account connection {without_codebuild} has no codebuildRoleArn to provision an "
+        "environment with CodeBuild.",
+    )
+    assert proton.list_environments()["environments"] == []
+    other_account_proton.update_environment_account_connection(
+        id=without_codebuild, codebuildRoleArn=CODEBUILD_ROLE
+    )
+    created = create("cb-env", without_codebuild)["environment"]
+    assert created["environmentAccountConnectionId"] == without_codebuild
+    assert created["environmentAccountId"] == ENVIRONMENT
+    assert "codebuildRoleArn" not in created
