@@ -68,7 +68,18 @@ Outputs:
     Value: '{{ environment.account_id }}'
 """
 
+PIPELINE_TEMPLATE = """Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: 'pipeline-{{ service.name }}'
+Outputs:
+  Accounts:
+    Value: '{% for i in service_instances %}{{ i.name }}={{ i.environment.account_id }};{% endfor %}'
+"""
+
 SERVICE_SPEC = """proton: ServiceSpec
+pipeline: {}
 instances:
   - name: front
     environment: prod
@@ -91,9 +102,11 @@ def _env_bundle() -> bytes:
 def _service_bundle() -> bytes:
     return bundles.tar_gz(
         {
-            "schema/schema.yaml": bundles.SERVICE_SCHEMA_NO_PIPELINE,
+            "schema/schema.yaml": bundles.SERVICE_SCHEMA,
             "instance_infrastructure/manifest.yaml": bundles.CFN_MANIFEST,
             "instance_infrastructure/cloudformation.yaml": INSTANCE_TEMPLATE,
+            "pipeline_infrastructure/manifest.yaml": bundles.CFN_MANIFEST,
+            "pipeline_infrastructure/cloudformation.yaml": PIPELINE_TEMPLATE,
         },
         "service/",
     )
@@ -168,7 +181,8 @@ def test_each_stack_lands_in_its_account(
     assert _outputs(proton.list_environment_outputs(environmentName="dev"))["AccountId"] == MANAGEMENT
 
     # Service instances go where their environment is; a component uses the connection's component role.
-    publish_service_template(proton, s3, "api-svc", _service_bundle(), pipeline=False)
+    proton.update_account_settings(pipelineServiceRoleArn=SAME_ACCOUNT_ROLE)
+    publish_service_template(proton, s3, "api-svc", _service_bundle())
     proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=SERVICE_SPEC)
     proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)
     front = stack_name("service-instance", "api", "front", account_id=MANAGEMENT, region=REGION)
@@ -180,6 +194,13 @@ def test_each_stack_lands_in_its_account(
     for instance, account in (("front", ENVIRONMENT), ("back", MANAGEMENT)):
         outputs = proton.list_service_instance_outputs(serviceName="api", serviceInstanceName=instance)
         assert _outputs(outputs)["EnvironmentAccount"] == account
+    # The pipeline stays in the management account; it sees each instance's environment account.
+    proton.get_waiter("service_pipeline_deployed").wait(name="api", WaiterConfig=FAST)
+    pipeline = stack_name("service-pipeline", "api", account_id=MANAGEMENT, region=REGION)
+    assert pipeline in _stack_names(moto_endpoint, MANAGEMENT)
+    assert pipeline not in _stack_names(moto_endpoint, ENVIRONMENT)
+    pipeline_outputs = _outputs(proton.list_service_pipeline_outputs(serviceName="api"))
+    assert pipeline_outputs["Accounts"] == f"back={MANAGEMENT};front={ENVIRONMENT};"
 
     proton.create_component(
         name="extra", environmentName="prod", manifest=COMPONENT_MANIFEST, templateFile=COMPONENT_TEMPLATE
