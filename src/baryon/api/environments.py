@@ -4,7 +4,11 @@ Invariants: every deploying change writes the environment row, a deployment reco
 transaction; a spec is validated against the target version's schema (defaults applied) before anything
 is written; while a deployment is in flight the environment refuses other updates and deletes
 (ConflictException); an update's response shows the current version, which changes only on success; an
-environment with service instances or components in it cannot be deleted.
+environment with service instances or components in it cannot be deleted. An environment with an
+environment account connection takes no roles or repository of its own (they are the connection's, read
+at each deployment); it is created only with a CONNECTED connection of the caller for its name, moves only
+to another such connection of the same environment account, and cannot be deployed or deleted while its
+connection is gone.
 """
 
 from __future__ import annotations
