@@ -77,9 +77,9 @@ def test_tag_limits_and_unknown_resources(proton: Any) -> None:
 
 def test_operations_of_later_releases_answer_clearly(proton: Any) -> None:
     with pytest.raises(ClientError) as caught:
-        proton.list_environment_account_connections(requestedBy="MANAGEMENT_ACCOUNT")
+        proton.get_service_sync_blocker_summary(serviceName="api")
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert caught.value.response["Error"]["Message"] == (
-        "The operation ListEnvironmentAccountConnections is not available on this Baryon server yet."
+        "The operation GetServiceSyncBlockerSummary is not available on this Baryon server yet."
     )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -118,6 +118,7 @@ def test_quotas_list_in_json(runtime: Runtime, database_url: str) -> None:
             "instances_per_service": None,
             "components": None,
             "repositories": None,
+            "environment_account_connections": None,
         },
         "accounts": [
             {"accountId": ACCOUNT, "name": "instances_per_service", "value": None},
@@ -141,6 +142,7 @@ def test_quotas_list_in_json(runtime: Runtime, database_url: str) -> None:
             {"name": "instances_per_service", "value": None, "source": "default"},
             {"name": "components", "value": 0, "source": "account"},
             {"name": "repositories", "value": 9, "source": "account"},
+            {"name": "environment_account_connections", "value": None, "source": "default"},
         ],
     }
 
@@ -157,7 +159,7 @@ def test_quotas_list_in_json(runtime: Runtime, database_url: str) -> None:
             ["tags_per_resource=60"],
             "Error: Invalid value for NAME=VALUE: 'tags_per_resource' is not a quota; the quotas are: "
             "templates, versions_per_template, environments, services, instances_per_service, components, "
-            "repositories.",
+            "repositories, environment_account_connections.",
         ),
         (["templates"], "Error: Invalid value for NAME=VALUE: 'templates' is not NAME=VALUE"),
     ],

@@ -45,6 +45,7 @@ from baryon.bundles.component import ComponentManifest, parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.deployables import COMPONENT, ENVIRONMENT, SERVICE_INSTANCE, Start
 from baryon.deployables.wire import with_warnings
+from baryon.domain.account_connections import environment_roles
 from baryon.domain.deployments import BUSY, CREATE, DELETE, DELETE_IN_PROGRESS, NONE, UPDATE
 from baryon.domain.specs import SERVICE_INPUT, Inputs, parse_instance_spec_from_service_spec, spec_inputs
 from baryon.domain.template_versions import schema_of
@@ -106,7 +107,17 @@ def _usable_environment(environment: Row[Any], manifest: ComponentManifest, comp
             f"{environment.name} is provisioned through a repository (self-managed provisioning), so "
             f"component {component} cannot be deployed in it."
         )
-    if manifest.rendering_engine == CLOUDFORMATION and not environment.component_role_arn:
+    roles = environment_roles(environment)
+    if roles.problem is not None:
+        raise ValidationException(roles.problem)
+    connection_id = environment.environment_account_connection_id
+    if manifest.rendering_engine == CLOUDFORMATION and not roles.component and connection_id:
+        raise ValidationException(
+            f"The environment account connection {connection_id} of environment {environment.name} has no "
+            "componentRoleArn; a CloudFormation component needs it to be provisioned with (set it with "
+            "UpdateEnvironmentAccountConnection in the environment account)."
+        )
+    if manifest.rendering_engine == CLOUDFORMATION and not roles.component:
         raise ValidationException(
             f"Environment {environment.name} has no componentRoleArn; a CloudFormation component needs "
             "the environment's component role to be provisioned with (set it with UpdateEnvironment)."

@@ -66,6 +66,7 @@ def load_all() -> dict[str, Operation]:
     """Import every handler module so that all operations are registered."""
     from baryon.api import (  # noqa: F401
         account,
+        account_connections,
         components,
         deployable_operations,
         deployments,

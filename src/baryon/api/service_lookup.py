@@ -22,6 +22,7 @@ from baryon.api.kinds import SERVICE
 from baryon.api.registry import Context
 from baryon.deployables import ENVIRONMENT, SERVICE_PIPELINE
 from baryon.domain import arns
+from baryon.domain.account_connections import environment_roles
 from baryon.domain.deployments import BUSY
 from baryon.domain.template_versions import published_version, rendering_engine
 from baryon.protocol.errors import (
@@ -154,11 +155,19 @@ def compatible_environment(
                 "deployed in it."
             )
         return env
+    roles = environment_roles(env)
+    if roles.problem is not None:
+        raise ValidationException(roles.problem)
+    connection_id = env.environment_account_connection_id
     if engine == "codebuild":
-        if not env.codebuild_role_arn:
+        if not roles.codebuild:
+            whose = (
+                f"The environment account connection {connection_id} of environment {environment_name}"
+                if connection_id
+                else f"Environment {environment_name}"
+            )
             raise ValidationException(
-                f"Environment {environment_name} has no codebuildRoleArn to provision service instances "
-                "with CodeBuild."
+                f"{whose} has no codebuildRoleArn to provision service instances with CodeBuild."
             )
         return env
     if env.provisioning_repository:
@@ -167,7 +176,7 @@ def compatible_environment(
             f"through a repository (self-managed provisioning), so service instance {instance} cannot be "
             "deployed in it."
         )
-    if not env.proton_service_role_arn:
+    if not roles.cloudformation:
         raise ValidationException(
             f"Environment {environment_name} has no protonServiceRoleArn to provision service instances with."
         )

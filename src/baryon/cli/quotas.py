@@ -42,7 +42,7 @@ def quotas_set(
 ) -> None:
     """Give an account its own quota values. VALUE is a whole number, `unlimited`, or `default` to clear
     the account's own value. Names: templates, versions_per_template, environments, services,
-    instances_per_service, components, repositories."""
+    instances_per_service, components, repositories, environment_account_connections."""
     account_id = _account(account_id)
     values: dict[str, int | None] = {}
     cleared: list[str] = []

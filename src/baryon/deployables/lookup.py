@@ -2,7 +2,10 @@
 
 Invariants: one prepared query per kind, used by every layer (handlers, notifications, tagging, the
 deployment job), so the row of a kind has the same columns wherever it is read: its own table's
-columns plus `template_name` (environment, instance, pipeline), `template_provisioning` (environment),
+columns plus `template_name` (environment, instance, pipeline), `template_provisioning` and the
+`connection_status`, `connection_role_arn`, `connection_codebuild_role_arn`,
+`connection_component_role_arn` of its environment account connection (environment; None without one, or
+when it was deleted),
 `service_name` (pipeline) and `environment_name`, `service_name`, `service_instance_name` (component,
 None when detached). A row is found only inside the account and region of its target; `where` selects
 the same row in its table for updates.
@@ -31,14 +34,31 @@ from baryon.store.prepared import Prepared
 
 E, S, I = schema.environments.c, schema.services.c, schema.service_instances.c  # noqa: E741
 T = schema.templates.c
+X = schema.environment_account_connections.c
+
+#: An environment's account connection, as long as it exists: it must belong to the environment's
+#: (management) account and region.
+_CONNECTION = sa.and_(
+    X.id == E.environment_account_connection_id,
+    X.management_account_id == E.account_id,
+    X.region == E.region,
+)
 
 _SCOPE: dict[str, Any] = {"account_id": sa.bindparam("account_id"), "region": sa.bindparam("region")}
 
 #: The row query of each kind, without its name conditions.
 ROWS: dict[str, Any] = {
     ENVIRONMENT.target_type: sa.select(
-        schema.environments, T.name.label("template_name"), T.provisioning.label("template_provisioning")
-    ).join(schema.templates, T.id == E.template_id),
+        schema.environments,
+        T.name.label("template_name"),
+        T.provisioning.label("template_provisioning"),
+        X.status.label("connection_status"),
+        X.role_arn.label("connection_role_arn"),
+        X.codebuild_role_arn.label("connection_codebuild_role_arn"),
+        X.component_role_arn.label("connection_component_role_arn"),
+    )
+    .join(schema.templates, T.id == E.template_id)
+    .outerjoin(schema.environment_account_connections, _CONNECTION),
     SERVICE_INSTANCE.target_type: sa.select(schema.service_instances),
     SERVICE_PIPELINE.target_type: sa.select(
         schema.service_pipelines, S.name.label("service_name"), T.name.label("template_name")

@@ -59,6 +59,11 @@ def service_instance_arn(region: str, account_id: str, service: str, name: str) 
     return deployable_arn(region, account_id, "SERVICE_INSTANCE", (service, name))
 
 
+def environment_account_connection_arn(region: str, account_id: str, connection_id: str) -> str:
+    """The ARN of an environment account connection, in its environment account."""
+    return arn(region, account_id, f"environment-account-connection/{connection_id}")
+
+
 def deployment_arn(region: str, account_id: str, deployment_id: str) -> str:
     return arn(region, account_id, f"deployment/{deployment_id}")
 

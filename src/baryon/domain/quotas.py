@@ -37,6 +37,7 @@ class Quotas:
     instances_per_service: int | None = None
     components: int | None = None
     repositories: int | None = None
+    environment_account_connections: int | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Quotas:

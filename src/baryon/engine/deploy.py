@@ -59,6 +59,8 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         if record.deployment_status == CANCELLING and not progress:
             # Cancelled before any provisioner acted (a pipeline still waiting for its instances included).
             return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
+        if subject.problem is not None:
+            return given.fail(subject.problem)
         if subject.blocked and not progress:
             now = runtime.clock.now()
             return Wait(now + blocked_delay(now - record.created_at))

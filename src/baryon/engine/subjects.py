@@ -26,7 +26,9 @@ from baryon import deployables
 from baryon.bundles.component import parse_component_manifest
 from baryon.bundles.errors import BundleError
 from baryon.deployables import STATE_MEMBER
+from baryon.deployables.lookup import ROWS
 from baryon.domain import arns
+from baryon.domain.account_connections import environment_roles
 from baryon.domain.deployments import FINAL, LEAVING
 from baryon.engine.provisioners import stack_names as cfn
 from baryon.render.context import (
@@ -90,6 +92,9 @@ class Subject:
     settled: Callable[[dict[str, Any]], dict[str, Any]] = version_settled
     #: The columns and values that `where` matches (for prepared updates); None: use `where`.
     key: dict[str, Any] | None = None
+    #: Why the subject cannot be deployed now (its environment's account connection was deleted): the
+    #: deployment fails with this message before any provisioner acts.
+    problem: str | None = None
 
 
 def _outputs(text: str) -> dict[str, str]:
@@ -127,9 +132,10 @@ def load(connection: Connection, record: Any) -> Subject | None:
 
 def _environment(connection: Connection, record: Any, row: Any) -> Subject | None:
     where = E.id == row.id
+    roles = environment_roles(row)
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
-        return environment_context(name=row.name, account_id=row.account_id, inputs=inputs)
+        return environment_context(name=row.name, account_id=roles.account_id, inputs=inputs)
 
     return Subject(
         table=schema.environments,
@@ -140,7 +146,8 @@ def _environment(connection: Connection, record: Any, row: Any) -> Subject | Non
         template_kind="ENVIRONMENT",
         part="infrastructure",
         customer_managed=row.template_provisioning == "CUSTOMER_MANAGED",
-        role_arn=row.proton_service_role_arn,
+        role_arn=roles.cloudformation,
+        problem=roles.problem,
         stack_name=cfn.stack_name(
             "environment", row.name, account_id=record.account_id, region=record.region
         ),
@@ -159,7 +166,8 @@ _SERVICE = Prepared(
         S.name == sa.bindparam("name"),
     )
 )
-_ENVIRONMENT_BY_ID = Prepared(sa.select(schema.environments).where(E.id == sa.bindparam("id")))
+#: An environment by id, with the columns of its account connection (as the deployables lookup reads it).
+_ENVIRONMENT_BY_ID = Prepared(ROWS[deployables.ENVIRONMENT.target_type].where(E.id == sa.bindparam("id")))
 _ATTACHED = Prepared(sa.select(C.name, C.outputs).where(C.service_instance_id == sa.bindparam("id")))
 _DEPLOYMENT_STATUS = Prepared(
     sa.select(schema.deployments.c.deployment_status).where(schema.deployments.c.id == sa.bindparam("id"))
@@ -193,13 +201,14 @@ def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
         return None
     where = I.id == row.id
     environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
+    roles = environment_roles(environment)
     component = _ATTACHED.first(connection, {"id": row.id})
 
     def context(inputs: dict[str, Any]) -> dict[str, Any]:
         return service_instance_context(
             environment={
                 "name": environment.name,
-                "account_id": environment.account_id,
+                "account_id": roles.account_id,
                 "outputs": _outputs(environment.outputs),
             },
             service=_service_view(service),
@@ -219,7 +228,8 @@ def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
         table=schema.service_instances,
         where=where,
         part="instance_infrastructure",
-        role_arn=environment.proton_service_role_arn,
+        role_arn=roles.cloudformation,
+        problem=roles.problem,
         stack_name=cfn.stack_name(
             "service-instance", service.name, row.name, account_id=record.account_id, region=record.region
         ),
@@ -243,7 +253,7 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
     instances = connection.execute(
         sa.select(
             schema.service_instances,
-            E.account_id.label("environment_account"),
+            sa.func.coalesce(E.environment_account_id, E.account_id).label("environment_account"),
             E.outputs.label("environment_outputs"),
         )
         .join(schema.environments, E.id == I.environment_id)
@@ -314,6 +324,7 @@ def _component_source(target: dict[str, Any]) -> tuple[str, str]:
 def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
     where = C.id == row.id
     environment = _ENVIRONMENT_BY_ID.first(connection, {"id": row.environment_id})
+    roles = environment_roles(environment)
     state: dict[str, Any] = orjson.loads(record.target_state)[STATE_MEMBER[COMPONENT]]
     service_name = state.get("serviceName") or None
     instance_name = state.get("serviceInstanceName") or None
@@ -327,7 +338,7 @@ def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
             component_name=row.name,
             environment={
                 "name": environment.name,
-                "account_id": environment.account_id,
+                "account_id": roles.account_id,
                 "outputs": _outputs(environment.outputs),
             },
             service=service_view,
@@ -353,7 +364,8 @@ def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
         template_kind=COMPONENT,
         part="component",
         customer_managed=False,
-        role_arn=environment.component_role_arn,
+        role_arn=roles.component,
+        problem=roles.problem,
         stack_name=cfn.stack_name("component", row.name, account_id=record.account_id, region=record.region),
         tags=cfn.stack_tags(tags),
         context=context,

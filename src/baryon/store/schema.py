@@ -378,3 +378,25 @@ account_quotas = sa.Table(
     sa.Column("value", sa.Integer, nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# --- Environment account connections -----------------------------------------------------------------
+
+#: A connection requested by an environment account (`account_id`, which owns its ARN) towards a
+#: management account, for one environment name, in one region (reference §7).
+environment_account_connections = sa.Table(
+    "environment_account_connections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("management_account_id", sa.String(12), nullable=False),
+    sa.Column("environment_name", sa.String(100), nullable=False),
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("codebuild_role_arn", sa.Text, nullable=True),
+    sa.Column("component_role_arn", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requested_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Index(None, "account_id", "region"),
+    sa.Index(None, "management_account_id", "region"),
+)
