@@ -89,7 +89,11 @@ def _link(ctx: Context, connection: Connection, params: Params) -> None:
     repository_branch(
         ctx,
         connection,
-        {"provider": params["repositoryProvider"], "name": params["repositoryName"], "branch": params["branch"]},
+        {
+            "provider": params["repositoryProvider"],
+            "name": params["repositoryName"],
+            "branch": params["branch"],
+        },
         missing=ValidationException,
     )
 
@@ -141,7 +145,7 @@ def get_template_sync_config(ctx: Context, params: Params, connection: Connectio
 
 @operation("UpdateTemplateSyncConfig", write=True)
 def update_template_sync_config(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
-    kind, row = _require_config(ctx, connection, params)
+    _, row = _require_config(ctx, connection, params)
     _link(ctx, connection, params)
     _check_subdirectory(params.get("subdirectory"))
     connection.execute(

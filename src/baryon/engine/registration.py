@@ -170,7 +170,9 @@ def register(runtime: Runtime, version_id: int) -> str | None:
     return _validate(runtime, version_id, row, data, limits)
 
 
-def _validate(runtime: Runtime, version_id: int, row: Any, fetched: bytes | str, limits: Limits) -> str | None:
+def _validate(
+    runtime: Runtime, version_id: int, row: Any, fetched: bytes | str, limits: Limits
+) -> str | None:
     """Check the bundle and record DRAFT or REGISTRATION_FAILED; the failure's message, else None."""
     try:
         if isinstance(fetched, str):

@@ -304,7 +304,9 @@ def by_id(connection: Connection, connection_id_: str) -> ConnectionRecord | Non
     if not _CONNECTION_ID.match(connection_id_):
         return None
     row = connection.execute(
-        sa.select(connections).where(C.arn.like(f"arn:aws:codestar-connections:%:connection/{connection_id_}"))
+        sa.select(connections).where(
+            C.arn.like(f"arn:aws:codestar-connections:%:connection/{connection_id_}")
+        )
     ).first()
     return _record(row) if row is not None else None
 

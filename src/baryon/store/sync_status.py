@@ -13,8 +13,9 @@ per service instance):
   (`ResourceSyncAttempt.wire()`).
 - `set_desired` / `desired` keep the `desiredState` Revision of a target; `set_state` / `state` keep a small
   JSON document the sync kind owns (template sync: the digest and minor version of the last synced content).
-- `repository_attempt_*` record the `RepositorySyncAttempt` of (repository, branch, sync type): one per look at
-  a branch that found something to do, with its events (CLONE_STARTED, CONFIG_UPDATED, STARTING_SYNC, ...).
+- `repository_attempt_*` record the `RepositorySyncAttempt` of (repository, branch, sync type): one per
+  look at a branch that found something to do, with its events (CLONE_STARTED, CONFIG_UPDATED,
+  STARTING_SYNC, ...).
 - `last_synced` / `set_last_synced` / `forget_head` keep the last commit of a branch one sync kind acted on.
 
 Invariants: every record is scoped by account and region; events are kept in the order they were added;
@@ -212,7 +213,9 @@ def record_attempt(
     return attempt
 
 
-def latest(connection: Connection, target: SyncTarget, *, succeeded: bool = False) -> ResourceSyncAttempt | None:
+def latest(
+    connection: Connection, target: SyncTarget, *, succeeded: bool = False
+) -> ResourceSyncAttempt | None:
     query = sa.select(resource_sync_attempts).where(_scope(target))
     if succeeded:
         query = query.where(A.status == SUCCEEDED)
@@ -339,10 +342,7 @@ def repository_attempt_event(
 def repository_attempt_latest(connection: Connection, key: BranchKey) -> dict[str, Any] | None:
     """The latest RepositorySyncAttempt in wire shape, or None."""
     row = connection.execute(
-        sa.select(repository_sync_attempts)
-        .where(_branch_where(key, RA))
-        .order_by(RA.id.desc())
-        .limit(1)
+        sa.select(repository_sync_attempts).where(_branch_where(key, RA)).order_by(RA.id.desc()).limit(1)
     ).first()
     if row is None:
         return None

@@ -41,7 +41,9 @@ def shape(row: Row[Any]) -> dict[str, Any]:
     return result
 
 
-def for_repository(connection: Connection, account_id: str, region: str, provider: str, name: str) -> list[Row[Any]]:
+def for_repository(
+    connection: Connection, account_id: str, region: str, provider: str, name: str
+) -> list[Row[Any]]:
     return list(
         connection.execute(
             sa.select(template_sync_configs)
@@ -61,7 +63,11 @@ def for_branch(
 ) -> list[Row[Any]]:
     """The configs following one branch: environment templates first (a service template of the same
     commit may name them as compatible), then by name."""
-    rows = [row for row in for_repository(connection, account_id, region, provider, repository) if row.branch == branch]
+    rows = [
+        row
+        for row in for_repository(connection, account_id, region, provider, repository)
+        if row.branch == branch
+    ]
     return sorted(rows, key=lambda row: (row.template_type != "ENVIRONMENT", row.template_name))
 
 

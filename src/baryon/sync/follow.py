@@ -59,7 +59,9 @@ def branch_of(job: Job) -> Branch:
 
 
 def _key(branch: Branch, sync_type: str) -> BranchKey:
-    return BranchKey(branch.account_id, branch.region, branch.provider, branch.repository, branch.branch, sync_type)
+    return BranchKey(
+        branch.account_id, branch.region, branch.provider, branch.repository, branch.branch, sync_type
+    )
 
 
 def _following(runtime: Runtime, branch: Branch) -> list[Syncer]:
@@ -100,7 +102,9 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         return Wait(runtime.clock.now() + interval)
     scratch = runtime.settings.data_dir / "sync" / "work" / f"{job.id}-{uuid.uuid4().hex[:8]}"
     mirror = Mirror(
-        mirror_path(runtime.settings.data_dir, branch.account_id, branch.region, branch.provider, branch.repository),
+        mirror_path(
+            runtime.settings.data_dir, branch.account_id, branch.region, branch.provider, branch.repository
+        ),
         resolved.remote(),
     )
     try:

@@ -80,7 +80,9 @@ class Mirror:
         while not lock.try_acquire():
             if time.monotonic() > deadline:
                 local.release()
-                raise GitError(f"the local copy of {self.remote.url} stayed busy for {self.timeout:g} seconds")
+                raise GitError(
+                    f"the local copy of {self.remote.url} stayed busy for {self.timeout:g} seconds"
+                )
             time.sleep(0.05)
         self._held = lock
         return self
@@ -200,10 +202,16 @@ class Mirror:
         target.mkdir(parents=True, exist_ok=False)
         index = target.parent / f"{target.name}.index"
         env = {"GIT_INDEX_FILE": str(index)}
-        run(["--git-dir", str(self.path), "--work-tree", str(target), "read-tree", sha], extra_env=env,
-            timeout=self.timeout)
-        run(["--git-dir", str(self.path), "--work-tree", str(target), "checkout-index", "-a", "-f"],
-            extra_env=env, timeout=self.timeout)
+        run(
+            ["--git-dir", str(self.path), "--work-tree", str(target), "read-tree", sha],
+            extra_env=env,
+            timeout=self.timeout,
+        )
+        run(
+            ["--git-dir", str(self.path), "--work-tree", str(target), "checkout-index", "-a", "-f"],
+            extra_env=env,
+            timeout=self.timeout,
+        )
         index.unlink(missing_ok=True)
 
 

@@ -90,7 +90,12 @@ class TemplateSyncer:
             raise TypeError("template sync reads trees of the follower's git mirror")
         with runtime.database.read() as connection:
             followers = configs.for_branch(
-                connection, branch.account_id, branch.region, branch.provider, branch.repository, branch.branch
+                connection,
+                branch.account_id,
+                branch.region,
+                branch.provider,
+                branch.repository,
+                branch.branch,
             )
         entries = tree.entries()
         for config in followers:
@@ -127,7 +132,9 @@ def locate(entries: dict[str, Entry], name: str, subdirectory: str | None) -> st
             return base
         return None
     found = [
-        entry.path for entry in entries.values() if entry.kind == "tree" and entry.path.rsplit("/", 1)[-1] == name
+        entry.path
+        for entry in entries.values()
+        if entry.kind == "tree" and entry.path.rsplit("/", 1)[-1] == name
     ]
     if not found:
         return None
@@ -165,7 +172,9 @@ def digest(files: list[Entry], directory: str) -> str:
 def build_bundle(tree: GitTree, files: list[Entry], directory: str, limits: Limits) -> bytes:
     """A `.tar.gz` of the folder's files, relative to it; SyncProblem for content a bundle cannot hold."""
     if len(files) > limits.members:
-        raise SyncProblem(f"The folder {directory} holds {len(files)} files; a bundle can hold at most {limits.members}.")
+        raise SyncProblem(
+            f"The folder {directory} holds {len(files)} files; a bundle can hold at most {limits.members}."
+        )
     total = 0
     members: list[tuple[Entry, str]] = []
     for entry in files:
@@ -175,7 +184,9 @@ def build_bundle(tree: GitTree, files: list[Entry], directory: str, limits: Limi
         if entry.mode == SUBMODULE_MODE or entry.kind == "commit":
             raise SyncProblem(f"{entry.path} is a git submodule; template sync accepts only regular files.")
         if entry.kind != "blob" or entry.mode not in REGULAR_MODES:
-            raise SyncProblem(f"{entry.path} is not a regular file; template sync accepts only regular files.")
+            raise SyncProblem(
+                f"{entry.path} is not a regular file; template sync accepts only regular files."
+            )
         size = entry.size or 0
         if size > limits.largest_file_bytes:
             raise SyncProblem(
@@ -226,7 +237,7 @@ def compatibility(
         listed = document.get("compatible_environments", document.get("compatible_environment"))
         if not isinstance(listed, list) or not listed or not all(isinstance(item, str) for item in listed):
             raise SyncProblem(
-                f"{registration_path} must list compatible_environments as \"<environment template>:<major>\" "
+                f'{registration_path} must list compatible_environments as "<environment template>:<major>" '
                 "strings (at least one)."
             )
         raw_sources = document.get("supported_component_sources")
@@ -242,7 +253,9 @@ def compatibility(
         if data is None:
             raise SyncProblem(f"{legacy_path} must be a regular file of at most {describe_size(SMALL_FILE)}.")
         text = data.decode("utf-8", "replace")
-        listed = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+        listed = [
+            line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+        ]
         if not listed:
             raise SyncProblem(f"{legacy_path} lists no compatible environment template.")
         where = legacy_path
@@ -256,17 +269,23 @@ def compatibility(
         name, _, major = item.strip().partition(":")
         name, major = name.strip(), major.strip()
         if not _ENV_NAME.match(name) or not major.isdigit() or int(major) < 1 or len(name) > 100:
-            raise SyncProblem(f"{where}: {item!r} is not \"<environment template>:<major>\".")
-        template = template_store.find_template(connection, branch.account_id, branch.region, "ENVIRONMENT", name)
+            raise SyncProblem(f'{where}: {item!r} is not "<environment template>:<major>".')
+        template = template_store.find_template(
+            connection, branch.account_id, branch.region, "ENVIRONMENT", name
+        )
         if template is None or not template_store.major_exists(connection, template.id, int(major)):
-            raise SyncProblem(f"Compatible environment template {name} major version {int(major)} does not exist.")
+            raise SyncProblem(
+                f"Compatible environment template {name} major version {int(major)} does not exist."
+            )
         entry = {"templateName": name, "majorVersion": str(int(major))}
         if entry not in found:
             found.append(entry)
     return found, sources
 
 
-def _sync_major(runtime: Runtime, branch: Branch, tree: GitTree, config: Any, major: int, directory: str) -> None:
+def _sync_major(
+    runtime: Runtime, branch: Branch, tree: GitTree, config: Any, major: int, directory: str
+) -> None:
     kind, name = config.template_type, config.template_name
     target = SyncTarget(branch.account_id, branch.region, TEMPLATE_SYNC, target_key(kind, name, major))
     revision = Revision(branch.repository, branch.provider, branch.branch, directory, tree.sha)
@@ -292,7 +311,11 @@ def _sync_major(runtime: Runtime, branch: Branch, tree: GitTree, config: Any, ma
             None,
             revision,
             clock.now(),
-            [Event(SYNC_STARTED, f"Starting sync of {directory} at commit {tree.sha}", clock.now(), tree.sha)],
+            [
+                Event(
+                    SYNC_STARTED, f"Starting sync of {directory} at commit {tree.sha}", clock.now(), tree.sha
+                )
+            ],
         )
     try:
         bundle = build_bundle(tree, files, directory, Limits())
@@ -300,7 +323,9 @@ def _sync_major(runtime: Runtime, branch: Branch, tree: GitTree, config: Any, ma
             compatible, sources = (
                 compatibility(connection, tree, branch, directory) if kind == "SERVICE" else ([], None)
             )
-            version_id, label = _insert_version(runtime, connection, template.id, kind, major, bundle, compatible, sources, revision)
+            version_id, label = _insert_version(
+                runtime, connection, template.id, kind, major, bundle, compatible, sources, revision
+            )
             sync_status.add_event(
                 connection,
                 attempt,
@@ -312,7 +337,9 @@ def _sync_major(runtime: Runtime, branch: Branch, tree: GitTree, config: Any, ma
         return
     reason = registration.register(runtime, version_id)
     if reason is not None:
-        _failed(runtime, target, attempt, content, f"Registration of version {label} failed: {reason}", tree.sha)
+        _failed(
+            runtime, target, attempt, content, f"Registration of version {label} failed: {reason}", tree.sha
+        )
         return
     with runtime.database.write() as connection:
         sync_status.finish_attempt(
@@ -321,7 +348,9 @@ def _sync_major(runtime: Runtime, branch: Branch, tree: GitTree, config: Any, ma
             sync_status.SUCCEEDED,
             Event(SYNC_SUCCEEDED, f"Version {label} registered", clock.now(), tree.sha),
         )
-        sync_status.set_state(connection, target, {"digest": content, "minor": int(label.split(".")[1])}, clock.now())
+        sync_status.set_state(
+            connection, target, {"digest": content, "minor": int(label.split(".")[1])}, clock.now()
+        )
 
 
 def _failed(runtime: Runtime, target: SyncTarget, attempt: int, content: str, reason: str, sha: str) -> None:

@@ -120,14 +120,17 @@ def upgrade() -> None:
         sa.Column("desired_revision", sa.Text, nullable=True),
         sa.Column("state", sa.Text, nullable=True),
         sa.Column("updated_at", T, nullable=False),
-        sa.PrimaryKeyConstraint("account_id", "region", "sync_type", "target_key", name="pk_resource_sync_states"),
+        sa.PrimaryKeyConstraint(
+            "account_id", "region", "sync_type", "target_key", name="pk_resource_sync_states"
+        ),
     )
 
 
 def downgrade() -> None:
     op.drop_table("resource_sync_states")
     op.drop_index(
-        "ix_resource_sync_attempts_account_id_region_sync_type_target_key", table_name="resource_sync_attempts"
+        "ix_resource_sync_attempts_account_id_region_sync_type_target_key",
+        table_name="resource_sync_attempts",
     )
     op.drop_table("resource_sync_attempts")
     op.drop_index(
