@@ -26,7 +26,9 @@ REGION = "us-east-1"
 REPOSITORY = "org/templates"
 
 
-def file_connection(runtime: Runtime, root: Path, *, secret: str | None = None, provider: str = "GITHUB") -> str:
+def file_connection(
+    runtime: Runtime, root: Path, *, secret: str | None = None, provider: str = "GITHUB"
+) -> str:
     """A connection whose repositories are the bare repositories `<root>/<owner>/<name>.git`."""
     with runtime.database.write() as db:
         record = connection_store.create(
@@ -68,7 +70,9 @@ def env_files(folder: str, cidr: str = "10.0.0.0/16") -> dict[str, str]:
     }
 
 
-def service_files(folder: str, compatible: list[str] | None = None, *, legacy: bool = False) -> dict[str, str]:
+def service_files(
+    folder: str, compatible: list[str] | None = None, *, legacy: bool = False
+) -> dict[str, str]:
     """A service template major folder with a pipeline, compatible with `compatible` ("env:1" strings)."""
     files: dict[str, str] = {
         f"{folder}/{path}": str(data)
@@ -123,7 +127,9 @@ def versions(proton: Any, kind: str, name: str) -> list[tuple[str, str, str]]:
     """(major, minor, status) of every version of a template, in order."""
     found: list[tuple[str, str, str]] = []
     lister = (
-        proton.list_environment_template_versions if kind == "ENVIRONMENT" else proton.list_service_template_versions
+        proton.list_environment_template_versions
+        if kind == "ENVIRONMENT"
+        else proton.list_service_template_versions
     )
     majors = {v["majorVersion"] for v in lister(templateName=name)["templateVersions"]}
     for major in sorted(majors, key=int):

@@ -63,7 +63,11 @@ def test_new_major_changed_folder_and_unchanged_folder(proton: Any, runtime: Run
     assert status["latestSync"]["target"] == "env"
     assert status["latestSync"]["targetRevision"]["sha"] == head
     assert status["latestSuccessfulSync"] == status["latestSync"]
-    assert [e["type"] for e in status["latestSync"]["events"]] == ["SYNC_STARTED", "VERSION_CREATED", "SYNC_SUCCEEDED"]
+    assert [e["type"] for e in status["latestSync"]["events"]] == [
+        "SYNC_STARTED",
+        "VERSION_CREATED",
+        "SYNC_SUCCEEDED",
+    ]
     assert status["latestSync"]["events"][1]["event"] == "Created version 1.0"
 
     repository = _repository_status(proton)
@@ -100,8 +104,14 @@ def test_commits_to_one_major_sync_in_order(proton: Any, runtime: Runtime, tmp_p
     first = push(repo, env_files("env/v1", cidr="10.1.0.0/16"), "one")
     second = push(repo, env_files("env/v1", cidr="10.2.0.0/16"), "two")
     look(runtime)
-    assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT"), ("1", "1", "DRAFT"), ("1", "2", "DRAFT")]
-    schema_11 = proton.get_environment_template_version(templateName="env", majorVersion="1", minorVersion="1")
+    assert versions(proton, "ENVIRONMENT", "env") == [
+        ("1", "0", "DRAFT"),
+        ("1", "1", "DRAFT"),
+        ("1", "2", "DRAFT"),
+    ]
+    schema_11 = proton.get_environment_template_version(
+        templateName="env", majorVersion="1", minorVersion="1"
+    )
     assert "10.1.0.0/16" in schema_11["environmentTemplateVersion"]["schema"]
     starting = [e for e in _repository_status(proton)["events"] if e["type"] == "STARTING_SYNC"]
     assert [e["externalId"] for e in starting] == [first, second]
@@ -112,12 +122,18 @@ def test_commits_to_one_major_sync_in_order(proton: Any, runtime: Runtime, tmp_p
         assert db.execute(sa.select(sync_heads.c.sha)).scalar() == second
 
 
-def test_environment_and_service_template_in_one_commit(proton: Any, runtime: Runtime, tmp_path: Path) -> None:
+def test_environment_and_service_template_in_one_commit(
+    proton: Any, runtime: Runtime, tmp_path: Path
+) -> None:
     repo, _ = linked_repository(proton, runtime, tmp_path)
     _env_config(proton)
     proton.create_service_template(name="svc")
     proton.create_template_sync_config(
-        templateName="svc", templateType="SERVICE", repositoryName=REPOSITORY, repositoryProvider="GITHUB", branch="main"
+        templateName="svc",
+        templateType="SERVICE",
+        repositoryName=REPOSITORY,
+        repositoryProvider="GITHUB",
+        branch="main",
     )
     look(runtime)
     push(repo, {**env_files("env/v1"), **service_files("svc/v1", ["env:1"])}, "both")
@@ -140,12 +156,18 @@ def test_environment_and_service_template_in_one_commit(proton: Any, runtime: Ru
     assert got["serviceTemplateVersion"]["supportedComponentSources"] == ["DIRECTLY_DEFINED"]
 
 
-def test_broken_commits_fail_and_leave_earlier_versions(proton: Any, runtime: Runtime, tmp_path: Path) -> None:
+def test_broken_commits_fail_and_leave_earlier_versions(
+    proton: Any, runtime: Runtime, tmp_path: Path
+) -> None:
     repo, _ = linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
     _env_config(proton)
     proton.create_service_template(name="svc")
     proton.create_template_sync_config(
-        templateName="svc", templateType="SERVICE", repositoryName=REPOSITORY, repositoryProvider="GITHUB", branch="main"
+        templateName="svc",
+        templateType="SERVICE",
+        repositoryName=REPOSITORY,
+        repositoryProvider="GITHUB",
+        branch="main",
     )
     look(runtime)
     assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT")]
@@ -167,7 +189,9 @@ def test_broken_commits_fail_and_leave_earlier_versions(proton: Any, runtime: Ru
     push(repo, service_files("svc/v1", ["env:7"]))
     look(runtime)
     latest = _status(proton, "svc", "1", "SERVICE")["latestSync"]
-    assert latest["events"][-1]["event"] == "Compatible environment template env major version 7 does not exist."
+    assert (
+        latest["events"][-1]["event"] == "Compatible environment template env major version 7 does not exist."
+    )
     # A broken registration file.
     broken = service_files("svc/v1", ["env:1"])
     broken["svc/v1/.template-registration.yaml"] = "compatible_environments: [unclosed\n"
@@ -258,11 +282,16 @@ def test_deleting_the_config_stops_syncing(proton: Any, runtime: Runtime, tmp_pa
     assert _status(proton, "env", "1")["latestSync"]["status"] == "SUCCEEDED"
 
 
-def test_unreachable_repository_is_a_failed_repository_sync(proton: Any, runtime: Runtime, tmp_path: Path) -> None:
+def test_unreachable_repository_is_a_failed_repository_sync(
+    proton: Any, runtime: Runtime, tmp_path: Path
+) -> None:
     linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
     proton.create_environment_template(name="env")
     proton.create_template_sync_config(
-        templateName="env", templateType="ENVIRONMENT", repositoryName=REPOSITORY, repositoryProvider="GITHUB",
+        templateName="env",
+        templateType="ENVIRONMENT",
+        repositoryName=REPOSITORY,
+        repositoryProvider="GITHUB",
         branch="release",
     )
     look(runtime)

@@ -410,8 +410,16 @@ template_sync_configs = sa.Table(
     sa.Column("subdirectory", sa.Text, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
-    sa.UniqueConstraint("account_id", "region", "template_type", "template_name"),
-    sa.Index(None, "account_id", "region", "repository_provider", "repository_name"),
+    sa.UniqueConstraint(
+        "account_id", "region", "template_type", "template_name", name="uq_template_sync_configs_template"
+    ),
+    sa.Index(
+        "ix_template_sync_configs_repository",
+        "account_id",
+        "region",
+        "repository_provider",
+        "repository_name",
+    ),
 )
 
 #: The last commit of a followed branch that one kind of sync has acted on.
@@ -442,7 +450,15 @@ repository_sync_attempts = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("events", sa.Text, nullable=False),
-    sa.Index(None, "account_id", "region", "provider", "repository", "branch", "sync_type"),
+    sa.Index(
+        "ix_repository_sync_attempts_branch",
+        "account_id",
+        "region",
+        "provider",
+        "repository",
+        "branch",
+        "sync_type",
+    ),
 )
 
 #: ResourceSyncAttempt: one row per sync of one target (a template major, a service instance, ...).
@@ -460,7 +476,7 @@ resource_sync_attempts = sa.Table(
     sa.Column("initial_revision", sa.Text, nullable=False),
     sa.Column("target_revision", sa.Text, nullable=False),
     sa.Column("events", sa.Text, nullable=False),
-    sa.Index(None, "account_id", "region", "sync_type", "target_key"),
+    sa.Index("ix_resource_sync_attempts_target", "account_id", "region", "sync_type", "target_key"),
 )
 
 #: Per sync target: the revision it should be at (desiredState) and what its sync kind remembers about it.

@@ -50,11 +50,11 @@ def upgrade() -> None:
             "region",
             "template_type",
             "template_name",
-            name="uq_template_sync_configs_account_id_region_template_type_template_name",
+            name="uq_template_sync_configs_template",
         ),
     )
     op.create_index(
-        "ix_template_sync_configs_account_id_region_repository_provider_repository_name",
+        "ix_template_sync_configs_repository",
         "template_sync_configs",
         ["account_id", "region", "repository_provider", "repository_name"],
     )
@@ -87,7 +87,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_repository_sync_attempts"),
     )
     op.create_index(
-        "ix_repository_sync_attempts_account_id_region_provider_repository_branch_sync_type",
+        "ix_repository_sync_attempts_branch",
         "repository_sync_attempts",
         ["account_id", "region", "provider", "repository", "branch", "sync_type"],
     )
@@ -107,7 +107,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_resource_sync_attempts"),
     )
     op.create_index(
-        "ix_resource_sync_attempts_account_id_region_sync_type_target_key",
+        "ix_resource_sync_attempts_target",
         "resource_sync_attempts",
         ["account_id", "region", "sync_type", "target_key"],
     )
@@ -129,18 +129,18 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("resource_sync_states")
     op.drop_index(
-        "ix_resource_sync_attempts_account_id_region_sync_type_target_key",
+        "ix_resource_sync_attempts_target",
         table_name="resource_sync_attempts",
     )
     op.drop_table("resource_sync_attempts")
     op.drop_index(
-        "ix_repository_sync_attempts_account_id_region_provider_repository_branch_sync_type",
+        "ix_repository_sync_attempts_branch",
         table_name="repository_sync_attempts",
     )
     op.drop_table("repository_sync_attempts")
     op.drop_table("sync_heads")
     op.drop_index(
-        "ix_template_sync_configs_account_id_region_repository_provider_repository_name",
+        "ix_template_sync_configs_repository",
         table_name="template_sync_configs",
     )
     op.drop_table("template_sync_configs")
