@@ -55,7 +55,8 @@ def test_create_preconditions(proton: Any, runtime: Runtime, tmp_path: Path) -> 
     assert _error(proton.create_template_sync_config, **CONFIG) == (
         "ValidationException",
         f"The repository github:{REPOSITORY} is not linked to this account and region "
-        f"(arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:{REPOSITORY}); link it with CreateRepository first.",
+        f"(arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:{REPOSITORY}); "
+        "link it with CreateRepository first.",
     )
     linked_repository(proton, runtime, tmp_path)
     assert _error(proton.create_template_sync_config, **{**CONFIG, "branch": "bad..branch"}) == (
@@ -93,7 +94,8 @@ def test_update_and_delete_need_a_config(proton: Any, runtime: Runtime, tmp_path
     assert _error(proton.update_template_sync_config, **{**CONFIG, "repositoryName": "org/other"}) == (
         "ValidationException",
         "The repository github:org/other is not linked to this account and region "
-        f"(arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:org/other); link it with CreateRepository first.",
+        f"(arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:org/other); "
+        "link it with CreateRepository first.",
     )
     assert (
         proton.get_template_sync_config(templateName="env", templateType="ENVIRONMENT")["templateSyncConfig"]
@@ -107,8 +109,8 @@ def test_a_followed_repository_link_cannot_be_deleted(proton: Any, runtime: Runt
     proton.create_template_sync_config(**CONFIG)
     assert _error(proton.delete_repository, name=REPOSITORY, provider="GITHUB") == (
         "ConflictException",
-        f"The repository github:{REPOSITORY} is used by the template sync config of environment template env; "
-        "it cannot be deleted while it is used.",
+        f"The repository github:{REPOSITORY} is used by the template sync config of environment template "
+        "env; it cannot be deleted while it is used.",
     )
     proton.delete_template_sync_config(templateName="env", templateType="ENVIRONMENT")
     proton.delete_repository(name=REPOSITORY, provider="GITHUB")
@@ -119,7 +121,8 @@ def test_sync_status_operations(proton: Any, runtime: Runtime, tmp_path: Path) -
         proton.get_template_sync_status, templateName="env", templateType="ENVIRONMENT", templateVersion="1"
     ) == (
         "ResourceNotFoundException",
-        f"The requested environment template does not exist: arn:aws:proton:{REGION}:{ACCOUNT}:environment-template/env",
+        "The requested environment template does not exist: "
+        f"arn:aws:proton:{REGION}:{ACCOUNT}:environment-template/env",
     )
     assert _error(
         proton.get_repository_sync_status,
@@ -129,7 +132,8 @@ def test_sync_status_operations(proton: Any, runtime: Runtime, tmp_path: Path) -
         syncType="TEMPLATE_SYNC",
     ) == (
         "ResourceNotFoundException",
-        f"The requested repository does not exist: arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:{REPOSITORY}",
+        "The requested repository does not exist: "
+        f"arn:aws:proton:{REGION}:{ACCOUNT}:repository/github:{REPOSITORY}",
     )
     linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
     proton.create_environment_template(name="env")
