@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from baryon.runtime import Runtime
 from baryon.store.schema import sync_heads
+from tests.conftest import ACCOUNT
 from tests.support.git_repos import git
 from tests.support.template_sync import (
     REPOSITORY,
@@ -300,3 +301,23 @@ def test_unreachable_repository_is_a_failed_repository_sync(
     )["latestSync"]
     assert latest["status"] == "FAILED"
     assert latest["events"][-1]["event"] == f"The branch release does not exist in {REPOSITORY}."
+
+
+def test_version_quota_fails_the_sync(proton: Any, runtime: Runtime, tmp_path: Path) -> None:
+    from baryon.store import quotas
+
+    repo, _ = linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
+    _env_config(proton)
+    look(runtime)
+    with runtime.database.write() as db:
+        quotas.set_values(db, ACCOUNT, {"versions_per_template": 1}, runtime.clock.now())
+    sha = push(repo, env_files("env/v2"))
+    look(runtime)
+    latest = _status(proton, "env", "2")["latestSync"]
+    assert latest["status"] == "FAILED"
+    assert (
+        latest["events"][-1]["event"]
+        == "You have reached the quota of 1 versions of environment template env."
+    )
+    assert latest["events"][-1]["externalId"] == sha
+    assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT")]

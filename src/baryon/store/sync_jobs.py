@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from baryon.domain import jobs as job_kinds
 from baryon.store import jobs
@@ -45,21 +46,25 @@ def ensure_poll_job(
     job_id = poll_job_id(account_id, region, provider, repository, branch)
     row = connection.execute(sa.select(J.state).where(J.id == job_id)).first()
     if row is None:
-        jobs.enqueue(
-            connection,
-            job_id=job_id,
-            kind=job_kinds.SYNC_POLL,
-            payload={
-                "account_id": account_id,
-                "region": region,
-                "provider": provider,
-                "repository": repository,
-                "branch": branch,
-            },
-            now=now,
-            policy=job_kinds.SYNC_POLL_POLICY,
-        )
-        return job_id
+        try:
+            with connection.begin_nested():
+                jobs.enqueue(
+                    connection,
+                    job_id=job_id,
+                    kind=job_kinds.SYNC_POLL,
+                    payload={
+                        "account_id": account_id,
+                        "region": region,
+                        "provider": provider,
+                        "repository": repository,
+                        "branch": branch,
+                    },
+                    now=now,
+                    policy=job_kinds.SYNC_POLL_POLICY,
+                )
+            return job_id
+        except IntegrityError:  # another process created it in the meantime
+            row = connection.execute(sa.select(J.state).where(J.id == job_id)).one()
     if row.state != jobs.QUEUED:
         connection.execute(
             sa.update(jobs_table)

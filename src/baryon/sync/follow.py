@@ -7,6 +7,9 @@ and hands the tree of every new commit, oldest first along first parents, to eac
 branch, recording a RepositorySyncAttempt per sync type (CLONE_STARTED, CONFIG_UPDATED on the first look
 after a config change, STARTING_SYNC per commit with its sha, and a FAILED status with the reason).
 
+`Heads` given to a syncer answers the trees of other branches of the same repository (fetched when
+they moved); for a branch of another repository it answers None.
+
 Ordering: commits are synced one by one in order. When more than `MAX_COMMITS` arrived at once (or the
 history was rewritten, or the branch was never synced before), only the newest commit is synced — the
 batch Proton makes of commits that arrive during a sync.

@@ -14,7 +14,8 @@ folder in it is one major version:
 A version is made DRAFT-or-REGISTRATION_FAILED by the same registration as CreateTemplateVersion
 (`baryon.engine.registration.register`), from a `.tar.gz` built here from the folder's regular files; the
 content is hostile: symbolic links, submodules, oversized files, too many files, or a service template
-without usable `.template-registration.yaml` / `.compatible-envs` fail the sync of that major (a FAILED
+without usable `.template-registration.yaml` / `.compatible-envs`, or the account's quota of versions per
+template reached, fail the sync of that major (a FAILED
 ResourceSyncAttempt naming the reason and the commit) without creating a version, and leave every earlier
 version as it is. Each sync of a major is a ResourceSyncAttempt of target `<TEMPLATE_TYPE>/<name>/<major>`
 (see `baryon.store.sync_status`); its desiredState is the folder at the newest commit seen.
@@ -42,6 +43,7 @@ from baryon.bundles.limits import Limits, describe_size
 from baryon.bundles.yamldoc import load_mapping
 from baryon.domain.versions import REGISTRATION_IN_PROGRESS
 from baryon.engine import registration
+from baryon.store import quotas as quota_store
 from baryon.store import sync_status
 from baryon.store import template_sync as configs
 from baryon.store import templates as template_store
@@ -320,6 +322,12 @@ def _sync_major(
     try:
         bundle = build_bundle(tree, files, directory, Limits())
         with runtime.database.write() as connection:
+            quota = quota_store.effective(
+                connection, runtime.quotas, branch.account_id, "versions_per_template"
+            )
+            if quota is not None and template_store.count_live_versions(connection, template.id) >= quota:
+                label = "environment template" if kind == "ENVIRONMENT" else "service template"
+                raise SyncProblem(f"You have reached the quota of {quota} versions of {label} {name}.")
             compatible, sources = (
                 compatibility(connection, tree, branch, directory) if kind == "SERVICE" else ([], None)
             )
