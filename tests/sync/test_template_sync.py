@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from baryon.runtime import Runtime
@@ -321,3 +322,29 @@ def test_version_quota_fails_the_sync(proton: Any, runtime: Runtime, tmp_path: P
     )
     assert latest["events"][-1]["externalId"] == sha
     assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT")]
+
+
+def test_a_sync_cut_short_resumes_without_a_second_version(
+    proton: Any, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baryon.engine import registration
+
+    linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
+    real = registration.register
+
+    def cut_short(*_: Any) -> None:
+        raise RuntimeError("the process ended")
+
+    monkeypatch.setattr(registration, "register", cut_short)
+    _env_config(proton)
+    look(runtime)
+    assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "REGISTRATION_IN_PROGRESS")]
+    latest = _repository_status(proton)
+    assert latest["status"] == "FAILED"
+    assert latest["events"][-1]["event"] == "RuntimeError: the process ended"
+
+    monkeypatch.setattr(registration, "register", real)
+    look(runtime)
+    assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT")]
+    assert _status(proton, "env", "1")["latestSync"]["status"] == "SUCCEEDED"
+    assert _repository_status(proton)["status"] == "SUCCEEDED"

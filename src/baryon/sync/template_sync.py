@@ -41,10 +41,11 @@ from sqlalchemy.engine import Connection
 from baryon.bundles.errors import BundleError
 from baryon.bundles.limits import Limits, describe_size
 from baryon.bundles.yamldoc import load_mapping
-from baryon.domain.versions import REGISTRATION_IN_PROGRESS
+from baryon.domain import jobs as job_kinds
+from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_IN_PROGRESS
 from baryon.engine import registration
+from baryon.store import jobs, sync_status
 from baryon.store import quotas as quota_store
-from baryon.store import sync_status
 from baryon.store import template_sync as configs
 from baryon.store import templates as template_store
 from baryon.store.schema import template_versions
@@ -67,6 +68,8 @@ SYNC_STARTED = "SYNC_STARTED"
 VERSION_CREATED = "VERSION_CREATED"
 SYNC_SUCCEEDED = "SYNC_SUCCEEDED"
 SYNC_FAILED = "SYNC_FAILED"
+#: Seconds before the registration job of a synced version runs, should the sync not register it itself.
+FALLBACK_REGISTRATION_DELAY = 60.0
 
 
 def target_key(kind: str, name: str, major: int) -> str:
@@ -294,6 +297,7 @@ def _sync_major(
     files = _files(tree.entries(), directory)
     content = digest(files, directory)
     clock = runtime.clock
+    pending: Any = None
     with runtime.database.write() as connection:
         template = template_store.find_template(connection, branch.account_id, branch.region, kind, name)
         if template is None:
@@ -306,6 +310,9 @@ def _sync_major(
             version = template_store.find_version(connection, template.id, major, int(known["minor"]))
             if version is not None:
                 return
+        if known.get("pending_digest") == content and known.get("pending_minor") is not None:
+            # A version of this content was created by a sync that did not finish (the process ended).
+            pending = template_store.find_version(connection, template.id, major, int(known["pending_minor"]))
         attempt = sync_status.start_attempt(
             connection,
             target,
@@ -319,35 +326,38 @@ def _sync_major(
                 )
             ],
         )
-    try:
-        bundle = build_bundle(tree, files, directory, Limits())
-        with runtime.database.write() as connection:
-            quota = quota_store.effective(
-                connection, runtime.quotas, branch.account_id, "versions_per_template"
-            )
-            if quota is not None and template_store.count_live_versions(connection, template.id) >= quota:
-                label = "environment template" if kind == "ENVIRONMENT" else "service template"
-                raise SyncProblem(f"You have reached the quota of {quota} versions of {label} {name}.")
-            compatible, sources = (
-                compatibility(connection, tree, branch, directory) if kind == "SERVICE" else ([], None)
-            )
-            version_id, label = _insert_version(
-                runtime, connection, template.id, kind, major, bundle, compatible, sources, revision
-            )
-            sync_status.add_event(
-                connection,
+    if pending is not None:
+        version_id, label = int(pending.id), f"{major}.{pending.minor}"
+    else:
+        try:
+            version_id, label = _create_version(
+                runtime,
+                branch,
+                tree,
+                kind,
+                name,
+                template.id,
+                major,
+                files,
+                directory,
+                revision,
+                target,
+                content,
                 attempt,
-                Event(VERSION_CREATED, f"Created version {label}", clock.now(), tree.sha),
-                sync_status.IN_PROGRESS,
             )
-    except SyncProblem as problem:
-        _failed(runtime, target, attempt, content, str(problem), tree.sha)
-        return
+        except SyncProblem as problem:
+            _failed(runtime, target, attempt, content, str(problem), tree.sha)
+            return
     reason = registration.register(runtime, version_id)
-    if reason is not None:
-        _failed(
-            runtime, target, attempt, content, f"Registration of version {label} failed: {reason}", tree.sha
-        )
+    with runtime.database.read() as connection:
+        registered = connection.execute(
+            sa.select(template_versions.c.status, template_versions.c.status_message).where(
+                template_versions.c.id == version_id
+            )
+        ).first()
+    if registered is None or registered.status not in (DRAFT, PUBLISHED):
+        why = reason or (registered.status_message if registered is not None else "the version was deleted")
+        _failed(runtime, target, attempt, content, f"Registration of version {label} failed: {why}", tree.sha)
         return
     with runtime.database.write() as connection:
         sync_status.finish_attempt(
@@ -359,6 +369,61 @@ def _sync_major(
         sync_status.set_state(
             connection, target, {"digest": content, "minor": int(label.split(".")[1])}, clock.now()
         )
+
+
+def _create_version(
+    runtime: Runtime,
+    branch: Branch,
+    tree: GitTree,
+    kind: str,
+    name: str,
+    template_id: int,
+    major: int,
+    files: list[Entry],
+    directory: str,
+    revision: Revision,
+    target: SyncTarget,
+    content: str,
+    attempt: int,
+) -> tuple[int, str]:
+    """Build the bundle and insert the version (REGISTRATION_IN_PROGRESS, with a fallback registration job
+    and the content noted as pending, in one transaction); SyncProblem when the folder cannot be one."""
+    clock = runtime.clock
+    bundle = build_bundle(tree, files, directory, Limits())
+    with runtime.database.write() as connection:
+        quota = quota_store.effective(connection, runtime.quotas, branch.account_id, "versions_per_template")
+        if quota is not None and template_store.count_live_versions(connection, template_id) >= quota:
+            label = "environment template" if kind == "ENVIRONMENT" else "service template"
+            raise SyncProblem(f"You have reached the quota of {quota} versions of {label} {name}.")
+        compatible, sources = (
+            compatibility(connection, tree, branch, directory) if kind == "SERVICE" else ([], None)
+        )
+        version_id, label = _insert_version(
+            runtime, connection, template_id, kind, major, bundle, compatible, sources, revision
+        )
+        # Registered below, in this step; the job registers it should this process end before that.
+        jobs.enqueue(
+            connection,
+            job_id=runtime.ids.uuid(),
+            kind=job_kinds.REGISTER_TEMPLATE_VERSION,
+            payload={"version_id": version_id},
+            now=clock.now() + FALLBACK_REGISTRATION_DELAY,
+            policy=job_kinds.REGISTRATION_POLICY,
+        )
+        known = sync_status.state(connection, target)
+        sync_status.set_state(
+            connection,
+            target,
+            {**known, "pending_digest": content, "pending_minor": int(label.split(".")[1])},
+            clock.now(),
+        )
+        sync_status.add_event(
+            connection,
+            attempt,
+            Event(VERSION_CREATED, f"Created version {label}", clock.now(), tree.sha),
+            sync_status.IN_PROGRESS,
+        )
+    return version_id, label
 
 
 def _failed(runtime: Runtime, target: SyncTarget, attempt: int, content: str, reason: str, sha: str) -> None:
