@@ -348,3 +348,32 @@ def test_a_sync_cut_short_resumes_without_a_second_version(
     assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT")]
     assert _status(proton, "env", "1")["latestSync"]["status"] == "SUCCEEDED"
     assert _repository_status(proton)["status"] == "SUCCEEDED"
+
+
+def _push_submodule(repo: Path, path: str) -> None:
+    work = repo.parent / ".edit" / f"sub-{uuid.uuid4().hex[:8]}"
+    git("clone", "-q", "-b", "main", str(repo), str(work))
+    git("update-index", "--add", "--cacheinfo", f"160000,{'a' * 40},{path}", cwd=work)
+    git("commit", "-q", "-m", "submodule", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+
+
+def test_submodules_and_odd_names(proton: Any, runtime: Runtime, tmp_path: Path) -> None:
+    repo, _ = linked_repository(proton, runtime, tmp_path, env_files("env/v1"))
+    _env_config(proton)
+    look(runtime)
+    _push_submodule(repo, "env/v1/vendored")
+    look(runtime)
+    assert _status(proton, "env", "1")["latestSync"]["events"][-1]["event"] == (
+        "env/v1/vendored is a git submodule; template sync accepts only regular files."
+    )
+    push(repo, {"env/v1/vendored": None})
+    # A name the bundle loader refuses (a backslash) makes a REGISTRATION_FAILED version with its reason.
+    push(repo, {"env/v2/infrastructure/a\\b.yaml": "x: 1\n", **env_files("env/v2")})
+    look(runtime)
+    assert versions(proton, "ENVIRONMENT", "env") == [("1", "0", "DRAFT"), ("2", "0", "REGISTRATION_FAILED")]
+    failed = proton.get_environment_template_version(templateName="env", majorVersion="2", minorVersion="0")
+    assert failed["environmentTemplateVersion"]["statusMessage"] == (
+        "Template bundle member 'infrastructure/a\\b.yaml' has a backslash in its path; "
+        "use '/' to separate folders"
+    )

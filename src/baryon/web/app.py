@@ -14,6 +14,7 @@ its configuration from the environment (used by `baryon server --workers N`).
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ from baryon.config import Settings
 from baryon.protocol.errors import UnknownOperationException, ValidationException
 from baryon.runtime import Runtime, open_runtime
 from baryon.web import webhooks
+
+log = logging.getLogger("baryon.web")
 
 #: Largest request body accepted. The largest Proton input (a spec or template file) is 51,200 characters.
 MAX_BODY = 1024 * 1024
@@ -130,7 +133,11 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
             answer = webhooks.Answer(413, f"The body is larger than {webhooks.MAX_WEBHOOK_BODY} bytes.")
         else:
             connection_id = scope["path"][len(webhooks.PREFIX) :]
-            answer = await run_in_threadpool(webhooks.handle, runtime, connection_id, headers, body)
+            try:
+                answer = await run_in_threadpool(webhooks.handle, runtime, connection_id, headers, body)
+            except Exception:  # logged; the host gets a short answer and retries
+                log.exception("webhook delivery to %s failed", scope["path"])
+                answer = webhooks.Answer(500, "The delivery could not be handled; try again.")
         await _send(send, answer.status, json_type, answer.body())
 
     async def health(request: Request) -> Response:
