@@ -82,6 +82,8 @@ class Settings:
     pull_request_poll_seconds: float = field(
         default_factory=lambda: _seconds("BARYON_PULL_REQUEST_POLL_SECONDS", 15.0)
     )
+    #: Seconds between two looks at a branch that template or service sync follows.
+    sync_poll_seconds: float = field(default_factory=lambda: _seconds("BARYON_SYNC_POLL_SECONDS", 60.0))
     #: Seconds each provisioner may wait on one deployment, by provisioner name ("cloudformation", …).
     deadlines: dict[str, float] = field(default_factory=deadlines_from_environment)
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from baryon.config import Settings
 from baryon.runtime import open_runtime
+from baryon.store import connections as connection_store
 from baryon.store.schema import connections
 from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support.clients import in_process_client
@@ -146,3 +147,45 @@ def test_refusals(tmp_path: Path) -> None:
     missing = run(["connections", "delete", "arn:aws:codestar-connections:us-east-1:1:connection/x"], env)
     assert missing.returncode == 1
     assert json.loads(run(["connections", "list", "--output", "json"], env).stdout) == []
+
+
+def test_webhook_secret_set_rotate_and_remove(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    database_url = f"sqlite:///{tmp_path / 'b.db'}"
+    first, second = "first-webhook-secret-value", "second-webhook-secret-value"
+    env = baryon_env(data_dir, database_url, SECRET_KEY, {"HOOK": first, "NEXT": second, "SHORT": "short"})
+    base = ["connections", "create", "--account-id", ACCOUNT, "--region", "us-east-1", "--provider", "GITHUB"]
+    base += ["--url-template", "https://github.com/{repository}.git"]
+    short = run([*base, "--name", "short", "--webhook-secret-env", "SHORT"], env)
+    assert (short.returncode, short.stderr.strip()) == (
+        1,
+        "Error: The webhook secret must be at least 16 characters long.",
+    )
+    created = run([*base, "--name", "hooked", "--webhook-secret-env", "HOOK"], env)
+    assert created.returncode == 0, created.stderr
+    arn = created.stdout.strip()
+    assert first not in created.stdout + created.stderr
+
+    def stored() -> str | None:
+        runtime = open_runtime(Settings(data_dir=data_dir, database_url=database_url, secret_key=SECRET_KEY))
+        try:
+            with runtime.database.read() as db:
+                return connection_store.webhook_secret(db, runtime.secrets, arn)
+        finally:
+            runtime.close()
+
+    assert stored() == first
+    assert first.encode() not in (tmp_path / "b.db").read_bytes()
+    rotated = run(["connections", "set-webhook-secret", arn, "--secret-env", "NEXT"], env)
+    assert rotated.returncode == 0, rotated.stderr
+    connection_id = arn.rsplit("/", 1)[1]
+    assert rotated.stdout.strip() == f"webhook URL: http://127.0.0.1:7700/webhooks/git/{connection_id}"
+    assert stored() == second
+    both = run(["connections", "set-webhook-secret", arn, "--secret-env", "NEXT", "--remove"], env)
+    assert both.returncode == 2
+    assert "give exactly one of --secret-env VAR and --remove" in both.stderr
+    removed = run(["connections", "set-webhook-secret", arn, "--remove"], env)
+    assert (removed.returncode, removed.stdout.strip()) == (0, f"removed the webhook secret of {arn}")
+    assert stored() is None
+    missing = run(["connections", "set-webhook-secret", arn + "x", "--remove"], env)
+    assert (missing.returncode, missing.stderr.strip()) == (1, f"Error: There is no connection {arn}x.")

@@ -78,6 +78,7 @@ def load_all() -> dict[str, Operation]:
         services,
         summary,
         tags,
+        template_sync,
         template_versions,
         templates,
     )

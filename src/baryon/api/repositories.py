@@ -2,10 +2,11 @@
 
 Invariants: a link is identified by (account, region, provider, name) and points at one of Baryon's own
 connections of the same account and region with the same provider; repeating a create with the same
-connection and encryption key returns the existing link, anything else is a ConflictException; a link
-used as an environment's `provisioningRepository` or as the account's `pipelineProvisioningRepository`
-cannot be deleted; deleting a link changes nothing in git. `repository_branch` is the one check that a
-RepositoryBranchInput names an existing link, for the operations that take one.
+connection and encryption key returns the existing link, anything else is a ConflictException; a link used
+as an environment's `provisioningRepository` or as the account's `pipelineProvisioningRepository` cannot be
+deleted, nor can one a template sync config follows; deleting a link changes nothing in git.
+`repository_branch` is the one check that a RepositoryBranchInput names an existing link, for the operations
+that take one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from baryon.protocol.errors import (
     ValidationException,
 )
 from baryon.store import connections as connection_store
+from baryon.store import template_sync as template_sync_store
 from baryon.store.schema import account_settings, environments, repositories
 
 R = repositories.c
@@ -100,6 +102,16 @@ def _names(stored: str | None) -> tuple[str, str] | None:
 def _refuse_if_used(connection: Connection, ctx: Context, row: Row[Any]) -> None:
     wanted = (row.provider, row.name)
     key = _key(row.provider, row.name)
+    synced = template_sync_store.for_repository(
+        connection, ctx.account_id, ctx.region, row.provider, row.name
+    )
+    if synced:
+        first = synced[0]
+        label = "environment template" if first.template_type == "ENVIRONMENT" else "service template"
+        raise ConflictException(
+            f"The repository {key} is used by the template sync config of {label} {first.template_name}; "
+            "it cannot be deleted while it is used."
+        )
     users = connection.execute(
         sa.select(environments.c.name, environments.c.provisioning_repository)
         .where(

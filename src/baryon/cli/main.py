@@ -398,6 +398,11 @@ def connections() -> None:
     help="Open pull requests from a new branch, or commit straight to the branch.",
 )
 @click.option("--api-url", help="Pull-request API of the host (GitHub Enterprise, Bitbucket, other hosts).")
+@click.option(
+    "--webhook-secret-env",
+    metavar="VAR",
+    help="Read the secret that signs the host's push webhooks (POST /webhooks/git/<id>) from this variable.",
+)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @common_options
 def connections_create(
@@ -409,6 +414,7 @@ def connections_create(
     token_env: str | None,
     mode: str,
     api_url: str | None,
+    webhook_secret_env: str | None,
     output: str,
     data_dir: str | None,
     database_url: str | None,
@@ -424,6 +430,7 @@ def connections_create(
             raise click.BadParameter(
                 f"the environment variable {token_env} is not set", param_hint="--token-env"
             )
+    webhook_secret = _secret_from(webhook_secret_env, "--webhook-secret-env")
     runtime = open_from_options(data_dir, database_url, no_migrate)
     try:
         with runtime.database.write() as connection:
@@ -440,6 +447,7 @@ def connections_create(
                 mode=mode,
                 api_url=api_url,
                 now=runtime.clock.now(),
+                webhook_secret=webhook_secret,
             )
     except store.ConnectionProblem as problem:
         raise click.ClickException(str(problem)) from None
@@ -449,6 +457,51 @@ def connections_create(
         click.echo(json.dumps(_connection_json(record.public())))
     else:
         click.echo(record.arn)
+
+
+def _secret_from(variable: str | None, option: str) -> str | None:
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise click.BadParameter(f"the environment variable {variable} is not set", param_hint=option)
+    return value
+
+
+@connections.command("set-webhook-secret")
+@click.argument("connection_arn")
+@click.option(
+    "--secret-env", metavar="VAR", help="Read the new webhook secret from this environment variable."
+)
+@click.option("--remove", is_flag=True, help="Remove the webhook secret (push webhooks are then refused).")
+@common_options
+def connections_set_webhook_secret(
+    connection_arn: str,
+    secret_env: str | None,
+    remove: bool,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """Set, rotate or remove the secret a git host signs this connection's push webhooks with."""
+    from baryon.store import connections as store
+
+    if remove == (secret_env is not None):
+        raise click.UsageError("give exactly one of --secret-env VAR and --remove")
+    secret = _secret_from(secret_env, "--secret-env")
+    runtime = open_from_options(data_dir, database_url, no_migrate)
+    try:
+        with runtime.database.write() as connection:
+            store.set_webhook_secret(connection, runtime.secrets, connection_arn, secret, runtime.clock.now())
+        api_url = runtime.settings.api_url
+    except store.ConnectionProblem as problem:
+        raise click.ClickException(str(problem)) from None
+    finally:
+        runtime.close()
+    if remove:
+        click.echo(f"removed the webhook secret of {connection_arn}")
+    else:
+        click.echo(f"webhook URL: {api_url}/webhooks/git/{store.connection_id(connection_arn)}")
 
 
 def _connection_json(fields: dict[str, Any]) -> dict[str, Any]:

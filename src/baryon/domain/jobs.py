@@ -15,3 +15,8 @@ REGISTER_TEMPLATE_VERSION = "register-template-version"
 
 DEPLOY_POLICY = RetryPolicy(max_attempts=10, initial_delay=2.0, multiplier=2.0, max_delay=60.0)
 REGISTRATION_POLICY = RetryPolicy(max_attempts=5, initial_delay=2.0, multiplier=2.0, max_delay=30.0)
+
+#: The follower's look at one followed git branch (`payload`: account_id, region, provider, repository,
+#: branch); one job per branch, with an id derived from the branch, that waits between looks.
+SYNC_POLL = "sync-poll"
+SYNC_POLL_POLICY = RetryPolicy(max_attempts=1000, initial_delay=5.0, multiplier=2.0, max_delay=300.0)

@@ -1,5 +1,9 @@
 """The registration job of a template version: fetch the bundle from S3, validate it, record the result.
 
+A version whose bundle is already held in its row when it is created (template sync builds it from a git
+tree) is registered from those bytes instead of from S3, by the same checks (`register`, which template
+sync also calls inline so that a commit's versions are registered in order).
+
 Invariants: the step is idempotent — it acts only while the version is REGISTRATION_IN_PROGRESS and not
 deleted, and its final write is conditional on that; every failure the author can fix ends in
 REGISTRATION_FAILED with a message naming the problem; transient S3 trouble is retried by policy and,
@@ -53,6 +57,7 @@ def _load(runtime: Runtime, version_id: int) -> Any:
                 V.deleted_at,
                 V.source_bucket,
                 V.source_key,
+                V.bundle,
                 T.kind,
                 T.region,
                 T.provisioning,
@@ -118,7 +123,9 @@ def _finish(runtime: Runtime, version_id: int, values: dict[str, Any]) -> None:
 def fail(runtime: Runtime, job: Job, message: str) -> None:
     """Mark the version REGISTRATION_FAILED (used when retries run out)."""
     _finish(
-        runtime, int(job.payload["version_id"]), {"status": REGISTRATION_FAILED, "status_message": message}
+        runtime,
+        int(job.payload["version_id"]),
+        {"status": REGISTRATION_FAILED, "status_message": message, "bundle": None},
     )
 
 
@@ -127,6 +134,9 @@ def step(runtime: Runtime, job: Job) -> Outcome:
     row = _load(runtime, version_id)
     if row is None or row.deleted_at is not None or row.status != REGISTRATION_IN_PROGRESS:
         return Done("the version is no longer waiting for registration")
+    if row.bundle is not None:
+        problem = register(runtime, version_id)
+        return Done() if problem is None else Failed(problem)
     limits = Limits()
     try:
         fetched = _fetch(row, limits)
@@ -134,6 +144,36 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         return Retry(
             f"Unable to fetch the template bundle s3://{row.source_bucket}/{row.source_key}: {error}"
         )
+    problem = _validate(runtime, version_id, row, fetched, limits)
+    return Done() if problem is None else Failed(problem)
+
+
+def register(runtime: Runtime, version_id: int) -> str | None:
+    """Register a REGISTRATION_IN_PROGRESS version from the bundle held in its row: DRAFT, or
+    REGISTRATION_FAILED with the reason, which is returned (None on success; also None when the version is
+    no longer waiting for registration)."""
+    row = _load(runtime, version_id)
+    if row is None or row.deleted_at is not None or row.status != REGISTRATION_IN_PROGRESS:
+        return None
+    if row.bundle is None:
+        return "the version holds no bundle to register"
+    limits = Limits()
+    data: bytes = bytes(row.bundle)
+    if len(data) > limits.bundle_bytes:
+        return _validate(
+            runtime,
+            version_id,
+            row,
+            f"The template bundle is {len(data)} bytes; a bundle can be at most {limits.bundle_bytes} bytes.",
+            limits,
+        )
+    return _validate(runtime, version_id, row, data, limits)
+
+
+def _validate(
+    runtime: Runtime, version_id: int, row: Any, fetched: bytes | str, limits: Limits
+) -> str | None:
+    """Check the bundle and record DRAFT or REGISTRATION_FAILED; the failure's message, else None."""
     try:
         if isinstance(fetched, str):
             raise BundleError(fetched)
@@ -148,8 +188,10 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         if previous is not None:
             check_minor_compatible(previous[1], info.schema, kind=row.kind, previous_version=previous[0])
     except BundleError as error:
-        _finish(runtime, version_id, {"status": REGISTRATION_FAILED, "status_message": str(error)})
-        return Failed(str(error))
+        _finish(
+            runtime, version_id, {"status": REGISTRATION_FAILED, "status_message": str(error), "bundle": None}
+        )
+        return str(error)
     _finish(
         runtime,
         version_id,
@@ -161,4 +203,4 @@ def step(runtime: Runtime, job: Job) -> Outcome:
             "bundle_info": orjson.dumps({"schema": info.schema, "parts": info.parts}).decode(),
         },
     )
-    return Done()
+    return None

@@ -21,6 +21,7 @@ from baryon.engine import deploy, registration
 from baryon.runtime import Runtime
 from baryon.store import jobs
 from baryon.store.jobs import Job
+from baryon.sync import follow
 
 log = logging.getLogger("baryon.engine")
 
@@ -34,6 +35,7 @@ class JobHandler:
 HANDLERS: dict[str, JobHandler] = {
     registration.JOB_KIND: JobHandler(registration.step, registration.fail),
     deploy.JOB_KIND: JobHandler(deploy.step, deploy.give_up),
+    follow.JOB_KIND: JobHandler(follow.step, follow.give_up),
 }
 
 

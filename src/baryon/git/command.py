@@ -175,6 +175,45 @@ def run(
     return result
 
 
+def output(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    remote: Remote | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    limit: int | None = None,
+) -> bytes:
+    """The raw standard output of `git <args>` (for binary content); GitError on failure, or when the
+    output is longer than `limit` bytes."""
+    env = environment(remote.config() if remote else (), extra_env)
+    scrub = remote.scrub if remote else (lambda text: text)
+    try:
+        process = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise GitError(f"git could not be started: {error.strerror}") from None
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.communicate()
+        raise GitError(f"git {args[0]} did not finish within {timeout:g} seconds") from None
+    if process.returncode != 0:
+        result = Result(process.returncode, "", scrub(err.decode("utf-8", "replace")))
+        raise GitError(describe(args, result))
+    if limit is not None and len(out) > limit:
+        raise GitError(f"git {args[0]} wrote more than {limit} bytes")
+    return out
+
+
 def describe(args: Sequence[str], result: Result) -> str:
     detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
     lines = [line for line in detail if line.strip() and not line.startswith("hint:")]

@@ -5,6 +5,8 @@ CodeStar form `arn:aws:codestar-connections:{region}:{account}:connection/{uuid}
 `{repository}` exactly once and never a password; its token is stored only encrypted with the deployment
 key and is decrypted only when a caller asks for it; a connection used by a repository link cannot be
 deleted; a repository `owner/name` resolves to the template with `{repository}` replaced by that name.
+A connection may hold a webhook secret (what a git host signs push webhooks with), stored encrypted like
+the token and decrypted only to check a signature; it is set, replaced or removed with `set_webhook_secret`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from sqlalchemy.engine import Connection
 from baryon.domain import arns
 from baryon.git.command import Remote
 from baryon.git.providers import PullRequestProvider, default_api_url, provider_for
-from baryon.store.schema import connections, repositories
+from baryon.store.schema import connection_webhook_secrets, connections, repositories
 from baryon.store.secrets import Secrets
 
 C = connections.c
 R = repositories.c
+W = connection_webhook_secrets.c
+#: Shortest webhook secret accepted (GitHub suggests a long random string).
+WEBHOOK_SECRET_MIN = 16
+_CONNECTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PROVIDERS = arns.REPOSITORY_PROVIDERS
 PULL_REQUEST = "pull-request"
 DIRECT = "direct"
@@ -153,6 +159,7 @@ def create(
     mode: str,
     api_url: str | None,
     now: float,
+    webhook_secret: str | None = None,
 ) -> ConnectionRecord:
     if not (len(account_id) == 12 and account_id.isdigit()):
         raise ConnectionProblem("The account id must be 12 digits.")
@@ -171,6 +178,8 @@ def create(
         check_api_url(api_url)
     if token is not None and not token:
         raise ConnectionProblem("The token is empty.")
+    if webhook_secret is not None:
+        _check_webhook_secret(webhook_secret)
     taken = connection.execute(
         sa.select(C.arn).where(C.account_id == account_id, C.region == region, C.name == name)
     ).first()
@@ -193,6 +202,8 @@ def create(
             created_at=now,
         )
     )
+    if webhook_secret is not None:
+        set_webhook_secret(connection, secrets, arn, webhook_secret, now)
     record = get(connection, arn)
     assert record is not None
     return record
@@ -229,6 +240,7 @@ def delete(connection: Connection, arn: str) -> ConnectionRecord:
         raise ConnectionProblem(
             f"The connection {arn} is used by the repository link(s) {names}{more}; delete them first."
         )
+    connection.execute(sa.delete(connection_webhook_secrets).where(W.connection_arn == arn))
     connection.execute(sa.delete(connections).where(C.arn == arn))
     return record
 
@@ -258,3 +270,52 @@ def resolve(
         _ciphertext=row.token_ciphertext,
         _secrets=secrets,
     )
+
+
+def _check_webhook_secret(secret: str) -> None:
+    if len(secret) < WEBHOOK_SECRET_MIN:
+        raise ConnectionProblem(f"The webhook secret must be at least {WEBHOOK_SECRET_MIN} characters long.")
+
+
+def connection_id(arn: str) -> str:
+    """The id of a connection (the last part of its ARN): what its webhook URL names."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def set_webhook_secret(
+    connection: Connection, secrets: Secrets, arn: str, secret: str | None, now: float
+) -> None:
+    """Set or replace (None: remove) the webhook secret of connection `arn`."""
+    if get(connection, arn) is None:
+        raise ConnectionProblem(f"There is no connection {arn}.")
+    connection.execute(sa.delete(connection_webhook_secrets).where(W.connection_arn == arn))
+    if secret is None:
+        return
+    _check_webhook_secret(secret)
+    connection.execute(
+        sa.insert(connection_webhook_secrets).values(
+            connection_arn=arn, secret_ciphertext=secrets.encrypt(secret), updated_at=now
+        )
+    )
+
+
+def by_id(connection: Connection, connection_id_: str) -> ConnectionRecord | None:
+    """The connection whose ARN ends with `connection_id_` (a UUID), or None."""
+    if not _CONNECTION_ID.match(connection_id_):
+        return None
+    row = connection.execute(
+        sa.select(connections).where(
+            C.arn.like(f"arn:aws:codestar-connections:%:connection/{connection_id_}")
+        )
+    ).first()
+    return _record(row) if row is not None else None
+
+
+def webhook_secret(connection: Connection, secrets: Secrets, arn: str) -> str | None:
+    """The decrypted webhook secret of connection `arn`, or None when it has none."""
+    row = connection.execute(sa.select(W.secret_ciphertext).where(W.connection_arn == arn)).first()
+    return None if row is None else secrets.decrypt(row.secret_ciphertext)
+
+
+def has_webhook_secret(connection: Connection, arn: str) -> bool:
+    return connection.execute(sa.select(W.connection_arn).where(W.connection_arn == arn)).first() is not None

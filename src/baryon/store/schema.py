@@ -399,4 +399,116 @@ environment_account_connections = sa.Table(
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.Index(None, "account_id", "region"),
     sa.Index(None, "management_account_id", "region"),
+
+# -- Syncing from git (template sync, service sync) --------------------------------------------------------
+
+#: The secret a git host signs push webhooks with, per connection (encrypted like the connection's token).
+connection_webhook_secrets = sa.Table(
+    "connection_webhook_secrets",
+    metadata,
+    sa.Column(
+        "connection_arn",
+        sa.String(200),
+        sa.ForeignKey("connections.arn", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("secret_ciphertext", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+#: CreateTemplateSyncConfig: one per template (kind and name) in an account and region.
+template_sync_configs = sa.Table(
+    "template_sync_configs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("template_type", sa.String(16), nullable=False),
+    sa.Column("template_name", sa.String(100), nullable=False),
+    sa.Column("repository_provider", sa.String(32), nullable=False),
+    sa.Column("repository_name", sa.String(100), nullable=False),
+    sa.Column("branch", sa.String(200), nullable=False),
+    sa.Column("subdirectory", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.UniqueConstraint(
+        "account_id", "region", "template_type", "template_name", name="uq_template_sync_configs_template"
+    ),
+    sa.Index(
+        "ix_template_sync_configs_repository",
+        "account_id",
+        "region",
+        "repository_provider",
+        "repository_name",
+    ),
+)
+
+#: The last commit of a followed branch that one kind of sync has acted on.
+sync_heads = sa.Table(
+    "sync_heads",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("repository", sa.String(100), primary_key=True),
+    sa.Column("branch", sa.String(200), primary_key=True),
+    sa.Column("sync_type", sa.String(16), primary_key=True),
+    sa.Column("sha", sa.String(64), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+#: RepositorySyncAttempt: one row per look at a branch for one kind of sync; `events` is a JSON list.
+repository_sync_attempts = sa.Table(
+    "repository_sync_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("repository", sa.String(100), nullable=False),
+    sa.Column("branch", sa.String(200), nullable=False),
+    sa.Column("sync_type", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Index(
+        "ix_repository_sync_attempts_branch",
+        "account_id",
+        "region",
+        "provider",
+        "repository",
+        "branch",
+        "sync_type",
+    ),
+)
+
+#: ResourceSyncAttempt: one row per sync of one target (a template major, a service instance, ...).
+resource_sync_attempts = sa.Table(
+    "resource_sync_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("sync_type", sa.String(16), nullable=False),
+    sa.Column("target_key", sa.String(400), nullable=False),
+    sa.Column("target", sa.String(400), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("initial_revision", sa.Text, nullable=False),
+    sa.Column("target_revision", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Index("ix_resource_sync_attempts_target", "account_id", "region", "sync_type", "target_key"),
+)
+
+#: Per sync target: the revision it should be at (desiredState) and what its sync kind remembers about it.
+resource_sync_states = sa.Table(
+    "resource_sync_states",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("sync_type", sa.String(16), primary_key=True),
+    sa.Column("target_key", sa.String(400), primary_key=True),
+    sa.Column("desired_revision", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )

@@ -1,18 +1,20 @@
 """Starlette application serving the Proton API.
 
-Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles
-every other path (health; unknown paths and methods); read operations run inline on the event loop (they
-never wait on a lock: SQLite WAL readers and PostgreSQL readers do not block); write operations run in
-the thread pool so a writer queued on the database lock cannot stall other requests; every response,
-including those for unknown paths and methods, carries `x-amzn-RequestId`; request bodies above
-`MAX_BODY` are refused without being kept (read and dropped up to `MAX_DRAIN`, so the client gets the
-answer), and a request whose body ends early (the client went, or the server's read deadline closed the
-connection) is not handled at all; `create_app` without a runtime reads its
-configuration from the environment (used by `baryon server --workers N`).
+Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles every
+other path (health; unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
+webhooks of git hosts (`baryon.web.webhooks`, outside the SigV4 API, bodies up to its own limit); read
+operations run inline on the event loop (they never wait on a lock: SQLite WAL readers and PostgreSQL
+readers do not block); write operations run in the thread pool so a writer queued on the database lock
+cannot stall other requests; every response, including those for unknown paths and methods, carries
+`x-amzn-RequestId`; request bodies above `MAX_BODY` are refused without being kept (read and dropped up to
+`MAX_DRAIN`, so the client gets the answer), and a request whose body ends early (the client went, or the
+server's read deadline closed the connection) is not handled at all; `create_app` without a runtime reads
+its configuration from the environment (used by `baryon server --workers N`).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import sqlalchemy as sa
@@ -28,6 +30,9 @@ from baryon.api.dispatch import Dispatcher, error_response, operation_for
 from baryon.config import Settings
 from baryon.protocol.errors import UnknownOperationException, ValidationException
 from baryon.runtime import Runtime, open_runtime
+from baryon.web import webhooks
+
+log = logging.getLogger("baryon.web")
 
 #: Largest request body accepted. The largest Proton input (a spec or template file) is 51,200 characters.
 MAX_BODY = 1024 * 1024
@@ -46,7 +51,7 @@ class _ClientGone(Exception):
     """The client disconnected (or was disconnected) before its request body was complete."""
 
 
-async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+async def _read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY) -> bytes | None:
     """The whole request body, or None when it is larger than MAX_BODY. An oversized body is read and
     dropped (up to MAX_DRAIN) so that the client, still sending, receives the answer instead of a reset.
     Raises _ClientGone when the connection ends before the body does (a part of a body is never handled)."""
@@ -58,13 +63,13 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
             raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= MAX_BODY:
+        if size <= limit:
             chunks.append(chunk)
         elif size > MAX_DRAIN:
             return None
         if not message.get("more_body", False):
             break
-    return b"".join(chunks) if size <= MAX_BODY else None
+    return b"".join(chunks) if size <= limit else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -113,6 +118,28 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
             result = dispatcher.handle(*args)
         await _send(send, result.status, result.headers, result.body)
 
+    async def webhook(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        declared = headers.get("content-length", "")
+        json_type = [("content-type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        if declared.isdigit() and int(declared) > MAX_DRAIN:
+            body = None
+        else:
+            try:
+                body = await _read_body(scope, receive, webhooks.MAX_WEBHOOK_BODY)
+            except _ClientGone:
+                return
+        if body is None:
+            answer = webhooks.Answer(413, f"The body is larger than {webhooks.MAX_WEBHOOK_BODY} bytes.")
+        else:
+            connection_id = scope["path"][len(webhooks.PREFIX) :]
+            try:
+                answer = await run_in_threadpool(webhooks.handle, runtime, connection_id, headers, body)
+            except Exception:  # logged; the host gets a short answer and retries
+                log.exception("webhook delivery to %s failed", scope["path"])
+                answer = webhooks.Answer(500, "The delivery could not be handled; try again.")
+        await _send(send, answer.status, json_type, answer.body())
+
     async def health(request: Request) -> Response:
         try:
             with runtime.database.read() as connection:
@@ -139,6 +166,13 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
             await api(scope, receive, send)
+        elif (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith(webhooks.PREFIX)
+            and "/" not in scope["path"][len(webhooks.PREFIX) :]
+        ):
+            await webhook(scope, receive, send)
         else:
             await rest(scope, receive, send)
 
