@@ -399,6 +399,7 @@ environment_account_connections = sa.Table(
     sa.Column("last_modified_at", Timestamp, nullable=False),
     sa.Index(None, "account_id", "region"),
     sa.Index(None, "management_account_id", "region"),
+)
 
 # -- Syncing from git (template sync, service sync) --------------------------------------------------------
 
