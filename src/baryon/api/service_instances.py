@@ -38,6 +38,7 @@ from baryon.api.service_lookup import (
     service_version,
     state,
 )
+from baryon.api.sync_blockers import instance_changed
 from baryon.api.tags import put_tags
 from baryon.api.templates import version_for_create, version_for_update
 from baryon.deployables import SERVICE_INSTANCE, Start
@@ -184,6 +185,7 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
         params.get("tags") or [],
         params.get("clientToken"),
     )
+    instance_changed(ctx, connection, service.id, service.name, name, created=True)
     return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, name))}
 
 
@@ -334,4 +336,5 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
             extra={"last_client_request_token": params.get("clientToken")},
         ),
     )
+    instance_changed(ctx, connection, service.id, service.name, row.name, created=False)
     return {"serviceInstance": instance_shape(ctx, deployables.require(connection, resource))}

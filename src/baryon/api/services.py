@@ -51,6 +51,7 @@ from baryon.api.service_lookup import (
     state,
 )
 from baryon.api.service_pipelines import pipeline_shape, start_pipeline
+from baryon.api.sync_blockers import instance_changed, instance_removed
 from baryon.api.tags import put_tags
 from baryon.api.templates import version_for_create
 from baryon.deployables import SERVICE_PIPELINE, Start
@@ -336,9 +337,11 @@ def _update_instances(
     ]
     for name, env, inputs in added:
         add_instance(ctx, connection, service, version, name, env, inputs, spec_text, [], None)
+        instance_changed(ctx, connection, service.id, service.name, name, created=True)
     removed = [name for name in current if name not in wanted]
     for name in removed:
         remove_instance(ctx, connection, service, current[name])
+        instance_removed(ctx, connection, service.id, service.name, name)
     pipeline = find_pipeline(connection, ctx, service.name)
     pipeline_deployment = None
     if pipeline is not None and (added or removed):

@@ -388,7 +388,11 @@ service_sync_configs = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column(
-        "service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False, unique=True
+        "service_id",
+        sa.Integer,
+        sa.ForeignKey("services.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
     ),
     sa.Column("account_id", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
@@ -402,7 +406,9 @@ service_sync_configs = sa.Table(
     sa.Column("ops_sha", sa.String(255), nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_modified_at", Timestamp, nullable=False),
-    sa.Index("ix_service_sync_configs_repository", "account_id", "region", "repository_provider", "repository_name"),
+    sa.Index(
+        "ix_service_sync_configs_repository", "account_id", "region", "repository_provider", "repository_name"
+    ),
 )
 
 service_sync_blockers = sa.Table(
