@@ -11,7 +11,7 @@ from baryon.runtime import Runtime
 from tests.conftest import ACCOUNT
 from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
-from tests.support.service_sync import REPOSITORY, deployed_service, link_repository, sync_config
+from tests.support.service_sync import REPOSITORY, deployed_service, link_repository
 from tests.support.waiters import FAST
 
 SERVICE_ARN = f"arn:aws:proton:us-east-1:{ACCOUNT}:service/api"
