@@ -399,6 +399,9 @@ def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
         failures = [e["event"] for e in latest["events"] if e["type"] == "FAILED"]
         assert failures and all(f.startswith(f"The commit {sha} was not applied: ") for f in failures)
         assert any(expected in f for f in failures), (expected, failures)
+    # An instance the ops file lists has a sync status before it exists.
+    assert repo.status("back")["latestSync"]["status"] == "FAILED"
+    assert "desiredState" not in repo.status("back")
     _symlink_commit(repo.path, "specs/link.yaml", "/etc/passwd")
     repo.commit({OPS: _entries("back", spec="specs/link.yaml")})
     repo.sync()

@@ -152,7 +152,11 @@ def get_service_instance_sync_status(ctx: Context, params: Params, connection: C
     name = params["serviceInstanceName"]
     latest = sync_store.latest_attempt(connection, service.id, name)
     desired = sync_store.desired_state(connection, service.id, name)
-    if find_instance(connection, ctx, service.name, name) is None and desired is None:
+    if (
+        find_instance(connection, ctx, service.name, name) is None
+        and desired is None
+        and not sync_store.listed(connection, service.id, name)
+    ):
         raise not_found("service instance", _instance_arn(ctx, service.name, name))
     successful = sync_store.latest_successful_attempt(connection, service.id, name)
     return clean(

@@ -62,6 +62,17 @@ def find_config(connection: Connection, service_id: int) -> Row[Any] | None:
     return connection.execute(sa.select(service_sync_configs).where(C.service_id == service_id)).first()
 
 
+def lock_config(connection: Connection, config_id: int) -> bool:
+    """Lock a config's row for the caller's transaction (syncs of one service queue on it); False when it
+    was deleted."""
+    return (
+        connection.execute(
+            sa.select(C.id).where(C.id == config_id).with_for_update(of=service_sync_configs)
+        ).first()
+        is not None
+    )
+
+
 def all_configs(connection: Connection) -> list[Row[Any]]:
     """Every config of every account and region."""
     return list(connection.execute(sa.select(service_sync_configs).order_by(C.id)).all())
@@ -126,7 +137,7 @@ def update_config(
     file_path: str,
     now: float,
 ) -> None:
-    """Point a config at another ops file; the entries last read stay until the next sync reads it."""
+    """Point a config at another ops file; the entries last read are forgotten (the next sync reads it)."""
     connection.execute(
         sa.update(service_sync_configs)
         .where(C.id == config_id)
@@ -135,6 +146,8 @@ def update_config(
             repository_name=repository,
             branch=branch,
             file_path=file_path,
+            ops_entries="{}",
+            ops_sha=None,
             last_modified_at=now,
         )
     )
@@ -302,6 +315,12 @@ def forget_applied(connection: Connection, service_id: int, kind: str, name: str
     """A change made by hand: the next sync compares with the resource, not with what it last applied."""
     if find_state(connection, service_id, kind, name) is not None:
         _put_state(connection, service_id, kind, name, now, applied_digest=None)
+
+
+def listed(connection: Connection, service_id: int, instance: str) -> bool:
+    """Whether the ops file last read lists the instance."""
+    config = find_config(connection, service_id)
+    return config is not None and instance in ops_entries(config)
 
 
 def desired_state(connection: Connection, service_id: int, name: str) -> dict[str, str] | None:

@@ -256,13 +256,13 @@ class _ConfigSync:
 
     def run(self) -> list[str]:
         config = self.config
-        ops_revision = self._revision(config.branch, config.file_path, self.tree.sha)
+        # Failures of the whole commit are recorded against the commit that moved (its branch and sha).
+        ops_revision = self._revision(self.branch.branch, config.file_path, self.tree.sha)
         ops_tree = self._tree(config.branch)
         where = f"The ops file {config.file_path} on branch {config.branch}"
         if ops_tree is None:
             self._fail(ops_revision, [f"The branch {config.branch} holding the ops file was not found."])
             return []
-        ops_revision = self._revision(config.branch, config.file_path, ops_tree.sha)
         try:
             text = read_text(ops_tree, config.file_path, MAX_OPS_FILE_BYTES, where)
             entries = parse_ops_file(text, self.service, where)
@@ -283,6 +283,8 @@ class _ConfigSync:
         outcome = _Outcome()
         try:
             with self.runtime.database.write() as connection:
+                if not store.lock_config(connection, config.id):
+                    return []
                 self._apply(connection, ops_revision, targets, pipeline, outcome)
                 if outcome.failures:
                     raise _Abort
