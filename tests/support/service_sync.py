@@ -26,7 +26,8 @@ REPOSITORY = "org/ops"
 
 
 class CheckoutTree:
-    """The files of one commit, extracted into `root`."""
+    """The files of one commit, extracted into `root`; like the follower's tree, `read` answers regular
+    files only (no symbolic links)."""
 
     def __init__(self, sha: str, root: Path) -> None:
         self._sha = sha
@@ -42,6 +43,10 @@ class CheckoutTree:
 
     def read(self, path: str) -> bytes | None:
         target = self._root / path
+        if any(
+            p.is_symlink() for p in (target, *target.parents) if p != self._root and self._root in p.parents
+        ):
+            return None
         return target.read_bytes() if target.is_file() else None
 
 

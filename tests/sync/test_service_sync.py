@@ -330,7 +330,10 @@ def _symlink_commit(repo: Path, link: str, points_to: str) -> None:
 def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
     good_spec = service_spec({"front": 8080, "back": 81}, dockerfile="Dockerfile")
     cases: list[tuple[dict[str, str], str]] = [
-        ({"README.md": "no ops file yet\n"}, f"The ops file {OPS} on branch main does not exist."),
+        (
+            {"README.md": "no ops file yet\n"},
+            f"The ops file {OPS} on branch main does not exist (or is not a regular file).",
+        ),
         ({OPS: BOMB}, "is too large: it expands to more than 10000 values"),
         ({OPS: "sync: [unclosed\n"}, f"The ops file {OPS} on branch main is not valid YAML: line"),
         ({OPS: "- a list\n"}, "must be a mapping with sync: services: <service>: <instance>: ..."),
@@ -349,7 +352,7 @@ def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
         ),
         (
             {OPS: _entries("back", spec="specs/missing.yaml")},
-            "The spec file specs/missing.yaml on branch main does not exist.",
+            "The spec file specs/missing.yaml on branch main does not exist (or is not a regular file).",
         ),
         (
             {OPS: _entries("back"), SPECS: service_spec({"front": 8080})},
@@ -407,8 +410,15 @@ def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
     repo.sync()
     latest = repo.status("front")["latestSync"]
     assert (
-        "The spec file specs/link.yaml on branch main points outside the repository."
+        "The spec file specs/link.yaml on branch main does not exist (or is not a regular file)."
         in latest["events"][-1]["event"]
+    )
+    _symlink_commit(repo.path, "etc", "/etc")
+    repo.commit({OPS: _entries("back", spec="etc/passwd")})
+    repo.sync()
+    assert (
+        "The spec file etc/passwd on branch main does not exist (or is not a regular file)."
+        in (repo.status("front")["latestSync"]["events"][-1]["event"])
     )
     assert repo.deployments() == count
     # A good commit after all that lands.

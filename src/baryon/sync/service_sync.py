@@ -31,15 +31,14 @@ Invariants:
   answers ConflictException (e.g. a second new instance while the first deploys), waits: an INITIATED
   attempt says why, the rest of the commit is applied, and `apply` raises `RetryLater` after committing,
   so that the follower calls it again for the same commit.
-- Files are read only through `read_text`: relative paths without `..`, inside the checkout after
-  symbolic links are resolved, regular files, at most a size limit, UTF-8.
+- Files are read only through `read_text`: relative paths without `..` (nothing under .git), regular
+  files as `Tree.read` answers them (no symbolic links), at most a size limit, UTF-8.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -119,24 +118,16 @@ class _Unreadable(Exception):
 
 
 def read_text(tree: Tree, path: str, limit: int, what: str) -> str:
-    """The UTF-8 text of a regular file of `tree` at a relative path, of at most `limit` bytes."""
+    """The UTF-8 text of the regular file at a relative path of `tree`, of at most `limit` bytes.
+
+    Only `Tree.read` is used (no checkout): it answers regular files only (the follower's `GitTree` reads
+    blobs and refuses symbolic links and submodules), so a path never leaves the commit."""
     problem = path_problem(path)
     if problem is not None:
         raise _Unreadable(f"{what}: {problem}")
-    root = Path(tree.root).resolve()
-    try:
-        resolved = (root / path).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise _Unreadable(f"{what} does not exist.") from None
-    if not resolved.is_relative_to(root):
-        raise _Unreadable(f"{what} points outside the repository.")
-    if not resolved.is_file():
-        raise _Unreadable(f"{what} is not a file.")
-    if resolved.stat().st_size > limit:
-        raise _Unreadable(f"{what} is larger than {limit} bytes.")
     data = tree.read(path)
     if data is None:
-        raise _Unreadable(f"{what} does not exist.")
+        raise _Unreadable(f"{what} does not exist (or is not a regular file).")
     if len(data) > limit:
         raise _Unreadable(f"{what} is larger than {limit} bytes.")
     try:
