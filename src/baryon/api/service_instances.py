@@ -6,7 +6,8 @@ Invariants: an instance is written with its CREATE deployment and job in one tra
 being added or removed by an update of its service, or with a deployment in flight (its own or its
 attached component's), refuses updates (ConflictException); `deployedTemplateVersionStatus` filters with
 the one definition of "up to date" (`baryon.domain.template_versions.version_status`) against the
-instance's own template, as GetResourcesSummary counts.
+instance's own template, as GetResourcesSummary counts; on a service that syncs from git, a create or
+update by anyone but the sync opens a sync blocker (`baryon.api.sync_blockers`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ one transaction; an instance with an attached component is never removed (Update
 refuse with ConflictException); UpdateService with a spec adds and removes instances, redeploys the
 pipeline and stores the update's plan on the service in the same transaction (its outcome and rollback:
 store/services.py); a description-only UpdateService leaves the status alone; service actions wait while
-the service is in any *_IN_PROGRESS status.
+the service is in any *_IN_PROGRESS status; on a service that syncs from git, the instances an
+UpdateService adds open sync blockers on themselves and those it removes one on the service
+(`baryon.api.sync_blockers`).
 
 A service's spec follows its instances: once no service action is in flight, GetService shows the
 instances that exist and are not being (or failed to be) deleted, each with the inputs it was last
