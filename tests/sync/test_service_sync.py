@@ -180,6 +180,7 @@ def test_blockers_stop_the_sync_until_resolved(repo: Repo) -> None:
     assert latest["status"] == "FAILED" and latest["targetRevision"]["sha"] == blocked
     assert latest["events"][-1]["type"] == "BLOCKED"
     assert f"blocked by sync blocker {blocker['id']}" in latest["events"][-1]["event"]
+    assert latest["events"][-1]["externalId"] == blocker["id"]
 
     proton.update_service_sync_blocker(id=blocker["id"], resolvedReason="git wins")
     assert repo.instance("front")["lastAttemptedDeploymentId"] == manual, (

@@ -45,7 +45,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon.domain.deployments import BUSY, LEAVING
+from baryon.domain.deployments import BUSY
 from baryon.domain.ops_file import MAX_OPS_FILE_BYTES, OpsEntry, OpsFileError, parse_ops_file, path_problem
 from baryon.domain.specs import (
     MAX_SPEC_CHARS,
@@ -361,7 +361,7 @@ class _ConfigSync:
                 self.service,
                 ops_revision,
                 store.SYNC_FAILED,
-                [("BLOCKED", self._blocked(blocker, f"service {self.service}"))],
+                [("BLOCKED", self._blocked(blocker, f"service {self.service}"), blocker.id)],
             )
             return
         rows = {
@@ -394,7 +394,7 @@ class _ConfigSync:
                 name,
                 target.revision,
                 store.SYNC_FAILED,
-                [("BLOCKED", self._blocked(blocker, f"service instance {name}"))],
+                [("BLOCKED", self._blocked(blocker, f"service instance {name}"), blocker.id)],
             )
             return
         account, region = self.config.account_id, self.config.region
@@ -418,7 +418,7 @@ class _ConfigSync:
                 f"move it to environment {target.environment}."
             )
             return
-        if row.deployment_status in BUSY or row.deployment_status in LEAVING:
+        if row.deployment_status in BUSY:
             self._wait(
                 connection,
                 store.INSTANCE,
@@ -522,7 +522,7 @@ class _ConfigSync:
             target.name,
             target.revision,
             store.IN_PROGRESS,
-            [("DEPLOYMENT_STARTED", f"{what}: deployment {deployment_id}.")],
+            [("DEPLOYMENT_STARTED", f"{what}: deployment {deployment_id}.", deployment_id)],
             deployment_id=deployment_id,
         )
 
@@ -530,7 +530,9 @@ class _ConfigSync:
         self, connection: Connection, kind: str, target: _Target, outcome: _Outcome, reason: str
     ) -> None:
         outcome.waiting.append(reason)
-        self._attempt(connection, kind, target.name, target.revision, store.INITIATED, [("WAITING", reason)])
+        self._attempt(
+            connection, kind, target.name, target.revision, store.INITIATED, [("WAITING", reason, None)]
+        )
 
     def _attempt(
         self,
@@ -539,7 +541,7 @@ class _ConfigSync:
         name: str,
         revision: dict[str, str],
         status: str,
-        events: list[tuple[str, str]],
+        events: list[tuple[str, str, str | None]],
         deployment_id: str | None = None,
     ) -> None:
         now = self.runtime.clock.now()
@@ -561,7 +563,7 @@ class _ConfigSync:
             sha=sha,
             events=[
                 store.Event("STARTING_SYNC", f"Starting sync of {what} for commit {sha}", now, sha),
-                *(store.Event(type_, text, now, deployment_id) for type_, text in events),
+                *(store.Event(type_, text, now, external) for type_, text, external in events),
             ],
             initial_revision=initial,
             target_revision=revision,
@@ -571,6 +573,8 @@ class _ConfigSync:
 
     def _fail(self, revision: dict[str, str], problems: list[str]) -> None:
         with self.runtime.database.write() as connection:
+            if not store.lock_config(connection, self.config.id):
+                return
             self._attempt(
                 connection,
                 store.SERVICE,
@@ -578,7 +582,7 @@ class _ConfigSync:
                 revision,
                 store.SYNC_FAILED,
                 [
-                    ("FAILED", f"The commit {revision['sha']} was not applied: {problem}")
+                    ("FAILED", f"The commit {revision['sha']} was not applied: {problem}", None)
                     for problem in problems
                 ],
             )
