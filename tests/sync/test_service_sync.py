@@ -386,6 +386,19 @@ def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
             "environment nope does not exist",
         ),
         (
+            {
+                OPS: ops_file("api", {"front": ("main", SPECS), "back": ("main", "specs/back.yaml")}),
+                SPECS: service_spec({"front": 8080}, dockerfile="Dockerfile"),
+                "specs/back.yaml": service_spec({"back": 81}, dockerfile="Other"),
+            },
+            f"The spec files {SPECS} on branch main, specs/back.yaml on branch main give different "
+            "'pipeline' sections; keep one.",
+        ),
+        (
+            {OPS: _entries("front"), SPECS: service_spec({"front": 8080}).replace("dev", "prod")},
+            "Service instance front runs in environment dev; the sync cannot move it to environment prod.",
+        ),
+        (
             {OPS: _entries("back", on="elsewhere")},
             "The branch elsewhere named for service instance back was not found",
         ),
