@@ -15,6 +15,7 @@ from baryon.api.service_sync import service_syncer
 from baryon.engine.worker import Worker
 from baryon.runtime import Runtime
 from baryon.sync.service_sync import RetryLater, ServiceSyncer
+from tests.conftest import OTHER_ACCOUNT
 from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, commit_files, git
 from tests.support.service_sync import (
@@ -305,6 +306,26 @@ def test_spec_files_on_other_branches(repo: Repo) -> None:
     repo.deployed("front")
     assert "port: 7001" in repo.instance("front")["spec"]
     assert repo.status("front")["desiredState"]["sha"] == moved
+
+    # The same repository and branch seen from another account is another account's: nothing happens.
+    repo.commit({"front.yaml": service_spec({"front": 7002})}, on="specs")
+    count = repo.deployments()
+    other = branch("specs", account=OTHER_ACCOUNT)
+    repo.syncer.apply(
+        repo.runtime, other, tree_at(repo.path, "specs", repo.trees), RepoHeads(repo.path, repo.trees)
+    )
+    assert repo.deployments() == count
+
+    # Pointing the config elsewhere forgets the branches the old ops file named until it is read again.
+    repo.proton.update_service_sync_config(
+        serviceName="api",
+        repositoryName="org/ops",
+        repositoryProvider="GITHUB",
+        branch="main",
+        filePath="x.yaml",
+    )
+    with repo.runtime.database.read() as connection:
+        assert repo.syncer.branches(connection) == [branch("main")]
 
 
 BOMB = (
