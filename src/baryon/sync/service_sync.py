@@ -303,7 +303,7 @@ class _ConfigSync:
                 if tree is None:
                     problems.append(
                         f"The branch {entry.branch} named for service instance {entry.instance} was not "
-                        "found (a branch the ops file names for the first time is fetched by the next poll)."
+                        f"found in {self.config.repository_name}."
                     )
                     continue
                 try:
