@@ -75,6 +75,7 @@ def load_all() -> dict[str, Operation]:
         repositories,
         service_instances,
         service_pipelines,
+        service_sync,
         services,
         summary,
         tags,

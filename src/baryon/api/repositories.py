@@ -4,9 +4,9 @@ Invariants: a link is identified by (account, region, provider, name) and points
 connections of the same account and region with the same provider; repeating a create with the same
 connection and encryption key returns the existing link, anything else is a ConflictException; a link used
 as an environment's `provisioningRepository` or as the account's `pipelineProvisioningRepository` cannot be
-deleted, nor can one a template sync config follows; deleting a link changes nothing in git.
-`repository_branch` is the one check that a RepositoryBranchInput names an existing link, for the operations
-that take one.
+deleted, nor can one a template sync config or a service sync config follows; deleting a link changes
+nothing in git. `repository_branch` is the one check that a RepositoryBranchInput names an existing link,
+for the operations that take one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from baryon.protocol.errors import (
     ValidationException,
 )
 from baryon.store import connections as connection_store
+from baryon.store import service_sync as service_sync_store
 from baryon.store import template_sync as template_sync_store
 from baryon.store.schema import account_settings, environments, repositories
 
@@ -127,6 +128,13 @@ def _refuse_if_used(connection: Connection, ctx: Context, row: Row[Any]) -> None
                 f"The repository {key} is the provisioningRepository of environment {env.name}; "
                 "it cannot be deleted while it is used."
             )
+    for service in service_sync_store.services_using_repository(
+        connection, ctx.account_id, ctx.region, row.provider, row.name
+    ):
+        raise ConflictException(
+            f"The repository {key} holds the ops file of the service sync config of service {service}; "
+            "it cannot be deleted while it is used."
+        )
     settings = connection.execute(
         sa.select(account_settings.c.pipeline_provisioning_repository).where(
             account_settings.c.account_id == ctx.account_id, account_settings.c.region == ctx.region

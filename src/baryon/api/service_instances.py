@@ -6,7 +6,8 @@ Invariants: an instance is written with its CREATE deployment and job in one tra
 being added or removed by an update of its service, or with a deployment in flight (its own or its
 attached component's), refuses updates (ConflictException); `deployedTemplateVersionStatus` filters with
 the one definition of "up to date" (`baryon.domain.template_versions.version_status`) against the
-instance's own template, as GetResourcesSummary counts.
+instance's own template, as GetResourcesSummary counts; on a service that syncs from git, a create or
+update by anyone but the sync opens a sync blocker (`baryon.api.sync_blockers`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from baryon.api.service_lookup import (
     service_version,
     state,
 )
+from baryon.api.sync_blockers import instance_changed
 from baryon.api.tags import put_tags
 from baryon.api.templates import version_for_create, version_for_update
 from baryon.deployables import SERVICE_INSTANCE, Start
@@ -184,6 +186,7 @@ def create_service_instance(ctx: Context, params: Params, connection: Connection
         params.get("tags") or [],
         params.get("clientToken"),
     )
+    instance_changed(ctx, connection, service.id, service.name, name, created=True)
     return {"serviceInstance": instance_shape(ctx, require_instance(connection, ctx, service.name, name))}
 
 
@@ -334,4 +337,5 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
             extra={"last_client_request_token": params.get("clientToken")},
         ),
     )
+    instance_changed(ctx, connection, service.id, service.name, row.name, created=False)
     return {"serviceInstance": instance_shape(ctx, deployables.require(connection, resource))}

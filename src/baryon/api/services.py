@@ -8,7 +8,9 @@ one transaction; an instance with an attached component is never removed (Update
 refuse with ConflictException); UpdateService with a spec adds and removes instances, redeploys the
 pipeline and stores the update's plan on the service in the same transaction (its outcome and rollback:
 store/services.py); a description-only UpdateService leaves the status alone; service actions wait while
-the service is in any *_IN_PROGRESS status.
+the service is in any *_IN_PROGRESS status; on a service that syncs from git, the instances an
+UpdateService adds open sync blockers on themselves and those it removes one on the service
+(`baryon.api.sync_blockers`).
 
 A service's spec follows its instances: once no service action is in flight, GetService shows the
 instances that exist and are not being (or failed to be) deleted, each with the inputs it was last
@@ -51,6 +53,7 @@ from baryon.api.service_lookup import (
     state,
 )
 from baryon.api.service_pipelines import pipeline_shape, start_pipeline
+from baryon.api.sync_blockers import instance_changed, instance_removed
 from baryon.api.tags import put_tags
 from baryon.api.templates import version_for_create
 from baryon.deployables import SERVICE_PIPELINE, Start
@@ -336,9 +339,11 @@ def _update_instances(
     ]
     for name, env, inputs in added:
         add_instance(ctx, connection, service, version, name, env, inputs, spec_text, [], None)
+        instance_changed(ctx, connection, service.id, service.name, name, created=True)
     removed = [name for name in current if name not in wanted]
     for name in removed:
         remove_instance(ctx, connection, service, current[name])
+        instance_removed(ctx, connection, service.id, service.name, name)
     pipeline = find_pipeline(connection, ctx, service.name)
     pipeline_deployment = None
     if pipeline is not None and (added or removed):

@@ -513,3 +513,87 @@ resource_sync_states = sa.Table(
     sa.Column("state", sa.Text, nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# ------------------------------------------------------------------------------------- service sync
+# A service's sync config, its blockers, what the sync last applied and its attempts (store/service_sync.py).
+# Every row goes with its service (ON DELETE CASCADE); deleting a config keeps the rest.
+
+service_sync_configs = sa.Table(
+    "service_sync_configs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "service_id",
+        sa.Integer,
+        sa.ForeignKey("services.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("service_name", sa.String(100), nullable=False),
+    sa.Column("repository_provider", sa.String(32), nullable=False),
+    sa.Column("repository_name", sa.String(100), nullable=False),
+    sa.Column("branch", sa.String(200), nullable=False),
+    sa.Column("file_path", sa.String(4096), nullable=False),
+    # JSON: the service's entries of the ops file last read ({instance: {branch, spec}}), and its commit.
+    sa.Column("ops_entries", sa.Text, nullable=False),
+    sa.Column("ops_sha", sa.String(255), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_modified_at", Timestamp, nullable=False),
+    sa.Index(
+        "ix_service_sync_configs_repository", "account_id", "region", "repository_provider", "repository_name"
+    ),
+)
+
+service_sync_blockers = sa.Table(
+    "service_sync_blockers",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("service_name", sa.String(100), nullable=False),
+    # NULL: the blocker stops the whole service.
+    sa.Column("service_instance_name", sa.String(100), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_reason", sa.Text, nullable=False),
+    sa.Column("contexts", sa.Text, nullable=False),
+    sa.Column("resolved_at", Timestamp, nullable=True),
+    sa.Column("resolved_reason", sa.Text, nullable=True),
+    sa.Index("ix_service_sync_blockers_target", "service_id", "service_instance_name", "status"),
+)
+
+service_sync_states = sa.Table(
+    "service_sync_states",
+    metadata,
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+    # INSTANCE or PIPELINE; the pipeline's name is "".
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    # Digest of the block the sync last applied (NULL: none since the last change made by hand).
+    sa.Column("applied_digest", sa.String(64), nullable=True),
+    # JSON Revision of the spec file the ops file points at, at the newest commit seen.
+    sa.Column("desired", sa.Text, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+service_sync_attempts = sa.Table(
+    "service_sync_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False),
+    # SERVICE (the whole commit: ops file, spec files, a blocker on the service), INSTANCE or PIPELINE.
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("sha", sa.String(255), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("initial_revision", sa.Text, nullable=False),
+    sa.Column("target_revision", sa.Text, nullable=False),
+    # The deployment the attempt started, whose outcome is the attempt's while it is IN_PROGRESS.
+    sa.Column("deployment_id", sa.String(36), nullable=True),
+    sa.Index("ix_service_sync_attempts_target", "service_id", "kind", "name"),
+)
