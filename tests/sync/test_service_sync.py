@@ -14,7 +14,8 @@ import pytest
 from baryon.api.service_sync import service_syncer
 from baryon.engine.worker import Worker
 from baryon.runtime import Runtime
-from baryon.sync.service_sync import RetryLater, ServiceSyncer
+from baryon.sync.base import RetryLater
+from baryon.sync.service_sync import ServiceSyncer
 from tests.conftest import OTHER_ACCOUNT
 from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, commit_files, git

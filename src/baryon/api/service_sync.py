@@ -30,6 +30,7 @@ from baryon.api.service_instances import (
 from baryon.api.service_lookup import find_service, require_service, service_arn
 from baryon.api.service_pipelines import update_service_pipeline
 from baryon.api.sync_blockers import sync_principal
+from baryon.api.sync_follow import follow_named_branch
 from baryon.domain import arns
 from baryon.domain.ops_file import path_problem
 from baryon.protocol.errors import (
@@ -39,6 +40,8 @@ from baryon.protocol.errors import (
     ValidationException,
 )
 from baryon.store import service_sync as sync_store
+from baryon.sync.base import SERVICE_SYNC
+from baryon.sync.registry import provide
 from baryon.sync.service_sync import ServiceSyncer
 
 if TYPE_CHECKING:
@@ -108,6 +111,7 @@ def create_service_sync_config(ctx: Context, params: Params, connection: Connect
         file_path=params["filePath"],
         now=ctx.now,
     )
+    follow_named_branch(ctx, connection, params, SERVICE_SYNC)
     return {"serviceSyncConfig": config_shape(_require_config(connection, ctx, service))}
 
 
@@ -131,6 +135,7 @@ def update_service_sync_config(ctx: Context, params: Params, connection: Connect
         file_path=params["filePath"],
         now=ctx.now,
     )
+    follow_named_branch(ctx, connection, params, SERVICE_SYNC)
     return {"serviceSyncConfig": config_shape(_require_config(connection, ctx, service))}
 
 
@@ -271,3 +276,6 @@ class HandlerActions:
 def service_syncer() -> ServiceSyncer:
     """The SERVICE_SYNC syncer, acting through the handlers above (what the follower registers)."""
     return ServiceSyncer(HandlerActions())
+
+
+provide(SERVICE_SYNC, service_syncer)

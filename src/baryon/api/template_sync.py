@@ -20,10 +20,11 @@ from baryon.api.common import not_found
 from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
 from baryon.api.registry import Context, Params, operation
 from baryon.api.repositories import repository_arn, repository_branch, require_repository
+from baryon.api.sync_follow import follow_named_branch
 from baryon.api.templates import require_template
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ValidationException
-from baryon.store import sync_jobs, sync_status
+from baryon.store import sync_status
 from baryon.store import template_sync as store
 from baryon.store import templates as template_store
 from baryon.store.schema import template_sync_configs
@@ -67,24 +68,6 @@ def store_template(ctx: Context, connection: Connection, kind: Kind, name: str) 
     return template_store.find_template(connection, ctx.account_id, ctx.region, kind.name, name)
 
 
-def _followed(ctx: Context, connection: Connection, params: Params) -> None:
-    """Make the branch's poll job due and its head synced again."""
-    provider, name, branch = params["repositoryProvider"], params["repositoryName"], params["branch"]
-    sync_status.forget_head(
-        connection, BranchKey(ctx.account_id, ctx.region, provider, name, branch, TEMPLATE_SYNC)
-    )
-    sync_jobs.ensure_poll_job(
-        connection,
-        account_id=ctx.account_id,
-        region=ctx.region,
-        provider=provider,
-        repository=name,
-        branch=branch,
-        now=ctx.now,
-    )
-    ctx.after_commit.append(ctx.runtime.wake)
-
-
 def _link(ctx: Context, connection: Connection, params: Params) -> None:
     repository_branch(
         ctx,
@@ -123,7 +106,7 @@ def create_template_sync_config(ctx: Context, params: Params, connection: Connec
             last_modified_at=now,
         )
     )
-    _followed(ctx, connection, params)
+    follow_named_branch(ctx, connection, params, TEMPLATE_SYNC)
     row = store.find(connection, ctx.account_id, ctx.region, kind.name, template.name)
     assert row is not None
     return {"templateSyncConfig": store.shape(row)}
@@ -159,7 +142,7 @@ def update_template_sync_config(ctx: Context, params: Params, connection: Connec
             last_modified_at=ctx.now,
         )
     )
-    _followed(ctx, connection, params)
+    follow_named_branch(ctx, connection, params, TEMPLATE_SYNC)
     _, updated = _require_config(ctx, connection, params)
     return {"templateSyncConfig": store.shape(updated)}
 

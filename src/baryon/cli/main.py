@@ -153,8 +153,10 @@ def up(
 
 def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
     """Start the engine's workers under this process's worker identity (see engine/identity.py)."""
+    from baryon.api.registry import load_all
     from baryon.engine.worker import Worker
 
+    load_all()  # service sync acts through the operations' handlers (see baryon.sync.registry)
     settings = runtime.settings
     identity = claim_identity(settings.ensure_data_dir(), settings.worker_id)
     engine = Worker(runtime, concurrency, lease_seconds=settings.lease_seconds, identity=identity.name)

@@ -76,6 +76,32 @@ def ensure_poll_job(
     return job_id
 
 
+def follow(
+    connection: Connection,
+    *,
+    account_id: str,
+    region: str,
+    provider: str,
+    repository: str,
+    branch: str,
+    now: float,
+) -> None:
+    """Make sure the branch has a queued poll job (a claimed job is still queued, under a lease): one is
+    created, or a finished one brought back, due now; a queued one keeps its time."""
+    job_id = poll_job_id(account_id, region, provider, repository, branch)
+    row = connection.execute(sa.select(J.state).where(J.id == job_id)).first()
+    if row is None or row.state != jobs.QUEUED:
+        ensure_poll_job(
+            connection,
+            account_id=account_id,
+            region=region,
+            provider=provider,
+            repository=repository,
+            branch=branch,
+            now=now,
+        )
+
+
 def _request(connection: Connection, job_id: str, now: float) -> None:
     row = connection.execute(sa.select(J.progress).where(J.id == job_id)).first()
     if row is None:

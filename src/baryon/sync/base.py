@@ -3,7 +3,8 @@
 Invariants: a `Syncer` names the branches it follows (in every account and region) and is handed the tree
 of a branch at one commit; it never fetches by itself, so that one follower, driven by polling or by a
 provider's push webhook, serves every kind of sync; `apply` is idempotent for the same commit, because a
-crashed worker's job runs again.
+crashed worker's job runs again; a syncer that must wait raises `RetryLater` and is handed the same commit
+again after the delay it names.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class Tree(Protocol):
 
 #: The tree of another followed branch at its latest known commit (None: not fetched or no such branch).
 Heads = Callable[[Branch], Tree | None]
+
+
+class RetryLater(Exception):
+    """Raised by `Syncer.apply`: part of the commit waits (for a deployment in flight, say) and the same
+    commit is to be applied again after `delay` seconds; what could be applied is committed already."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
 
 
 class Syncer(Protocol):

@@ -16,8 +16,9 @@ batch Proton makes of commits that arrive during a sync.
 
 Invariants: the last synced commit per (branch, sync type) is stored after each commit's sync, so a
 restart neither repeats a synced commit nor skips one; a syncer that raises leaves its last synced commit
-where it was (the commit is tried again at the next look); a branch no syncer follows any more ends its
-job; git trouble (remote unreachable, branch missing) is recorded as a FAILED attempt and the job looks
+where it was (the commit is tried again at the next look); a syncer that raises `RetryLater` (it waits
+for a deployment in flight) leaves the attempt QUEUED and the job looks again after the delay it names;
+a branch no syncer follows any more ends its job; git trouble (remote unreachable, branch missing) is recorded as a FAILED attempt and the job looks
 again after the poll interval; scratch checkouts are removed after each look.
 """
 
@@ -36,7 +37,7 @@ from baryon.store import connections as connection_store
 from baryon.store import sync_jobs, sync_status
 from baryon.store.jobs import Job
 from baryon.store.sync_status import BranchKey, Event
-from baryon.sync.base import Branch, Syncer, Tree
+from baryon.sync.base import Branch, RetryLater, Syncer, Tree
 from baryon.sync.gitrepo import GitTree, Mirror, mirror_path
 from baryon.sync.registry import syncers
 
@@ -48,6 +49,7 @@ CLONE_STARTED = "CLONE_STARTED"
 CONFIG_UPDATED = "CONFIG_UPDATED"
 STARTING_SYNC = "STARTING_SYNC"
 SYNC_FAILED = "SYNC_FAILED"
+SYNC_WAITING = "SYNC_WAITING"
 
 
 def branch_of(job: Job) -> Branch:
@@ -110,10 +112,11 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         ),
         resolved.remote(),
     )
+    retry_at: float | None = None
     try:
         with mirror:
             created = mirror.ensure()
-            _look(runtime, branch, mirror, following, scratch, created)
+            retry_at = _look(runtime, branch, mirror, following, scratch, created)
     except GitError as error:
         log.warning("sync of %s %s: %s", branch.repository, branch.branch, error.message)
         _record_failure(runtime, branch, sync_types, error.message)
@@ -124,12 +127,14 @@ def step(runtime: Runtime, job: Job) -> Outcome:
     now = runtime.clock.now()
     if requested is not None and requested >= started:
         return Wait(now)
-    return Wait(now + interval)
+    return Wait(min(now + interval, retry_at) if retry_at is not None else now + interval)
 
 
 def _look(
     runtime: Runtime, branch: Branch, mirror: Mirror, following: list[Syncer], scratch: Path, created: bool
-) -> None:
+) -> float | None:
+    """Sync the new commits of the branch; returns when to look again because a syncer waits (or None)."""
+    retry_at: float | None = None
     head = mirror.remote_head(branch.branch)
     if head is None:
         raise GitError(f"The branch {branch.branch} does not exist in {branch.repository}.")
@@ -187,6 +192,16 @@ def _look(
                 syncer.apply(runtime, branch, tree_at(sha), heads)
                 with runtime.database.write() as connection:
                     sync_status.set_last_synced(connection, key, sha, runtime.clock.now())
+        except RetryLater as waiting:
+            # The commit stays unsynced (nor do later ones go first); the same commit is applied again soon.
+            now = runtime.clock.now()
+            at = now + waiting.delay
+            retry_at = at if retry_at is None else min(retry_at, at)
+            with runtime.database.write() as connection:
+                sync_status.repository_attempt_event(
+                    connection, attempt, Event(SYNC_WAITING, waiting.reason, now), sync_status.QUEUED
+                )
+            continue
         except Exception as error:
             reason = error.message if isinstance(error, GitError) else f"{type(error).__name__}: {error}"
             if not isinstance(error, GitError):
@@ -203,6 +218,7 @@ def _look(
                 Event("SYNC_SUCCEEDED", f"Synced commit {head}", runtime.clock.now(), head),
                 sync_status.SUCCEEDED,
             )
+    return retry_at
 
 
 def give_up(runtime: Runtime, job: Job, reason: str) -> None:

@@ -57,8 +57,9 @@ from baryon.domain.specs import (
 )
 from baryon.protocol.errors import ConflictException, ServiceError
 from baryon.store import service_sync as store
+from baryon.store import sync_jobs
 from baryon.store.schema import service_instances, service_pipelines
-from baryon.sync.base import SERVICE_SYNC, Branch, Heads, Tree
+from baryon.sync.base import SERVICE_SYNC, Branch, Heads, RetryLater, Tree
 
 if TYPE_CHECKING:
     from baryon.runtime import Runtime
@@ -70,16 +71,6 @@ P = service_pipelines.c
 RETRY_SECONDS = 5.0
 #: Largest spec file read (bytes; the spec itself may hold at most `MAX_SPEC_CHARS` characters).
 MAX_SPEC_FILE_BYTES = MAX_SPEC_CHARS * 4
-
-
-class RetryLater(Exception):
-    """Part of the commit waits for a deployment in flight; apply the same commit again after `delay`
-    seconds (what could be applied was committed)."""
-
-    def __init__(self, reason: str, delay: float = RETRY_SECONDS) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
 
 
 class ServiceActions(Protocol):
@@ -267,6 +258,16 @@ class _ConfigSync:
                 {e.instance: {"branch": e.branch, "spec": e.spec} for e in entries},
                 ops_tree.sha,
             )
+            for spec_branch in sorted({e.branch for e in entries} - {config.branch}):
+                sync_jobs.follow(
+                    connection,
+                    account_id=config.account_id,
+                    region=config.region,
+                    provider=config.repository_provider,
+                    repository=config.repository_name,
+                    branch=spec_branch,
+                    now=self.runtime.clock.now(),
+                )
         targets, pipeline, problems = self._read_specs(entries, ops_tree)
         if problems:
             self._fail(ops_revision, problems)

@@ -1,0 +1,32 @@
+"""What a sync config operation does to the branch it names: follow it from now on.
+
+Invariant: after CreateTemplateSyncConfig, UpdateTemplateSyncConfig, CreateServiceSyncConfig or
+UpdateServiceSyncConfig, the named branch has a poll job due now (in the same transaction as the config)
+and its head is synced again by that kind of sync, even if it was synced before; the worker is woken
+once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from baryon.api.registry import Context, Params
+from baryon.store import sync_jobs, sync_status
+from baryon.store.sync_status import BranchKey
+
+
+def follow_named_branch(ctx: Context, connection: Connection, params: Params, sync_type: str) -> None:
+    provider, name, branch = params["repositoryProvider"], params["repositoryName"], params["branch"]
+    sync_status.forget_head(
+        connection, BranchKey(ctx.account_id, ctx.region, provider, name, branch, sync_type)
+    )
+    sync_jobs.ensure_poll_job(
+        connection,
+        account_id=ctx.account_id,
+        region=ctx.region,
+        provider=provider,
+        repository=name,
+        branch=branch,
+        now=ctx.now,
+    )
+    ctx.after_commit.append(ctx.runtime.wake)
