@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from baryon.api.registry import OPERATIONS
+
 ROLE = "arn:aws:iam::111111111111:role/pipeline"
 
 
@@ -75,7 +77,10 @@ def test_tag_limits_and_unknown_resources(proton: Any) -> None:
         }
 
 
-def test_operations_of_later_releases_answer_clearly(proton: Any) -> None:
+def test_an_operation_of_a_newer_model_answers_clearly(proton: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operation a newer botocore model has and this server does not serve (here: one taken out of the
+    registry) passes validation and is answered with a clear ValidationException, never a 500."""
+    monkeypatch.delitem(OPERATIONS, "GetServiceSyncBlockerSummary")
     with pytest.raises(ClientError) as caught:
         proton.get_service_sync_blocker_summary(serviceName="api")
     assert caught.value.response["Error"]["Code"] == "ValidationException"

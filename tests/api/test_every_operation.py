@@ -1,8 +1,8 @@
 """Every operation of botocore's Proton model is served.
 
-For each of the model's operations, its valid request (built from the model, naming resources that exist)
-is signed like a real client and sent through the dispatcher: the answer is either a success or an error
-the operation's model lists, checked against the model by `tests.support.contract`, and never the
+For each of the model's operations, its valid request (built from the model, in a world where resources
+of every kind exist) is signed like a real client and sent through the dispatcher: the answer is either a
+success or an error the operation's model lists, checked against the model by `tests.support.contract`, and never the
 dispatcher's refusal of an operation it does not serve."""
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def test_every_operation_answers_its_valid_request(
     worker.stop()
     answered: dict[str, str] = {}
     problems: list[str] = []
-    for operation in sorted(MODEL.operation_names):
+    last = ("Delete", "Cancel", "Reject")  # after the others, which find the world's resources
+    for operation in sorted(MODEL.operation_names, key=lambda name: (name.startswith(last), name)):
         shape = MODEL.operation_model(operation).input_shape
         params = _jsonable(example(shape), replacements) if shape is not None else {}
         body = json.dumps(params).encode()
@@ -45,6 +46,11 @@ def test_every_operation_answers_its_valid_request(
         answered[operation] = str(answer.get("__type", "ok")).split("#")[-1]
     assert problems == []
     assert set(answered) == set(MODEL.operation_names)
-    # Reads of the world's resources succeed outright.
-    assert answered["GetEnvironment"] == "ok"
-    assert answered["ListServiceInstances"] == "ok"
+    # Requests that need no particular resource succeed outright.
+    for read in (
+        "GetAccountSettings",
+        "GetResourcesSummary",
+        "CreateEnvironmentTemplate",
+        "GetEnvironmentTemplate",
+    ):
+        assert answered[read] == "ok", (read, answered[read])

@@ -18,8 +18,9 @@ Invariants: the last synced commit per (branch, sync type) is stored after each 
 restart neither repeats a synced commit nor skips one; a syncer that raises leaves its last synced commit
 where it was (the commit is tried again at the next look); a syncer that raises `RetryLater` (it waits
 for a deployment in flight) leaves the attempt QUEUED and the job looks again after the delay it names;
-a branch no syncer follows any more ends its job; git trouble (remote unreachable, branch missing) is recorded as a FAILED attempt and the job looks
-again after the poll interval; scratch checkouts are removed after each look.
+a branch no syncer follows any more ends its job; git trouble (remote unreachable, branch missing) is
+recorded as a FAILED attempt and the job looks again after the poll interval; scratch checkouts are
+removed after each look.
 """
 
 from __future__ import annotations
