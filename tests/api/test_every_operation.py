@@ -2,8 +2,8 @@
 
 For each of the model's operations, its valid request (built from the model, in a world where resources
 of every kind exist) is signed like a real client and sent through the dispatcher: the answer is either a
-success or an error the operation's model lists, checked against the model by `tests.support.contract`, and never the
-dispatcher's refusal of an operation it does not serve."""
+success or an error the operation's model lists, checked against the model by `tests.support.contract`,
+and never the dispatcher's refusal of an operation it does not serve."""
 
 from __future__ import annotations
 
