@@ -40,6 +40,7 @@ from baryon.protocol.errors import (
     ValidationException,
 )
 from baryon.store import service_sync as sync_store
+from baryon.store import sync_status
 from baryon.sync.base import SERVICE_SYNC
 from baryon.sync.registry import provide
 from baryon.sync.service_sync import ServiceSyncer
@@ -155,28 +156,26 @@ def _instance_arn(ctx: Context, service: str, instance: str) -> str:
 def get_service_instance_sync_status(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     service = require_service(connection, ctx, params["serviceName"])
     name = params["serviceInstanceName"]
-    latest = sync_store.latest_attempt(connection, service.id, name)
-    desired = sync_store.desired_state(connection, service.id, name)
+    instance = sync_store.target(ctx.account_id, ctx.region, service.name, sync_store.INSTANCE, name)
+    desired = sync_status.desired(connection, instance)
     if (
         find_instance(connection, ctx, service.name, name) is None
         and desired is None
         and not sync_store.listed(connection, service.id, name)
     ):
         raise not_found("service instance", _instance_arn(ctx, service.name, name))
-    successful = sync_store.latest_successful_attempt(connection, service.id, name)
+    # A commit that failed as a whole (ops file, spec files, a blocker on the service) is the instance's
+    # latest sync too.
+    whole = sync_store.target(ctx.account_id, ctx.region, service.name, sync_store.SERVICE)
+    latest = sync_status.latest(connection, instance, whole)
+    successful = sync_status.latest(connection, instance, whole, succeeded=True)
     return clean(
         {
-            "latestSync": None if latest is None else sync_store.attempt_shape(latest, _target(latest)),
-            "latestSuccessfulSync": (
-                None if successful is None else sync_store.attempt_shape(successful, _target(successful))
-            ),
-            "desiredState": desired,
+            "latestSync": None if latest is None else latest.wire(),
+            "latestSuccessfulSync": None if successful is None else successful.wire(),
+            "desiredState": None if desired is None else desired.wire(),
         }
     )
-
-
-def _target(row: Row[Any]) -> str:
-    return str(row.name)
 
 
 @operation("GetServiceSyncBlockerSummary", write=False)

@@ -36,7 +36,7 @@ def instance_changed(
     if by_sync(ctx) or sync_store.find_config(connection, service_id) is None:
         return
     what = "creation" if created else "update"
-    sync_store.forget_applied(connection, service_id, sync_store.INSTANCE, instance, ctx.now)
+    _forget_applied(ctx, connection, service_name, instance)
     sync_store.open_blocker(
         connection,
         blocker_id=ctx.runtime.ids.uuid(),
@@ -61,7 +61,7 @@ def instance_removed(
     """A service instance is being deleted by hand: block the sync of the whole service."""
     if by_sync(ctx) or sync_store.find_config(connection, service_id) is None:
         return
-    sync_store.forget_applied(connection, service_id, sync_store.INSTANCE, instance, ctx.now)
+    _forget_applied(ctx, connection, service_name, instance)
     sync_store.open_blocker(
         connection,
         blocker_id=ctx.runtime.ids.uuid(),
@@ -78,6 +78,11 @@ def instance_removed(
         contexts=_contexts(ctx, instance),
         now=ctx.now,
     )
+
+
+def _forget_applied(ctx: Context, connection: Connection, service_name: str, instance: str) -> None:
+    target = sync_store.target(ctx.account_id, ctx.region, service_name, sync_store.INSTANCE, instance)
+    sync_store.forget_applied(connection, target, ctx.now)
 
 
 def _contexts(ctx: Context, instance: str) -> list[dict[str, str]]:

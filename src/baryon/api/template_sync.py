@@ -1,6 +1,8 @@
 """Template sync configs and sync status (reference §1.9, §6.1): CreateTemplateSyncConfig,
 GetTemplateSyncConfig, UpdateTemplateSyncConfig, DeleteTemplateSyncConfig, GetTemplateSyncStatus,
-GetRepositorySyncStatus, ListRepositorySyncDefinitions.
+GetRepositorySyncStatus, ListRepositorySyncDefinitions (with syncType SERVICE_SYNC, which the model does not
+document, it lists the service sync configs reading the repository: the ops file's branch and path, and
+the service).
 
 Invariants: one config per template (kind, name); creating or updating a config needs the template and
 the repository link to exist (ValidationException otherwise, as the model has no ResourceNotFoundException
@@ -24,6 +26,7 @@ from baryon.api.sync_follow import follow_named_branch
 from baryon.api.templates import require_template
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ValidationException
+from baryon.store import service_sync as service_sync_store
 from baryon.store import sync_status
 from baryon.store import template_sync as store
 from baryon.store import templates as template_store
@@ -191,15 +194,23 @@ def get_repository_sync_status(ctx: Context, params: Params, connection: Connect
 @operation("ListRepositorySyncDefinitions", write=False)
 def list_repository_sync_definitions(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     provider, name = params["repositoryProvider"], params["repositoryName"]
+    parent = repository_arn(ctx, provider, name)
     if params["syncType"] == SERVICE_SYNC:
-        return {"syncDefinitions": []}
-    definitions = [
-        {
-            "branch": row.branch,
-            "directory": row.subdirectory if row.subdirectory is not None else "/",
-            "parent": repository_arn(ctx, provider, name),
-            "target": row.template_name,
-        }
-        for row in store.for_repository(connection, ctx.account_id, ctx.region, provider, name)
-    ]
+        # The model documents TEMPLATE_SYNC only; Baryon lists its service sync configs likewise.
+        definitions = [
+            {"branch": row.branch, "directory": row.file_path, "parent": parent, "target": row.service_name}
+            for row in service_sync_store.configs_of_repository(
+                connection, ctx.account_id, ctx.region, provider, name
+            )
+        ]
+    else:
+        definitions = [
+            {
+                "branch": row.branch,
+                "directory": row.subdirectory if row.subdirectory is not None else "/",
+                "parent": parent,
+                "target": row.template_name,
+            }
+            for row in store.for_repository(connection, ctx.account_id, ctx.region, provider, name)
+        ]
     return {"syncDefinitions": definitions}

@@ -498,6 +498,8 @@ resource_sync_attempts = sa.Table(
     sa.Column("initial_revision", sa.Text, nullable=False),
     sa.Column("target_revision", sa.Text, nullable=False),
     sa.Column("events", sa.Text, nullable=False),
+    # The deployment the attempt started, whose outcome is the attempt's while it is IN_PROGRESS.
+    sa.Column("deployment_id", sa.String(36), nullable=True),
     sa.Index("ix_resource_sync_attempts_target", "account_id", "region", "sync_type", "target_key"),
 )
 
@@ -515,7 +517,8 @@ resource_sync_states = sa.Table(
 )
 
 # ------------------------------------------------------------------------------------- service sync
-# A service's sync config, its blockers, what the sync last applied and its attempts (store/service_sync.py).
+# A service's sync config and its blockers (store/service_sync.py); its sync status (attempts, desired
+# state, what the sync last applied) is kept in resource_sync_attempts / resource_sync_states above.
 # Every row goes with its service (ON DELETE CASCADE); deleting a config keeps the rest.
 
 service_sync_configs = sa.Table(
@@ -563,37 +566,4 @@ service_sync_blockers = sa.Table(
     sa.Column("resolved_at", Timestamp, nullable=True),
     sa.Column("resolved_reason", sa.Text, nullable=True),
     sa.Index("ix_service_sync_blockers_target", "service_id", "service_instance_name", "status"),
-)
-
-service_sync_states = sa.Table(
-    "service_sync_states",
-    metadata,
-    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
-    # INSTANCE or PIPELINE; the pipeline's name is "".
-    sa.Column("kind", sa.String(16), primary_key=True),
-    sa.Column("name", sa.String(100), primary_key=True),
-    # Digest of the block the sync last applied (NULL: none since the last change made by hand).
-    sa.Column("applied_digest", sa.String(64), nullable=True),
-    # JSON Revision of the spec file the ops file points at, at the newest commit seen.
-    sa.Column("desired", sa.Text, nullable=True),
-    sa.Column("updated_at", Timestamp, nullable=False),
-)
-
-service_sync_attempts = sa.Table(
-    "service_sync_attempts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False),
-    # SERVICE (the whole commit: ops file, spec files, a blocker on the service), INSTANCE or PIPELINE.
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("sha", sa.String(255), nullable=False),
-    sa.Column("started_at", Timestamp, nullable=False),
-    sa.Column("events", sa.Text, nullable=False),
-    sa.Column("initial_revision", sa.Text, nullable=False),
-    sa.Column("target_revision", sa.Text, nullable=False),
-    # The deployment the attempt started, whose outcome is the attempt's while it is IN_PROGRESS.
-    sa.Column("deployment_id", sa.String(36), nullable=True),
-    sa.Index("ix_service_sync_attempts_target", "service_id", "kind", "name"),
 )

@@ -1,58 +1,48 @@
-"""Service sync records: a service's sync config, its sync blockers, what the sync last applied to each
-instance and to the pipeline, and its sync attempts (reference §1.10, §6.2).
+"""Service sync records: a service's sync config and its sync blockers (reference §1.10, §6.2); its
+sync status goes through `store.sync_status` (targets named by `target`).
 
 Invariants:
-- Every row belongs to one service and goes with it (ON DELETE CASCADE); deleting a config keeps the
-  blockers, the applied state and the attempts.
+- Configs and blockers belong to one service and go with it (ON DELETE CASCADE); the service's sync status
+  (attempts, desired state, what the sync last applied) is deleted by `forget_service`, which
+  `store.services` calls in the transaction that deletes the service. Deleting a config keeps the
+  blockers and the sync status.
 - At most one config per service; at most one ACTIVE blocker per (service, instance) and one per service
   (instance NULL): opening a second one while one is active does nothing.
-- `applied_digest` is written in the transaction that starts the deployment of that block, so a sync that
-  runs again for the same commit finds it and deploys nothing; a change made by hand clears it, so the
-  next sync compares the spec file with what the resource was really given.
-- An attempt that started a deployment is IN_PROGRESS in its row; what a reader sees is the deployment's
-  outcome (SUCCEEDED, or FAILED for a failed or cancelled deployment), computed when read. An attempt
-  identical to the latest one of its target (same commit, status and events) is not written again; a
-  waiting (INITIATED) attempt is replaced by the next attempt of the same commit.
+- What the sync applied to a target (the digest of the block, in the target's `sync_status` state) is
+  written in the transaction that starts the deployment of that block, so a sync that runs again for the
+  same commit finds it and deploys nothing; a change made by hand clears it, so the next sync compares
+  the spec file with what the resource was really given.
+- Target keys are `<service>/INSTANCE/<instance>`, `<service>/PIPELINE` and `<service>/SERVICE` (the whole
+  commit: ops file, spec files, a blocker on the service); names hold no `/`, so `<service>/` is the prefix
+  of exactly one service's targets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from baryon.domain.deployments import CANCELLED, FAILED, SUCCEEDED
-from baryon.store.schema import (
-    deployments,
-    service_sync_attempts,
-    service_sync_blockers,
-    service_sync_configs,
-    service_sync_states,
-)
+from baryon.store import sync_status
+from baryon.store.schema import service_sync_blockers, service_sync_configs
+from baryon.store.sync_status import SERVICE_SYNC, SyncTarget
 
 C = service_sync_configs.c
 B = service_sync_blockers.c
-ST = service_sync_states.c
-A = service_sync_attempts.c
-D = deployments.c
 
 ACTIVE = "ACTIVE"
 RESOLVED = "RESOLVED"
 AUTOMATED = "AUTOMATED"
 
-#: Targets of states and attempts.
+#: Kinds of sync targets (see `target`).
 SERVICE = "SERVICE"
 INSTANCE = "INSTANCE"
 PIPELINE = "PIPELINE"
 
-#: `ResourceSyncStatus`.
-INITIATED = "INITIATED"
-IN_PROGRESS = "IN_PROGRESS"
-SYNC_SUCCEEDED = "SUCCEEDED"
-SYNC_FAILED = "FAILED"
+#: The key of the digest of the block last applied, in a target's `sync_status` state document.
+APPLIED = "applied"
 
 
 # ------------------------------------------------------------------------------------------- configs
@@ -274,47 +264,31 @@ def blocker_shape(row: Row[Any]) -> dict[str, Any]:
     return shape
 
 
-# -------------------------------------------------------------------------------------------- states
+# --------------------------------------------------------------------------------------- sync status
 
 
-def find_state(connection: Connection, service_id: int, kind: str, name: str) -> Row[Any] | None:
-    return connection.execute(
-        sa.select(service_sync_states).where(ST.service_id == service_id, ST.kind == kind, ST.name == name)
-    ).first()
+def target(account_id: str, region: str, service: str, kind: str, name: str = "") -> SyncTarget:
+    """The `sync_status` target of a service's whole commit (SERVICE), its pipeline (PIPELINE) or one of
+    its instances (INSTANCE, `name` the instance)."""
+    key = f"{service}/{kind}/{name}" if kind == INSTANCE else f"{service}/{kind}"
+    return SyncTarget(account_id, region, SERVICE_SYNC, key)
 
 
-def _put_state(
-    connection: Connection, service_id: int, kind: str, name: str, now: float, **values: Any
-) -> None:
-    where = (ST.service_id == service_id, ST.kind == kind, ST.name == name)
-    if find_state(connection, service_id, kind, name) is None:
-        connection.execute(
-            sa.insert(service_sync_states).values(
-                service_id=service_id, kind=kind, name=name, updated_at=now, **values
-            )
-        )
-    else:
-        connection.execute(sa.update(service_sync_states).where(*where).values(updated_at=now, **values))
+def applied(connection: Connection, sync_target: SyncTarget) -> str | None:
+    """The digest of the block the sync last applied to a target (None: none since a change by hand)."""
+    value = sync_status.state(connection, sync_target).get(APPLIED)
+    return None if value is None else str(value)
 
 
-def set_applied(
-    connection: Connection, service_id: int, kind: str, name: str, digest: str, now: float
-) -> None:
+def set_applied(connection: Connection, sync_target: SyncTarget, digest: str, now: float) -> None:
     """Record the block the sync applied (in the transaction that starts its deployment)."""
-    _put_state(connection, service_id, kind, name, now, applied_digest=digest)
+    sync_status.set_state(connection, sync_target, {APPLIED: digest}, now)
 
 
-def set_desired(
-    connection: Connection, service_id: int, kind: str, name: str, revision: dict[str, str], now: float
-) -> None:
-    """Record the Revision of the spec file the ops file points at for a target, at the newest commit."""
-    _put_state(connection, service_id, kind, name, now, desired=orjson.dumps(revision).decode())
-
-
-def forget_applied(connection: Connection, service_id: int, kind: str, name: str, now: float) -> None:
+def forget_applied(connection: Connection, sync_target: SyncTarget, now: float) -> None:
     """A change made by hand: the next sync compares with the resource, not with what it last applied."""
-    if find_state(connection, service_id, kind, name) is not None:
-        _put_state(connection, service_id, kind, name, now, applied_digest=None)
+    if applied(connection, sync_target) is not None:
+        sync_status.set_state(connection, sync_target, {}, now)
 
 
 def listed(connection: Connection, service_id: int, instance: str) -> bool:
@@ -323,165 +297,9 @@ def listed(connection: Connection, service_id: int, instance: str) -> bool:
     return config is not None and instance in ops_entries(config)
 
 
-def desired_state(connection: Connection, service_id: int, name: str) -> dict[str, str] | None:
-    state = find_state(connection, service_id, INSTANCE, name)
-    if state is None or state.desired is None:
-        return None
-    revision: dict[str, str] = orjson.loads(state.desired)
-    return revision
-
-
-# ------------------------------------------------------------------------------------------ attempts
-
-
-@dataclass(frozen=True)
-class Event:
-    """A `ResourceSyncEvent`."""
-
-    type: str
-    event: str
-    time: float
-    external_id: str | None = None
-
-    def shape(self) -> dict[str, Any]:
-        shape: dict[str, Any] = {"type": self.type, "event": self.event, "time": self.time}
-        if self.external_id is not None:
-            shape["externalId"] = self.external_id
-        return shape
-
-
-def record_attempt(
-    connection: Connection,
-    *,
-    service_id: int,
-    kind: str,
-    name: str,
-    status: str,
-    sha: str,
-    events: list[Event],
-    initial_revision: dict[str, str],
-    target_revision: dict[str, str],
-    deployment_id: str | None,
-    now: float,
-) -> None:
-    """Write an attempt (see the module invariants for the ones not written again)."""
-    latest = connection.execute(
-        sa.select(service_sync_attempts)
-        .where(A.service_id == service_id, A.kind == kind, A.name == name)
-        .order_by(A.id.desc())
-        .limit(1)
-    ).first()
-    encoded = orjson.dumps([event.shape() for event in events]).decode()
-    if latest is not None and latest.sha == sha:
-        before = [(e["type"], e["event"]) for e in orjson.loads(latest.events)]
-        if latest.status == status and before == [(e.type, e.event) for e in events]:
-            return
-        if latest.status == INITIATED:
-            connection.execute(sa.delete(service_sync_attempts).where(A.id == latest.id))
-    connection.execute(
-        sa.insert(service_sync_attempts).values(
-            service_id=service_id,
-            kind=kind,
-            name=name,
-            status=status,
-            sha=sha,
-            started_at=now,
-            events=encoded,
-            initial_revision=orjson.dumps(initial_revision).decode(),
-            target_revision=orjson.dumps(target_revision).decode(),
-            deployment_id=deployment_id,
-        )
-    )
-
-
-_OUTCOME = {SUCCEEDED: SYNC_SUCCEEDED, FAILED: SYNC_FAILED, CANCELLED: SYNC_FAILED}
-
-_ATTEMPTS = sa.select(
-    service_sync_attempts,
-    D.deployment_status.label("deployment_status"),
-    D.deployment_status_message.label("deployment_message"),
-    D.completed_at.label("deployment_completed_at"),
-).select_from(service_sync_attempts.outerjoin(deployments, D.id == A.deployment_id))
-
-
-def _status(row: Row[Any]) -> str:
-    if row.status == IN_PROGRESS and row.deployment_id is not None:
-        return _OUTCOME.get(row.deployment_status, IN_PROGRESS)
-    return str(row.status)
-
-
-def attempt_shape(row: Row[Any], target: str) -> dict[str, Any]:
-    """The ResourceSyncAttempt wire shape of an attempt row read with its deployment."""
-    events: list[dict[str, Any]] = orjson.loads(row.events)
-    status = _status(row)
-    if row.status == IN_PROGRESS and status != IN_PROGRESS:
-        message = f"Deployment {row.deployment_id} ended {row.deployment_status}"
-        if row.deployment_message:
-            message += f": {row.deployment_message}"
-        events.append(
-            {
-                "type": "DEPLOYMENT_" + str(row.deployment_status),
-                "event": message,
-                "time": row.deployment_completed_at,
-                "externalId": row.deployment_id,
-            }
-        )
-    return {
-        "events": events,
-        "initialRevision": orjson.loads(row.initial_revision),
-        "targetRevision": orjson.loads(row.target_revision),
-        "target": target,
-        "startedAt": row.started_at,
-        "status": status,
-    }
-
-
-def _of_instance(service_id: int, instance: str) -> Any:
-    return sa.and_(
-        A.service_id == service_id,
-        sa.or_(sa.and_(A.kind == INSTANCE, A.name == instance), A.kind == SERVICE),
-    )
-
-
-def latest_attempt(connection: Connection, service_id: int, instance: str) -> Row[Any] | None:
-    """The newest attempt of an instance, or of its whole service (a commit that failed as a whole)."""
-    return connection.execute(
-        _ATTEMPTS.where(_of_instance(service_id, instance)).order_by(A.id.desc()).limit(1)
-    ).first()
-
-
-def _successful() -> Any:
-    return sa.or_(
-        A.status == SYNC_SUCCEEDED,
-        sa.and_(A.status == IN_PROGRESS, D.deployment_status == SUCCEEDED),
-    )
-
-
-def latest_successful_attempt(connection: Connection, service_id: int, instance: str) -> Row[Any] | None:
-    return connection.execute(
-        _ATTEMPTS.where(_of_instance(service_id, instance), _successful()).order_by(A.id.desc()).limit(1)
-    ).first()
-
-
-def last_synced_revision(
-    connection: Connection, service_id: int, kind: str, name: str
-) -> dict[str, str] | None:
-    """The target revision of the newest attempt of a target that started a deployment (or succeeded)."""
-    row = connection.execute(
-        sa.select(A.target_revision)
-        .where(
-            A.service_id == service_id,
-            A.kind == kind,
-            A.name == name,
-            sa.or_(A.deployment_id.is_not(None), A.status == SYNC_SUCCEEDED),
-        )
-        .order_by(A.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    revision: dict[str, str] = orjson.loads(row.target_revision)
-    return revision
+def forget_service(connection: Connection, account_id: str, region: str, service: str) -> None:
+    """Delete the sync status of a service and of its instances and pipeline (the service is deleted)."""
+    sync_status.forget_targets(connection, account_id, region, SERVICE_SYNC, f"{service}/")
 
 
 def services_using_repository(

@@ -4,8 +4,8 @@ UpdateService with its failure handling (reference §1.6).
 Invariants: while a service is being created, updated or deleted, its status is recomputed in the same
 transaction that settles any of its instance or pipeline deployments, with the service row locked, so
 that of two deployments settling at once the later one sees the other settled; a service whose last
-instance and pipeline are deleted is removed (with its tags); instance and pipeline updates never change
-the service status.
+instance and pipeline are deleted is removed (with its tags and its sync status); instance and pipeline
+updates never change the service status.
 
 A spec update stores an `UpdatePlan` on the service row (`update_state`, JSON): the spec before the
 update, the instances it adds and removes, the pipeline deployment it started and its phase. Only the
@@ -46,6 +46,7 @@ from baryon.domain.deployments import (
     SUCCEEDED,
 )
 from baryon.store import deployments as deployment_store
+from baryon.store import service_sync
 from baryon.store.prepared import Prepared
 from baryon.store.schema import deployments, service_instances, service_pipelines, services, tags, templates
 
@@ -160,6 +161,8 @@ def refresh(connection: Connection, service_id: int, service_arn: str, now: floa
     if service.status == DELETE_IN_PROGRESS:
         if not parts:
             connection.execute(sa.delete(services).where(S.id == service_id))
+            # Its sync config and blockers go with it (ON DELETE CASCADE); its sync status is keyed by name.
+            service_sync.forget_service(connection, service.account_id, service.region, service.name)
             connection.execute(
                 sa.delete(tags).where(
                     sa.or_(tags.c.resource_arn == service_arn, tags.c.resource_arn.like(service_arn + "/%"))

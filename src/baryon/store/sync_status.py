@@ -1,26 +1,40 @@
 """What syncing from git did: followed heads, repository sync attempts, resource sync attempts and states.
 
 This is the store API every kind of sync records through (template sync per template major, service sync
-per service instance):
+per service instance, pipeline and whole service):
 
 - `SyncTarget(account_id, region, sync_type, key)` names one thing a sync acts on. `key` is the sync kind's
-  own stable string (template sync uses `<TEMPLATE_TYPE>/<template name>/<major>`; service sync may use
-  `<service>/<instance>`); `target` (what the wire's `ResourceSyncAttempt.target` shows) is given per attempt.
+  own stable string (template sync uses `<TEMPLATE_TYPE>/<template name>/<major>`; service sync
+  `<service>/INSTANCE/<instance>`, `<service>/PIPELINE` and `<service>/SERVICE`); `target` (what the wire's
+  `ResourceSyncAttempt.target` shows) is given per attempt.
 - `start_attempt(connection, target, target_name, initial, revision, now)` opens a `ResourceSyncAttempt`
-  (status INITIATED → use `add_event`, then `finish_attempt(..., SUCCEEDED | FAILED)`); `record_attempt`
-  does the three in one call. `latest(connection, target)` and `latest(connection, target, succeeded=True)`
-  answer the `latestSync` / `latestSuccessfulSync` of a Get*SyncStatus operation, in wire shape
-  (`ResourceSyncAttempt.wire()`).
+  (status INITIATED → use `add_event`, then `finish_attempt(..., SUCCEEDED | FAILED)`). `record_attempt`
+  writes a whole attempt in one call; it does not write an attempt identical to the latest one of its
+  target (same commit, status and event types and texts), and replaces a waiting (INITIATED) latest
+  attempt of the same commit.
+- An attempt may name the deployment it started (`deployment_id`, given to `record_attempt` with status
+  IN_PROGRESS): while it is IN_PROGRESS, what a reader sees is that deployment's outcome, computed when
+  read: SUCCEEDED, or FAILED for a failed or cancelled deployment, with a `DEPLOYMENT_<status>` event
+  appended (the deployment's id as `externalId`). Such an attempt counts as successful when its deployment
+  succeeded.
+- `latest(connection, target, *more)` and `latest(..., succeeded=True)` answer the `latestSync` /
+  `latestSuccessfulSync` of a Get*SyncStatus operation (the newest attempt of any of the targets named),
+  in wire shape (`ResourceSyncAttempt.wire()`).
 - `set_desired` / `desired` keep the `desiredState` Revision of a target; `set_state` / `state` keep a small
-  JSON document the sync kind owns (template sync: the digest and minor version of the last synced content).
+  JSON document the sync kind owns (template sync: the digest and minor version of the last synced content;
+  service sync: the digest of the block it last applied).
 - `repository_attempt_*` record the `RepositorySyncAttempt` of (repository, branch, sync type): one per
   look at a branch that found something to do, with its events (CLONE_STARTED, CONFIG_UPDATED,
   STARTING_SYNC, ...).
 - `last_synced` / `set_last_synced` / `forget_head` keep the last commit of a branch one sync kind acted on.
+- `forget_targets(connection, account_id, region, sync_type, key_prefix)` deletes the attempts and states
+  of every target whose key starts with the prefix (the resource they belong to was deleted).
 
 Invariants: every record is scoped by account and region; events are kept in the order they were added;
-"latest" means the most recently started attempt (the highest id, ids only grow); nothing here is deleted
-when a sync config is deleted (status stays readable, as in Proton), except by `forget_head`.
+"latest" means the most recently started attempt (the highest id, ids only grow); `initial` defaults to
+the target revision of the newest attempt that succeeded or started a deployment; nothing here is deleted
+when a sync config is deleted (status stays readable, as in Proton), except by `forget_head`, and
+`forget_targets` is called in the transaction that deletes what the targets belong to.
 """
 
 from __future__ import annotations
@@ -30,14 +44,20 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
+from baryon.domain import deployments as deployment_status
 from baryon.store.schema import (
+    deployments,
     repository_sync_attempts,
     resource_sync_attempts,
     resource_sync_states,
     sync_heads,
 )
+
+#: `SyncType` values.
+TEMPLATE_SYNC = "TEMPLATE_SYNC"
+SERVICE_SYNC = "SERVICE_SYNC"
 
 #: ResourceSyncStatus / RepositorySyncStatus values.
 INITIATED = "INITIATED"
@@ -50,11 +70,19 @@ A = resource_sync_attempts.c
 RA = repository_sync_attempts.c
 S = resource_sync_states.c
 H = sync_heads.c
+D = deployments.c
+
+#: What an IN_PROGRESS attempt that started a deployment shows once the deployment has ended.
+_OUTCOME = {
+    deployment_status.SUCCEEDED: SUCCEEDED,
+    deployment_status.FAILED: FAILED,
+    deployment_status.CANCELLED: FAILED,
+}
 
 
 @dataclass(frozen=True)
 class Revision:
-    """A commit of a directory of a branch (the model's `Revision`)."""
+    """A commit of a directory (or file) of a branch (the model's `Revision`)."""
 
     repository_name: str
     repository_provider: str
@@ -81,6 +109,13 @@ class Revision:
             value["sha"],
         )
 
+    @classmethod
+    def loads(cls, text: str) -> Revision:
+        return cls.from_wire(orjson.loads(text))
+
+    def dumps(self) -> str:
+        return orjson.dumps(self.wire()).decode()
+
 
 @dataclass(frozen=True)
 class SyncTarget:
@@ -92,6 +127,8 @@ class SyncTarget:
 
 @dataclass(frozen=True)
 class Event:
+    """A `ResourceSyncEvent` or `RepositorySyncEvent`."""
+
     type: str
     event: str
     time: float
@@ -136,16 +173,38 @@ def _dump_events(events: list[Event]) -> str:
     return orjson.dumps([event.wire() for event in events]).decode()
 
 
-def _scope(target: SyncTarget) -> Any:
+def _append_event(
+    connection: Connection, table: sa.Table, attempt_id: int, event: Event, status: str | None
+) -> None:
+    """Append `event` to an attempt of `table` (and move it to `status` when given)."""
+    row = connection.execute(sa.select(table.c.events).where(table.c.id == attempt_id)).one()
+    values: dict[str, Any] = {"events": _dump_events([*_events(row.events), event])}
+    if status is not None:
+        values["status"] = status
+    connection.execute(sa.update(table).where(table.c.id == attempt_id).values(**values))
+
+
+def _target_where(columns: Any, target: SyncTarget) -> Any:
     return sa.and_(
-        A.account_id == target.account_id,
-        A.region == target.region,
-        A.sync_type == target.sync_type,
-        A.target_key == target.key,
+        columns.account_id == target.account_id,
+        columns.region == target.region,
+        columns.sync_type == target.sync_type,
+        columns.target_key == target.key,
     )
 
 
 # -- resource sync attempts -------------------------------------------------------------------------------
+
+
+def _last_applied(connection: Connection, target: SyncTarget) -> Revision | None:
+    """The target revision of the newest attempt that succeeded or started a deployment."""
+    row = connection.execute(
+        sa.select(A.target_revision)
+        .where(_target_where(A, target), sa.or_(A.status == SUCCEEDED, A.deployment_id.is_not(None)))
+        .order_by(A.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Revision.loads(row.target_revision)
 
 
 def start_attempt(
@@ -156,12 +215,15 @@ def start_attempt(
     revision: Revision,
     now: float,
     events: list[Event] | None = None,
+    *,
+    status: str = INITIATED,
+    deployment_id: str | None = None,
 ) -> int:
-    """Open an INITIATED attempt; `initial` defaults to the latest successful attempt's target revision, or
-    to `revision` itself when there is none. Returns the attempt's id."""
+    """Open an attempt (INITIATED unless told); `initial` defaults to the target revision of the newest
+    attempt that succeeded or started a deployment, or to `revision` itself when there is none. Returns
+    the attempt's id."""
     if initial is None:
-        previous = latest(connection, target, succeeded=True)
-        initial = previous.target_revision if previous is not None else revision
+        initial = _last_applied(connection, target) or revision
     result = connection.execute(
         sa.insert(resource_sync_attempts).values(
             account_id=target.account_id,
@@ -169,11 +231,12 @@ def start_attempt(
             sync_type=target.sync_type,
             target_key=target.key,
             target=target_name,
-            status=INITIATED,
+            status=status,
             started_at=now,
-            initial_revision=orjson.dumps(initial.wire()).decode(),
-            target_revision=orjson.dumps(revision.wire()).decode(),
+            initial_revision=initial.dumps(),
+            target_revision=revision.dumps(),
             events=_dump_events(events or []),
+            deployment_id=deployment_id,
         )
     )
     key = result.inserted_primary_key
@@ -183,11 +246,7 @@ def start_attempt(
 
 def add_event(connection: Connection, attempt_id: int, event: Event, status: str | None = None) -> None:
     """Append `event` to an attempt (and move it to `status` when given)."""
-    row = connection.execute(sa.select(A.events).where(A.id == attempt_id)).one()
-    values: dict[str, Any] = {"events": _dump_events([*_events(row.events), event])}
-    if status is not None:
-        values["status"] = status
-    connection.execute(sa.update(resource_sync_attempts).where(A.id == attempt_id).values(**values))
+    _append_event(connection, resource_sync_attempts, attempt_id, event, status)
 
 
 def finish_attempt(connection: Connection, attempt_id: int, status: str, event: Event | None = None) -> None:
@@ -206,70 +265,119 @@ def record_attempt(
     events: list[Event],
     now: float,
     initial: Revision | None = None,
-) -> int:
-    """Record a whole attempt at once (start, events, final status)."""
-    attempt = start_attempt(connection, target, target_name, initial, revision, now, events)
-    finish_attempt(connection, attempt, status)
-    return attempt
+    deployment_id: str | None = None,
+) -> None:
+    """Record a whole attempt at once (see the module docstring for the ones not written again)."""
+    newest = connection.execute(
+        sa.select(A.id, A.status, A.target_revision, A.events)
+        .where(_target_where(A, target))
+        .order_by(A.id.desc())
+        .limit(1)
+    ).first()
+    if newest is not None and Revision.loads(newest.target_revision).sha == revision.sha:
+        before = [(event.type, event.event) for event in _events(newest.events)]
+        if newest.status == status and before == [(event.type, event.event) for event in events]:
+            return
+        if newest.status == INITIATED:
+            connection.execute(sa.delete(resource_sync_attempts).where(A.id == newest.id))
+    start_attempt(
+        connection,
+        target,
+        target_name,
+        initial,
+        revision,
+        now,
+        events,
+        status=status,
+        deployment_id=deployment_id,
+    )
 
 
-def latest(
-    connection: Connection, target: SyncTarget, *, succeeded: bool = False
-) -> ResourceSyncAttempt | None:
-    query = sa.select(resource_sync_attempts).where(_scope(target))
-    if succeeded:
-        query = query.where(A.status == SUCCEEDED)
-    row = connection.execute(query.order_by(A.id.desc()).limit(1)).first()
-    if row is None:
-        return None
+_ATTEMPTS = sa.select(
+    resource_sync_attempts,
+    D.deployment_status.label("deployment_status"),
+    D.deployment_status_message.label("deployment_message"),
+    D.completed_at.label("deployment_completed_at"),
+).select_from(resource_sync_attempts.outerjoin(deployments, D.id == A.deployment_id))
+
+
+def _attempt(row: Row[Any]) -> ResourceSyncAttempt:
+    """An attempt row read with its deployment, as a reader sees it."""
+    status, events = str(row.status), _events(row.events)
+    outcome = _OUTCOME.get(row.deployment_status) if row.deployment_id is not None else None
+    if status == IN_PROGRESS and outcome is not None:
+        status = outcome
+        message = f"Deployment {row.deployment_id} ended {row.deployment_status}"
+        if row.deployment_message:
+            message += f": {row.deployment_message}"
+        events.append(
+            Event(
+                f"DEPLOYMENT_{row.deployment_status}",
+                message,
+                row.deployment_completed_at,
+                row.deployment_id,
+            )
+        )
     return ResourceSyncAttempt(
         id=row.id,
         target=row.target,
-        status=row.status,
+        status=status,
         started_at=row.started_at,
-        initial_revision=Revision.from_wire(orjson.loads(row.initial_revision)),
-        target_revision=Revision.from_wire(orjson.loads(row.target_revision)),
-        events=_events(row.events),
+        initial_revision=Revision.loads(row.initial_revision),
+        target_revision=Revision.loads(row.target_revision),
+        events=events,
     )
+
+
+def latest(
+    connection: Connection, target: SyncTarget, *more: SyncTarget, succeeded: bool = False
+) -> ResourceSyncAttempt | None:
+    """The newest attempt of `target` or of any of `more` (with `succeeded`, the newest successful one)."""
+    query = _ATTEMPTS.where(sa.or_(*(_target_where(A, each) for each in (target, *more))))
+    if succeeded:
+        query = query.where(
+            sa.or_(
+                A.status == SUCCEEDED,
+                sa.and_(A.status == IN_PROGRESS, D.deployment_status == deployment_status.SUCCEEDED),
+            )
+        )
+    row = connection.execute(query.order_by(A.id.desc()).limit(1)).first()
+    return None if row is None else _attempt(row)
 
 
 # -- per-target state -------------------------------------------------------------------------------------
 
 
-def _state_key(target: SyncTarget) -> dict[str, str]:
-    return {
-        "account_id": target.account_id,
-        "region": target.region,
-        "sync_type": target.sync_type,
-        "target_key": target.key,
-    }
-
-
 def _upsert_state(connection: Connection, target: SyncTarget, values: dict[str, Any], now: float) -> None:
-    where = sa.and_(*(getattr(S, name) == value for name, value in _state_key(target).items()))
     count = connection.execute(
-        sa.update(resource_sync_states).where(where).values(updated_at=now, **values)
+        sa.update(resource_sync_states).where(_target_where(S, target)).values(updated_at=now, **values)
     ).rowcount
     if not count:
         connection.execute(
-            sa.insert(resource_sync_states).values(**_state_key(target), updated_at=now, **values)
+            sa.insert(resource_sync_states).values(
+                account_id=target.account_id,
+                region=target.region,
+                sync_type=target.sync_type,
+                target_key=target.key,
+                updated_at=now,
+                **values,
+            )
         )
 
 
 def _state_row(connection: Connection, target: SyncTarget) -> Any:
-    where = sa.and_(*(getattr(S, name) == value for name, value in _state_key(target).items()))
-    return connection.execute(sa.select(S.desired_revision, S.state).where(where)).first()
+    return connection.execute(sa.select(S.desired_revision, S.state).where(_target_where(S, target))).first()
 
 
 def set_desired(connection: Connection, target: SyncTarget, revision: Revision, now: float) -> None:
-    _upsert_state(connection, target, {"desired_revision": orjson.dumps(revision.wire()).decode()}, now)
+    _upsert_state(connection, target, {"desired_revision": revision.dumps()}, now)
 
 
 def desired(connection: Connection, target: SyncTarget) -> Revision | None:
     row = _state_row(connection, target)
     if row is None or row.desired_revision is None:
         return None
-    return Revision.from_wire(orjson.loads(row.desired_revision))
+    return Revision.loads(row.desired_revision)
 
 
 def set_state(connection: Connection, target: SyncTarget, document: dict[str, Any], now: float) -> None:
@@ -282,6 +390,21 @@ def state(connection: Connection, target: SyncTarget) -> dict[str, Any]:
         return {}
     document: dict[str, Any] = orjson.loads(row.state)
     return document
+
+
+def forget_targets(
+    connection: Connection, account_id: str, region: str, sync_type: str, key_prefix: str
+) -> None:
+    """Delete the attempts and states of every target of a sync type whose key starts with `key_prefix`."""
+    for table in (resource_sync_attempts, resource_sync_states):
+        connection.execute(
+            sa.delete(table).where(
+                table.c.account_id == account_id,
+                table.c.region == region,
+                table.c.sync_type == sync_type,
+                table.c.target_key.startswith(key_prefix, autoescape=True),
+            )
+        )
 
 
 # -- repository sync attempts -----------------------------------------------------------------------------
@@ -298,30 +421,25 @@ class BranchKey:
     branch: str
     sync_type: str
 
+    def values(self) -> dict[str, str]:
+        return {
+            "account_id": self.account_id,
+            "region": self.region,
+            "provider": self.provider,
+            "repository": self.repository,
+            "branch": self.branch,
+            "sync_type": self.sync_type,
+        }
+
 
 def _branch_where(key: BranchKey, columns: Any) -> Any:
-    return sa.and_(
-        columns.account_id == key.account_id,
-        columns.region == key.region,
-        columns.provider == key.provider,
-        columns.repository == key.repository,
-        columns.branch == key.branch,
-        columns.sync_type == key.sync_type,
-    )
+    return sa.and_(*(getattr(columns, name) == value for name, value in key.values().items()))
 
 
 def repository_attempt_start(connection: Connection, key: BranchKey, now: float, events: list[Event]) -> int:
     result = connection.execute(
         sa.insert(repository_sync_attempts).values(
-            account_id=key.account_id,
-            region=key.region,
-            provider=key.provider,
-            repository=key.repository,
-            branch=key.branch,
-            sync_type=key.sync_type,
-            status=IN_PROGRESS,
-            started_at=now,
-            events=_dump_events(events),
+            **key.values(), status=IN_PROGRESS, started_at=now, events=_dump_events(events)
         )
     )
     inserted = result.inserted_primary_key
@@ -332,11 +450,7 @@ def repository_attempt_start(connection: Connection, key: BranchKey, now: float,
 def repository_attempt_event(
     connection: Connection, attempt_id: int, event: Event, status: str | None = None
 ) -> None:
-    row = connection.execute(sa.select(RA.events).where(RA.id == attempt_id)).one()
-    values: dict[str, Any] = {"events": _dump_events([*_events(row.events), event])}
-    if status is not None:
-        values["status"] = status
-    connection.execute(sa.update(repository_sync_attempts).where(RA.id == attempt_id).values(**values))
+    _append_event(connection, repository_sync_attempts, attempt_id, event, status)
 
 
 def repository_attempt_latest(connection: Connection, key: BranchKey) -> dict[str, Any] | None:
@@ -366,18 +480,7 @@ def set_last_synced(connection: Connection, key: BranchKey, sha: str, now: float
         sa.update(sync_heads).where(_branch_where(key, H)).values(sha=sha, updated_at=now)
     ).rowcount
     if not count:
-        connection.execute(
-            sa.insert(sync_heads).values(
-                account_id=key.account_id,
-                region=key.region,
-                provider=key.provider,
-                repository=key.repository,
-                branch=key.branch,
-                sync_type=key.sync_type,
-                sha=sha,
-                updated_at=now,
-            )
-        )
+        connection.execute(sa.insert(sync_heads).values(**key.values(), sha=sha, updated_at=now))
 
 
 def forget_head(connection: Connection, key: BranchKey) -> None:

@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.engine import Connection
 
+from baryon.store.sync_status import SERVICE_SYNC as SERVICE_SYNC
+from baryon.store.sync_status import TEMPLATE_SYNC as TEMPLATE_SYNC
+
 if TYPE_CHECKING:
     from baryon.runtime import Runtime
-
-#: `SyncType` of the model.
-TEMPLATE_SYNC = "TEMPLATE_SYNC"
-SERVICE_SYNC = "SERVICE_SYNC"
 
 
 @dataclass(frozen=True, order=True)

@@ -57,8 +57,9 @@ from baryon.domain.specs import (
 )
 from baryon.protocol.errors import ConflictException, ServiceError
 from baryon.store import service_sync as store
-from baryon.store import sync_jobs
+from baryon.store import sync_jobs, sync_status
 from baryon.store.schema import service_instances, service_pipelines
+from baryon.store.sync_status import Event, Revision, SyncTarget
 from baryon.sync.base import SERVICE_SYNC, Branch, Heads, RetryLater, Tree
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class _Target:
     environment: str
     inputs: dict[str, Any]
     spec: str
-    revision: dict[str, str]
+    revision: Revision
 
     @property
     def digest(self) -> str:
@@ -227,14 +228,12 @@ class _ConfigSync:
             return ops_tree
         return self.heads(self._branch(name))
 
-    def _revision(self, branch: str, path: str, sha: str) -> dict[str, str]:
-        return {
-            "repositoryName": self.config.repository_name,
-            "repositoryProvider": self.config.repository_provider,
-            "branch": branch,
-            "directory": path,
-            "sha": sha,
-        }
+    def _revision(self, branch: str, path: str, sha: str) -> Revision:
+        config = self.config
+        return Revision(config.repository_name, config.repository_provider, branch, path, sha)
+
+    def _target(self, kind: str, name: str = "") -> SyncTarget:
+        return store.target(self.config.account_id, self.config.region, self.service, kind, name)
 
     def run(self) -> list[str]:
         config = self.config
@@ -293,7 +292,7 @@ class _ConfigSync:
         self, entries: list[OpsEntry], ops_tree: Tree
     ) -> tuple[list[_Target], _Target | None, list[str]]:
         problems: list[str] = []
-        specs: dict[tuple[str, str], tuple[ServiceSpec, str, dict[str, str]] | None] = {}
+        specs: dict[tuple[str, str], tuple[ServiceSpec, str, Revision] | None] = {}
         targets: list[_Target] = []
         for entry in entries:
             key = (entry.branch, entry.spec)
@@ -346,14 +345,15 @@ class _ConfigSync:
     def _apply(
         self,
         connection: Connection,
-        ops_revision: dict[str, str],
+        ops_revision: Revision,
         targets: list[_Target],
         pipeline: _Target | None,
         outcome: _Outcome,
     ) -> None:
         now = self.runtime.clock.now()
         for target in targets:
-            store.set_desired(connection, self.service_id, store.INSTANCE, target.name, target.revision, now)
+            desired = self._target(store.INSTANCE, target.name)
+            sync_status.set_desired(connection, desired, target.revision, now)
         blocker = store.active_blocker(connection, self.service_id, None)
         if blocker is not None:
             self._attempt(
@@ -361,7 +361,7 @@ class _ConfigSync:
                 store.SERVICE,
                 self.service,
                 ops_revision,
-                store.SYNC_FAILED,
+                sync_status.FAILED,
                 [("BLOCKED", self._blocked(blocker, f"service {self.service}"), blocker.id)],
             )
             return
@@ -394,7 +394,7 @@ class _ConfigSync:
                 store.INSTANCE,
                 name,
                 target.revision,
-                store.SYNC_FAILED,
+                sync_status.FAILED,
                 [("BLOCKED", self._blocked(blocker, f"service instance {name}"), blocker.id)],
             )
             return
@@ -476,9 +476,9 @@ class _ConfigSync:
     def _changed(self, connection: Connection, kind: str, target: _Target, row: Any, given: Any) -> bool:
         """Whether the target's block must be applied; records it as applied when the resource already
         runs it (first sync of an existing resource, or the first after a change made by hand)."""
-        state = store.find_state(connection, self.service_id, kind, target.name)
-        if state is not None and state.applied_digest is not None:
-            return bool(state.applied_digest != target.digest)
+        applied = store.applied(connection, self._target(kind, target.name))
+        if applied is not None:
+            return applied != target.digest
         try:
             current = resolve_current_values(given(row), orjson.loads(row.inputs))
         except ServiceError:
@@ -486,10 +486,12 @@ class _ConfigSync:
         environment = getattr(row, "environment_name", "")
         if current != target.inputs or environment != target.environment:
             return True
-        store.set_applied(
-            connection, self.service_id, kind, target.name, target.digest, self.runtime.clock.now()
-        )
+        self._mark_applied(connection, kind, target)
         return False
+
+    def _mark_applied(self, connection: Connection, kind: str, target: _Target) -> None:
+        now = self.runtime.clock.now()
+        store.set_applied(connection, self._target(kind, target.name), target.digest, now)
 
     def _act(
         self,
@@ -513,16 +515,14 @@ class _ConfigSync:
             outcome.failures.append(f"{subject}: {error.message}")
             return
         savepoint.commit()
-        store.set_applied(
-            connection, self.service_id, kind, target.name, target.digest, self.runtime.clock.now()
-        )
+        self._mark_applied(connection, kind, target)
         outcome.started += 1
         self._attempt(
             connection,
             kind,
             target.name,
             target.revision,
-            store.IN_PROGRESS,
+            sync_status.IN_PROGRESS,
             [("DEPLOYMENT_STARTED", f"{what}: deployment {deployment_id}.", deployment_id)],
             deployment_id=deployment_id,
         )
@@ -532,7 +532,7 @@ class _ConfigSync:
     ) -> None:
         outcome.waiting.append(reason)
         self._attempt(
-            connection, kind, target.name, target.revision, store.INITIATED, [("WAITING", reason, None)]
+            connection, kind, target.name, target.revision, sync_status.INITIATED, [("WAITING", reason, None)]
         )
 
     def _attempt(
@@ -540,13 +540,13 @@ class _ConfigSync:
         connection: Connection,
         kind: str,
         name: str,
-        revision: dict[str, str],
+        revision: Revision,
         status: str,
         events: list[tuple[str, str, str | None]],
         deployment_id: str | None = None,
     ) -> None:
         now = self.runtime.clock.now()
-        sha = revision["sha"]
+        sha = revision.sha
         what = (
             f"service instance {name}"
             if kind == store.INSTANCE
@@ -554,25 +554,21 @@ class _ConfigSync:
             if kind == store.PIPELINE
             else f"service {self.service}"
         )
-        initial = store.last_synced_revision(connection, self.service_id, kind, name) or revision
-        store.record_attempt(
+        sync_status.record_attempt(
             connection,
-            service_id=self.service_id,
-            kind=kind,
-            name=name,
-            status=status,
-            sha=sha,
-            events=[
-                store.Event("STARTING_SYNC", f"Starting sync of {what} for commit {sha}", now, sha),
-                *(store.Event(type_, text, now, external) for type_, text, external in events),
+            self._target(kind, name),
+            name,
+            revision,
+            status,
+            [
+                Event("STARTING_SYNC", f"Starting sync of {what} for commit {sha}", now, sha),
+                *(Event(type_, text, now, external) for type_, text, external in events),
             ],
-            initial_revision=initial,
-            target_revision=revision,
+            now,
             deployment_id=deployment_id,
-            now=now,
         )
 
-    def _fail(self, revision: dict[str, str], problems: list[str]) -> None:
+    def _fail(self, revision: Revision, problems: list[str]) -> None:
         with self.runtime.database.write() as connection:
             if not store.lock_config(connection, self.config.id):
                 return
@@ -581,9 +577,9 @@ class _ConfigSync:
                 store.SERVICE,
                 self.service,
                 revision,
-                store.SYNC_FAILED,
+                sync_status.FAILED,
                 [
-                    ("FAILED", f"The commit {revision['sha']} was not applied: {problem}", None)
+                    ("FAILED", f"The commit {revision.sha} was not applied: {problem}", None)
                     for problem in problems
                 ],
             )

@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("initial_revision", sa.Text, nullable=False),
         sa.Column("target_revision", sa.Text, nullable=False),
         sa.Column("events", sa.Text, nullable=False),
+        sa.Column("deployment_id", sa.String(36), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_resource_sync_attempts"),
     )
     op.create_index(

@@ -1,4 +1,4 @@
-"""Service sync: configs, blockers, what the sync last applied, and its attempts.
+"""Service sync: configs and blockers (its sync status is kept in the tables of 0013).
 
 Revision ID: 0014
 Revises: 0013
@@ -69,40 +69,8 @@ def upgrade() -> None:
         "service_sync_blockers",
         ["service_id", "service_instance_name", "status"],
     )
-    op.create_table(
-        "service_sync_states",
-        _service_id("service_sync_states"),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("name", sa.String(100), nullable=False),
-        sa.Column("applied_digest", sa.String(64), nullable=True),
-        sa.Column("desired", sa.Text, nullable=True),
-        sa.Column("updated_at", sa.Double, nullable=False),
-        sa.PrimaryKeyConstraint("service_id", "kind", "name", name="pk_service_sync_states"),
-    )
-    op.create_table(
-        "service_sync_attempts",
-        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
-        _service_id("service_sync_attempts"),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("name", sa.String(100), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("sha", sa.String(255), nullable=False),
-        sa.Column("started_at", sa.Double, nullable=False),
-        sa.Column("events", sa.Text, nullable=False),
-        sa.Column("initial_revision", sa.Text, nullable=False),
-        sa.Column("target_revision", sa.Text, nullable=False),
-        sa.Column("deployment_id", sa.String(36), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_service_sync_attempts"),
-    )
-    op.create_index(
-        "ix_service_sync_attempts_target",
-        "service_sync_attempts",
-        ["service_id", "kind", "name"],
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("service_sync_attempts")
-    op.drop_table("service_sync_states")
     op.drop_table("service_sync_blockers")
     op.drop_table("service_sync_configs")
