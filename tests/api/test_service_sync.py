@@ -43,6 +43,19 @@ def test_config_lifecycle_and_rules(proton: Any, service: str) -> None:
     changed = {**CONFIG, "branch": "release", "filePath": "ops/proton-ops.yaml"}
     assert proton.update_service_sync_config(**changed)["serviceSyncConfig"] == changed
     assert proton.get_service_sync_config(serviceName="api")["serviceSyncConfig"] == changed
+    # The model documents TEMPLATE_SYNC only; SERVICE_SYNC lists the service sync configs.
+    definitions = proton.list_repository_sync_definitions(
+        repositoryName=REPOSITORY, repositoryProvider="GITHUB", syncType="SERVICE_SYNC"
+    )["syncDefinitions"]
+    assert definitions == [
+        {"branch": "release", "directory": "ops/proton-ops.yaml", "parent": REPO_ARN, "target": "api"}
+    ]
+    assert (
+        proton.list_repository_sync_definitions(
+            repositoryName=REPOSITORY, repositoryProvider="GITHUB", syncType="TEMPLATE_SYNC"
+        )["syncDefinitions"]
+        == []
+    )
     assert _error(proton.delete_repository, name=REPOSITORY, provider="GITHUB") == (
         "ConflictException",
         f"The repository github:{REPOSITORY} holds the ops file of the service sync config of service api; "
@@ -196,6 +209,12 @@ def test_changes_by_hand_open_blockers(proton: Any, other_account_proton: Any, s
             "ResourceNotFoundException",
             f"The requested service does not exist: {other_service}",
         )
+    assert (
+        other_account_proton.list_repository_sync_definitions(
+            repositoryName=REPOSITORY, repositoryProvider="GITHUB", syncType="SERVICE_SYNC"
+        )["syncDefinitions"]
+        == []
+    )
 
     # Resolving.
     assert _error(proton.update_service_sync_blocker, id=blocker["id"], resolvedReason="  ") == (

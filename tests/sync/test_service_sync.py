@@ -461,3 +461,25 @@ def test_broken_and_hostile_commits_change_nothing(repo: Repo) -> None:
     repo.commit({OPS: _entries("front", "back"), SPECS: good_spec})
     repo.sync()
     repo.deployed("back")
+
+
+@sqlite_only
+def test_deleting_the_service_deletes_its_sync_status(repo: Repo) -> None:
+    proton = repo.proton
+    repo.commit({OPS: _entries("front"), SPECS: service_spec({"front": 9001}, dockerfile="Dockerfile")})
+    repo.sync()
+    repo.deployed("front")
+    status = repo.status("front")
+    assert status["latestSync"]["status"] == "SUCCEEDED" and "desiredState" in status
+    spec = proton.get_service(name="api")["service"]["spec"]
+
+    proton.delete_service(name="api")
+    proton.get_waiter("service_deleted").wait(name="api", WaiterConfig=PATIENT)
+    proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=spec)
+    proton.get_waiter("service_created").wait(name="api", WaiterConfig=PATIENT)
+    # A new service of the same name starts with no sync status, no config and no blockers.
+    assert repo.status("front") == {}
+    with pytest.raises(proton.exceptions.ResourceNotFoundException):
+        proton.get_service_sync_config(serviceName="api")
+    summary = proton.get_service_sync_blocker_summary(serviceName="api")["serviceSyncBlockerSummary"]
+    assert summary["latestBlockers"] == []

@@ -31,10 +31,11 @@ per service instance, pipeline and whole service):
   of every target whose key starts with the prefix (the resource they belong to was deleted).
 
 Invariants: every record is scoped by account and region; events are kept in the order they were added;
-"latest" means the most recently started attempt (the highest id, ids only grow); `initial` defaults to
-the target revision of the newest attempt that succeeded or started a deployment; nothing here is deleted
-when a sync config is deleted (status stays readable, as in Proton), except by `forget_head`, and
-`forget_targets` is called in the transaction that deletes what the targets belong to.
+"latest" means the most recently started attempt (the highest id; `record_attempt` deletes only the newest
+attempt of its target, which it replaces at once); `initial` defaults to the target revision of the
+newest attempt that succeeded or started a deployment. Deleting a sync config deletes nothing here
+(status stays readable, as in Proton) but the followed head (`forget_head`); `forget_targets` is called
+in the transaction that deletes the resource the targets belong to.
 """
 
 from __future__ import annotations
