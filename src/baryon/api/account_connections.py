@@ -70,21 +70,15 @@ def _visible(ctx: Context, connection: Connection, connection_id: str) -> Row[An
     return row
 
 
-def _as_management(ctx: Context, connection: Connection, connection_id: str, verb: str) -> Row[Any]:
+def _as(ctx: Context, connection: Connection, connection_id: str, side: str, verb: str) -> Row[Any]:
+    """The connection, when the caller is its `side` account (MANAGEMENT_ACCOUNT or ENVIRONMENT_ACCOUNT);
+    the connection's other account gets AccessDeniedException, any other account not found."""
     row = _visible(ctx, connection, connection_id)
-    if ctx.account_id != row.management_account_id:
-        raise AccessDeniedException(
-            f"Only the management account ({row.management_account_id}) can {verb} {WHAT} {row.id}."
-        )
-    return row
-
-
-def _as_environment(ctx: Context, connection: Connection, connection_id: str, verb: str) -> Row[Any]:
-    row = _visible(ctx, connection, connection_id)
-    if ctx.account_id != row.account_id:
-        raise AccessDeniedException(
-            f"Only the environment account ({row.account_id}) can {verb} {WHAT} {row.id}."
-        )
+    management = side == MANAGEMENT_ACCOUNT
+    owner = row.management_account_id if management else row.account_id
+    if ctx.account_id != owner:
+        which = "management" if management else "environment"
+        raise AccessDeniedException(f"Only the {which} account ({owner}) can {verb} {WHAT} {row.id}.")
     return row
 
 
@@ -145,7 +139,7 @@ def create_environment_account_connection(
 def accept_environment_account_connection(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
-    row = _as_management(ctx, connection, params["id"], "accept")
+    row = _as(ctx, connection, params["id"], MANAGEMENT_ACCOUNT, "accept")
     if row.status == REJECTED:
         raise ValidationException(
             f"Environment account connection {row.id} was rejected; a rejected connection cannot be accepted."
@@ -159,7 +153,7 @@ def accept_environment_account_connection(
 def reject_environment_account_connection(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
-    row = _as_management(ctx, connection, params["id"], "reject")
+    row = _as(ctx, connection, params["id"], MANAGEMENT_ACCOUNT, "reject")
     if row.status == REJECTED:
         return _reread(connection, row)
     environment = store.environment_using(connection, row)
@@ -176,7 +170,7 @@ def reject_environment_account_connection(
 def update_environment_account_connection(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
-    row = _as_environment(ctx, connection, params["id"], "update")
+    row = _as(ctx, connection, params["id"], ENVIRONMENT_ACCOUNT, "update")
     changes = {
         column: params[member]
         for member, column in ROLE_MEMBERS
@@ -191,7 +185,7 @@ def update_environment_account_connection(
 def delete_environment_account_connection(
     ctx: Context, params: Params, connection: Connection
 ) -> dict[str, Any]:
-    row = _as_environment(ctx, connection, params["id"], "delete")
+    row = _as(ctx, connection, params["id"], ENVIRONMENT_ACCOUNT, "delete")
     store.delete(connection, row.id)
     delete_tags_under(connection, connection_arn(row))
     return {"environmentAccountConnection": connection_shape(row)}

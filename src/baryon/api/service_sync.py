@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection, Row
 
 from baryon.api.common import clean, not_found
 from baryon.api.registry import Context, Params, operation
-from baryon.api.repositories import repository_branch
 from baryon.api.service_instances import (
     create_service_instance,
     find_instance,
@@ -30,7 +29,7 @@ from baryon.api.service_instances import (
 from baryon.api.service_lookup import find_service, require_service, service_arn
 from baryon.api.service_pipelines import update_service_pipeline
 from baryon.api.sync_blockers import sync_principal
-from baryon.api.sync_follow import follow_named_branch
+from baryon.api.sync_follow import check_named_branch, follow_named_branch, named_branch_columns
 from baryon.domain import arns
 from baryon.domain.ops_file import path_problem
 from baryon.protocol.errors import (
@@ -72,16 +71,7 @@ def _require_config(connection: Connection, ctx: Context, service: Row[Any]) -> 
 def _checked_location(
     ctx: Context, connection: Connection, params: Params, missing: type[ServiceError]
 ) -> None:
-    repository_branch(
-        ctx,
-        connection,
-        {
-            "provider": params["repositoryProvider"],
-            "name": params["repositoryName"],
-            "branch": params["branch"],
-        },
-        missing=missing,
-    )
+    check_named_branch(ctx, connection, params, missing)
     problem = path_problem(params["filePath"])
     if problem is not None:
         raise ValidationException(f"Invalid filePath: {problem}")
@@ -106,9 +96,7 @@ def create_service_sync_config(ctx: Context, params: Params, connection: Connect
         account_id=ctx.account_id,
         region=ctx.region,
         service_name=name,
-        provider=params["repositoryProvider"],
-        repository=params["repositoryName"],
-        branch=params["branch"],
+        location=named_branch_columns(params),
         file_path=params["filePath"],
         now=ctx.now,
     )
@@ -130,9 +118,7 @@ def update_service_sync_config(ctx: Context, params: Params, connection: Connect
     sync_store.update_config(
         connection,
         config.id,
-        provider=params["repositoryProvider"],
-        repository=params["repositoryName"],
-        branch=params["branch"],
+        location=named_branch_columns(params),
         file_path=params["filePath"],
         now=ctx.now,
     )

@@ -33,25 +33,19 @@ def instance_changed(
     ctx: Context, connection: Connection, service_id: int, service_name: str, instance: str, *, created: bool
 ) -> None:
     """A service instance was created or updated: block its sync unless the sync did it."""
-    if by_sync(ctx) or sync_store.find_config(connection, service_id) is None:
-        return
     what = "creation" if created else "update"
-    _forget_applied(ctx, connection, service_name, instance)
-    sync_store.open_blocker(
+    _block(
+        ctx,
         connection,
-        blocker_id=ctx.runtime.ids.uuid(),
-        service_id=service_id,
-        account_id=ctx.account_id,
-        region=ctx.region,
-        service_name=service_name,
-        instance=instance,
+        service_id,
+        service_name,
+        instance,
+        scope=instance,
         reason=(
             f"Manual {what} of service instance {instance} of service {service_name} ({ctx.operation} by "
             f"{ctx.principal}); the service syncs from git, so its sync is blocked until this blocker is "
             "resolved."
         ),
-        contexts=_contexts(ctx, instance),
-        now=ctx.now,
     )
 
 
@@ -59,9 +53,37 @@ def instance_removed(
     ctx: Context, connection: Connection, service_id: int, service_name: str, instance: str
 ) -> None:
     """A service instance is being deleted by hand: block the sync of the whole service."""
+    _block(
+        ctx,
+        connection,
+        service_id,
+        service_name,
+        instance,
+        scope=None,
+        reason=(
+            f"Manual deletion of service instance {instance} of service {service_name} ({ctx.operation} by "
+            f"{ctx.principal}); the service syncs from git, so the sync of all its instances is blocked "
+            "until this blocker is resolved."
+        ),
+    )
+
+
+def _block(
+    ctx: Context,
+    connection: Connection,
+    service_id: int,
+    service_name: str,
+    instance: str,
+    *,
+    scope: str | None,
+    reason: str,
+) -> None:
+    """Unless the sync made the change (or the service has no sync config): forget what the sync applied
+    to the instance and open a blocker on `scope` (the instance, or None for the whole service)."""
     if by_sync(ctx) or sync_store.find_config(connection, service_id) is None:
         return
-    _forget_applied(ctx, connection, service_name, instance)
+    target = sync_store.target(ctx.account_id, ctx.region, service_name, sync_store.INSTANCE, instance)
+    sync_store.forget_applied(connection, target, ctx.now)
     sync_store.open_blocker(
         connection,
         blocker_id=ctx.runtime.ids.uuid(),
@@ -69,25 +91,12 @@ def instance_removed(
         account_id=ctx.account_id,
         region=ctx.region,
         service_name=service_name,
-        instance=None,
-        reason=(
-            f"Manual deletion of service instance {instance} of service {service_name} ({ctx.operation} by "
-            f"{ctx.principal}); the service syncs from git, so the sync of all its instances is blocked "
-            "until this blocker is resolved."
-        ),
-        contexts=_contexts(ctx, instance),
+        instance=scope,
+        reason=reason,
+        contexts=[
+            {"key": "ServiceInstanceName", "value": instance},
+            {"key": "Operation", "value": ctx.operation},
+            {"key": "RequestId", "value": ctx.request_id},
+        ],
         now=ctx.now,
     )
-
-
-def _forget_applied(ctx: Context, connection: Connection, service_name: str, instance: str) -> None:
-    target = sync_store.target(ctx.account_id, ctx.region, service_name, sync_store.INSTANCE, instance)
-    sync_store.forget_applied(connection, target, ctx.now)
-
-
-def _contexts(ctx: Context, instance: str) -> list[dict[str, str]]:
-    return [
-        {"key": "ServiceInstanceName", "value": instance},
-        {"key": "Operation", "value": ctx.operation},
-        {"key": "RequestId", "value": ctx.request_id},
-    ]

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection, Row
 from baryon.api.common import not_found
 from baryon.api.kinds import ENVIRONMENT, SERVICE, Kind
 from baryon.api.registry import Context, Params, operation
-from baryon.api.repositories import repository_arn, repository_branch, require_repository
-from baryon.api.sync_follow import follow_named_branch
+from baryon.api.repositories import repository_arn, require_repository
+from baryon.api.sync_follow import check_named_branch, follow_named_branch, named_branch_columns
 from baryon.api.templates import require_template
 from baryon.domain.versions import parse_part
 from baryon.protocol.errors import ConflictException, ValidationException
@@ -71,23 +71,10 @@ def store_template(ctx: Context, connection: Connection, kind: Kind, name: str) 
     return template_store.find_template(connection, ctx.account_id, ctx.region, kind.name, name)
 
 
-def _link(ctx: Context, connection: Connection, params: Params) -> None:
-    repository_branch(
-        ctx,
-        connection,
-        {
-            "provider": params["repositoryProvider"],
-            "name": params["repositoryName"],
-            "branch": params["branch"],
-        },
-        missing=ValidationException,
-    )
-
-
 @operation("CreateTemplateSyncConfig", write=True)
 def create_template_sync_config(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     kind, template = _target(ctx, connection, params)
-    _link(ctx, connection, params)
+    check_named_branch(ctx, connection, params, ValidationException)
     _check_subdirectory(params.get("subdirectory"))
     if store.find(connection, ctx.account_id, ctx.region, kind.name, template.name) is not None:
         raise ConflictException(
@@ -101,9 +88,7 @@ def create_template_sync_config(ctx: Context, params: Params, connection: Connec
             region=ctx.region,
             template_type=kind.name,
             template_name=template.name,
-            repository_provider=params["repositoryProvider"],
-            repository_name=params["repositoryName"],
-            branch=params["branch"],
+            **named_branch_columns(params),
             subdirectory=params.get("subdirectory"),
             created_at=now,
             last_modified_at=now,
@@ -132,15 +117,13 @@ def get_template_sync_config(ctx: Context, params: Params, connection: Connectio
 @operation("UpdateTemplateSyncConfig", write=True)
 def update_template_sync_config(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     _, row = _require_config(ctx, connection, params)
-    _link(ctx, connection, params)
+    check_named_branch(ctx, connection, params, ValidationException)
     _check_subdirectory(params.get("subdirectory"))
     connection.execute(
         sa.update(template_sync_configs)
         .where(TS.id == row.id)
         .values(
-            repository_provider=params["repositoryProvider"],
-            repository_name=params["repositoryName"],
-            branch=params["branch"],
+            **named_branch_columns(params),
             subdirectory=params.get("subdirectory"),
             last_modified_at=ctx.now,
         )

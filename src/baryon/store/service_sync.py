@@ -86,6 +86,12 @@ def configs_of_repository(
     )
 
 
+def _location(location: dict[str, str], file_path: str) -> dict[str, Any]:
+    """Where the ops file is (`location`: repository_provider, repository_name, branch); the entries last
+    read are forgotten (the next sync reads it)."""
+    return {**location, "file_path": file_path, "ops_entries": "{}", "ops_sha": None}
+
+
 def create_config(
     connection: Connection,
     *,
@@ -93,9 +99,7 @@ def create_config(
     account_id: str,
     region: str,
     service_name: str,
-    provider: str,
-    repository: str,
-    branch: str,
+    location: dict[str, str],
     file_path: str,
     now: float,
 ) -> None:
@@ -105,12 +109,7 @@ def create_config(
             account_id=account_id,
             region=region,
             service_name=service_name,
-            repository_provider=provider,
-            repository_name=repository,
-            branch=branch,
-            file_path=file_path,
-            ops_entries="{}",
-            ops_sha=None,
+            **_location(location, file_path),
             created_at=now,
             last_modified_at=now,
         )
@@ -118,28 +117,13 @@ def create_config(
 
 
 def update_config(
-    connection: Connection,
-    config_id: int,
-    *,
-    provider: str,
-    repository: str,
-    branch: str,
-    file_path: str,
-    now: float,
+    connection: Connection, config_id: int, *, location: dict[str, str], file_path: str, now: float
 ) -> None:
-    """Point a config at another ops file; the entries last read are forgotten (the next sync reads it)."""
+    """Point a config at another ops file."""
     connection.execute(
         sa.update(service_sync_configs)
         .where(C.id == config_id)
-        .values(
-            repository_provider=provider,
-            repository_name=repository,
-            branch=branch,
-            file_path=file_path,
-            ops_entries="{}",
-            ops_sha=None,
-            last_modified_at=now,
-        )
+        .values(**_location(location, file_path), last_modified_at=now)
     )
 
 
