@@ -77,6 +77,17 @@ def _checked_location(
         raise ValidationException(f"Invalid filePath: {problem}")
 
 
+def _location(ctx: Context, params: Params) -> dict[str, Any]:
+    """The store's arguments for where a config's ops file is."""
+    return {"location": named_branch_columns(params), "file_path": params["filePath"], "now": ctx.now}
+
+
+def _followed(ctx: Context, connection: Connection, params: Params, service: Row[Any]) -> dict[str, Any]:
+    """Follow the branch a config now names; the answer of Create/UpdateServiceSyncConfig."""
+    follow_named_branch(ctx, connection, params, SERVICE_SYNC)
+    return {"serviceSyncConfig": config_shape(_require_config(connection, ctx, service))}
+
+
 @operation("CreateServiceSyncConfig", write=True)
 def create_service_sync_config(ctx: Context, params: Params, connection: Connection) -> dict[str, Any]:
     name = params["serviceName"]
@@ -96,12 +107,9 @@ def create_service_sync_config(ctx: Context, params: Params, connection: Connect
         account_id=ctx.account_id,
         region=ctx.region,
         service_name=name,
-        location=named_branch_columns(params),
-        file_path=params["filePath"],
-        now=ctx.now,
+        **_location(ctx, params),
     )
-    follow_named_branch(ctx, connection, params, SERVICE_SYNC)
-    return {"serviceSyncConfig": config_shape(_require_config(connection, ctx, service))}
+    return _followed(ctx, connection, params, service)
 
 
 @operation("GetServiceSyncConfig", write=False)
@@ -115,15 +123,8 @@ def update_service_sync_config(ctx: Context, params: Params, connection: Connect
     service = require_service(connection, ctx, params["serviceName"])
     config = _require_config(connection, ctx, service)
     _checked_location(ctx, connection, params, ResourceNotFoundException)
-    sync_store.update_config(
-        connection,
-        config.id,
-        location=named_branch_columns(params),
-        file_path=params["filePath"],
-        now=ctx.now,
-    )
-    follow_named_branch(ctx, connection, params, SERVICE_SYNC)
-    return {"serviceSyncConfig": config_shape(_require_config(connection, ctx, service))}
+    sync_store.update_config(connection, config.id, **_location(ctx, params))
+    return _followed(ctx, connection, params, service)
 
 
 @operation("DeleteServiceSyncConfig", write=True)

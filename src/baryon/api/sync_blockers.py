@@ -34,38 +34,14 @@ def instance_changed(
 ) -> None:
     """A service instance was created or updated: block its sync unless the sync did it."""
     what = "creation" if created else "update"
-    _block(
-        ctx,
-        connection,
-        service_id,
-        service_name,
-        instance,
-        scope=instance,
-        reason=(
-            f"Manual {what} of service instance {instance} of service {service_name} ({ctx.operation} by "
-            f"{ctx.principal}); the service syncs from git, so its sync is blocked until this blocker is "
-            "resolved."
-        ),
-    )
+    _block(ctx, connection, service_id, service_name, instance, what, whole_service=False)
 
 
 def instance_removed(
     ctx: Context, connection: Connection, service_id: int, service_name: str, instance: str
 ) -> None:
     """A service instance is being deleted by hand: block the sync of the whole service."""
-    _block(
-        ctx,
-        connection,
-        service_id,
-        service_name,
-        instance,
-        scope=None,
-        reason=(
-            f"Manual deletion of service instance {instance} of service {service_name} ({ctx.operation} by "
-            f"{ctx.principal}); the service syncs from git, so the sync of all its instances is blocked "
-            "until this blocker is resolved."
-        ),
-    )
+    _block(ctx, connection, service_id, service_name, instance, "deletion", whole_service=True)
 
 
 def _block(
@@ -74,14 +50,19 @@ def _block(
     service_id: int,
     service_name: str,
     instance: str,
+    what: str,
     *,
-    scope: str | None,
-    reason: str,
+    whole_service: bool,
 ) -> None:
     """Unless the sync made the change (or the service has no sync config): forget what the sync applied
-    to the instance and open a blocker on `scope` (the instance, or None for the whole service)."""
+    to the instance and open a blocker on it, or on the whole service."""
     if by_sync(ctx) or sync_store.find_config(connection, service_id) is None:
         return
+    blocked = "the sync of all its instances is" if whole_service else "its sync is"
+    reason = (
+        f"Manual {what} of service instance {instance} of service {service_name} ({ctx.operation} by "
+        f"{ctx.principal}); the service syncs from git, so {blocked} blocked until this blocker is resolved."
+    )
     target = sync_store.target(ctx.account_id, ctx.region, service_name, sync_store.INSTANCE, instance)
     sync_store.forget_applied(connection, target, ctx.now)
     sync_store.open_blocker(
@@ -91,7 +72,7 @@ def _block(
         account_id=ctx.account_id,
         region=ctx.region,
         service_name=service_name,
-        instance=scope,
+        instance=None if whole_service else instance,
         reason=reason,
         contexts=[
             {"key": "ServiceInstanceName", "value": instance},
