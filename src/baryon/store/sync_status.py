@@ -34,8 +34,8 @@ Invariants: every record is scoped by account and region; events are kept in the
 "latest" means the most recently started attempt (the highest id; `record_attempt` deletes only the newest
 attempt of its target, which it replaces at once); `initial` defaults to the target revision of the
 newest attempt that succeeded or started a deployment. Deleting a sync config deletes nothing here
-(status stays readable, as in Proton) but the followed head (`forget_head`); `forget_targets` is called
-in the transaction that deletes the resource the targets belong to.
+(status stays readable, as in Proton); `forget_head` is called when a config names a branch, and
+`forget_targets` in the transaction that deletes the resource the targets belong to.
 """
 
 from __future__ import annotations
