@@ -359,11 +359,11 @@ def main() -> None:
     print(f"service sync: to the deployment SUCCEEDED; '{DIRECT}' is the same deployment asked for")
     print("through the API (the local cloud's own deployment time); 'beyond': the sync less its median")
     print()
-    header = f"{'scenario':<42} {'pushes':>6} {'mean':>7} {'p50':>7} {'p90':>7} {'max':>7}"
+    header = f"{'scenario':<46} {'pushes':>6} {'mean':>7} {'p50':>7} {'p90':>7} {'max':>7}"
     print(f"{header}  {'beyond p50':>10} {'beyond max':>10}  goal < {GOAL_SECONDS:g} s (beyond)")
     for label, row in results.items():
         line = (
-            f"{label:<42} {len(row['samples']):>6} {row['mean']:>7.2f} {row['p50']:>7.2f} {row['p90']:>7.2f} "
+            f"{label:<46} {len(row['samples']):>6} {row['mean']:>7.2f} {row['p50']:>7.2f} {row['p90']:>7.2f} "
             f"{row['max']:>7.2f}"
         )
         if label.startswith("  "):

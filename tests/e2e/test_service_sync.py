@@ -215,6 +215,9 @@ def _service_sync_walkthrough(stage: Stage, aws: AwsCli, moto_endpoint: str) -> 
     resolved = aws("update-service-sync-blocker", "--id", blocker["id"], "--resolved-reason", "git wins")
     assert resolved["serviceSyncBlocker"]["status"] == "RESOLVED"
     assert resolved["serviceSyncBlocker"]["resolvedReason"] == "git wins"
+    summary = proton.get_service_sync_blocker_summary(serviceName="api", serviceInstanceName="front")
+    [shown] = summary["serviceSyncBlockerSummary"]["latestBlockers"]
+    assert (shown["id"], shown["status"], shown["resolvedReason"]) == (blocker["id"], "RESOLVED", "git wins")
     landed = stage.push(OPS, {SPEC_FILE: service_spec({"front": 9200, "back": 81})}, "front on 9200")
     stage.synced("front", landed)
     front = stage.deployed_after("front", manual["lastSucceededDeploymentId"])
@@ -222,6 +225,12 @@ def _service_sync_walkthrough(stage: Stage, aws: AwsCli, moto_endpoint: str) -> 
     stack_status, body = _stack(cloudformation, "api", "front")
     assert stack_status == "UPDATE_COMPLETE" and "api-front-9200" in body
     assert stage.instance("back")["lastAttemptedDeploymentId"] == back["lastAttemptedDeploymentId"]
+    events = proton.get_repository_sync_status(
+        repositoryName=OPS, repositoryProvider="GITHUB", branch="main", syncType="SERVICE_SYNC"
+    )["latestSync"]["events"]
+    assert {"type": "STARTING_SYNC", "externalId": landed} in [
+        {"type": e["type"], "externalId": e.get("externalId")} for e in events
+    ]
 
 
 def test_service_sync_with_polling(
