@@ -244,6 +244,26 @@ def test_service_sync_with_polling(
 def test_service_sync_with_the_push_webhook(
     database_url: str, tmp_path: Path, processes: list[Process], moto_endpoint: str
 ) -> None:
-    """An hour between polls: every push is seen through its webhook, so nothing waits for a poll."""
+    """An hour between polls: every push is seen through its webhook, so nothing waits for a poll; a
+    commit that has to wait for a deployment in flight comes back by itself."""
     stage, aws = _start(database_url, tmp_path, moto_endpoint, processes, poll_seconds=3600, webhook=True)
     _service_sync_walkthrough(stage, aws, moto_endpoint)
+
+    # Two new instances in one commit: the second waits until the first has deployed (as
+    # CreateServiceInstance would refuse it), then the sync applies the commit again without a push.
+    both = stage.push(
+        OPS,
+        {
+            OPS_FILE: ops_file("api", ["front", "back", "x1", "x2"]),
+            SPEC_FILE: service_spec({"front": 9200, "back": 81, "x1": 1, "x2": 2}),
+        },
+        "x1 and x2",
+    )
+    stage.synced("x1", both)
+    status = stage.synced("x2", both)
+    assert stage.instance("x2")["deploymentStatus"] == "SUCCEEDED"
+    assert [e["type"] for e in status["latestSync"]["events"]] == [
+        "STARTING_SYNC",
+        "DEPLOYMENT_STARTED",
+        "DEPLOYMENT_SUCCEEDED",
+    ]
