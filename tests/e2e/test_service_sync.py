@@ -245,7 +245,8 @@ def test_service_sync_with_the_push_webhook(
     database_url: str, tmp_path: Path, processes: list[Process], moto_endpoint: str
 ) -> None:
     """An hour between polls: every push is seen through its webhook, so nothing waits for a poll; a
-    commit that has to wait for a deployment in flight comes back by itself."""
+    commit that has to wait for a deployment in flight comes back by itself; a push to a spec file's own
+    branch is followed as well."""
     stage, aws = _start(database_url, tmp_path, moto_endpoint, processes, poll_seconds=3600, webhook=True)
     _service_sync_walkthrough(stage, aws, moto_endpoint)
 
@@ -267,3 +268,19 @@ def test_service_sync_with_the_push_webhook(
         "DEPLOYMENT_STARTED",
         "DEPLOYMENT_SUCCEEDED",
     ]
+
+    # A spec file on another branch: that branch is followed too, and a push to it redeploys its instance.
+    before = stage.instance("x2")["lastSucceededDeploymentId"]
+    canary = stage.push(OPS, {SPEC_FILE: service_spec({"x2": 21})}, "x2 on 21", branch="canary")
+    stage.push(
+        OPS,
+        {OPS_FILE: ops_file("api", ["front", "back", "x1", "x2"], {"x2": "canary"})},
+        "x2 follows canary",
+    )
+    status = stage.synced("x2", canary)
+    assert status["latestSync"]["targetRevision"]["branch"] == "canary"
+    x2 = stage.deployed_after("x2", before)
+    assert "port: 21" in x2["spec"]
+    on_canary = stage.push(OPS, {SPEC_FILE: service_spec({"x2": 22})}, "x2 on 22", branch="canary")
+    stage.synced("x2", on_canary)
+    assert "port: 22" in stage.deployed_after("x2", x2["lastSucceededDeploymentId"])["spec"]

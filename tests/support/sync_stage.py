@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import bundles
-from tests.support.git_repos import bare
+from tests.support.git_repos import bare, branches, git
 from tests.support.template_sync import env_files, push, versions
 from tests.support.waiting import poll
 
@@ -47,11 +47,13 @@ def service_folder(folder: str, compatible: str) -> dict[str, str]:
     return files
 
 
-def ops_file(service: str, instances: list[str]) -> str:
-    """An ops file listing `instances` of `service`, each described by `SPEC_FILE` on `main`."""
+def ops_file(service: str, instances: list[str], branches: dict[str, str] | None = None) -> str:
+    """An ops file listing `instances` of `service`, each described by `SPEC_FILE` on `main` or on the
+    branch `branches` names for it."""
     text = f"sync:\n  services:\n    {service}:\n"
     for name in instances:
-        text += f"      {name}:\n        branch: main\n        spec: {SPEC_FILE}\n"
+        on = (branches or {}).get(name, "main")
+        text += f"      {name}:\n        branch: {on}\n        spec: {SPEC_FILE}\n"
     return text
 
 
@@ -78,17 +80,21 @@ class Stage:
 
     # --- git ------------------------------------------------------------------------------------------
 
-    def push(self, repository: str, files: dict[str, str | None], message: str) -> str:
-        """Commit and push `files` to `main` of `repository`; with a secret, post the push webhook."""
-        sha = push(self.templates if repository == TEMPLATES else self.ops, files, message)
+    def push(self, repository: str, files: dict[str, str | None], message: str, branch: str = "main") -> str:
+        """Commit and push `files` to `branch` of `repository` (a new branch starts at `main`); with a
+        secret, post the push webhook."""
+        repo = self.templates if repository == TEMPLATES else self.ops
+        if branch not in branches(repo):
+            git("--git-dir", str(repo), "branch", branch, "main")
+        sha = push(repo, files, message, branch)
         if self.secret is not None:
-            self.webhook(repository, sha)
+            self.webhook(repository, sha, branch)
         return sha
 
-    def webhook(self, repository: str, sha: str) -> None:
+    def webhook(self, repository: str, sha: str, branch: str = "main") -> None:
         assert self.secret is not None
         body = json.dumps(
-            {"ref": "refs/heads/main", "after": sha, "repository": {"full_name": repository}}
+            {"ref": f"refs/heads/{branch}", "after": sha, "repository": {"full_name": repository}}
         ).encode()
         signature = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
         request = urllib.request.Request(
@@ -102,7 +108,12 @@ class Stage:
             },
         )
         with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 202, response.status
+            answer = json.loads(response.read())
+        # 202 when a followed branch is queued for a look; 200 when no sync follows the branch (yet).
+        assert (response.status, answer["message"]) in {
+            (202, "The push is queued for sync."),
+            (200, "No sync follows the pushed branch."),
+        }, (response.status, answer)
 
     # --- set-up ---------------------------------------------------------------------------------------
 
