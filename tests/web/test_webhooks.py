@@ -205,3 +205,42 @@ def test_bitbucket_push(proton: Any, runtime: Runtime, tmp_path: Path, server: A
     )
     _run_due(runtime)
     assert versions(proton, "ENVIRONMENT", "env")[-1] == ("2", "0", "DRAFT")
+
+
+def test_a_push_announced_as_a_look_ends_is_not_lost(
+    proton: Any, runtime: Runtime, tmp_path: Path, server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push whose webhook arrives while a worker finishes a look at the branch (after the look read the
+    branch, before its next time is stored) is synced at once, not after a whole poll interval."""
+    from baryon.domain.outcomes import Wait
+    from baryon.sync import follow
+
+    repo, connection_id = _followed(proton, runtime, tmp_path)
+    url = f"{server.url}/webhooks/git/{connection_id}"
+
+    def announce(head: str) -> None:
+        body = _github_push(after=head)
+        headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": _sign(body)}
+        assert _post(url, body, headers)[0] == 202
+
+    announce(push(repo, env_files("env/v1", cidr="10.5.0.0/16")))
+    late: list[str] = []
+
+    def next_look(at: float) -> Wait:
+        # The look has read the branch and decided when to look again; a second push lands now and its
+        # webhook is delivered while the worker still holds the job.
+        if not late:
+            late.append(push(repo, env_files("env/v1", cidr="10.6.0.0/16")))
+            announce(late[0])
+        return Wait(at)
+
+    monkeypatch.setattr(follow, "Wait", next_look)
+    assert Worker(runtime).run_once()
+    assert late, "the look ran"
+    monkeypatch.undo()
+    _run_due(runtime)
+    assert versions(proton, "ENVIRONMENT", "env") == [
+        ("1", "0", "DRAFT"),
+        ("1", "1", "DRAFT"),
+        ("1", "2", "DRAFT"),
+    ], "the second push waits for the next poll"
