@@ -149,3 +149,29 @@ def test_hasten_makes_a_waiting_job_due_but_never_under_a_running_step(
     jobs.settle(runtime.database, again, "w2", Done(), clock.now())
     assert jobs.hasten(runtime.database, job_id, clock.now()) == jobs.DONE
     assert _row(runtime, job_id).state == jobs.DONE
+
+
+def test_a_run_requested_during_a_step_overrides_the_steps_wait(clocked: tuple[Runtime, FakeClock]) -> None:
+    """`request_run` while a worker holds the job: the step's `Wait` until later is settled as due now;
+    without a request during the step, the `Wait` stands, and an idle job is made due at once."""
+    runtime, clock = clocked
+    job_id = _enqueue(runtime, "test-script")
+    claimed = jobs.claim(runtime.database, "a", clock.now(), 30)
+    assert claimed is not None and claimed.id == job_id
+    clock.advance(1)
+    with runtime.database.write() as connection:
+        assert jobs.request_run(connection, job_id, clock.now())
+    assert _row(runtime, job_id).run_at < clock.now(), "a held job's time is not moved by the request"
+    clock.advance(1)
+    jobs.settle(runtime.database, claimed, "a", Wait(clock.now() + 3600), clock.now())
+    assert _row(runtime, job_id).run_at == clock.now()
+
+    again = jobs.claim(runtime.database, "a", clock.now(), 30)
+    assert again is not None
+    jobs.settle(runtime.database, again, "a", Wait(clock.now() + 3600), clock.now())
+    assert _row(runtime, job_id).run_at == clock.now() + 3600
+
+    with runtime.database.write() as connection:
+        assert jobs.request_run(connection, job_id, clock.now())
+        assert not jobs.request_run(connection, "no-such-job", clock.now())
+    assert _row(runtime, job_id).run_at == clock.now()

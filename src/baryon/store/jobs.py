@@ -149,8 +149,53 @@ def save_progress(connection: Connection, job_id: str, progress: dict[str, Any],
     )
 
 
+#: Progress member a caller sets (see `request_run`) to ask that the job run again now, also while a worker
+#: holds it: a step that ends with `Wait` then runs again at once instead of at its own time.
+REQUESTED_AT = "run_requested_at"
+
+
+def request_run(connection: Connection, job_id: str, now: float) -> bool:
+    """Ask for a run of a queued job now: due at once when no worker holds it; when one does, recorded
+    in its progress so that the step's `Wait` (settled in a later transaction) yields to it. False when
+    there is no such job."""
+    row = connection.execute(sa.select(J.progress).where(J.id == job_id)).first()
+    if row is None:
+        return False
+    progress: dict[str, Any] = orjson.loads(row.progress) if row.progress else {}
+    progress[REQUESTED_AT] = now
+    connection.execute(
+        sa.update(jobs).where(J.id == job_id).values(progress=orjson.dumps(progress).decode(), updated_at=now)
+    )
+    connection.execute(
+        sa.update(jobs)
+        .where(
+            J.id == job_id,
+            J.state == QUEUED,
+            J.run_at > now,
+            sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
+        )
+        .values(run_at=now)
+    )
+    return True
+
+
+def requested_at(progress: dict[str, Any]) -> float | None:
+    value = progress.get(REQUESTED_AT)
+    return None if value is None else float(value)
+
+
+def _requested_during(connection: Connection, job: Job) -> bool:
+    """Whether a run was requested after the job was claimed (its progress then differs from the claim's)."""
+    row = connection.execute(sa.select(J.progress).where(J.id == job.id)).first()
+    if row is None or not row.progress:
+        return False
+    now_requested = requested_at(orjson.loads(row.progress))
+    return now_requested is not None and now_requested != requested_at(job.progress)
+
+
 def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: float) -> str:
-    """Record a step's outcome; returns the job's new state."""
+    """Record a step's outcome; returns the job's new state. A `Wait` yields to a run requested while
+    the step ran (`request_run`): the job is due at once."""
     values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
     if isinstance(outcome, Done):
         values.update(state=DONE, outcome_message=outcome.message or None)
@@ -170,6 +215,8 @@ def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: floa
                 outcome_message=outcome.reason,
             )
     with database.write() as connection:
+        if isinstance(outcome, Wait) and outcome.at > now and _requested_during(connection, job):
+            values["run_at"] = now
         prepared.update(jobs, ("id", "lease_owner"), tuple(sorted(values))).run(
             connection, {"where_id": job.id, "where_lease_owner": owner, **values}
         )

@@ -11,7 +11,6 @@ another one straight away instead of waiting a whole poll interval.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -25,7 +24,6 @@ from baryon.store.schema import jobs as jobs_table
 J = jobs_table.c
 _NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4b9a-9d55-3a1f0c2b7e10")
 #: The key in a poll job's progress that a push webhook sets to ask for another look.
-REQUESTED_AT = "poll_requested_at"
 
 
 def poll_job_id(account_id: str, region: str, provider: str, repository: str, branch: str) -> str:
@@ -72,7 +70,7 @@ def ensure_poll_job(
             .values(state=jobs.QUEUED, run_at=now, attempts=0, outcome_message=None, updated_at=now)
         )
     else:
-        _request(connection, job_id, now)
+        jobs.request_run(connection, job_id, now)
     return job_id
 
 
@@ -102,29 +100,6 @@ def follow(
         )
 
 
-def _request(connection: Connection, job_id: str, now: float) -> None:
-    row = connection.execute(sa.select(J.progress).where(J.id == job_id)).first()
-    if row is None:
-        return
-    progress: dict[str, Any] = orjson.loads(row.progress) if row.progress else {}
-    progress[REQUESTED_AT] = now
-    connection.execute(
-        sa.update(jobs_table)
-        .where(J.id == job_id)
-        .values(progress=orjson.dumps(progress).decode(), updated_at=now)
-    )
-    connection.execute(
-        sa.update(jobs_table)
-        .where(
-            J.id == job_id,
-            J.state == jobs.QUEUED,
-            J.run_at > now,
-            sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
-        )
-        .values(run_at=now)
-    )
-
-
 def poll_now(connection: Connection, job_id: str, now: float) -> bool:
     """Ask for a look at the branch of poll job `job_id` now; False when there is no such job."""
     row = connection.execute(sa.select(J.state).where(J.id == job_id)).first()
@@ -137,7 +112,7 @@ def poll_now(connection: Connection, job_id: str, now: float) -> bool:
             .values(state=jobs.QUEUED, run_at=now, attempts=0, outcome_message=None, updated_at=now)
         )
         return True
-    _request(connection, job_id, now)
+    jobs.request_run(connection, job_id, now)
     return True
 
 
@@ -146,5 +121,4 @@ def requested_at(connection: Connection, job_id: str) -> float | None:
     row = connection.execute(sa.select(J.progress).where(J.id == job_id)).first()
     if row is None or not row.progress:
         return None
-    value = orjson.loads(row.progress).get(REQUESTED_AT)
-    return None if value is None else float(value)
+    return jobs.requested_at(orjson.loads(row.progress))
