@@ -18,6 +18,7 @@ from tests.support import bundles
 from tests.support.clients import in_process_client
 from tests.support.errors import error_of
 from tests.support.publishing import publish_environment_template
+from tests.support.waiters import FAST
 
 MANAGEMENT = ACCOUNT
 ENVIRONMENT = OTHER_ACCOUNT
@@ -438,3 +439,6 @@ def test_provisioning_methods_with_a_connection(
     assert created["environmentAccountConnectionId"] == without_codebuild
     assert created["environmentAccountId"] == ENVIRONMENT
     assert "codebuildRoleArn" not in created
+    proton.get_waiter("environment_deployed").wait(name="prod", WaiterConfig=FAST)
+    deployed = proton.get_environment(name="prod")["environment"]
+    assert (deployed["deploymentStatus"], deployed["environmentAccountId"]) == ("SUCCEEDED", ENVIRONMENT)

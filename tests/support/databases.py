@@ -53,7 +53,8 @@ def _drop(admin: sa.Engine, name: str) -> None:
         connection.execute(
             sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
         )
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        # FORCE (PostgreSQL 13+) also ends sessions that connect between the terminate and the drop.
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
