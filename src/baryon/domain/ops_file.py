@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from baryon.domain.repositories import branch_name_problem
-from baryon.domain.yamlread import ReadLimits, YamlError, read_yaml
+from baryon.domain.yamlread import ReadLimits, YamlError, kind_of, read_yaml
 
 #: Largest ops file read (bytes).
 MAX_OPS_FILE_BYTES = 262_144
@@ -67,20 +66,6 @@ def path_problem(path: str) -> str | None:
     return None
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
-
-
 def parse_ops_file(text: str, service: str, where: str) -> list[OpsEntry]:
     """The entries of `service` in the ops file `text` (`where` names the file in messages), by instance."""
     if len(text.encode()) > MAX_OPS_FILE_BYTES:
@@ -100,7 +85,7 @@ def parse_ops_file(text: str, service: str, where: str) -> list[OpsEntry]:
         return []
     if not isinstance(block, dict):
         raise OpsFileError(
-            f"{where}: sync.services.{service} must be a mapping of instances, not {_kind(block)}."
+            f"{where}: sync.services.{service} must be a mapping of instances, not {kind_of(block)}."
         )
     entries: list[OpsEntry] = []
     problems: list[str] = []
@@ -113,7 +98,7 @@ def parse_ops_file(text: str, service: str, where: str) -> list[OpsEntry]:
             )
             continue
         if not isinstance(value, dict):
-            problems.append(f"{subject} must be a mapping with branch and spec, not {_kind(value)}")
+            problems.append(f"{subject} must be a mapping with branch and spec, not {kind_of(value)}")
             continue
         unknown = sorted(key for key in value if key not in ("branch", "spec"))
         if unknown:

@@ -34,7 +34,7 @@ from baryon.domain.spec_schema import (
     undefined_warning,
     validate_inputs,
 )
-from baryon.domain.yamlread import ReadLimits, YamlError, read_yaml
+from baryon.domain.yamlread import ReadLimits, YamlError, kind_of, read_yaml
 from baryon.protocol.errors import ValidationException
 
 __all__ = [
@@ -106,21 +106,6 @@ class ServiceSpec:
 _SPEC_LIMITS = ReadLimits(max_depth=MAX_DEPTH, max_values=MAX_VALUES, unique_keys=True)
 
 
-def _kind(value: Any) -> str:
-    """A short phrase naming a parsed value's kind, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
-
-
 def load_spec_yaml(text: str) -> Any:
     """Parse spec text into plain JSON data (see the module invariants), or raise ValidationException."""
     if len(text) > MAX_SPEC_CHARS:
@@ -147,7 +132,7 @@ def _header_error(kind: str) -> ValidationException:
 def _load_document(text: str, kind: str) -> dict[str, Any]:
     document = load_spec_yaml(text)
     if not isinstance(document, dict):
-        found = "it is empty" if document is None else f"it is {_kind(document)}"
+        found = "it is empty" if document is None else f"it is {kind_of(document)}"
         raise ValidationException(f"Spec must be a YAML mapping starting with 'proton: {kind}'; {found}")
     if document.get("proton") != kind:
         raise _header_error(kind)
@@ -164,14 +149,14 @@ def _inputs_block(value: Any, key: str, subject: str, problems: list[str]) -> di
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append(f"{subject}'{key}' must be a mapping of inputs, not {_kind(value)}")
+        problems.append(f"{subject}'{key}' must be a mapping of inputs, not {kind_of(value)}")
         return {}
     return copy.deepcopy(value)
 
 
 def _name_problem(value: Any, subject: str, key: str) -> str | None:
     if not isinstance(value, str):
-        return f"{subject}'{key}' must be a string, not {_kind(value)}; quote it"
+        return f"{subject}'{key}' must be a string, not {kind_of(value)}; quote it"
     if not 1 <= len(value) <= NAME_MAX or _NAME.fullmatch(value) is None:
         return f"{subject}'{key}' must be 1 to {NAME_MAX} characters matching {NAME_PATTERN}"
     return None
@@ -193,14 +178,16 @@ def _parse_instances(value: Any, problems: list[str], *, require: bool) -> list[
             problems.append("a service needs at least one instance under 'instances'")
         return []
     if not isinstance(value, list):
-        problems.append(f"'instances' must be a list of instances, not {_kind(value)}")
+        problems.append(f"'instances' must be a list of instances, not {kind_of(value)}")
         return []
     instances: list[InstanceSpec] = []
     seen: set[str] = set()
     for number, entry in enumerate(value, start=1):
         subject = f"instance {number}: "
         if not isinstance(entry, dict):
-            problems.append(f"{subject}must be a mapping with name, environment and spec, not {_kind(entry)}")
+            problems.append(
+                f"{subject}must be a mapping with name, environment and spec, not {kind_of(entry)}"
+            )
             continue
         name = entry.get("name")
         if name is None:
@@ -256,7 +243,7 @@ def _service_or_inputs(text: str) -> tuple[dict[str, Any] | None, dict[str, Any]
     if not isinstance(document, dict):
         raise ValidationException(
             f"Spec must be a YAML mapping (a 'proton: {SERVICE_SPEC}' document or a mapping of inputs); "
-            f"it is {_kind(document)}"
+            f"it is {kind_of(document)}"
         )
     if "proton" not in document:
         return None, document

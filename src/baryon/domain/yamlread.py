@@ -236,3 +236,18 @@ def read_yaml(text: str, limits: ReadLimits) -> Any:
     except yaml.YAMLError as exc:
         raise YamlError(_syntax_detail(text, exc), positioned=True) from None
     return _tree(document, 0, [0], limits)
+
+
+def kind_of(value: Any) -> str:
+    """A short phrase naming the kind of a value read from YAML, for messages ("a mapping", "null")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"

@@ -134,60 +134,11 @@ class Result:
     stderr: str
 
 
-def run(
-    args: Sequence[str],
-    *,
-    cwd: Path | None = None,
-    remote: Remote | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    check: bool = True,
-) -> Result:
-    """Run `git <args>`; on failure (when `check`) raise GitError with scrubbed output."""
-    env = environment(remote.config() if remote else (), extra_env)
-    scrub = remote.scrub if remote else (lambda text: text)
-    command = ["git", *args]
-    try:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise GitError(f"git could not be started: {error.strerror}") from None
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        process.communicate()
-        raise GitError(f"git {args[0]} did not finish within {timeout:g} seconds") from None
-    result = Result(
-        process.returncode,
-        scrub(out.decode("utf-8", "replace")),
-        scrub(err.decode("utf-8", "replace")),
-    )
-    if check and result.returncode != 0:
-        raise GitError(describe(args, result))
-    return result
-
-
-def output(
-    args: Sequence[str],
-    *,
-    cwd: Path | None = None,
-    remote: Remote | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    limit: int | None = None,
-) -> bytes:
-    """The raw standard output of `git <args>` (for binary content); GitError on failure, or when the
-    output is longer than `limit` bytes."""
-    env = environment(remote.config() if remote else (), extra_env)
-    scrub = remote.scrub if remote else (lambda text: text)
+def _communicate(
+    args: Sequence[str], cwd: Path | None, env: dict[str, str], timeout: float
+) -> tuple[int, bytes, bytes]:
+    """Run `git <args>` in its own process group; (exit status, stdout, stderr). GitError when git cannot
+    start or does not finish within `timeout` (its whole group is killed)."""
     try:
         process = subprocess.Popen(
             ["git", *args],
@@ -206,9 +157,44 @@ def output(
         _kill_group(process)
         process.communicate()
         raise GitError(f"git {args[0]} did not finish within {timeout:g} seconds") from None
-    if process.returncode != 0:
-        result = Result(process.returncode, "", scrub(err.decode("utf-8", "replace")))
+    return process.returncode, out, err
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    remote: Remote | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    check: bool = True,
+) -> Result:
+    """Run `git <args>`; on failure (when `check`) raise GitError with scrubbed output."""
+    env = environment(remote.config() if remote else (), extra_env)
+    scrub = remote.scrub if remote else (lambda text: text)
+    status, out, err = _communicate(args, cwd, env, timeout)
+    result = Result(status, scrub(out.decode("utf-8", "replace")), scrub(err.decode("utf-8", "replace")))
+    if check and result.returncode != 0:
         raise GitError(describe(args, result))
+    return result
+
+
+def output(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    remote: Remote | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    limit: int | None = None,
+) -> bytes:
+    """The raw standard output of `git <args>` (for binary content); GitError on failure, or when the
+    output is longer than `limit` bytes."""
+    env = environment(remote.config() if remote else (), extra_env)
+    scrub = remote.scrub if remote else (lambda text: text)
+    status, out, err = _communicate(args, cwd, env, timeout)
+    if status != 0:
+        raise GitError(describe(args, Result(status, "", scrub(err.decode("utf-8", "replace")))))
     if limit is not None and len(out) > limit:
         raise GitError(f"git {args[0]} wrote more than {limit} bytes")
     return out

@@ -166,16 +166,7 @@ def request_run(connection: Connection, job_id: str, now: float) -> bool:
     connection.execute(
         sa.update(jobs).where(J.id == job_id).values(progress=orjson.dumps(progress).decode(), updated_at=now)
     )
-    connection.execute(
-        sa.update(jobs)
-        .where(
-            J.id == job_id,
-            J.state == QUEUED,
-            J.run_at > now,
-            sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
-        )
-        .values(run_at=now)
-    )
+    _make_due(connection, job_id, now)
     return True
 
 
@@ -223,22 +214,26 @@ def settle(database: Database, job: Job, owner: str, outcome: Outcome, now: floa
     return str(values.get("state", QUEUED))
 
 
+def _make_due(connection: Connection, job_id: str, now: float) -> int:
+    """Make the job due now if it is queued for later and no live lease holds it; 1 when it was."""
+    return connection.execute(
+        sa.update(jobs)
+        .where(
+            J.id == job_id,
+            J.state == QUEUED,
+            J.run_at > now,
+            sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
+        )
+        .values(run_at=now, updated_at=now)
+    ).rowcount
+
+
 def hasten(database: Database, job_id: str, now: float) -> str:
     """Make a waiting job due now, so that it runs before its scheduled time. Answers "done" when the
     job was made due (or already was, or has finished), "busy" while a worker holds its lease (its step's
     outcome would overwrite the new time: ask again once the step has settled)."""
     with database.write() as connection:
-        count = connection.execute(
-            sa.update(jobs)
-            .where(
-                J.id == job_id,
-                J.state == QUEUED,
-                J.run_at > now,
-                sa.or_(J.lease_owner.is_(None), J.lease_expires_at < now),
-            )
-            .values(run_at=now, updated_at=now)
-        ).rowcount
-        if count:
+        if _make_due(connection, job_id, now):
             return DONE
         row = connection.execute(
             sa.select(J.state, J.lease_owner, J.lease_expires_at).where(J.id == job_id)

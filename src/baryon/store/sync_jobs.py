@@ -62,15 +62,8 @@ def ensure_poll_job(
                 )
             return job_id
         except IntegrityError:  # another process created it in the meantime
-            row = connection.execute(sa.select(J.state).where(J.id == job_id)).one()
-    if row.state != jobs.QUEUED:
-        connection.execute(
-            sa.update(jobs_table)
-            .where(J.id == job_id)
-            .values(state=jobs.QUEUED, run_at=now, attempts=0, outcome_message=None, updated_at=now)
-        )
-    else:
-        jobs.request_run(connection, job_id, now)
+            pass
+    poll_now(connection, job_id, now)
     return job_id
 
 
