@@ -1,0 +1,1 @@
+"""Adopting what Proton left behind: its CloudFormation stacks and Terraform deployment repositories."""
