@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from baryon.cli.adopt import adopt
 from baryon.cli.errors import BaryonGroup
 from baryon.cli.options import (
     common_options,
@@ -555,6 +556,7 @@ def connections_delete(
 
 
 cli.add_command(quotas)
+cli.add_command(adopt)
 
 
 def main() -> None:

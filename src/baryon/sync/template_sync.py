@@ -32,6 +32,7 @@ import io
 import logging
 import re
 import tarfile
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -225,12 +226,26 @@ def compatibility(
     """compatibleEnvironmentTemplates and supportedComponentSources of a service template major folder,
     from `.template-registration.yaml`, else the legacy `.compatible-envs`; SyncProblem when neither
     is usable or an environment template major it names does not exist."""
-    entries = tree.entries()
+    return compatibility_in(
+        connection, branch.account_id, branch.region, directory, tree.entries(), tree.read
+    )
+
+
+def compatibility_in(
+    connection: Connection,
+    account_id: str,
+    region: str,
+    directory: str,
+    entries: Container[str],
+    read: Callable[[str, int], bytes | None],
+) -> tuple[list[dict[str, str]], list[str] | None]:
+    """`compatibility` of a folder whose files are `entries` (paths) read by `read(path, limit)` (None:
+    not a regular file of at most `limit` bytes)."""
     registration_path = f"{directory}/{REGISTRATION_FILE}"
     legacy_path = f"{directory}/{LEGACY_FILE}"
     sources: list[str] | None = None
     if registration_path in entries:
-        data = tree.read(registration_path, SMALL_FILE)
+        data = read(registration_path, SMALL_FILE)
         if data is None:
             raise SyncProblem(
                 f"{registration_path} must be a regular file of at most {describe_size(SMALL_FILE)}."
@@ -254,7 +269,7 @@ def compatibility(
             sources = [str(item) for item in raw_sources]
         where = registration_path
     elif legacy_path in entries:
-        data = tree.read(legacy_path, SMALL_FILE)
+        data = read(legacy_path, SMALL_FILE)
         if data is None:
             raise SyncProblem(f"{legacy_path} must be a regular file of at most {describe_size(SMALL_FILE)}.")
         text = data.decode("utf-8", "replace")
@@ -275,9 +290,7 @@ def compatibility(
         name, major = name.strip(), major.strip()
         if not _ENV_NAME.match(name) or not major.isdigit() or int(major) < 1 or len(name) > 100:
             raise SyncProblem(f'{where}: {item!r} is not "<environment template>:<major>".')
-        template = template_store.find_template(
-            connection, branch.account_id, branch.region, "ENVIRONMENT", name
-        )
+        template = template_store.find_template(connection, account_id, region, "ENVIRONMENT", name)
         if template is None or not template_store.major_exists(connection, template.id, int(major)):
             raise SyncProblem(
                 f"Compatible environment template {name} major version {int(major)} does not exist."
