@@ -11,26 +11,9 @@ import pytest
 
 from baryon.adopt.bundles import BundleProblem, find_bundles, register_bundles
 from baryon.runtime import Runtime
-from tests.adopt.conftest import REGION
 from tests.conftest import ACCOUNT
 from tests.support import bundles
-
-
-def write(folder: Path, files: dict[str, str | bytes]) -> None:
-    for relative, content in files.items():
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-
-
-def kept_bundles(root: Path) -> Path:
-    """`vpc/v1` (an environment template) and `fargate/v1` (a service template compatible with vpc:1)."""
-    write(root / "vpc" / "v1", bundles.cfn_environment())
-    write(
-        root / "fargate" / "v1",
-        {**bundles.service(), ".template-registration.yaml": "compatible_environments:\n  - vpc:1\n"},
-    )
-    return root
+from tests.support.proton_stacks import REGION, kept_bundles, write
 
 
 def test_registers_and_publishes_each_major_once(runtime: Runtime, proton: Any, tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from baryon.adopt.cloudformation import AdoptError, Reading, parse_template_choi
 from baryon.adopt.plan import Plan, Resource
 from baryon.engine.provisioners import targets
 from baryon.runtime import Runtime
-from tests.adopt.conftest import OTHER_READER, READER, REGION, proton_arn, proton_stack
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.support import bundles
+from tests.support.proton_stacks import OTHER_READER, READER, REGION, proton_arn, proton_stack
 from tests.support.publishing import publish_environment_version
 
 ENV_TEMPLATE = proton_arn("environment-template/vpc")
@@ -109,7 +109,7 @@ def test_groups_the_stacks_by_their_tags(runtime: Runtime, cfn: Any, templates: 
     assert dev.binding.method == "cloudformation"
     assert dev.binding.cloud_account_id == ACCOUNT
     assert dev.binding.region == REGION
-    assert dev.binding.stack_name.startswith("AWSProton-dev-")
+    assert (dev.binding.stack_name or "").startswith("AWSProton-dev-")
     assert dev.binding.stack_id == described["StackId"]
     assert dev.binding.stack_updated_at == described["CreationTime"].timestamp()
     assert [(o.key, o.value) for o in dev.outputs] == [
