@@ -215,6 +215,13 @@ def test_stacks_that_cannot_be_adopted_are_skipped_with_the_reason(
         },
     )
     _instance(cfn, "web", "one", "dev", template=proton_arn("service-template/unknown"))
+    _instance(cfn, "api", "good", "dev")
+    _instance(cfn, "api", "stray", "dev", template=proton_arn("service-template/other"))
+    proton_stack(
+        cfn,
+        "api-pipeline",
+        {"proton:template": SERVICE_TEMPLATE, "proton:service": proton_arn("service/api")},
+    )
     cfn.create_change_set(
         StackName="AWSProton-pending",
         ChangeSetName="proton",
@@ -228,7 +235,12 @@ def test_stacks_that_cannot_be_adopted_are_skipped_with_the_reason(
     cfn.create_stack(StackName="not-proton", TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}')
     plan = _read(runtime)
 
-    assert [r.name for r in plan.resources] == ["dev"]
+    assert [(r.kind, r.name) for r in plan.resources] == [
+        ("environment", "dev"),
+        ("service", "api"),
+        ("service-instance", "good"),
+        ("service-pipeline", "api"),
+    ]
     reasons = {s.source: s.reason for s in plan.skipped}
     assert reasons == {
         "stack AWSProton-elsewhere-" + _suffix("elsewhere"): (
@@ -244,6 +256,10 @@ def test_stacks_that_cannot_be_adopted_are_skipped_with_the_reason(
             "service template unknown is not registered in account 111111111111; register it (template sync, "
             "or --bundles DIR) and give its version with --template unknown=MAJOR.MINOR if it is not the "
             "highest published one"
+        ),
+        "stack AWSProton-api-stray-" + _suffix("api-stray"): (
+            "it names service template other, but service api runs service template fargate; a service's "
+            "instances and pipeline share one template"
         ),
         "stack AWSProton-pending": (
             "the stack is REVIEW_IN_PROGRESS; run the adoption again once it has settled"

@@ -116,7 +116,10 @@ def test_dry_run_with_bundles_registers_nothing(
     assert shown.returncode == 0, shown.stderr
     assert f"  register environment template vpc major 1 from {root / 'vpc' / 'v1'}" in shown.stdout
     assert f"  register service template fargate major 1 from {root / 'fargate' / 'v1'}" in shown.stdout
-    assert "environment template vpc is not registered in account" in shown.stdout
+    # Shown with the versions the bundles will be registered as.
+    table = [line.split() for line in shown.stdout.splitlines()]
+    assert table[4][:7] == ["environment", "dev", "dev", "vpc:1.0", "needs", "a", "spec"]
+    assert table[6][:4] == ["service-instance", "api/front", "dev", "fargate:1.0"]
     assert proton.list_environment_templates()["templates"] == []
 
 

@@ -266,6 +266,27 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def predict(
+    runtime: Runtime, account_id: str, region: str, bundles: list[Bundle]
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """The versions `register_bundles` would register or reuse, without writing anything:
+    (kind, template name) → [(major, minor)]."""
+    found: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    with runtime.database.read() as connection:
+        for bundle in bundles:
+            data = archive(bundle.folder)
+            minor = 0
+            template = template_store.find_template(connection, account_id, region, bundle.kind, bundle.name)
+            if template is not None:
+                row = _same(connection, template.id, bundle.major, data)
+                if row is not None:
+                    minor = int(row.minor)
+                else:
+                    minor = template_store.next_number(connection, template.id, bundle.major)[1]
+            found.setdefault((bundle.kind, bundle.name), []).append((bundle.major, minor))
+    return found
+
+
 def register_bundles(runtime: Runtime, account_id: str, region: str, bundles: list[Bundle]) -> list[str]:
     """Register and publish each bundle (see the module invariants); the versions, as `name:M.m`."""
     done: list[str] = []

@@ -35,7 +35,7 @@ stack is skipped with a reason naming `--template` and `--bundles`.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,6 +324,9 @@ class Reading:
     role_arn: str
     specs_dir: Path | None = None
     templates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Versions `--bundles` will register and publish ((kind, template name) → [(major, minor)]), shown
+    #: by a dry run as if they were published.
+    pending: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
 
 def _when(stack: Mapping[str, Any]) -> float | None:
@@ -408,7 +411,8 @@ def _template_versions(
             template = template_store.find_template(
                 connection, reading.account_id, reading.region, kind, name
             )
-            if template is None:
+            pending = reading.pending.get(key, [])
+            if template is None and not pending:
                 chosen[key] = (
                     f"{label} {name} is not registered in account {reading.account_id}; register it "
                     "(template sync, or --bundles DIR) and give its version with --template "
@@ -417,14 +421,20 @@ def _template_versions(
                 continue
             version = reading.templates.get(name) or tagged
             if version is None:
-                if template.recommended_major is None:
+                candidates = list(pending)
+                if template is not None and template.recommended_major is not None:
+                    candidates.append((int(template.recommended_major), int(template.recommended_minor)))
+                if not candidates:
                     chosen[key] = (
                         f"{label} {name} has no published version; publish one (or register one with "
                         f"--bundles DIR) or name it with --template {name}=MAJOR.MINOR"
                     )
                     continue
-                version = (int(template.recommended_major), int(template.recommended_minor))
-            row = template_store.find_version(connection, template.id, *version)
+                version = max(candidates)
+            if version in pending:
+                chosen[key] = version
+                continue
+            row = None if template is None else template_store.find_version(connection, template.id, *version)
             if row is None or row.status != PUBLISHED:
                 state = "is not registered" if row is None else f"is {row.status}, not PUBLISHED"
                 chosen[key] = (
@@ -489,7 +499,7 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
                 found.append(item)
     except BOTO_ERRORS as error:
         raise AdoptError(str(from_boto(error, f"DescribeStacks as {reading.role_arn}"))) from None
-    found = _unique(found, plan)
+    found = _one_template_per_service(_unique(found, plan), plan)
     resolved = _template_versions(
         runtime,
         reading,
@@ -584,6 +594,33 @@ def _unique(found: list[Found], plan: Plan) -> list[Found]:
                 )
             )
             continue
+        kept.append(item)
+    return kept
+
+
+def _one_template_per_service(found: list[Found], plan: Plan) -> list[Found]:
+    """The stacks of each service's instances and pipeline that name the service's template (the
+    pipeline's, else the one most of its instances name); the others are skipped."""
+    named: dict[str, Counter[str]] = defaultdict(Counter)
+    pipelines: dict[str, str] = {}
+    for item in found:
+        if item.service and item.template and item.kind in ("service-instance", "service-pipeline"):
+            named[item.service][item.template.name] += 1
+            if item.kind == "service-pipeline":
+                pipelines[item.service] = item.template.name
+    kept: list[Found] = []
+    for item in found:
+        if item.service and item.template and item.kind in ("service-instance", "service-pipeline"):
+            chosen = pipelines.get(item.service) or named[item.service].most_common(1)[0][0]
+            if item.template.name != chosen:
+                plan.skipped.append(
+                    Skipped(
+                        f"stack {item.stack_name}",
+                        f"it names service template {item.template.name}, but service {item.service} runs "
+                        f"service template {chosen}; a service's instances and pipeline share one template",
+                    )
+                )
+                continue
         kept.append(item)
     return kept
 

@@ -188,11 +188,13 @@ def adopt_cloudformation(
     try:
         registered: dict[tuple[str, str, str], str] = {}
         if bundles is not None:
-            from baryon.adopt.bundles import BundleProblem, find_bundles, register_bundles
+            from baryon.adopt.bundles import BundleProblem, find_bundles, predict, register_bundles
 
             try:
                 found = find_bundles(bundles)
-                if not dry_run:
+                if dry_run:
+                    reading.pending = predict(runtime, account_id, region, found)
+                else:
                     register_bundles(runtime, account_id, region, found)
             except BundleProblem as problem:
                 raise click.ClickException(str(problem)) from None
