@@ -129,12 +129,21 @@ def print_plan(plan: Plan) -> None:
 
 
 def _print_report(report: Any) -> None:
-    shown = _jsonable(report)
-    if isinstance(shown, dict):
-        for key, value in shown.items():
-            click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
-    else:
-        click.echo(str(shown))
+    """What the applier did: one line per resource (kind, name, outcome, reason), then the counts."""
+    entries = getattr(report, "entries", None)
+    if not isinstance(entries, list):
+        click.echo(json.dumps(_jsonable(report), indent=2))
+        return
+    click.echo("Adopted:" if entries else "Nothing was adopted.")
+    counts: dict[str, int] = {}
+    for entry in entries:
+        outcome = str(getattr(entry, "outcome", "?"))
+        counts[outcome] = counts.get(outcome, 0) + 1
+        reason = getattr(entry, "reason", None)
+        line = f"  {getattr(entry, 'kind', '?')} {getattr(entry, 'name', '?')}: {outcome}"
+        click.echo(f"{line} ({reason})" if reason else line)
+    if counts:
+        click.echo(", ".join(f"{count} {outcome}" for outcome, count in counts.items()) + ".")
 
 
 @adopt.command("cloudformation")
