@@ -10,6 +10,7 @@ from typing import Any
 from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support.processes import baryon_env, run
 from tests.support.proton_stacks import READER, REGION, cfn, kept_bundles, proton_arn, proton_stack, templates
+from tests.support.waiters import FAST
 
 ENV_TEMPLATE = proton_arn("environment-template/vpc")
 SERVICE_TEMPLATE = proton_arn("service-template/fargate")
@@ -169,3 +170,17 @@ def test_adopting_records_what_runs(
     again = run(ARGS, env)
     assert again.returncode == 0, again.stderr
     assert proton.get_environment(name="dev")["environment"] == dev
+
+    # The next deployment updates the same stack.
+    proton.update_environment(
+        name="dev",
+        deploymentType="CURRENT_VERSION",
+        spec="proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.2.0.0/16\n",
+        protonServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/proton-service",
+    )
+    proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
+    updated = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    assert sorted(updated) == sorted(before)
+    (name,) = [name for name in updated if name.startswith("AWSProton-dev-")]
+    assert updated[name]["StackId"] == before[name]["StackId"]
+    assert updated[name]["StackStatus"] == "UPDATE_COMPLETE"
