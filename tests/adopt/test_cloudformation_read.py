@@ -301,9 +301,9 @@ def test_an_environment_in_another_account_needs_a_connection(
     plan = _read(runtime, role=OTHER_READER)
     assert plan.resources == []
     assert [s.reason for s in plan.skipped] == [
-        f"environment remote runs in account {OTHER_ACCOUNT}, and account {ACCOUNT} has no CONNECTED "
-        "environment account connection from it for this environment; create one in that account, accept "
-        "it, and run the adoption again"
+        f"environment remote runs in environment account {OTHER_ACCOUNT} (Proton ran in {ACCOUNT}), and "
+        f"account {ACCOUNT} has no CONNECTED environment account connection from it for this environment; "
+        "create one in that account, accept it, and run the adoption again"
     ]
     connection_id = other_account_proton.create_environment_account_connection(
         managementAccountId=ACCOUNT,

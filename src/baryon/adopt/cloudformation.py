@@ -188,6 +188,8 @@ class Found:
     name: str
     stack: Mapping[str, Any]
     cloud_account: str
+    #: The account of the stack's Proton ARNs: the account Proton ran in (the management account).
+    proton_account: str = ""
     environment: str | None = None
     service: str | None = None
     service_instance: str | None = None
@@ -261,6 +263,7 @@ def classify(stack: Mapping[str, Any], tags: dict[str, str], region: str) -> Fou
         name="",
         stack=stack,
         cloud_account=located.group("account"),
+        proton_account=account,
         environment=environment.name if environment else None,
         template=template,
     )
@@ -529,15 +532,16 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
                 continue
             version = choice
         connection_id: str | None = None
-        if item.kind == "environment" and item.cloud_account != reading.account_id:
+        if item.kind == "environment" and item.cloud_account != item.proton_account:
             connection_id = connections.get((item.cloud_account, item.name))
             if connection_id is None:
                 plan.skipped.append(
                     Skipped(
                         source,
-                        f"environment {item.name} runs in account {item.cloud_account}, and account "
-                        f"{reading.account_id} has no CONNECTED environment account connection from it for "
-                        "this environment; create one in that account, accept it, and run the adoption again",
+                        f"environment {item.name} runs in environment account {item.cloud_account} (Proton "
+                        f"ran in {item.proton_account}), and account {reading.account_id} has no CONNECTED "
+                        "environment account connection from it for this environment; create one in that "
+                        "account, accept it, and run the adoption again",
                     )
                 )
                 continue
