@@ -169,6 +169,7 @@ def test_specs_from_the_specs_folder(runtime: Runtime, cfn: Any, templates: None
         "proton: ServiceSpec\npipeline:\n  image: web\ninstances:\n"
         "  - name: i00\n    environment: dev\n    spec:\n      port: 80\n"
         "  - name: i01\n    environment: prod\n"
+        "  - name: i02\n    environment: dev\n    spec:\n      port: eighty\n"
     )
     (tmp_path / "dev.yaml").write_text(env_spec)
     (tmp_path / "api.yaml").write_text(service_spec)
@@ -177,14 +178,20 @@ def test_specs_from_the_specs_folder(runtime: Runtime, cfn: Any, templates: None
 
     assert _by(plan, "environment")["dev"].spec == env_spec
     assert "prod" not in _by(plan, "environment")
-    assert [(s.source.split("-")[1], s.reason.split(":")[0]) for s in plan.skipped] == [
-        ("prod", "its spec file cannot be used")
+    assert [(s.source.split("-")[-2], s.reason.split(":")[0]) for s in plan.skipped] == [
+        ("prod", "its spec file cannot be used"),
+        ("i02", "its spec file cannot be used"),
     ]
+    assert plan.skipped[1].reason == (
+        "its spec file cannot be used: Invalid spec for service instance i02: input 'port' must be of type "
+        "number"
+    )
     assert _by(plan, "service")["api"].spec == service_spec
     instances = _by(plan, "service-instance")
     assert instances["i00"].spec == service_spec
     assert instances["i01"].spec == service_spec
-    assert instances["i02"].spec is None  # not listed in the ServiceSpec: adopted as needing a spec
+    assert "i02" not in instances  # its inputs do not fit the schema
+    assert instances["i03"].spec is None  # not listed in the ServiceSpec: adopted as needing a spec
     assert _by(plan, "service-pipeline")["api"].spec == service_spec
 
 

@@ -45,6 +45,15 @@ import sqlalchemy as sa
 
 from baryon.adopt.plan import Binding, Kind, Output, Plan, ProvisionedResource, Resource, Skipped
 from baryon.domain.account_connections import CONNECTED
+from baryon.domain.spec_schema import ENVIRONMENT_INPUT, PIPELINE_INPUT, SERVICE_INPUT
+from baryon.domain.specs import (
+    parse_environment_spec,
+    parse_instance_spec_from_service_spec,
+    parse_pipeline_spec,
+    parse_service_spec,
+    spec_inputs,
+)
+from baryon.domain.template_versions import schema_of
 from baryon.domain.versions import PUBLISHED
 from baryon.engine.provisioners import targets
 from baryon.engine.provisioners.errors import BOTO_ERRORS, ProvisionError, from_boto
@@ -520,6 +529,7 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
     )
     connections = _connections(runtime, reading)
     specs = Specs(reading.specs_dir)
+    schemas = Schemas(runtime, reading)
     adopted: list[tuple[Found, Resource]] = []
     for item in found:
         source = f"stack {item.stack_name}"
@@ -547,6 +557,10 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
                 continue
         try:
             spec = _spec_of(specs, item)
+            if spec is not None and version is not None and item.template is not None:
+                schema = schemas.of(item.kind, item.template.name, version)
+                if schema is not None:
+                    check_inputs(item, spec, schema)
         except (ValueError, ValidationException) as error:
             plan.skipped.append(Skipped(source, f"its spec file cannot be used: {error}"))
             continue
@@ -602,6 +616,44 @@ def _unique(found: list[Found], plan: Plan) -> list[Found]:
     return kept
 
 
+@dataclass
+class Schemas:
+    """The schemas of registered template versions, read once each (None: not registered yet, e.g. a
+    version a dry run's `--bundles` would register)."""
+
+    runtime: Runtime
+    reading: Reading
+    cache: dict[tuple[str, str, tuple[int, int]], dict[str, Any] | None] = field(default_factory=dict)
+
+    def of(self, kind: str, name: str, version: tuple[int, int]) -> dict[str, Any] | None:
+        template_kind = "ENVIRONMENT" if kind == "environment" else "SERVICE"
+        key = (template_kind, name, version)
+        if key not in self.cache:
+            with self.runtime.database.read() as connection:
+                template = template_store.find_template(
+                    connection, self.reading.account_id, self.reading.region, template_kind, name
+                )
+                row = None
+                if template is not None:
+                    row = template_store.find_version(connection, template.id, *version)
+            self.cache[key] = None if row is None else schema_of(row)
+        return self.cache[key]
+
+
+def check_inputs(item: Found, spec: str, schema: dict[str, Any]) -> None:
+    """ValidationException when the spec's inputs for the resource do not fit the version's schema (the
+    check its creation through the API makes)."""
+    if item.kind == "environment":
+        given = parse_environment_spec(spec)
+        spec_inputs(schema, ENVIRONMENT_INPUT, given, {}, where=f"environment {item.name}")
+    elif item.kind == "service-instance":
+        given = parse_instance_spec_from_service_spec(spec, item.name)
+        spec_inputs(schema, SERVICE_INPUT, given, {}, where=f"service instance {item.name}")
+    elif item.kind == "service-pipeline":
+        given = parse_pipeline_spec(spec)
+        spec_inputs(schema, PIPELINE_INPUT, given, {}, where=f"pipeline of service {item.name}")
+
+
 def _one_template_per_service(found: list[Found], plan: Plan) -> list[Found]:
     """The stacks of each service's instances and pipeline that name the service's template (the
     pipeline's, else the one most of its instances name); the others are skipped."""
@@ -631,8 +683,6 @@ def _one_template_per_service(found: list[Found], plan: Plan) -> list[Found]:
 
 def _spec_of(specs: Specs, item: Found) -> str | None:
     """The spec text a resource was deployed with, as Baryon stores it (None: not known)."""
-    from baryon.domain.specs import parse_environment_spec, parse_service_spec
-
     if item.kind == "environment":
         text = specs.text(item.name)
         if text is not None:
