@@ -29,7 +29,9 @@ than the stack's other tags, an instance without an environment, two stacks clai
 skipped with a reason that quotes at most a bounded prefix of the value. A resource's template version
 is the one `--template NAME=M.m` names, else the version the tag names (`…-template/NAME:M.m`), else
 the highest published version of the template registered in the Baryon account; when none exists, its
-stack is skipped with a reason naming `--template` and `--bundles`.
+stack is skipped with a reason naming `--template` and `--bundles`. A spec file is checked as the API
+checks it (the document, then the resource's inputs against the version's schema); a resource whose spec
+does not pass is skipped with the reason.
 """
 
 from __future__ import annotations
