@@ -162,6 +162,31 @@ def test_template_versions_the_highest_published_or_chosen(
         parse_template_choices(["vpc=1"])
 
 
+def test_template_versions_the_tags_name(
+    runtime: Runtime, proton: Any, s3: Any, cfn: Any, templates: None
+) -> None:
+    publish_environment_version(proton, s3, "vpc", bundles.environment_bundle(), majorVersion="1")
+    for name, template in (("pinned", "vpc:1.0"), ("major", "vpc:1"), ("later", "vpc:2")):
+        proton_stack(
+            cfn,
+            name,
+            {
+                "proton:template": proton_arn(f"environment-template/{template}"),
+                "proton:environment": proton_arn(f"environment/{name}"),
+            },
+        )
+    plan = _read(runtime)
+    assert {r.name: _version(r) for r in plan.resources} == {
+        "pinned": ("vpc", "1", "0"),
+        "major": ("vpc", "1", "1"),
+    }
+    assert [s.reason for s in plan.skipped] == [
+        "environment template vpc has no published version in major 2 (the major its stacks' "
+        "proton:template tag names); publish one (or register one with --bundles DIR) or name one with "
+        "--template vpc=MAJOR.MINOR"
+    ]
+
+
 def test_specs_from_the_specs_folder(runtime: Runtime, cfn: Any, templates: None, tmp_path: Path) -> None:
     _proton_left(cfn)
     env_spec = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n"

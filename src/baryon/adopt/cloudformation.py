@@ -411,52 +411,85 @@ class Specs:
         return text
 
 
+Wanted = tuple[str, str, tuple[int, int | None] | None]
+
+
+def _wanted(item: Found) -> Wanted:
+    """(template kind, template name, the version or major its tag names) of a stack with a template."""
+    template = item.template
+    assert template is not None
+    kind = "ENVIRONMENT" if item.kind == "environment" else "SERVICE"
+    if template.major is None:
+        return kind, template.name, None
+    return kind, template.name, (int(template.major), int(template.minor) if template.minor else None)
+
+
 def _template_versions(
-    runtime: Runtime, reading: Reading, wanted: Iterable[tuple[str, str, tuple[int, int] | None]]
-) -> dict[tuple[str, str], tuple[int, int] | str]:
-    """For each (kind, name, version the tag names) the version to use, or the reason there is none."""
-    chosen: dict[tuple[str, str], tuple[int, int] | str] = {}
+    runtime: Runtime, reading: Reading, wanted: Iterable[Wanted]
+) -> dict[Wanted, tuple[int, int] | str]:
+    """For each (kind, name, version or major the tag names) the version to use, or the reason there is
+    none."""
+    chosen: dict[Wanted, tuple[int, int] | str] = {}
     with runtime.database.read() as connection:
-        for kind, name, tagged in wanted:
-            key = (kind, name)
-            if key in chosen:
+        for asked in wanted:
+            if asked in chosen:
                 continue
+            kind, name, tagged = asked
+            key = (kind, name)
             label = "environment template" if kind == "ENVIRONMENT" else "service template"
             template = template_store.find_template(
                 connection, reading.account_id, reading.region, kind, name
             )
             pending = reading.pending.get(key, [])
             if template is None and not pending:
-                chosen[key] = (
+                chosen[asked] = (
                     f"{label} {name} is not registered in account {reading.account_id}; register it "
                     "(template sync, or --bundles DIR) and give its version with --template "
                     f"{name}=MAJOR.MINOR if it is not the highest published one"
                 )
                 continue
-            version = reading.templates.get(name) or tagged
+            version = reading.templates.get(name)
+            if version is None and tagged is not None:
+                major, minor = tagged
+                if minor is not None:
+                    version = (major, minor)
+                else:
+                    # The tag names a major version: its highest published minor.
+                    minors = [m for p_major, m in pending if p_major == major]
+                    if template is not None:
+                        published = template_store.recommended_minor(connection, template.id, major)
+                        minors += [] if published is None else [published]
+                    if not minors:
+                        chosen[asked] = (
+                            f"{label} {name} has no published version in major {major} (the major its "
+                            "stacks' proton:template tag names); publish one (or register one with "
+                            f"--bundles DIR) or name one with --template {name}=MAJOR.MINOR"
+                        )
+                        continue
+                    version = (major, max(minors))
             if version is None:
                 candidates = list(pending)
                 if template is not None and template.recommended_major is not None:
                     candidates.append((int(template.recommended_major), int(template.recommended_minor)))
                 if not candidates:
-                    chosen[key] = (
+                    chosen[asked] = (
                         f"{label} {name} has no published version; publish one (or register one with "
                         f"--bundles DIR) or name it with --template {name}=MAJOR.MINOR"
                     )
                     continue
                 version = max(candidates)
             if version in pending:
-                chosen[key] = version
+                chosen[asked] = version
                 continue
             row = None if template is None else template_store.find_version(connection, template.id, *version)
             if row is None or row.status != PUBLISHED:
                 state = "is not registered" if row is None else f"is {row.status}, not PUBLISHED"
-                chosen[key] = (
+                chosen[asked] = (
                     f"version {version[0]}.{version[1]} of {label} {name} {state}; register and publish "
                     f"it (template sync, or --bundles DIR) or name another with --template {name}=MAJOR.MINOR"
                 )
                 continue
-            chosen[key] = version
+            chosen[asked] = version
     return chosen
 
 
@@ -514,21 +547,8 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
     except BOTO_ERRORS as error:
         raise AdoptError(str(from_boto(error, f"DescribeStacks as {reading.role_arn}"))) from None
     found = _one_template_per_service(_unique(found, plan), plan)
-    resolved = _template_versions(
-        runtime,
-        reading,
-        (
-            (
-                "ENVIRONMENT" if item.kind == "environment" else "SERVICE",
-                item.template.name,
-                (int(item.template.major), int(item.template.minor))
-                if item.template.major and item.template.minor
-                else None,
-            )
-            for item in found
-            if item.template is not None
-        ),
-    )
+    with_template = (_wanted(item) for item in found if item.template is not None)
+    resolved = _template_versions(runtime, reading, with_template)
     connections = _connections(runtime, reading)
     specs = Specs(reading.specs_dir)
     schemas = Schemas(runtime, reading)
@@ -537,8 +557,7 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
         source = f"stack {item.stack_name}"
         version: tuple[int, int] | None = None
         if item.template is not None:
-            kind = "ENVIRONMENT" if item.kind == "environment" else "SERVICE"
-            choice = resolved[(kind, item.template.name)]
+            choice = resolved[_wanted(item)]
             if isinstance(choice, str):
                 plan.skipped.append(Skipped(source, choice))
                 continue
