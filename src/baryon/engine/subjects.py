@@ -306,7 +306,9 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
         part="pipeline_infrastructure",
         role_arn=settings.pipeline_service_role_arn if settings else None,
         stack_name=row.bound_stack_name
-        or cfn.stack_name("service-pipeline", service.name, account_id=record.account_id, region=record.region),
+        or cfn.stack_name(
+            "service-pipeline", service.name, account_id=record.account_id, region=record.region
+        ),
         tags={"aws:proton:service": arns.service_arn(record.region, record.account_id, service.name)},
         context=context,
         blocked=busy,
