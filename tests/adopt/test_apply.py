@@ -49,6 +49,17 @@ Outputs:
   Instances:
     Value: 'front'
 """
+COMPONENT_BODY = """Resources:
+  Extra:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: 'cache-dev'
+Outputs:
+  ComponentQueue:
+    Value: !GetAtt Extra.QueueName
+"""
+NEW_COMPONENT_BODY = COMPONENT_BODY.replace("cache-dev", "cache-{{ environment.name }}-v2")
+COMPONENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-component"
 
 
 def _arn(resource: str) -> str:
@@ -122,11 +133,18 @@ def stacks(proton: Any, s3: Any, worker: Any, cloudformation_of_account: Any) ->
             template=_arn("service-template/queue-svc"),
             service=_arn("service/api"),
         ),
+        "cache": _proton_stack(
+            cf,
+            "AWSProton-cache-cloudformation-M4N5B6V7",
+            COMPONENT_BODY,
+            environment=_arn("environment/dev"),
+            component=_arn("component/cache"),
+        ),
     }
 
 
 def _plan(cf: Any, stacks: dict[str, dict[str, Any]], *, instance_spec: str | None) -> Plan:
-    dev, front, pipeline = stacks["dev"], stacks["front"], stacks["pipeline"]
+    dev, front, pipeline, cache = stacks["dev"], stacks["front"], stacks["pipeline"], stacks["cache"]
     version = {"template_major": "1", "template_minor": "0"}
     return Plan(
         ACCOUNT,
@@ -164,6 +182,16 @@ def _plan(cf: Any, stacks: dict[str, dict[str, Any]], *, instance_spec: str | No
                 spec=SERVICE_SPEC,
                 **_read(cf, pipeline),
             ),
+            Resource(
+                "component",
+                "cache",
+                None,
+                None,
+                None,
+                binding=_binding(cache),
+                environment="dev",
+                **_read(cf, cache),
+            ),
         ],
     )
 
@@ -183,6 +211,7 @@ def test_adopted_records_are_bound_to_the_untouched_stacks(
         ("service", "api", CREATED),
         ("service-instance", "api/front", CREATED),
         ("service-pipeline", "api", CREATED),
+        ("component", "cache", CREATED),
     ]
     assert report.refused == [] and report.unchanged == []
 
@@ -226,7 +255,10 @@ def test_adopted_records_are_bound_to_the_untouched_stacks(
     pipeline_resources = proton.list_service_pipeline_provisioned_resources(serviceName="api")
     assert [r["name"] for r in pipeline_resources["provisionedResources"]] == ["Queue1"]
     listed_deployments = proton.list_deployments()["deployments"]
-    assert len(listed_deployments) == 3
+    assert len(listed_deployments) == 4
+    component = proton.get_component(name="cache")["component"]
+    assert component["environmentName"] == "dev" and component["deploymentStatus"] == "SUCCEEDED"
+    assert _outputs(proton.list_component_outputs(componentName="cache")) == {"ComponentQueue": "cache-dev"}
     assert all(d["deploymentStatus"] == "SUCCEEDED" for d in listed_deployments)
 
     counts = proton.get_resources_summary()["counts"]
@@ -234,6 +266,7 @@ def test_adopted_records_are_bound_to_the_untouched_stacks(
     assert counts["services"]["total"] == 1
     assert counts["serviceInstances"]["total"] == 1
     assert counts["pipelines"]["total"] == 1
+    assert counts["components"] == {"total": 1, "failed": 0}
 
     assert {name: _snapshot(cf, stack["StackId"]) for name, stack in stacks.items()} == before
 
@@ -245,10 +278,11 @@ def test_adopted_records_are_bound_to_the_untouched_stacks(
         ("service", "api"),
         ("service-instance", "api/front"),
         ("service-pipeline", "api"),
+        ("component", "cache"),
     }
     assert all(e.outcome == ALREADY_ADOPTED for e in again.unchanged)
     assert proton.get_environment(name="dev")["environment"] == env
-    assert len(proton.list_deployments()["deployments"]) == 3
+    assert len(proton.list_deployments()["deployments"]) == 4
     assert {name: _snapshot(cf, stack["StackId"]) for name, stack in stacks.items()} == before
 
 
@@ -264,7 +298,9 @@ def test_next_deployments_update_the_same_stacks(
     before = {name: _snapshot(cf, stack["StackId"]) for name, stack in stacks.items()}
 
     # Proton's service role is not in the stacks: the environment is given one without deploying.
-    proton.update_environment(name="dev", deploymentType="NONE", protonServiceRoleArn=ROLE)
+    proton.update_environment(
+        name="dev", deploymentType="NONE", protonServiceRoleArn=ROLE, componentRoleArn=COMPONENT_ROLE
+    )
 
     # The instance was adopted without its spec: an update without one is refused, with one it deploys.
     refused = error_of(
@@ -304,6 +340,22 @@ def test_next_deployments_update_the_same_stacks(
     assert proton.get_environment(name="dev")["environment"]["spec"] == NEW_ENV_SPEC
     names = [s["StackName"] for s in cf.describe_stacks()["Stacks"]]
     assert sorted(names) == sorted(stack["StackName"] for stack in stacks.values())
+
+    # A component's next deployment updates its stack too, and deleting it deletes that stack.
+    proton.update_component(
+        name="cache",
+        deploymentType="CURRENT_VERSION",
+        templateFile=NEW_COMPONENT_BODY,
+    )
+    proton.get_waiter("component_deployed").wait(name="cache", WaiterConfig=FAST)
+    stack_id, status, _, body = _snapshot(cf, stacks["cache"]["StackId"])
+    assert stack_id == stacks["cache"]["StackId"] and status == "UPDATE_COMPLETE"
+    assert "cache-dev-v2" in body
+    proton.delete_component(name="cache")
+    proton.get_waiter("component_deleted").wait(name="cache", WaiterConfig=FAST)
+    assert _snapshot(cf, stacks["cache"]["StackId"])[1] == "DELETE_COMPLETE"
+    names = [s["StackName"] for s in cf.describe_stacks()["Stacks"]]
+    assert sorted(names) == sorted(stacks[name]["StackName"] for name in ("dev", "front", "pipeline"))
 
 
 def test_refusals_leave_nothing_behind(
