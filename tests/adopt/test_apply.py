@@ -341,7 +341,16 @@ def test_next_deployments_update_the_same_stacks(
     names = [s["StackName"] for s in cf.describe_stacks()["Stacks"]]
     assert sorted(names) == sorted(stack["StackName"] for stack in stacks.values())
 
-    # A component's next deployment updates its stack too, and deleting it deletes that stack.
+    # A component's next deployment updates its stack too (it must give the template file adoption did
+    # not know), and deleting it deletes that stack.
+    assert error_of(
+        lambda: proton.update_component(name="cache", deploymentType="CURRENT_VERSION", description="x")
+    ) == (
+        "ValidationException",
+        f"Component cache was adopted from CloudFormation stack {stacks['cache']['StackName']} without its "
+        "template file, so it cannot be deployed without one; give it: aws proton update-component "
+        "--name cache --template-file file://cloudformation.yaml --deployment-type CURRENT_VERSION",
+    )
     proton.update_component(
         name="cache",
         deploymentType="CURRENT_VERSION",

@@ -212,9 +212,8 @@ class _Applier:
             "resources": provisioned,
             "stack_id": binding.stack_id,
             "bound_stack_name": binding.stack_name,
-            "needs_spec": True
-            if resource.spec is None and target.kind is not deployables.COMPONENT
-            else None,
+            # A component's IaC file is never known: it needs its template file as others their spec.
+            "needs_spec": True if resource.spec is None or target.kind is deployables.COMPONENT else None,
         }
         if target.kind is not deployables.SERVICE_PIPELINE:
             values.update(account_id=target.account_id, region=target.region)

@@ -376,7 +376,8 @@ def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
         context=context,
         engine=row.rendering_engine,
         source=_component_source,
-        settled=lambda target: {},
+        # A component adopted without its template file has one once a deployment of one succeeds.
+        settled=lambda target: {"needs_spec": None} if target.get("templateFile") else {},
         key={"id": row.id},
     )
 
