@@ -4,6 +4,7 @@ applying twice changes nothing, and the next deployments update the same stacks.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ import pytest
 from baryon.adopt.apply import ALREADY_ADOPTED, CREATED, apply_plan
 from baryon.adopt.plan import Binding, Output, Plan, ProvisionedResource, Resource
 from baryon.runtime import Runtime
-from tests.conftest import ACCOUNT
+from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.support import bundles
+from tests.support.clients import as_role
 from tests.support.errors import error_of
 from tests.support.publishing import publish_environment_template, publish_service_template
 from tests.support.waiters import FAST
@@ -417,3 +419,69 @@ def test_refusals_leave_nothing_behind(
     )
     assert [e["name"] for e in proton.list_environments()["environments"]] == ["dev"]
     assert [s["name"] for s in proton.list_services()["services"]] == ["api"]
+
+
+def test_an_environment_in_another_account_is_adopted_with_its_connection(
+    proton: Any, other_account_proton: Any, runtime: Runtime, worker: Any, s3: Any, moto_endpoint: str
+) -> None:
+    publish_environment_template(proton, s3, "vpc-env", bundles.environment_bundle())
+    env_cf = as_role(
+        "cloudformation", moto_endpoint, REGION, f"arn:aws:iam::{OTHER_ACCOUNT}:role/test", "test"
+    )
+    for page in env_cf.get_paginator("list_stacks").paginate():
+        for summary in page["StackSummaries"]:
+            if summary["StackStatus"] != "DELETE_COMPLETE":
+                env_cf.delete_stack(StackName=summary["StackId"])
+    connection_id = other_account_proton.create_environment_account_connection(
+        managementAccountId=ACCOUNT,
+        environmentName="prod",
+        roleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/proton-environment",
+    )["environmentAccountConnection"]["id"]
+    proton.accept_environment_account_connection(id=connection_id)
+    stack = _proton_stack(
+        env_cf,
+        "AWSProton-prod-cloudformation-P0O9I8U7",
+        ENV_BODY,
+        template=_arn("environment-template/vpc-env"),
+        environment=_arn("environment/prod"),
+    )
+    binding = _binding(stack)
+    resource = Resource(
+        "environment",
+        "prod",
+        "vpc-env",
+        "1",
+        "0",
+        Binding(
+            "cloudformation",
+            cloud_account_id=OTHER_ACCOUNT,
+            region=REGION,
+            stack_name=binding.stack_name,
+            stack_id=binding.stack_id,
+        ),
+        spec=ENV_SPEC,
+        environment_account_connection_id=connection_id,
+        **_read(env_cf, stack),
+    )
+    elsewhere = Binding("cloudformation", cloud_account_id="333333333333", region=REGION, stack_name="X")
+    wrong = apply_plan(runtime, Plan(ACCOUNT, REGION, [dataclasses.replace(resource, binding=elsewhere)]))
+    assert [e.reason for e in wrong.refused] == [
+        f"its stack is in account 333333333333, but environment account connection {connection_id} "
+        f"deploys into account {OTHER_ACCOUNT}."
+    ]
+    assert proton.list_environments()["environments"] == []
+
+    report = apply_plan(runtime, Plan(ACCOUNT, REGION, [resource]))
+    assert [(e.name, e.outcome) for e in report.created] == [("prod", CREATED)]
+    env = proton.get_environment(name="prod")["environment"]
+    assert env["environmentAccountConnectionId"] == connection_id
+    assert env["environmentAccountId"] == OTHER_ACCOUNT
+    assert _outputs(proton.list_environment_outputs(environmentName="prod")) == {
+        "VpcId": stack["Outputs"][0]["OutputValue"]
+    }
+
+    proton.update_environment(name="prod", spec=NEW_ENV_SPEC, deploymentType="CURRENT_VERSION")
+    proton.get_waiter("environment_deployed").wait(name="prod", WaiterConfig=FAST)
+    stack_id, status, _, body = _snapshot(env_cf, stack["StackId"])
+    assert stack_id == stack["StackId"] and status == "UPDATE_COMPLETE" and "10.2.0.0/16" in body
+    assert [s["StackName"] for s in env_cf.describe_stacks()["Stacks"]] == [stack["StackName"]]
