@@ -485,3 +485,29 @@ def test_an_environment_in_another_account_is_adopted_with_its_connection(
     stack_id, status, _, body = _snapshot(env_cf, stack["StackId"])
     assert stack_id == stack["StackId"] and status == "UPDATE_COMPLETE" and "10.2.0.0/16" in body
     assert [s["StackName"] for s in env_cf.describe_stacks()["Stacks"]] == [stack["StackName"]]
+
+
+def test_an_environment_adopted_without_its_spec_deploys_once_given_one(
+    proton: Any, runtime: Runtime, stacks: dict[str, dict[str, Any]], cloudformation_of_account: Any
+) -> None:
+    cf = cloudformation_of_account
+    dev = stacks["dev"]
+    resource = Resource("environment", "dev", "vpc-env", "1", "0", _binding(dev), **_read(cf, dev))
+    apply_plan(runtime, Plan(ACCOUNT, REGION, [resource]))
+    assert "spec" not in proton.get_environment(name="dev")["environment"]
+    update = {"name": "dev", "deploymentType": "CURRENT_VERSION", "protonServiceRoleArn": ROLE}
+    assert error_of(lambda: proton.update_environment(**update)) == (
+        "ValidationException",
+        f"Environment dev was adopted from CloudFormation stack {dev['StackName']} without its spec, so it "
+        "cannot be deployed without one; give its spec: aws proton update-environment --name dev "
+        "--spec file://spec.yaml --deployment-type CURRENT_VERSION",
+    )
+    assert proton.get_environment(name="dev")["environment"]["deploymentStatus"] == "SUCCEEDED"
+    proton.update_environment(**update, spec=NEW_ENV_SPEC)
+    proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
+    stack_id, status, _, body = _snapshot(cf, dev["StackId"])
+    assert stack_id == dev["StackId"] and status == "UPDATE_COMPLETE" and "10.2.0.0/16" in body
+    assert proton.get_environment(name="dev")["environment"]["spec"] == NEW_ENV_SPEC
+    # The mark is gone: an update without a spec deploys the spec it has.
+    proton.update_environment(name="dev", deploymentType="CURRENT_VERSION")
+    proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
