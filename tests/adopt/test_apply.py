@@ -511,3 +511,79 @@ def test_an_environment_adopted_without_its_spec_deploys_once_given_one(
     # The mark is gone: an update without a spec deploys the spec it has.
     proton.update_environment(name="dev", deploymentType="CURRENT_VERSION")
     proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
+
+
+def test_a_service_with_25_instances_over_two_environments(
+    proton: Any, runtime: Runtime, s3: Any, worker: Any, cloudformation_of_account: Any
+) -> None:
+    publish_environment_template(proton, s3, "vpc-env", bundles.environment_bundle())
+    publish_service_template(proton, s3, "queue-svc", bundles.service_bundle())
+    cf = cloudformation_of_account
+    resources: list[Resource] = []
+    for env in ("dev", "prod"):
+        stack = _proton_stack(
+            cf,
+            f"AWSProton-{env}-cloudformation-ENV0{env.upper()}",
+            ENV_BODY,
+            template=_arn("environment-template/vpc-env"),
+            environment=_arn(f"environment/{env}"),
+        )
+        resources.append(
+            Resource(
+                "environment", env, "vpc-env", "1", "0", _binding(stack), spec=ENV_SPEC, **_read(cf, stack)
+            )
+        )
+    names = [f"i{n:02d}" for n in range(25)]
+    spec = "proton: ServiceSpec\npipeline: {}\ninstances:\n" + "".join(
+        f"  - name: {name}\n    environment: {'dev' if n % 2 else 'prod'}\n" for n, name in enumerate(names)
+    )
+    instances = []
+    for n, name in enumerate(names):
+        body = INSTANCE_BODY.replace("api-front-8080", f"many-{name}")
+        stack = _proton_stack(
+            cf,
+            f"AWSProton-many-{name}-cloudformation-{n:08d}",
+            body,
+            template=_arn("service-template/queue-svc"),
+            environment=_arn(f"environment/{'dev' if n % 2 else 'prod'}"),
+            service=_arn("service/many"),
+            service_instance=_arn(f"service/many/service-instance/{name}"),
+        )
+        instances.append(
+            Resource(
+                "service-instance",
+                name,
+                "queue-svc",
+                "1",
+                "0",
+                _binding(stack),
+                service="many",
+                environment="dev" if n % 2 else "prod",
+                spec=spec,
+                **_read(cf, stack),
+            )
+        )
+    service = Resource("service", "many", "queue-svc", "1", "0", None, spec=spec)
+    first = apply_plan(runtime, Plan(ACCOUNT, REGION, [*resources, service, *instances[:20]]))
+    assert len(first.created) == 23 and first.refused == []
+
+    # Stacks found later join the adopted service; the rest is left as it is.
+    second = apply_plan(runtime, Plan(ACCOUNT, REGION, [*resources, service, *instances]))
+    assert [e.name for e in second.created] == [f"many/{name}" for name in names[20:]]
+    assert len(second.unchanged) == 23 and second.refused == []
+    listed = proton.list_service_instances(serviceName="many", maxResults=10)
+    seen = [i["name"] for i in listed["serviceInstances"]]
+    while "nextToken" in listed:
+        listed = proton.list_service_instances(
+            serviceName="many", maxResults=10, nextToken=listed["nextToken"]
+        )
+        seen += [i["name"] for i in listed["serviceInstances"]]
+    assert seen == names
+    prod = proton.list_service_instances(
+        filters=[{"key": "environmentName", "value": "prod"}], serviceName="many"
+    )["serviceInstances"]
+    assert len(prod) == 13
+    counts = proton.get_resources_summary()["counts"]
+    assert counts["serviceInstances"]["total"] == 25 and counts["environments"]["total"] == 2
+    outputs = proton.list_service_instance_outputs(serviceName="many", serviceInstanceName="i07")
+    assert _outputs(outputs) == {"QueueName": "many-i07"}
