@@ -5,6 +5,9 @@ instances and pipeline) and components a plan describes, each bound to the stack
 (`bound_stack_name`, `stack_id`), deployed SUCCEEDED with the plan's outputs and provisioned resources,
 and a SUCCEEDED CREATE deployment record saying it was adopted and that nothing was changed.
 
+Only CloudFormation-bound resources (and the services grouping their instances) are applied here; the
+plan's `skipped` entries are the reader's to show.
+
 Invariants:
 - no AWS call at all: the reader of the stacks read everything the plan holds;
 - each environment, each component and each service with its instances and pipeline is written in one
@@ -229,17 +232,7 @@ class _Applier:
                 target_created_at=self.now,
                 operation=CREATE,
                 environment_name=environment_name,
-                service_name=member.get("serviceName")
-                if target.kind is deployables.COMPONENT
-                else (target.names[0] if target.kind is not deployables.ENVIRONMENT else None),
-                service_instance_name=(
-                    member.get("serviceInstanceName")
-                    if target.kind is deployables.COMPONENT
-                    else target.names[1]
-                    if target.kind is deployables.SERVICE_INSTANCE
-                    else None
-                ),
-                component_name=target.names[0] if target.kind is deployables.COMPONENT else None,
+                **_record_names(target, member),
                 deployment_status=SUCCEEDED,
                 deployment_status_message=adopted_message(binding.stack_name, binding.stack_id),
                 initial_state=None,
@@ -553,6 +546,22 @@ class _Applier:
         except Refused as refusal:
             return Entry(resource.kind, _display(resource), REFUSED, _stack(resource), str(refusal))
         return entry
+
+
+def _record_names(target: deployables.Target, member: dict[str, Any]) -> dict[str, str | None]:
+    """The name columns of a deployment record of `target` (`member`: its DeploymentState member)."""
+    kind, names = target.kind, target.names
+    if kind is deployables.COMPONENT:
+        return {
+            "component_name": names[0],
+            "service_name": member.get("serviceName"),
+            "service_instance_name": member.get("serviceInstanceName"),
+        }
+    if kind is deployables.SERVICE_INSTANCE:
+        return {"service_name": names[0], "service_instance_name": names[1]}
+    if kind is deployables.SERVICE_PIPELINE:
+        return {"service_name": names[0]}
+    return {}
 
 
 def _inputs(compute: Any) -> Any:
