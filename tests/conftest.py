@@ -140,3 +140,16 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     if isinstance(val, bytes):
         return f"{argname}-{len(val)}b"
     return None
+
+
+#: Test files that run real processes for many seconds each; they start first, so that the run does not
+#: end with a few of them holding the workers while the others are idle.
+LONG_FIRST = ("tests/e2e/test_durability.py", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)

@@ -327,6 +327,12 @@ def update_component(ctx: Context, params: Params, connection: Connection) -> di
             )
         connection.execute(sa.update(components).where(C.id == row.id).values(**changes))
         return {"component": component_shape(ctx, require(ctx, connection, COMPONENT, row.name))}
+    if row.needs_spec and not params.get("templateFile"):
+        raise ValidationException(
+            f"Component {row.name} was adopted from CloudFormation stack {row.bound_stack_name} without its "
+            "template file, so it cannot be deployed without one; give it: aws proton update-component "
+            f"--name {row.name} --template-file file://cloudformation.yaml --deployment-type CURRENT_VERSION"
+        )
     service_name, instance_name = _new_attachment(row, params)
     service: Row[Any] | None = None
     instance: Row[Any] | None = None

@@ -412,6 +412,9 @@ def update_environment(ctx: Context, params: Params, connection: Connection) -> 
         if changes:
             connection.execute(sa.update(environments).where(E.id == row.id).values(**changes))
         return {"environment": environment_shape(ctx, require(ctx, connection, ENVIRONMENT, row.name))}
+    deployables.refuse_needs_spec(
+        resource, row, params.get("spec"), f"aws proton update-environment --name {row.name}"
+    )
     template, chosen, version = version_for_update(connection, TEMPLATE_KIND, row.template_id, row, params)
     spec_text = params.get("spec", row.spec)
     given = parse_environment_spec(spec_text) if spec_text else {}

@@ -313,6 +313,12 @@ def update_service_instance(ctx: Context, params: Params, connection: Connection
     _refuse_update(connection, service, row)
     if params["deploymentType"] == NONE:
         raise ValidationException("deploymentType NONE has nothing to update on a service instance.")
+    deployables.refuse_needs_spec(
+        resource,
+        row,
+        params.get("spec"),
+        f"aws proton update-service-instance --service-name {service.name} --name {row.name}",
+    )
     template, chosen, version = version_for_update(connection, SERVICE, service.template_id, row, params)
     if version.major != row.template_major:
         compatible_environment(ctx, connection, version, row.name, row.environment_name)

@@ -8,7 +8,8 @@ written together; the record's name columns follow from the target (a component'
 instance come from its target state, as it may be attached or not); a cancel moves both the resource
 and its deployment to CANCELLING, and is refused (ConflictException) unless a deployment is
 IN_PROGRESS; outputs of a given deployment are those recorded on it, and only a deployment of the same
-resource, account and region is found.
+resource, account and region is found. A resource adopted without its spec (`needs_spec`) refuses a
+deploying update that gives none (ValidationException, `needs_spec_message`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from baryon.clock import Ids
 from baryon.deployables.kinds import COMPONENT, SERVICE_INSTANCE, SERVICE_PIPELINE, Target
 from baryon.deployables.lookup import require
 from baryon.domain.deployments import BUSY, CANCELLING, DELETE_IN_PROGRESS, IN_PROGRESS
-from baryon.protocol.errors import ConflictException, ResourceNotFoundException
+from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from baryon.store import deployments as deployment_store
 from baryon.store import prepared
 
@@ -62,6 +63,22 @@ def refuse_busy(target: Target, row: Any) -> None:
     """ConflictException while the resource has a deployment in flight."""
     if busy(row):
         raise ConflictException(busy_message(target, row.deployment_status))
+
+
+def needs_spec_message(target: Target, row: Any, command: str) -> str:
+    """Why a resource adopted without its spec cannot be deployed without one, and how to give it."""
+    return (
+        f"{target.title} was adopted from CloudFormation stack {row.bound_stack_name} without its spec, so "
+        f"it cannot be deployed without one; give its spec: {command} --spec file://spec.yaml "
+        "--deployment-type CURRENT_VERSION"
+    )
+
+
+def refuse_needs_spec(target: Target, row: Any, given: Any, command: str) -> None:
+    """ValidationException when a deploying update gives no spec (`given`) to a resource adopted without
+    its spec; `command` is the AWS CLI command, with its names, that gives one."""
+    if row.needs_spec and not given:
+        raise ValidationException(needs_spec_message(target, row, command))
 
 
 def _record_names(target: Target, member: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """What a deployment deploys: the resource row behind a deployment record, loaded with everything the
 deployment job needs (template, bundle part, role, stack name, managed tags, rendering namespace,
-provisioning method).
+provisioning method). A resource adopted from a stack (its `bound_stack_name`) deploys and deletes that
+stack; any other gets the stack name of `stack_names`.
 
 Invariants: the resource row is found through the deployables registry (`baryon.deployables`), as the API
 finds it; one loader per target resource type; a subject is read in one connection, so its parts are
@@ -62,6 +63,8 @@ def version_settled(target: dict[str, Any]) -> dict[str, Any]:
     }
     if "inputs" in target:
         values["inputs"] = orjson.dumps(target["inputs"]).decode()
+    if target.get("spec") is not None:
+        values["needs_spec"] = None  # a resource adopted without its spec has one now
     return values
 
 
@@ -148,9 +151,8 @@ def _environment(connection: Connection, record: Any, row: Any) -> Subject | Non
         customer_managed=row.template_provisioning == "CUSTOMER_MANAGED",
         role_arn=roles.cloudformation,
         problem=roles.problem,
-        stack_name=cfn.stack_name(
-            "environment", row.name, account_id=record.account_id, region=record.region
-        ),
+        stack_name=row.bound_stack_name
+        or cfn.stack_name("environment", row.name, account_id=record.account_id, region=record.region),
         tags=_tags(record, "ENVIRONMENT", row.template_name, **{"aws:proton:environment": record.target_arn}),
         context=context,
         key={"id": row.id},
@@ -230,7 +232,8 @@ def _instance(connection: Connection, record: Any, row: Any) -> Subject | None:
         part="instance_infrastructure",
         role_arn=roles.cloudformation,
         problem=roles.problem,
-        stack_name=cfn.stack_name(
+        stack_name=row.bound_stack_name
+        or cfn.stack_name(
             "service-instance", service.name, row.name, account_id=record.account_id, region=record.region
         ),
         tags={
@@ -302,7 +305,8 @@ def _pipeline(connection: Connection, record: Any, row: Any) -> Subject | None:
         where=where,
         part="pipeline_infrastructure",
         role_arn=settings.pipeline_service_role_arn if settings else None,
-        stack_name=cfn.stack_name(
+        stack_name=row.bound_stack_name
+        or cfn.stack_name(
             "service-pipeline", service.name, account_id=record.account_id, region=record.region
         ),
         tags={"aws:proton:service": arns.service_arn(record.region, record.account_id, service.name)},
@@ -366,12 +370,14 @@ def _component(connection: Connection, record: Any, row: Any) -> Subject | None:
         customer_managed=False,
         role_arn=roles.component,
         problem=roles.problem,
-        stack_name=cfn.stack_name("component", row.name, account_id=record.account_id, region=record.region),
+        stack_name=row.bound_stack_name
+        or cfn.stack_name("component", row.name, account_id=record.account_id, region=record.region),
         tags=cfn.stack_tags(tags),
         context=context,
         engine=row.rendering_engine,
         source=_component_source,
-        settled=lambda target: {},
+        # A component adopted without its template file has one once a deployment of one succeeds.
+        settled=lambda target: {"needs_spec": None} if target.get("templateFile") else {},
         key={"id": row.id},
     )
 

@@ -567,3 +567,13 @@ service_sync_blockers = sa.Table(
     sa.Column("resolved_reason", sa.Text, nullable=True),
     sa.Index("ix_service_sync_blockers_target", "service_id", "service_instance_name", "status"),
 )
+
+# ------------------------------------------------------------------------------------- adopted stacks
+# A deployable adopted from a stack Proton left running (baryon.adopt) deploys and deletes that stack:
+# `bound_stack_name` replaces the stack name Baryon would choose (NULL: Baryon's own name);
+# `needs_spec` is true while a resource adopted without its spec has not been given one.
+
+for _table in (environments, service_instances, service_pipelines, components):
+    _table.append_column(sa.Column("bound_stack_name", sa.String(128), nullable=True))
+    _table.append_column(sa.Column("needs_spec", sa.Boolean, nullable=True))
+del _table
