@@ -141,15 +141,23 @@ def adopt_once(runtime: Any, calls: Counter[str]) -> dict[str, Any]:
     from baryon.adopt.cloudformation import Reading, read_stacks
     from baryon.engine.provisioners import targets
 
+    clients: list[Any] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.update([model.name])
+
     def connect(target: targets.Target) -> Any:
         client = targets.client(target, "cloudformation")
-        client.meta.events.register(
-            "before-call.cloudformation", lambda model, **_: calls.update([model.name]), unique_id="bench"
-        )
+        client.meta.events.register("before-call.cloudformation", count)
+        clients.append(client)
         return client
 
     started = time.perf_counter()
-    plan = read_stacks(runtime, Reading(account_id=ACCOUNT, region=REGION, role_arn=ROLE), connect)
+    try:
+        plan = read_stacks(runtime, Reading(account_id=ACCOUNT, region=REGION, role_arn=ROLE), connect)
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.cloudformation", count)
     read = time.perf_counter() - started
     result: dict[str, Any] = {
         "read_seconds": read,

@@ -310,15 +310,22 @@ def test_pages_of_stacks_and_two_calls_per_stack_at_most(runtime: Runtime, cfn: 
     for number in range(30):
         _instance(cfn, "batch", f"b{number:02d}", "prod")
     calls: Counter[str] = Counter()
+    clients: list[Any] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.update([model.name])
 
     def connect(target: targets.Target) -> Any:
         client = targets.client(target, "cloudformation")
-        client.meta.events.register(
-            "before-call.cloudformation", lambda model, **_: calls.update([model.name]), unique_id="count"
-        )
+        client.meta.events.register("before-call.cloudformation", count)
+        clients.append(client)
         return client
 
-    plan = read_stacks(runtime, Reading(account_id=ACCOUNT, region=REGION, role_arn=READER), connect)
+    try:
+        plan = read_stacks(runtime, Reading(account_id=ACCOUNT, region=REGION, role_arn=READER), connect)
+    finally:
+        for client in clients:  # the client is cached for the thread: later tests must not count here
+            client.meta.events.unregister("before-call.cloudformation", count)
     stacks = 59
     assert len([r for r in plan.resources if r.binding is not None]) == stacks
     assert calls["DescribeStacks"] == 2  # the local cloud answers 50 stacks a page
