@@ -14,7 +14,6 @@ folder) ends the command with one line, never a traceback; `--output json` print
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -219,8 +218,8 @@ def adopt_cloudformation(
             else:
                 print_plan(plan)
             return
-        # The applier (`baryon.adopt.apply.apply_plan(runtime, plan) -> AdoptionReport`), loaded when needed.
-        apply_plan = importlib.import_module("baryon.adopt.apply").apply_plan
+        from baryon.adopt.apply import apply_plan
+
         report = apply_plan(runtime, plan)
         if output == "json":
             click.echo(json.dumps({"plan": plan_json(plan), "report": _jsonable(report)}, indent=2))
