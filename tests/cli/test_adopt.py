@@ -169,6 +169,14 @@ def test_adopting_records_what_runs(
 
     again = run(ARGS, env)
     assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-6:] == [
+        "Result:",
+        "  environment dev: already adopted",
+        "  service api: already adopted",
+        "  service-instance api/front: already adopted",
+        "  service-pipeline api: already adopted",
+        "4 already adopted.",
+    ]
     assert proton.get_environment(name="dev")["environment"] == dev
 
     # The next deployment updates the same stack.

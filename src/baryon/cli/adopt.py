@@ -133,7 +133,7 @@ def _print_report(report: Any) -> None:
     if not isinstance(entries, list):
         click.echo(json.dumps(_jsonable(report), indent=2))
         return
-    click.echo("Adopted:" if entries else "Nothing was adopted.")
+    click.echo("Result:" if entries else "Nothing was adopted.")
     counts: dict[str, int] = {}
     for entry in entries:
         outcome = str(getattr(entry, "outcome", "?"))
