@@ -104,6 +104,7 @@ def test_groups_the_stacks_by_their_tags(runtime: Runtime, cfn: Any, templates: 
     assert dev.proton_arn == proton_arn("environment/dev")
     assert dev.spec is None
     assert dev.environment_account_connection_id is None
+    assert dev.role_arn == READER, "the role the stacks were read with deploys the environment next"
     described = cfn.describe_stacks(StackName=dev.binding.stack_name)["Stacks"][0] if dev.binding else {}
     assert dev.binding is not None
     assert dev.binding.method == "cloudformation"
@@ -353,6 +354,7 @@ def test_an_environment_in_another_account_needs_a_connection(
 
     (remote,) = _read(runtime, role=OTHER_READER).resources
     assert remote.environment_account_connection_id == connection_id
+    assert remote.role_arn is None, "an environment in another account deploys with its connection's role"
     assert remote.binding is not None and remote.binding.cloud_account_id == OTHER_ACCOUNT
 
 

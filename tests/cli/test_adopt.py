@@ -158,6 +158,8 @@ def test_adopting_records_what_runs(
         "1",
         "0",
     )
+    # The role the stacks were read with is the role the environment's next deployments assume.
+    assert dev["protonServiceRoleArn"] == READER
     front = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
     assert front["environmentName"] == "dev"
     outputs = proton.list_service_instance_outputs(serviceName="api", serviceInstanceName="front")["outputs"]
@@ -184,7 +186,6 @@ def test_adopting_records_what_runs(
         name="dev",
         deploymentType="CURRENT_VERSION",
         spec="proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.2.0.0/16\n",
-        protonServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/proton-service",
     )
     proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
     updated = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}

@@ -278,6 +278,7 @@ class _Applier:
                 "provisioning": "CUSTOMER_MANAGED" if template.provisioning == "CUSTOMER_MANAGED" else None,
                 "environment_account_connection_id": linked.id if linked is not None else None,
                 "environment_account_id": linked.account_id if linked is not None else None,
+                "proton_service_role_arn": resource.role_arn if linked is None else None,
                 **_version_columns(chosen, resource.spec, inputs),
             }
             state = {"environment": _version_state(template.name, chosen, resource.spec)}

@@ -608,6 +608,9 @@ def read_stacks(runtime: Runtime, reading: Reading, connect: Connect | None = No
                     outputs=_outputs(item.stack),
                     provisioned_resources=item.provisioned,
                     environment_account_connection_id=connection_id,
+                    role_arn=reading.role_arn
+                    if item.kind == "environment" and connection_id is None
+                    else None,
                     proton_arn=item.proton_arn,
                 ),
             )

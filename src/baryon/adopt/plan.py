@@ -75,6 +75,9 @@ class Resource:
     provisioned_resources: tuple[ProvisionedResource, ...] = ()
     #: An environment in another account: the environment account connection to use.
     environment_account_connection_id: str | None = None
+    #: An environment deployed in this account: the role its next deployments assume (its
+    #: `protonServiceRoleArn`), the role the stacks were read with.
+    role_arn: str | None = None
     #: The Proton ARN the stack or repository named (for the record of the adoption).
     proton_arn: str | None = None
 
