@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from baryon import deployables
 from baryon.adopt.plan import Plan, Resource
 from baryon.clock import Ids
+from baryon.domain import arns
 from baryon.domain.account_connections import CONNECTED
 from baryon.domain.deployments import CREATE, SUCCEEDED
 from baryon.domain.specs import (
@@ -50,8 +51,9 @@ from baryon.domain.template_versions import schema_of
 from baryon.protocol.errors import ValidationException
 from baryon.runtime import Runtime
 from baryon.store import account_connections as connection_store
+from baryon.store import connections as link_store
 from baryon.store import templates as template_store
-from baryon.store.schema import components, deployments, services
+from baryon.store.schema import account_settings, components, deployments, services
 from baryon.store.services import ACTIVE
 
 S, C = services.c, components.c
@@ -65,6 +67,18 @@ COMPONENT_MANIFEST = (
     "infrastructure:\n  templates:\n    - file: cloudformation.yaml\n      rendering_engine: jinja\n"
     "      template_language: cloudformation\n"
 )
+
+
+def repository_message(repository: tuple[str, str], branch: str, folder: str) -> str:
+    """The status message of the deployment record of a resource adopted from a deployment repository."""
+    return (
+        f"Adopted from repository {repository[0].lower()}:{repository[1]} branch {branch} folder {folder}/; "
+        "nothing was committed."
+    )
+
+
+def _terraform(resource: Resource) -> bool:
+    return resource.binding is not None and resource.binding.method == "terraform"
 
 
 def adopted_message(stack_name: str, stack_id: str | None) -> str:
@@ -138,6 +152,10 @@ class _Applier:
 
     def check_binding(self, resource: Resource) -> str:
         binding = resource.binding
+        if binding is not None and binding.method == "terraform":
+            if binding.repository is None or not binding.branch or not binding.folder:
+                raise Refused("it names no repository folder to bind to.")
+            return repository_message(binding.repository, binding.branch, binding.folder)
         if binding is None or binding.method != "cloudformation" or not binding.stack_name:
             raise Refused("it names no CloudFormation stack to bind to.")
         if binding.region and binding.region != self.plan.region:
@@ -176,6 +194,18 @@ class _Applier:
         row = deployables.find(connection, target)
         if row is None:
             return False
+        if stack_name is not None and stack_name.startswith("Adopted from repository "):
+            adopted = connection.execute(
+                sa.select(deployments.c.id).where(
+                    deployments.c.target_arn == target.arn,
+                    deployments.c.deployment_status_message == stack_name,
+                )
+            ).first()
+            if adopted is not None:
+                return True
+            raise Refused(
+                f"{target.title} already exists (not adopted from that folder); it was left as it is."
+            )
         if stack_name is not None and row.bound_stack_name == stack_name:
             return True
         bound = f"bound to stack {row.bound_stack_name}" if row.bound_stack_name else "not adopted"
@@ -194,7 +224,21 @@ class _Applier:
     ) -> None:
         """Insert the resource, deployed SUCCEEDED, and its adoption's deployment record."""
         binding = resource.binding
-        assert binding is not None and binding.stack_name is not None
+        assert binding is not None
+        terraform = binding.method == "terraform"
+        if terraform:
+            assert binding.repository is not None and binding.branch and binding.folder
+            message = repository_message(binding.repository, binding.branch, binding.folder)
+            progress = {
+                "adopted": True,
+                "repository": f"{binding.repository[0]}:{binding.repository[1]}",
+                "branch": binding.branch,
+                "folder": binding.folder,
+            }
+        else:
+            assert binding.stack_name is not None
+            message = adopted_message(binding.stack_name, binding.stack_id)
+            progress = {"stack_id": binding.stack_id, "adopted": True}
         deployment_id = self.ids.uuid()
         outputs = orjson.dumps([{"key": o.key, "valueString": o.value} for o in resource.outputs]).decode()
         provisioned = orjson.dumps(
@@ -216,6 +260,7 @@ class _Applier:
             "stack_id": binding.stack_id,
             "bound_stack_name": binding.stack_name,
             # A component's IaC file is never known: it needs its template file as others their spec.
+            # A component's IaC file is never known: it needs its template file as others their spec.
             "needs_spec": True if resource.spec is None or target.kind is deployables.COMPONENT else None,
         }
         if target.kind is not deployables.SERVICE_PIPELINE:
@@ -234,14 +279,14 @@ class _Applier:
                 environment_name=environment_name,
                 **_record_names(target, member),
                 deployment_status=SUCCEEDED,
-                deployment_status_message=adopted_message(binding.stack_name, binding.stack_id),
+                deployment_status_message=message,
                 initial_state=None,
                 target_state=orjson.dumps(state).decode(),
                 last_attempted_deployment_id=None,
                 last_succeeded_deployment_id=None,
                 outputs=outputs,
                 resources=provisioned,
-                progress=orjson.dumps({"stack_id": binding.stack_id, "adopted": True}).decode(),
+                progress=orjson.dumps(progress).decode(),
                 created_at=self.now,
                 last_modified_at=self.now,
                 completed_at=self.now,
@@ -281,9 +326,67 @@ class _Applier:
                 "proton_service_role_arn": resource.role_arn if linked is None else None,
                 **_version_columns(chosen, resource.spec, inputs),
             }
+            if _terraform(resource):
+                columns.update(self.repository_columns(connection, template, resource))
             state = {"environment": _version_state(template.name, chosen, resource.spec)}
             self.record(connection, target, resource, columns, state, resource.name)
         return Entry("environment", resource.name, CREATED, stack)
+
+    def repository_columns(self, connection: Connection, template: Any, resource: Resource) -> dict[str, Any]:
+        """An environment adopted from a repository deploys next to the same repository and branch."""
+        binding = resource.binding
+        assert binding is not None and binding.repository is not None and binding.branch is not None
+        if template.provisioning == "CUSTOMER_MANAGED":
+            raise Refused(f"environment template {template.name} is customer managed.")
+        provider, name = binding.repository
+        linked = link_store.resolve(
+            connection, self.runtime.secrets, self.plan.account_id, self.plan.region, provider, name
+        )
+        if linked is None:
+            raise Refused(f"the repository {provider.lower()}:{name} is not linked (CreateRepository).")
+        stored = {
+            "arn": arns.arn(self.plan.region, self.plan.account_id, arns.repository_resource(provider, name)),
+            "name": name,
+            "provider": provider,
+            "branch": binding.branch,
+        }
+        return {"provisioning_repository": orjson.dumps(stored).decode(), "proton_service_role_arn": None}
+
+    def pipeline_repository(self, connection: Connection, resource: Resource) -> None:
+        """A pipeline adopted from a repository must be where the account deploys pipelines."""
+        binding = resource.binding
+        assert binding is not None and binding.repository is not None
+        stored = connection.execute(
+            sa.select(account_settings.c.pipeline_provisioning_repository).where(
+                account_settings.c.account_id == self.plan.account_id,
+                account_settings.c.region == self.plan.region,
+            )
+        ).scalar()
+        document = orjson.loads(stored) if stored else {}
+        if (document.get("provider"), document.get("name"), document.get("branch")) != (
+            *binding.repository,
+            binding.branch,
+        ):
+            raise Refused(
+                f"the account's pipelineProvisioningRepository is not {binding.repository[0].lower()}:"
+                f"{binding.repository[1]} branch {binding.branch}; set it with UpdateAccountSettings first."
+            )
+
+    def terraform_environment(self, environment: Any, resource: Resource) -> None:
+        """An instance or component adopted from a repository runs in an environment deploying there."""
+        binding = resource.binding
+        assert binding is not None and binding.repository is not None
+        document = (
+            orjson.loads(environment.provisioning_repository) if environment.provisioning_repository else {}
+        )
+        if (document.get("provider"), document.get("name"), document.get("branch")) != (
+            *binding.repository,
+            binding.branch,
+        ):
+            raise Refused(
+                f"its environment {environment.name} does not deploy to {binding.repository[0].lower()}:"
+                f"{binding.repository[1]} branch {binding.branch}."
+            )
 
     def account_connection(self, connection: Connection, resource: Resource) -> Any:
         connection_id = resource.environment_account_connection_id
@@ -330,6 +433,17 @@ class _Applier:
                     for row in connection.execute(
                         sa.select(table.c.bound_stack_name).where(table.c.service_id == current.id)
                     )
+                ) or (
+                    any(_terraform(member) for member in members)
+                    and connection.execute(
+                        sa.select(deployments.c.id).where(
+                            deployments.c.account_id == self.plan.account_id,
+                            deployments.c.region == self.plan.region,
+                            deployments.c.service_name == resource.name,
+                            deployments.c.deployment_status_message.like("Adopted from repository %"),
+                        )
+                    ).first()
+                    is not None
                 )
                 if not adopted or current.template_id != template.id:
                     raise Refused(
@@ -432,6 +546,8 @@ class _Applier:
         )
         if environment is None:
             raise Refused(f"its environment {resource.environment} does not exist in Baryon; adopt it first.")
+        if _terraform(resource):
+            self.terraform_environment(environment, resource)
         spec = resource.spec
         inputs = _inputs(
             lambda: (
@@ -475,6 +591,8 @@ class _Applier:
             return Entry("service-pipeline", service.name, ALREADY_ADOPTED, stack)
         if template.provisioning == "CUSTOMER_MANAGED":
             raise Refused(f"service template {template.name} has no pipeline.")
+        if _terraform(resource):
+            self.pipeline_repository(connection, resource)
         spec = resource.spec
         inputs = _inputs(
             lambda: (
@@ -526,6 +644,8 @@ class _Applier:
             )
             if environment is None:
                 raise Refused(f"its environment {environment_name} does not exist in Baryon; adopt it first.")
+            if _terraform(resource):
+                self.terraform_environment(environment, resource)
             columns = {
                 "name": resource.name,
                 "environment_id": environment.id,
@@ -611,7 +731,8 @@ def apply_plan(runtime: Runtime, plan: Plan) -> AdoptionReport:
     cloudformation = [
         r
         for r in plan.resources
-        if r.kind == "service" or (r.binding is not None and r.binding.method == "cloudformation")
+        if r.kind == "service"
+        or (r.binding is not None and r.binding.method in ("cloudformation", "terraform"))
     ]
     for resource in cloudformation:
         if resource.kind == "environment":
