@@ -6,6 +6,10 @@
 with which template version and spec, and each stack that cannot be adopted with the reason — and,
 unless `--dry-run`, applies it (`baryon.adopt.apply.apply_plan`) and prints the report.
 
+`baryon adopt repository` reads the deployment files Proton committed to a branch of a linked Terraform
+deployment repository (`baryon.adopt.repository`), prints the plan and, unless `--dry-run`, applies it;
+nothing is committed to the repository.
+
 Invariants: `--dry-run` changes nothing anywhere (no bundle is registered, no record is written, and the
 stacks are only described); a user's mistake (bad option, a role that cannot be assumed, an unreadable
 folder) ends the command with one line, never a traceback; `--output json` prints one JSON document.
@@ -44,7 +48,7 @@ def _folder(value: str | None, option: str) -> Path | None:
 
 @click.group()
 def adopt() -> None:
-    """Adopt what Proton left running: its CloudFormation stacks."""
+    """Adopt what Proton left running: its CloudFormation stacks and Terraform deployment repositories."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -78,7 +82,7 @@ def _where(resource: Resource) -> str:
     if binding.method == "cloudformation":
         account = f" ({binding.cloud_account_id})" if binding.cloud_account_id else ""
         return f"{binding.stack_name}{account}"
-    return f"{binding.folder or '.'} of {binding.repository}"
+    return f"{binding.folder or '.'}/"
 
 
 def _spec(resource: Resource) -> str:
@@ -114,7 +118,8 @@ def print_plan(plan: Plan) -> None:
             )
             for r in plan.resources
         ]
-        header = ("KIND", "NAME", "ENVIRONMENT", "TEMPLATE", "SPEC", "STACK")
+        terraform = any(r.binding is not None and r.binding.method == "terraform" for r in plan.resources)
+        header = ("KIND", "NAME", "ENVIRONMENT", "TEMPLATE", "SPEC", "FOLDER" if terraform else "STACK")
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
         for row in [header, *rows]:
             cells = [f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False)]
@@ -226,5 +231,59 @@ def adopt_cloudformation(
         else:
             print_plan(plan)
             _print_report(report)
+    finally:
+        runtime.close()
+
+
+def _show(plan: Plan, report: Any, output: str) -> None:
+    shown: dict[str, Any] = {"plan": plan_json(plan)}
+    if report is not None:
+        shown["report"] = _jsonable(report)
+    if output == "json":
+        click.echo(json.dumps(shown, indent=2))
+        return
+    print_plan(plan)
+    if report is not None:
+        _print_report(report)
+
+
+@adopt.command("repository")
+@click.option("--account-id", required=True, help="12-digit Baryon account that will own the resources.")
+@click.option("--region", required=True, help="Region of the Baryon resources and of the repository link.")
+@click.option("--provider", required=True, help="Provider of the repository link (GITHUB, GITLAB, ...).")
+@click.option("--name", "repository_name", required=True, metavar="OWNER/REPO", help="The linked repository.")
+@click.option("--branch", default=None, help="Branch Proton committed to (default: main).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop; nothing is created.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+def adopt_repository(
+    account_id: str,
+    region: str,
+    provider: str,
+    repository_name: str,
+    branch: str | None,
+    dry_run: bool,
+    output: str,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
+    """Adopt the resources a Terraform deployment repository holds, without committing anything."""
+    from baryon.adopt.repository import AdoptError as RepositoryError
+    from baryon.adopt.repository import read_repository
+
+    account_id = _account(account_id)
+    runtime = open_from_options(data_dir, database_url, no_migrate)
+    try:
+        try:
+            plan = read_repository(runtime, account_id, region, provider.upper(), repository_name, branch)
+        except RepositoryError as error:
+            raise click.ClickException(str(error)) from None
+        if dry_run:
+            _show(plan, None, output)
+            return
+        from baryon.adopt.apply import apply_plan
+
+        _show(plan, apply_plan(runtime, plan), output)
     finally:
         runtime.close()
