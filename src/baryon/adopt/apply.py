@@ -80,6 +80,12 @@ def repository_message(repository: tuple[str, str], branch: str, folder: str) ->
 def _terraform(resource: Resource) -> bool:
     return resource.binding is not None and resource.binding.method == "terraform"
 
+#: The manifest recorded for a component adopted from a Terraform deployment repository.
+TERRAFORM_COMPONENT_MANIFEST = (
+    "infrastructure:\n  templates:\n    - file: '*'\n      rendering_engine: hcl\n"
+    "      template_language: terraform\n"
+)
+
 
 def adopted_message(stack_name: str, stack_id: str | None) -> str:
     """The status message of an adoption's deployment record."""
@@ -646,16 +652,17 @@ class _Applier:
                 raise Refused(f"its environment {environment_name} does not exist in Baryon; adopt it first.")
             if _terraform(resource):
                 self.terraform_environment(environment, resource)
+            manifest = TERRAFORM_COMPONENT_MANIFEST if _terraform(resource) else COMPONENT_MANIFEST
             columns = {
                 "name": resource.name,
                 "environment_id": environment.id,
                 "service_instance_id": instance.id if instance is not None else None,
-                "manifest": COMPONENT_MANIFEST,
+                "manifest": manifest,
                 "template_file": "",
-                "rendering_engine": "jinja",
+                "rendering_engine": "hcl" if _terraform(resource) else "jinja",
                 "last_modified_at": self.now,
             }
-            member: dict[str, Any] = {"templateFile": "", "manifest": COMPONENT_MANIFEST}
+            member: dict[str, Any] = {"templateFile": "", "manifest": manifest}
             if instance is not None:
                 member.update(serviceName=resource.service, serviceInstanceName=resource.service_instance)
             self.record(connection, target, resource, columns, {"component": member}, environment.name)
