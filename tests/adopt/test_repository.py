@@ -13,10 +13,19 @@ import pytest
 
 from baryon.adopt.apply import apply_plan
 from baryon.adopt.repository import AdoptError, read_repository
+from baryon.render import protonjson
 from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
-from tests.engine.test_selfmanaged import ENV_SPEC, phase, settle_deployment
+from tests.engine.test_selfmanaged import (
+    COMPONENT_ARN,
+    ENV_SPEC,
+    component_metadata,
+    env_metadata,
+    env_tfvars,
+    phase,
+    settle_deployment,
+)
 from tests.support import bundles
 from tests.support.databases import sqlite_only
 from tests.support.git_repos import bare, branches, commit_files, commits, show
@@ -195,3 +204,47 @@ def test_what_cannot_be_adopted_is_skipped(proton: Any, s3: Any, runtime: Runtim
         read_repository(runtime, ACCOUNT, REGION, "GITHUB", "org/infra", "other")
     with pytest.raises(AdoptError, match="is not linked"):
         read_repository(runtime, ACCOUNT, REGION, "GITHUB", "org/else", None)
+
+
+@sqlite_only
+def test_a_component_is_adopted_in_its_environment_folder(
+    proton: Any, s3: Any, worker: Any, runtime: Runtime, tmp_path: Path
+) -> None:
+    remotes = tmp_path / "remotes"
+    component_tfvars = protonjson.dumps(
+        {
+            "component": {"name": "cache"},
+            "environment": {"account_id": ACCOUNT, "name": "dev", "outputs": {}},
+            "proton_tags": {"proton:account": ACCOUNT, "proton:component": COMPONENT_ARN},
+            "//": COMPONENT_ARN,
+        }
+    )
+    repo = bare(
+        remotes,
+        "org/infra",
+        {
+            "dev/.proton/deployment-metadata.json": env_metadata("d-1"),
+            "dev/proton.auto.tfvars.json": env_tfvars(),
+            "dev/cache/.proton/deployment-metadata.json": component_metadata("d-2"),
+            "dev/cache/proton.auto.tfvars.json": component_tfvars,
+        },
+    )
+    head = branches(repo)["main"]
+    link(runtime, proton, remotes, ACCOUNT)
+    publish_environment_template(proton, s3, "tf-env", bundles.terraform_environment_bundle())
+    plan = read_repository(runtime, ACCOUNT, REGION, "GITHUB", "org/infra", None)
+    assert plan.skipped == []
+    assert [(r.kind, r.name, r.environment) for r in plan.resources] == [
+        ("environment", "dev", None),
+        ("component", "cache", "dev"),
+    ]
+    report = apply_plan(runtime, plan)
+    assert [(e.kind, e.name, e.outcome) for e in report.entries] == [
+        ("environment", "dev", "created"),
+        ("component", "cache", "created"),
+    ]
+    component = proton.get_component(name="cache")["component"]
+    assert component["deploymentStatus"] == "SUCCEEDED"
+    assert component["environmentName"] == "dev"
+    assert [(e.outcome) for e in apply_plan(runtime, plan).entries] == ["already adopted"] * 2
+    assert branches(repo)["main"] == head
