@@ -80,6 +80,7 @@ def repository_message(repository: tuple[str, str], branch: str, folder: str) ->
 def _terraform(resource: Resource) -> bool:
     return resource.binding is not None and resource.binding.method == "terraform"
 
+
 #: The manifest recorded for a component adopted from a Terraform deployment repository.
 TERRAFORM_COMPONENT_MANIFEST = (
     "infrastructure:\n  templates:\n    - file: '*'\n      rendering_engine: hcl\n"
