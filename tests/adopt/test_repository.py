@@ -179,6 +179,8 @@ def test_what_cannot_be_adopted_is_skipped(proton: Any, s3: Any, runtime: Runtim
         {
             "broken/.proton/deployment-metadata.json": "{not json",
             "broken/proton.auto.tfvars.json": "{}",
+            "deep/.proton/deployment-metadata.json": "[" * 100_000 + "]" * 100_000,
+            "deep/proton.auto.tfvars.json": "{}",
             "alone/.proton/deployment-metadata.json": '{"deploymentId" : "x", "isResourceDeleted" : false}',
             "moved/.proton/deployment-metadata.json": (
                 '{"deploymentId":"x","isResourceDeleted":false,"resourceMetadata":{"arn":'
@@ -199,6 +201,7 @@ def test_what_cannot_be_adopted_is_skipped(proton: Any, s3: Any, runtime: Runtim
     reasons = {s.source: s.reason for s in plan.skipped}
     assert reasons["alone/"].startswith("proton.auto.tfvars.json is missing")
     assert reasons["broken/"].startswith(".proton/deployment-metadata.json is not valid JSON")
+    assert reasons["deep/"] == ".proton/deployment-metadata.json is nested too deeply"
     assert reasons["moved/"] == "Baryon would deploy this resource in folder dev/, not moved/"
     with pytest.raises(AdoptError, match=r"The branch other does not exist in org/infra\."):
         read_repository(runtime, ACCOUNT, REGION, "GITHUB", "org/infra", "other")

@@ -52,6 +52,8 @@ def _object(text: bytes | None, path: str) -> dict[str, Any]:
         raise ValueError(f"{path} is missing, not a regular file or larger than {FILE_LIMIT} bytes")
     try:
         document = json.loads(text.decode("utf-8"), parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(document, dict):
