@@ -81,6 +81,7 @@ def test_adopt_repository_prints_the_plan_and_adopts(
         ("environment", "dev", "created")
     ]
     assert shown["plan"]["resources"][0]["binding"]["folder"] == "dev"
+    assert shown["report"]["created"][0]["stack_name"] == "folder dev/"
     environment = proton.get_environment(name="dev")["environment"]
     assert environment["deploymentStatus"] == "SUCCEEDED"
     assert environment["provisioningRepository"]["name"] == "org/infra"

@@ -23,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,9 @@ COMPONENT_MANIFEST = (
     "infrastructure:\n  templates:\n    - file: cloudformation.yaml\n      rendering_engine: jinja\n"
     "      template_language: cloudformation\n"
 )
+
+
+_REPOSITORY_PREFIX = "Adopted from repository "
 
 
 def repository_message(repository: tuple[str, str], branch: str, folder: str) -> str:
@@ -779,4 +783,15 @@ def apply_plan(runtime: Runtime, plan: Plan) -> AdoptionReport:
     for resource in cloudformation:
         if resource.kind == "component":
             report.add(applier.guard(resource, lambda r=resource: applier.component(r)))
-    return report
+    return _with_folders(report)
+
+
+def _with_folders(report: AdoptionReport) -> AdoptionReport:
+    """Entries of repository-bound resources name their folder (`folder dev/`), not the adoption message."""
+    shown = AdoptionReport()
+    for entry in report.entries:
+        where = entry.stack_name
+        if where is not None and where.startswith(_REPOSITORY_PREFIX):
+            where = "folder " + where.rsplit(" folder ", 1)[1].split(";", 1)[0]
+        shown.add(dataclasses.replace(entry, stack_name=where))
+    return shown
