@@ -104,7 +104,6 @@ def test_adopt_a_deployment_repository(
     head = branches(repo)["main"]
     repository = link(runtime, proton, remotes, ACCOUNT)
     templates(proton, s3)
-    proton.update_account_settings(pipelineProvisioningRepository=repository)
 
     plan = read_repository(runtime, ACCOUNT, REGION, "GITHUB", "org/infra", None)
     assert plan.skipped == []
@@ -114,12 +113,25 @@ def test_adopt_a_deployment_repository(
         ("service-instance", "front", "dev/api-front"),
         ("service-pipeline", "api", "api/pipeline"),
     ]
+    refused = apply_plan(runtime, plan)
+    assert [(e.kind, e.name, e.outcome) for e in refused.entries] == [
+        ("environment", "dev", "created"),
+        ("service", "api", "refused"),
+        ("service-instance", "api/front", "refused"),
+        ("service-pipeline", "api", "refused"),
+    ]
+    assert refused.refused[0].reason == (
+        "service pipeline api: the account's pipelineProvisioningRepository is not github:org/infra branch "
+        "main; set it with UpdateAccountSettings first. Nothing of service api was adopted."
+    )
+    assert proton.list_services()["services"] == []
+    proton.update_account_settings(pipelineProvisioningRepository=repository)
     report = apply_plan(runtime, plan)
     assert [(e.kind, e.name, e.outcome) for e in report.entries] == [
-        ("environment", "dev", "created"),
         ("service", "api", "created"),
         ("service-instance", "api/front", "created"),
         ("service-pipeline", "api", "created"),
+        ("environment", "dev", "already adopted"),
     ]
     assert branches(repo)["main"] == head
 
