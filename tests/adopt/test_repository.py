@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from baryon.adopt.apply import apply_plan
-from baryon.adopt.repository import AdoptError, read_repository
+from baryon.adopt.plan import Plan
+from baryon.adopt.repository import AdoptError, read_repository, read_tree
 from baryon.render import protonjson
 from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
@@ -263,3 +264,55 @@ def test_a_component_is_adopted_in_its_environment_folder(
     assert component["environmentName"] == "dev"
     assert [(e.outcome) for e in apply_plan(runtime, plan).entries] == ["already adopted"] * 2
     assert branches(repo)["main"] == head
+
+
+class _Files:
+    """A branch's files as `read_tree` reads them."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def entries(self) -> dict[str, Any]:
+        return dict.fromkeys(self.files)
+
+    def read(self, path: str, limit: int) -> bytes | None:
+        text = self.files.get(path)
+        return text.encode() if text is not None and len(text) <= limit else None
+
+
+def test_list_and_mapping_inputs_are_values_again_where_the_schema_declares_them() -> None:
+    tfvars = protonjson.dumps(
+        {
+            "environment": {
+                "name": "dev",
+                "inputs": {
+                    "subnets": '["a","b"]',
+                    "labels": '{"team":"core"}',
+                    "note": '["kept"]',
+                    "port": 80,
+                },
+            },
+            "//": f"arn:aws:proton:{REGION}:{ACCOUNT}:environment/dev",
+        }
+    )
+    plan = Plan(ACCOUNT, REGION)
+    declared = {"subnets": "array", "labels": "object", "note": "string", "port": "number"}
+    read_tree(
+        plan,
+        _Files(
+            {
+                "dev/.proton/deployment-metadata.json": env_metadata("d-1"),
+                "dev/proton.auto.tfvars.json": tfvars,
+            }
+        ),
+        ("GITHUB", "org/infra"),
+        "main",
+        lambda kind, name, major, minor, role: (
+            declared if (kind, name, major, minor) == ("ENVIRONMENT", "tf-env", "1", "0") else {}
+        ),
+    )
+    assert plan.skipped == []
+    assert plan.resources[0].spec == (
+        "proton: EnvironmentSpec\nspec:\n  subnets:\n  - a\n  - b\n  labels:\n    team: core\n"
+        "  note: '[\"kept\"]'\n  port: 80\n"
+    )

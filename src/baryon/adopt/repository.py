@@ -8,7 +8,8 @@ service instances, pipelines and components, each with the spec Baryon would hav
 and the template version the metadata names.
 
 Inputs keep the JSON types the tfvars give them; a list or mapping input, which Proton wrote as its compact
-JSON text, is kept as that text (see docs/decisions.md). A folder is adopted only where Baryon's next
+JSON text, is that list or mapping again when the registered version's schema declares it an array or
+object (see docs/decisions.md). A folder is adopted only where Baryon's next
 deployment would write it (`baryon.render.terraform.resource_folder` for the resource's names and the
 branch's paths), so the next deployment commits to the same folder.
 
@@ -23,15 +24,19 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from baryon.adopt.plan import Binding, Plan, Resource, Skipped
 from baryon.domain import arns
+from baryon.domain.spec_schema import ENVIRONMENT_INPUT, PIPELINE_INPUT, SERVICE_INPUT
 from baryon.domain.specs import dump_spec
+from baryon.domain.template_versions import schema_of
 from baryon.git.command import GitError
 from baryon.render import terraform
 from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
+from baryon.store import templates as template_store
 from baryon.sync.gitrepo import GitTree, Mirror, mirror_path
 
 FILE_LIMIT = 256 * 1024
@@ -86,11 +91,59 @@ def _arn(value: Any, what: str) -> arns.ParsedArn:
     return parsed
 
 
-def _spec_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+#: (template kind, name, major, minor, input role) → the JSON type each input of the role declares.
+Declared = Callable[[str, str, str, str, str], dict[str, str]]
+
+
+def _no_schema(*_: str) -> dict[str, str]:
+    return {}
+
+
+def _spec_inputs(inputs: dict[str, Any], declared: dict[str, str]) -> dict[str, Any]:
+    """The inputs as the spec gave them: a list or mapping input (by its schema type), which Proton wrote
+    as its compact JSON text, is that value again."""
+    found: dict[str, Any] = {}
     for key, value in inputs.items():
-        if not isinstance(value, str | int | float | bool) or value is None:
+        if not isinstance(value, str | int | float | bool):
             raise ValueError(f"input {key} is not a string, number or boolean")
-    return dict(inputs)
+        wanted = {"array": list, "object": dict}.get(declared.get(key, ""))
+        if wanted is not None and isinstance(value, str):
+            try:
+                decoded = json.loads(value, parse_constant=_reject_constant)
+            except (ValueError, RecursionError):
+                decoded = None
+            if isinstance(decoded, wanted):
+                value = decoded
+        found[key] = value
+    return found
+
+
+def read_declared(runtime: Runtime, account_id: str, region: str) -> Declared:
+    """The declared input types of the registered template versions of the account and region."""
+
+    def declared(kind: str, name: str, major: str, minor: str, role: str) -> dict[str, str]:
+        with runtime.database.read() as connection:
+            template = template_store.find_template(connection, account_id, region, kind, name)
+            version = (
+                template_store.find_version(connection, template.id, int(major), int(minor))
+                if template is not None
+                else None
+            )
+        if version is None:
+            return {}
+        body = schema_of(version).get("schema")
+        types = body.get("types") if isinstance(body, dict) else None
+        definition = types.get(body.get(role)) if isinstance(types, dict) and isinstance(body, dict) else None
+        properties = definition.get("properties") if isinstance(definition, dict) else None
+        if not isinstance(properties, dict):
+            return {}
+        return {
+            str(key): str(value.get("type"))
+            for key, value in properties.items()
+            if isinstance(value, dict) and isinstance(value.get("type"), str)
+        }
+
+    return declared
 
 
 def _template(metadata: dict[str, Any], kind: str) -> tuple[str, str, str]:
@@ -113,8 +166,11 @@ def _agree(what: str, expected: str, found: str) -> None:
 
 
 class _Reader:
-    def __init__(self, plan: Plan, repository: tuple[str, str], branch: str, paths: list[str]) -> None:
+    def __init__(
+        self, plan: Plan, repository: tuple[str, str], branch: str, paths: list[str], declared: Declared
+    ) -> None:
         self.plan = plan
+        self.declared = declared
         self.repository = repository
         self.branch = branch
         self.paths = paths
@@ -158,9 +214,12 @@ class _Reader:
     ) -> Resource:
         name = _string(tfvars, "environment", "name")
         _agree("the environment", f"environment/{name}", arn.resource)
-        inputs = _spec_inputs(_mapping(tfvars, "environment", "inputs"))
         self.check_folder(folder, "ENVIRONMENT", {"environment": {"name": name}})
         template = _template(metadata, "environment")
+        inputs = _spec_inputs(
+            _mapping(tfvars, "environment", "inputs"),
+            self.declared("ENVIRONMENT", *template, ENVIRONMENT_INPUT),
+        )
         spec = dump_spec({"proton": "EnvironmentSpec", "spec": inputs})
         return Resource(
             "environment", name, *template, self.binding(folder), spec=spec, proton_arn=tfvars["//"]
@@ -173,7 +232,6 @@ class _Reader:
         name = _string(tfvars, "service_instance", "name")
         environment = _string(tfvars, "environment", "name")
         _agree("the service instance", f"service/{service}/service-instance/{name}", arn.resource)
-        inputs = _spec_inputs(_mapping(tfvars, "service_instance", "inputs"))
         self.check_folder(
             folder,
             "SERVICE_INSTANCE",
@@ -184,6 +242,9 @@ class _Reader:
             },
         )
         template = _template(metadata, "service")
+        inputs = _spec_inputs(
+            _mapping(tfvars, "service_instance", "inputs"), self.declared("SERVICE", *template, SERVICE_INPUT)
+        )
         self.service(service, template)["instances"].append(
             {"name": name, "environment": environment, "spec": inputs}
         )
@@ -208,9 +269,11 @@ class _Reader:
     ) -> Resource:
         service = _string(tfvars, "service", "name")
         _agree("the pipeline", f"service/{service}/pipeline", arn.resource)
-        inputs = _spec_inputs(_mapping(tfvars, "pipeline", "inputs"))
         self.check_folder(folder, "SERVICE_PIPELINE", {"service": {"name": service}})
         template = _template(metadata, "service")
+        inputs = _spec_inputs(
+            _mapping(tfvars, "pipeline", "inputs"), self.declared("SERVICE", *template, PIPELINE_INPUT)
+        )
         self.service(service, template)["pipeline"] = inputs
         return Resource(
             "service-pipeline",
@@ -269,11 +332,13 @@ class _Reader:
         return found
 
 
-def read_tree(plan: Plan, tree: Any, repository: tuple[str, str], branch: str) -> None:
-    """Fill `plan` from the files of `tree` (a `GitTree`)."""
+def read_tree(
+    plan: Plan, tree: Any, repository: tuple[str, str], branch: str, declared: Declared = _no_schema
+) -> None:
+    """Fill `plan` from the files of `tree` (a `GitTree`); `declared` gives the input types of a version."""
     entries = tree.entries()
     paths = sorted(entries)
-    reader = _Reader(plan, repository, branch, paths)
+    reader = _Reader(plan, repository, branch, paths, declared)
     folders = sorted(
         path[: -len(METADATA_SUFFIX)]
         for path in paths
@@ -330,7 +395,8 @@ def read_repository(
             if head is None:
                 raise AdoptError(f"The branch {branch} does not exist in {name}.")
             mirror.fetch(branch)
-            read_tree(plan, GitTree(mirror, head, scratch), (provider, name), branch)
+            declared = read_declared(runtime, account_id, region)
+            read_tree(plan, GitTree(mirror, head, scratch), (provider, name), branch, declared)
     except GitError as error:
         raise AdoptError(f"{name} branch {branch} cannot be read: {error.message}") from None
     finally:
