@@ -316,3 +316,28 @@ def test_list_and_mapping_inputs_are_values_again_where_the_schema_declares_them
         "proton: EnvironmentSpec\nspec:\n  subnets:\n  - a\n  - b\n  labels:\n    team: core\n"
         "  note: '[\"kept\"]'\n  port: 80\n"
     )
+
+
+def test_the_environments_layout_and_deleted_resources() -> None:
+    plan = Plan(ACCOUNT, REGION)
+    read_tree(
+        plan,
+        _Files(
+            {
+                "environments/dev/.proton/deployment-metadata.json": env_metadata("d-1"),
+                "environments/dev/proton.auto.tfvars.json": env_tfvars(),
+                "environments/gone/.proton/deployment-metadata.json": env_metadata("d-2", deleted=True),
+                "environments/gone/proton.auto.tfvars.json": env_tfvars(),
+                ".proton/deployment-metadata.json": env_metadata("d-3"),
+            }
+        ),
+        ("GITHUB", "org/infra"),
+        "main",
+    )
+    assert [(r.kind, r.name, r.binding.folder if r.binding else None) for r in plan.resources] == [
+        ("environment", "dev", "environments/dev")
+    ]
+    assert [(s.source, s.reason) for s in plan.skipped] == [
+        ("./", "deployment files at the top of the repository name no resource folder Baryon uses"),
+        ("environments/gone/", "the deployment metadata marks the resource deleted"),
+    ]
