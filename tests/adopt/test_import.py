@@ -1,0 +1,165 @@
+"""`baryon import`: the JSON an export of Proton saved (`aws proton get-*`/`list-*` … --output json),
+recreated in another account: templates, versions from `--bundles`, account settings; hostile files are
+refused with the file named, before anything is written; importing twice changes nothing."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baryon.adopt.bundles import find_bundles, register_bundles
+from baryon.adopt.exported import MAX_FILE_BYTES, ExportProblem, read_export
+from baryon.adopt.importer import apply_import, plan_import
+from baryon.runtime import Runtime
+from tests.conftest import ACCOUNT, OTHER_ACCOUNT
+from tests.support.proton_stacks import REGION, kept_bundles
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def save(folder: Path, name: str, answer: dict[str, Any]) -> None:
+    """What `aws proton … --output json > name` writes: the response without its metadata, timestamps
+    in ISO 8601."""
+    body = {key: value for key, value in answer.items() if key != "ResponseMetadata"}
+    (folder / name).write_text(json.dumps(body, indent=4, default=_iso) + "\n")
+
+
+def export_first_account(runtime: Runtime, proton: Any, tmp_path: Path) -> tuple[Path, Path]:
+    """Templates vpc and fargate (1.0 published, display names and descriptions) and account settings in
+    the first account, saved as an export; the bundles folder."""
+    bundles = kept_bundles(tmp_path / "bundles")
+    register_bundles(runtime, ACCOUNT, REGION, find_bundles(bundles))
+    proton.update_environment_template(name="vpc", displayName="The VPC", description="networks")
+    proton.update_service_template(name="fargate", displayName="Fargate", description="services")
+    proton.update_account_settings(pipelineServiceRoleArn=ROLE)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    save(folder, "list-environment-templates.json", proton.list_environment_templates())
+    save(folder, "vpc.json", proton.get_environment_template(name="vpc"))
+    save(folder, "list-service-templates.json", proton.list_service_templates())
+    save(
+        folder,
+        "vpc-versions.json",
+        proton.list_environment_template_versions(templateName="vpc"),
+    )
+    save(
+        folder,
+        "fargate-1.0.json",
+        proton.get_service_template_version(templateName="fargate", majorVersion="1", minorVersion="0"),
+    )
+    save(folder, "settings.json", proton.get_account_settings())
+    return folder, bundles
+
+
+def _templates(client: Any) -> list[tuple[str, str | None, str | None]]:
+    found = client.list_environment_templates()["templates"] + client.list_service_templates()["templates"]
+    return sorted((t["name"], t.get("displayName"), t.get("description")) for t in found)
+
+
+def test_templates_versions_and_settings_are_recreated_once(
+    runtime: Runtime, proton: Any, other_account_proton: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_first_account(runtime, proton, tmp_path)
+    export = read_export(folder)
+
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles)
+    assert [(s.what, s.name, s.outcome.split(" ")[0]) for s in plan.steps] == [
+        ("environment-template", "vpc", "create"),
+        ("service-template", "fargate", "create"),
+        ("environment-template-version", "vpc:1.0", "register"),
+        ("service-template-version", "fargate:1.0", "register"),
+        ("account-settings", "-", "update"),
+    ]
+    assert other_account_proton.list_environment_templates()["templates"] == []
+
+    apply_import(runtime, plan, export, chosen)
+    assert _templates(other_account_proton) == _templates(proton)
+    for kind, name in (("environment", "vpc"), ("service", "fargate")):
+        getter = getattr(other_account_proton, f"get_{kind}_template_version")
+        version = getter(templateName=name, majorVersion="1", minorVersion="0")[f"{kind}TemplateVersion"]
+        assert version["status"] == "PUBLISHED"
+        assert version["arn"].split(":")[4] == OTHER_ACCOUNT
+    fargate = other_account_proton.get_service_template_version(
+        templateName="fargate", majorVersion="1", minorVersion="0"
+    )["serviceTemplateVersion"]
+    assert fargate["compatibleEnvironmentTemplates"] == [{"templateName": "vpc", "majorVersion": "1"}]
+    settings = other_account_proton.get_account_settings()["accountSettings"]
+    assert settings["pipelineServiceRoleArn"] == ROLE
+
+    # Again: nothing to do, nothing changes.
+    again, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, read_export(folder), bundles)
+    assert {s.outcome for s in again.steps if s.what != "account-settings"} == {"exists"}
+    assert chosen == []
+    apply_import(runtime, again, export, chosen)
+    listed = other_account_proton.list_environment_template_versions(templateName="vpc")["templateVersions"]
+    assert [(v["majorVersion"], v["minorVersion"]) for v in listed] == [("1", "0")]
+
+
+def test_a_version_without_its_bundle_is_skipped_with_the_reason(
+    runtime: Runtime, proton: Any, other_account_proton: Any, tmp_path: Path
+) -> None:
+    folder, _ = export_first_account(runtime, proton, tmp_path)
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, read_export(folder))
+    assert chosen == []
+    assert [(s.source, s.reason) for s in plan.skipped] == [
+        ("environment-template-version vpc:1.0", "--bundles has no vpc/v1/ folder"),
+        ("service-template-version fargate:1.0", "--bundles has no fargate/v1/ folder"),
+    ]
+
+
+def test_a_get_is_richer_than_a_list_summary(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps({"environments": [{"name": "prod", "arn": "x", "templateName": "vpc"}]})
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps({"environment": {"name": "prod", "arn": "x", "templateName": "vpc", "spec": "s"}})
+    )
+    (tmp_path / "c.json").write_text(json.dumps({"environments": [{"name": "prod", "templateName": "old"}]}))
+    record = read_export(tmp_path).get("environment", "prod")
+    assert record == {"name": "prod", "arn": "x", "templateName": "vpc", "spec": "s"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "not an object"),
+        ('{"something": 1}', "no single known top-level key"),
+        ('{"environment": {"name": 5}}', "environment.name must be a string"),
+        ('{"environments": {"name": "x"}}', "environments must be a list"),
+        ('{"environment": {"name": "x", "deploymentStatus": ["a"]}}', "must be a string"),
+        ('{"environment": {"arn": "x"}}', "without its name"),
+        ('{"templates": [{"name": "x", "arn": "arn:aws:proton:r:1:other/x"}]}', "without an environment"),
+        ("[" * 100 + "]" * 100, "nests too deeply"),
+        (b"\xff\xfe", "cannot be read as UTF-8"),
+    ],
+)
+def test_hostile_files_are_refused_with_the_file_named(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    (tmp_path / "fine.json").write_text('{"environments": []}')
+    bad = tmp_path / "sub" / "bad.json"
+    bad.parent.mkdir()
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ExportProblem) as raised:
+        read_export(tmp_path)
+    assert str(raised.value).startswith(f"{bad}: ")
+    assert message in str(raised.value)
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as out:
+        out.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(ExportProblem, match=f"^{huge}: larger than {MAX_FILE_BYTES} bytes$"):
+        read_export(tmp_path)
