@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 
+from baryon.adopt.apply import apply_plan
 from baryon.adopt.bundles import find_bundles, register_bundles
+from baryon.adopt.cloudformation import Reading, read_stacks
 from baryon.adopt.exported import MAX_FILE_BYTES, ExportProblem, read_export
 from baryon.adopt.importer import apply_import, plan_import
 from baryon.runtime import Runtime
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
-from tests.support.proton_stacks import REGION, kept_bundles
+from tests.support.proton_stacks import READER, REGION, cfn, kept_bundles, proton_arn, proton_stack
+
+__all__ = ["cfn"]  # fixtures
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
 
@@ -163,3 +167,145 @@ def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
         out.truncate(MAX_FILE_BYTES + 1)
     with pytest.raises(ExportProblem, match=f"^{huge}: larger than {MAX_FILE_BYTES} bytes$"):
         read_export(tmp_path)
+
+
+ENV_SPEC = "proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n"
+SERVICE_SPEC = """proton: ServiceSpec
+pipeline: {}
+instances:
+  - name: front
+    environment: dev
+    spec:
+      image: nginx
+"""
+
+
+def _proton_stacks(cf: Any) -> dict[str, dict[str, Any]]:
+    """The stacks Proton deployed for the first account: environment dev, instance api/front, pipeline."""
+    template = proton_arn("service-template/fargate")
+    return {
+        "dev": proton_stack(
+            cf,
+            "dev",
+            {
+                "proton:template": proton_arn("environment-template/vpc"),
+                "proton:environment": proton_arn("environment/dev"),
+            },
+        ),
+        "front": proton_stack(
+            cf,
+            "api-front",
+            {
+                "proton:template": template,
+                "proton:environment": proton_arn("environment/dev"),
+                "proton:service": proton_arn("service/api"),
+                "proton:service-instance": proton_arn("service/api/service-instance/front"),
+            },
+        ),
+        "pipeline": proton_stack(
+            cf, "api-pipeline", {"proton:template": template, "proton:service": proton_arn("service/api")}
+        ),
+    }
+
+
+def _snapshot(cf: Any) -> list[tuple[str, str, str]]:
+    return sorted(
+        (s["StackName"], s["StackId"], str(s.get("LastUpdatedTime") or s["CreationTime"]))
+        for s in cf.describe_stacks()["Stacks"]
+    )
+
+
+def export_running(runtime: Runtime, proton: Any, cf: Any, tmp_path: Path) -> tuple[Path, Path]:
+    """The first account runs dev, api (instance front, a pipeline) on their stacks; its export."""
+    folder, bundles = export_first_account(runtime, proton, tmp_path)
+    _proton_stacks(cf)
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "dev.yaml").write_text(ENV_SPEC)
+    (specs / "api.yaml").write_text(SERVICE_SPEC)
+    report = apply_plan(runtime, read_stacks(runtime, Reading(ACCOUNT, REGION, READER, specs_dir=specs)))
+    assert report.refused == []
+    save(folder, "environments.json", proton.list_environments())
+    save(folder, "dev.json", proton.get_environment(name="dev"))
+    save(folder, "services.json", proton.list_services())
+    save(folder, "api.json", proton.get_service(name="api"))
+    save(folder, "api-instances.json", proton.list_service_instances(serviceName="api"))
+    save(folder, "front.json", proton.get_service_instance(serviceName="api", name="front"))
+    return folder, bundles
+
+
+def test_resources_are_adopted_from_their_stacks_never_deployed(
+    runtime: Runtime, proton: Any, other_account_proton: Any, cfn: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_running(runtime, proton, cfn, tmp_path)
+    # An environment whose stack is gone: exported, but nothing runs it.
+    gone = json.loads((folder / "dev.json").read_text())
+    gone["environment"]["name"] = "gone"
+    (folder / "gone.json").write_text(json.dumps(gone))
+    before = _snapshot(cfn)
+    export = read_export(folder)
+
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles, READER)
+    assert [(s.source, s.reason) for s in plan.skipped] == [
+        ("environment gone", "no CloudFormation stack of it was found; not deployed")
+    ]
+    assert plan.adoption is not None
+    assert [(r.kind, r.name, r.spec is not None) for r in plan.adoption.resources] == [
+        ("environment", "dev", True),
+        ("service", "api", True),
+        ("service-instance", "front", True),
+        ("service-pipeline", "api", True),
+    ]
+    report = apply_import(runtime, plan, export, chosen)
+    assert [(e.kind, e.name, e.outcome) for e in report.created] == [
+        ("environment", "dev", "created"),
+        ("service", "api", "created"),
+        ("service-instance", "api/front", "created"),
+        ("service-pipeline", "api", "created"),
+    ]
+
+    for client in (proton, other_account_proton):
+        assert [e["name"] for e in client.list_environments()["environments"]] == ["dev"]
+    first = proton.get_environment(name="dev")["environment"]
+    second = other_account_proton.get_environment(name="dev")["environment"]
+    assert second["arn"].split(":")[4] == OTHER_ACCOUNT
+    same = (
+        "name",
+        "spec",
+        "templateName",
+        "templateMajorVersion",
+        "templateMinorVersion",
+        "deploymentStatus",
+    )
+    assert {k: second.get(k) for k in same} == {k: first.get(k) for k in same}
+    assert second["spec"] == ENV_SPEC and second["deploymentStatus"] == "SUCCEEDED"
+    service = other_account_proton.get_service(name="api")["service"]
+    assert service["spec"] == SERVICE_SPEC and service["pipeline"]["deploymentStatus"] == "SUCCEEDED"
+    instance = other_account_proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
+    exported = proton.get_service_instance(serviceName="api", name="front")["serviceInstance"]
+    assert {k: instance.get(k) for k in (*same, "environmentName")} == {
+        k: exported.get(k) for k in (*same, "environmentName")
+    }
+    assert _snapshot(cfn) == before
+
+    # Again: nothing changes.
+    again, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, read_export(folder), bundles, READER)
+    report = apply_import(runtime, again, export, chosen)
+    assert report.created == [] and report.refused == []
+    assert len(report.unchanged) == 4
+    assert _snapshot(cfn) == before
+
+
+def test_without_a_role_nothing_is_deployed(
+    runtime: Runtime, proton: Any, other_account_proton: Any, cfn: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_running(runtime, proton, cfn, tmp_path)
+    export = read_export(folder)
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles)
+    assert [(s.source, s.reason) for s in plan.skipped] == [
+        (source, "no --role-arn to read its stack with; not deployed")
+        for source in ("environment dev", "service-instance api/front", "service-pipeline api")
+    ]
+    assert apply_import(runtime, plan, export, chosen) is None
+    assert other_account_proton.list_environments()["environments"] == []
+    assert other_account_proton.list_services()["services"] == []

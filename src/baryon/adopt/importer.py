@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from baryon.adopt import exported as ex
-from baryon.adopt.bundles import Bundle, find_bundles, register_bundles
+from baryon.adopt.bundles import Bundle, find_bundles, predict, register_bundles
 from baryon.adopt.bundles import _call as call_handler
 from baryon.adopt.cloudformation import Connect, Reading, read_stacks
 from baryon.adopt.plan import Plan, Resource, Skipped
@@ -192,7 +192,12 @@ def _self_managed(kind: str, export: ex.Export, record: dict[str, Any]) -> bool:
 
 
 def _adoption(
-    runtime: Runtime, plan: ImportPlan, export: ex.Export, role_arn: str | None, connect: Connect | None
+    runtime: Runtime,
+    plan: ImportPlan,
+    export: ex.Export,
+    role_arn: str | None,
+    connect: Connect | None,
+    chosen: list[Bundle],
 ) -> None:
     exported = {
         _exported_identity(kind, record): (kind, record) for kind in _DEPLOYED for record in export.of(kind)
@@ -208,6 +213,8 @@ def _adoption(
         reading = Reading(
             account_id=plan.account_id, region=plan.region, role_arn=role_arn, specs_dir=Path(folder)
         )
+        if chosen:
+            reading.pending = predict(runtime, plan.account_id, plan.region, chosen)
         read = read_stacks(runtime, reading, connect)
     adoption = Plan(account_id=plan.account_id, region=plan.region, bundles=read.bundles)
     adoption.skipped.extend(read.skipped)
@@ -254,7 +261,7 @@ def plan_import(
     plan = ImportPlan(account_id=account_id, region=region)
     chosen = _template_steps(runtime, plan, export, _bundles_of(bundles_dir))
     _other_steps(plan, export)
-    _adoption(runtime, plan, export, role_arn, connect)
+    _adoption(runtime, plan, export, role_arn, connect, chosen)
     return plan, chosen
 
 
