@@ -4,8 +4,10 @@ refused with the file named, before anything is written; importing twice changes
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +311,39 @@ def test_without_a_role_nothing_is_deployed(
     assert apply_import(runtime, plan, export, chosen) is None
     assert other_account_proton.list_environments()["environments"] == []
     assert other_account_proton.list_services()["services"] == []
+
+
+def test_version_numbers_status_and_descriptions_are_kept(
+    runtime: Runtime, proton: Any, other_account_proton: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_first_account(runtime, proton, tmp_path)
+    # A second minor of vpc 1, left a draft in the first account.
+    (tmp_path / "next" / "vpc").mkdir(parents=True)
+    shutil.copytree(bundles / "vpc" / "v1", tmp_path / "next" / "vpc" / "v1")
+    (tmp_path / "next" / "vpc" / "v1" / "infrastructure" / "notes.txt").write_text("1.1\n")
+    (draft,) = find_bundles(tmp_path / "next")
+    register_bundles(runtime, ACCOUNT, REGION, [dataclasses.replace(draft, status="DRAFT")])
+    proton.update_environment_template_version(
+        templateName="vpc", majorVersion="1", minorVersion="1", description="trying"
+    )
+    listed = proton.list_environment_template_versions(templateName="vpc", majorVersion="1")
+    save(folder, "vpc-versions.json", listed)
+
+    export = read_export(folder)
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles)
+    assert [(s.name, s.outcome.split(" ")[-1]) for s in plan.steps if s.what.endswith("-version")] == [
+        ("vpc:1.0", "PUBLISHED"),
+        ("vpc:1.1", "DRAFT"),
+        ("fargate:1.0", "PUBLISHED"),
+    ]
+    apply_import(runtime, plan, export, chosen)
+
+    def versions(client: Any) -> list[tuple[str, str, str, str | None]]:
+        listed = client.list_environment_template_versions(templateName="vpc", majorVersion="1")
+        return [
+            (v["majorVersion"], v["minorVersion"], v["status"], v.get("description"))
+            for v in listed["templateVersions"]
+        ]
+
+    assert versions(other_account_proton) == versions(proton)
+    assert versions(proton) == [("1", "0", "PUBLISHED", None), ("1", "1", "DRAFT", "trying")]

@@ -28,6 +28,7 @@ from baryon.adopt.bundles import Bundle, find_bundles, predict, register_bundles
 from baryon.adopt.bundles import _call as call_handler
 from baryon.adopt.cloudformation import Connect, Reading, read_stacks
 from baryon.adopt.plan import Plan, Resource, Skipped
+from baryon.domain.versions import DRAFT, PUBLISHED
 from baryon.protocol.errors import ConflictException, ServiceError
 from baryon.runtime import Runtime
 from baryon.store import templates as template_store
@@ -131,9 +132,22 @@ def _template_steps(
                     )
                 )
                 continue
-            if bundle not in chosen:
-                chosen.append(bundle)
-            plan.steps.append(Step(kind, label, f"register from {bundle.folder}"))
+            status = record.get("status")
+            if status not in (PUBLISHED, DRAFT):
+                plan.skipped.append(
+                    Skipped(f"{kind} {label}", f"its status is {status}, not PUBLISHED or DRAFT")
+                )
+                continue
+            description = record.get("description")
+            chosen.append(
+                dataclasses.replace(
+                    bundle,
+                    minor=numbers[1],
+                    status=str(status),
+                    description=description if isinstance(description, str) else None,
+                )
+            )
+            plan.steps.append(Step(kind, label, f"register from {bundle.folder} as {status}"))
     return chosen
 
 
