@@ -19,6 +19,7 @@ from baryon.adopt.cloudformation import Reading, read_stacks
 from baryon.adopt.exported import MAX_FILE_BYTES, ExportProblem, read_export
 from baryon.adopt.importer import apply_import, plan_import
 from baryon.runtime import Runtime
+from baryon.store import connections as connection_store
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.support.proton_stacks import READER, REGION, cfn, kept_bundles, proton_arn, proton_stack
 
@@ -347,3 +348,57 @@ def test_version_numbers_status_and_descriptions_are_kept(
 
     assert versions(other_account_proton) == versions(proton)
     assert versions(proton) == [("1", "0", "PUBLISHED", None), ("1", "1", "DRAFT", "trying")]
+
+
+def _connection(runtime: Runtime, account: str, root: Path) -> str:
+    with runtime.database.write() as db:
+        record = connection_store.create(
+            db,
+            runtime.secrets,
+            connection_id=runtime.ids.uuid(),
+            account_id=account,
+            region=REGION,
+            name="local-github",
+            provider="GITHUB",
+            url_template=f"file://{root}/{{repository}}.git",
+            token=None,
+            mode="direct",
+            api_url=None,
+            now=runtime.clock.now(),
+        )
+    return record.arn
+
+
+def test_repositories_are_linked_only_through_a_connection(
+    runtime: Runtime, proton: Any, other_account_proton: Any, tmp_path: Path
+) -> None:
+    first = _connection(runtime, ACCOUNT, tmp_path)
+    proton.create_repository(provider="GITHUB", name="org/templates", connectionArn=first)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    save(folder, "repositories.json", proton.list_repositories())
+    save(folder, "repository.json", proton.get_repository(provider="GITHUB", name="org/templates"))
+    export = read_export(folder)
+
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export)
+    assert [(s.source, s.reason) for s in plan.skipped] == [
+        (
+            "repository GITHUB:org/templates",
+            "no Baryon connection for GITHUB in this account and region; create one with "
+            "'baryon connections create' and import again",
+        )
+    ]
+    apply_import(runtime, plan, export, chosen)
+    assert other_account_proton.list_repositories()["repositories"] == []
+
+    second = _connection(runtime, OTHER_ACCOUNT, tmp_path)
+    for _ in range(2):
+        plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export)
+        assert [(s.what, s.name, s.outcome) for s in plan.steps] == [
+            ("repository", "GITHUB:org/templates", f"link through {second}")
+        ]
+        apply_import(runtime, plan, export, chosen)
+        (linked,) = other_account_proton.list_repositories()["repositories"]
+        assert (linked["provider"], linked["name"]) == ("GITHUB", "org/templates")
+        got = other_account_proton.get_repository(provider="GITHUB", name="org/templates")["repository"]
+        assert got["connectionArn"] == second

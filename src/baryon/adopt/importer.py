@@ -31,6 +31,7 @@ from baryon.adopt.plan import Plan, Resource, Skipped
 from baryon.domain.versions import DRAFT, PUBLISHED
 from baryon.protocol.errors import ConflictException, ServiceError
 from baryon.runtime import Runtime
+from baryon.store import connections as connection_store
 from baryon.store import templates as template_store
 
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_\-]{0,99}")
@@ -59,6 +60,8 @@ class ImportPlan:
     region: str
     steps: list[Step] = field(default_factory=list)
     adoption: Plan | None = None
+    #: Repositories to link: (provider, name, Baryon connection ARN).
+    repositories: list[tuple[str, str, str]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 
@@ -252,11 +255,45 @@ def _adoption(
     plan.adoption = adoption
 
 
-def _other_steps(plan: ImportPlan, export: ex.Export) -> None:
+def _connection_for(runtime: Runtime, plan: ImportPlan, record: dict[str, Any]) -> tuple[str | None, str]:
+    """The Baryon connection to link an exported repository through (the exported one when it is a
+    Baryon connection of this account and region, else the only one of its provider), or the reason."""
+    provider = record["provider"]
+    with runtime.database.read() as connection:
+        found = [
+            c
+            for c in connection_store.list_connections(connection, plan.account_id, plan.region)
+            if c.provider == provider
+        ]
+    for candidate in found:
+        if candidate.arn == record.get("connectionArn"):
+            return candidate.arn, ""
+    if len(found) == 1:
+        return found[0].arn, ""
+    if not found:
+        return None, (
+            f"no Baryon connection for {provider} in this account and region; create one with "
+            "'baryon connections create' and import again"
+        )
+    return None, (
+        f"several Baryon connections for {provider}; link it with aws proton create-repository "
+        "--connection-arn"
+    )
+
+
+def _other_steps(runtime: Runtime, plan: ImportPlan, export: ex.Export) -> None:
     settings = export.get(ex.ACCOUNT_SETTINGS)
     if settings is not None:
         plan.steps.append(Step(ex.ACCOUNT_SETTINGS, "-", "update"))
-    for kind in (ex.REPOSITORY, ex.TEMPLATE_SYNC_CONFIG, ex.SERVICE_SYNC_CONFIG):
+    for record in export.of(ex.REPOSITORY):
+        label = f"{record['provider']}:{record['name']}"
+        arn, reason = _connection_for(runtime, plan, record)
+        if arn is None:
+            plan.skipped.append(Skipped(f"{ex.REPOSITORY} {label}", reason))
+        else:
+            plan.steps.append(Step(ex.REPOSITORY, label, f"link through {arn}"))
+            plan.repositories.append((str(record["provider"]), str(record["name"]), arn))
+    for kind in (ex.TEMPLATE_SYNC_CONFIG, ex.SERVICE_SYNC_CONFIG):
         for record in export.of(kind):
             name = str(record.get("name") or record.get("templateName") or record.get("serviceName"))
             plan.skipped.append(Skipped(f"{kind} {name}", "importing it is not supported yet"))
@@ -274,7 +311,7 @@ def plan_import(
     """What importing would do; writes nothing. Also the bundles to register."""
     plan = ImportPlan(account_id=account_id, region=region)
     chosen = _template_steps(runtime, plan, export, _bundles_of(bundles_dir))
-    _other_steps(plan, export)
+    _other_steps(runtime, plan, export)
     _adoption(runtime, plan, export, role_arn, connect, chosen)
     return plan, chosen
 
@@ -317,6 +354,12 @@ def apply_import(runtime: Runtime, plan: ImportPlan, export: ex.Export, bundles:
     if bundles:
         register_bundles(runtime, plan.account_id, plan.region, bundles)
     _account_settings(runtime, plan, export)
+    for provider, name, arn in plan.repositories:
+        params = {"provider": provider, "name": name, "connectionArn": arn}
+        try:
+            call_handler(runtime, plan.account_id, plan.region, "CreateRepository", params)
+        except ConflictException:
+            continue
     if plan.adoption is None or not plan.adoption.resources:
         return None
     from baryon.adopt.apply import apply_plan
