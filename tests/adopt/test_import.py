@@ -22,6 +22,7 @@ from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
 from tests.conftest import ACCOUNT, OTHER_ACCOUNT
 from tests.support.proton_stacks import READER, REGION, cfn, kept_bundles, proton_arn, proton_stack
+from tests.support.template_sync import linked_repository
 
 __all__ = ["cfn"]  # fixtures
 
@@ -402,3 +403,41 @@ def test_repositories_are_linked_only_through_a_connection(
         assert (linked["provider"], linked["name"]) == ("GITHUB", "org/templates")
         got = other_account_proton.get_repository(provider="GITHUB", name="org/templates")["repository"]
         assert got["connectionArn"] == second
+
+
+def test_template_sync_configs_are_recreated_once(
+    runtime: Runtime, proton: Any, other_account_proton: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_first_account(runtime, proton, tmp_path)
+    linked_repository(proton, runtime, tmp_path / "git")
+    proton.create_template_sync_config(
+        templateName="vpc",
+        templateType="ENVIRONMENT",
+        repositoryProvider="GITHUB",
+        repositoryName="org/templates",
+        branch="main",
+        subdirectory="vpc",
+    )
+    save(folder, "repository.json", proton.get_repository(provider="GITHUB", name="org/templates"))
+    save(
+        folder,
+        "vpc-sync.json",
+        proton.get_template_sync_config(templateName="vpc", templateType="ENVIRONMENT"),
+    )
+    _connection(runtime, OTHER_ACCOUNT, tmp_path / "git")
+    export = read_export(folder)
+
+    for _ in range(2):
+        plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles)
+        assert ("template-sync-config", "vpc", "create") in [(s.what, s.name, s.outcome) for s in plan.steps]
+        apply_import(runtime, plan, export, chosen)
+        assert plan.skipped == []
+        got = other_account_proton.get_template_sync_config(templateName="vpc", templateType="ENVIRONMENT")
+        assert got["templateSyncConfig"] == {
+            "templateName": "vpc",
+            "templateType": "ENVIRONMENT",
+            "repositoryProvider": "GITHUB",
+            "repositoryName": "org/templates",
+            "branch": "main",
+            "subdirectory": "vpc",
+        }

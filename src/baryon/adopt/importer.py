@@ -62,6 +62,8 @@ class ImportPlan:
     adoption: Plan | None = None
     #: Repositories to link: (provider, name, Baryon connection ARN).
     repositories: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Sync configs to create: (kind, template or service name, Create…SyncConfig parameters).
+    sync_configs: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 
@@ -255,6 +257,20 @@ def _adoption(
     plan.adoption = adoption
 
 
+#: The members of each sync config, as Create…SyncConfig takes them.
+_SYNC_MEMBERS = {
+    ex.TEMPLATE_SYNC_CONFIG: (
+        "templateName",
+        "templateType",
+        "repositoryProvider",
+        "repositoryName",
+        "branch",
+        "subdirectory",
+    ),
+    ex.SERVICE_SYNC_CONFIG: ("serviceName", "repositoryProvider", "repositoryName", "branch", "filePath"),
+}
+
+
 def _connection_for(runtime: Runtime, plan: ImportPlan, record: dict[str, Any]) -> tuple[str | None, str]:
     """The Baryon connection to link an exported repository through (the exported one when it is a
     Baryon connection of this account and region, else the only one of its provider), or the reason."""
@@ -293,10 +309,12 @@ def _other_steps(runtime: Runtime, plan: ImportPlan, export: ex.Export) -> None:
         else:
             plan.steps.append(Step(ex.REPOSITORY, label, f"link through {arn}"))
             plan.repositories.append((str(record["provider"]), str(record["name"]), arn))
-    for kind in (ex.TEMPLATE_SYNC_CONFIG, ex.SERVICE_SYNC_CONFIG):
+    for kind, members in _SYNC_MEMBERS.items():
         for record in export.of(kind):
-            name = str(record.get("name") or record.get("templateName") or record.get("serviceName"))
-            plan.skipped.append(Skipped(f"{kind} {name}", "importing it is not supported yet"))
+            params = {m: record[m] for m in members if isinstance(record.get(m), str)}
+            name = str(record.get("templateName") or record.get("serviceName"))
+            plan.steps.append(Step(kind, name, "create"))
+            plan.sync_configs.append((kind, name, params))
 
 
 def plan_import(
@@ -360,11 +378,22 @@ def apply_import(runtime: Runtime, plan: ImportPlan, export: ex.Export, bundles:
             call_handler(runtime, plan.account_id, plan.region, "CreateRepository", params)
         except ConflictException:
             continue
-    if plan.adoption is None or not plan.adoption.resources:
-        return None
-    from baryon.adopt.apply import apply_plan
+    report = None
+    if plan.adoption is not None and plan.adoption.resources:
+        from baryon.adopt.apply import apply_plan
 
-    return apply_plan(runtime, plan.adoption)
+        report = apply_plan(runtime, plan.adoption)
+    for kind, name, params in plan.sync_configs:
+        operation = (
+            "CreateTemplateSyncConfig" if kind == ex.TEMPLATE_SYNC_CONFIG else "CreateServiceSyncConfig"
+        )
+        try:
+            call_handler(runtime, plan.account_id, plan.region, operation, params)
+        except ConflictException:
+            continue
+        except ServiceError as error:
+            plan.skipped.append(Skipped(f"{kind} {name}", f"refused: {error}"))
+    return report
 
 
 __all__ = ["ImportPlan", "ServiceError", "Step", "apply_import", "plan_import"]
