@@ -441,3 +441,33 @@ def test_template_sync_configs_are_recreated_once(
             "branch": "main",
             "subdirectory": "vpc",
         }
+
+
+def test_a_component_is_adopted_from_its_stack(
+    runtime: Runtime, proton: Any, other_account_proton: Any, cfn: Any, tmp_path: Path
+) -> None:
+    folder, bundles = export_running(runtime, proton, cfn, tmp_path)
+    proton_stack(
+        cfn,
+        "cache",
+        {
+            "proton:environment": proton_arn("environment/dev"),
+            "proton:component": proton_arn("component/cache"),
+        },
+    )
+    report = apply_plan(runtime, read_stacks(runtime, Reading(ACCOUNT, REGION, READER)))
+    assert [(e.kind, e.name) for e in report.created] == [("component", "cache")]
+    save(folder, "components.json", proton.list_components())
+    save(folder, "cache.json", proton.get_component(name="cache"))
+    before = _snapshot(cfn)
+    export = read_export(folder)
+
+    plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export, bundles, READER)
+    report = apply_import(runtime, plan, export, chosen)
+    assert ("component", "cache", "created") in [(e.kind, e.name, e.outcome) for e in report.created]
+    first = proton.get_component(name="cache")["component"]
+    second = other_account_proton.get_component(name="cache")["component"]
+    assert second["arn"].split(":")[4] == OTHER_ACCOUNT
+    for member in ("environmentName", "deploymentStatus"):
+        assert second[member] == first[member]
+    assert _snapshot(cfn) == before
