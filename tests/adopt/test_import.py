@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from baryon.adopt import exported
 from baryon.adopt.apply import apply_plan
 from baryon.adopt.bundles import find_bundles, register_bundles
 from baryon.adopt.cloudformation import Reading, read_stacks
@@ -471,3 +472,11 @@ def test_a_component_is_adopted_from_its_stack(
     for member in ("environmentName", "deploymentStatus"):
         assert second[member] == first[member]
     assert _snapshot(cfn) == before
+
+
+def test_too_much_in_all_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exported, "MAX_TOTAL_BYTES", 40)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text('{"environments": [], "nextToken": "0123"}')
+    with pytest.raises(ExportProblem, match=f"^{tmp_path}: its JSON files hold more than 40 bytes$"):
+        read_export(tmp_path)

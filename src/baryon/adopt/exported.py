@@ -9,8 +9,8 @@ richer than a list-* summary, so its members win.
 
 Invariants: the files are hostile: a file that is not a regular file, is larger than `MAX_FILE_BYTES`,
 is not JSON, nests deeper than `MAX_DEPTH`, or has a member of the wrong type raises `ExportProblem`
-naming the file, before anything is imported; more than `MAX_FILES` files is refused; symbolic links are
-not followed. Nothing here writes anything.
+naming the file, before anything is imported; more than `MAX_FILES` files or `MAX_TOTAL_BYTES` in all
+is refused; symbolic links are not followed. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_FILES = 10_000
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 32
 
 #: Kinds of exported records.
@@ -247,7 +248,11 @@ def read_file(path: Path, export: Export) -> None:
 def read_export(root: Path) -> Export:
     """Every JSON file under `root`, merged (ExportProblem for the first file that cannot be read)."""
     export = Export()
-    for path in _files(root):
+    files = _files(root)
+    total = sum(path.stat().st_size for path in files)
+    if total > MAX_TOTAL_BYTES:
+        raise ExportProblem(f"{root}: its JSON files hold more than {MAX_TOTAL_BYTES} bytes")
+    for path in files:
         read_file(path, export)
         export.files += 1
     return export
