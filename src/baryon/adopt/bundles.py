@@ -65,6 +65,11 @@ class Bundle:
     name: str
     major: int
     folder: Path
+    #: The minor number to register it as (`baryon import` keeps the exported numbers); None: the next.
+    minor: int | None = None
+    #: PUBLISHED (published once registered) or DRAFT (left a draft), and the version's description.
+    status: str = PUBLISHED
+    description: str | None = None
 
 
 def _kind(folder: Path) -> str:
@@ -198,7 +203,10 @@ def _ensure_template(runtime: Runtime, account_id: str, region: str, bundle: Bun
         return template_store.find_template(connection, account_id, region, bundle.kind, bundle.name)
 
 
-def _same(connection: Connection, template_id: int, major: int, data: bytes) -> Any:
+def _same(connection: Connection, template_id: int, major: int, data: bytes, minor: int | None = None) -> Any:
+    if minor is not None:
+        row = template_store.find_version(connection, template_id, major, minor)
+        return row if row is not None and row.status in (DRAFT, PUBLISHED) else None
     for row in reversed(template_store.live_versions(connection, template_id, major)):
         if row.bundle is not None and bytes(row.bundle) == data and row.status in (DRAFT, PUBLISHED):
             return row
@@ -227,7 +235,9 @@ def _insert(
         sa.select(V.id).where(V.template_id == template.id, V.major == bundle.major).limit(1)
     ).first()
     minor = 0
-    if any_of_major is not None:
+    if bundle.minor is not None:
+        minor = bundle.minor
+    elif any_of_major is not None:
         minor = template_store.next_number(connection, template.id, bundle.major)[1]
     now = runtime.clock.now()
     result = connection.execute(
@@ -236,7 +246,7 @@ def _insert(
             major=bundle.major,
             minor=minor,
             status=REGISTRATION_IN_PROGRESS,
-            description=None,
+            description=bundle.description,
             compatible_environment_templates=_json(compatible) if bundle.kind == SERVICE else None,
             supported_component_sources=_json(sources) if sources is not None else None,
             source_bucket="",
@@ -277,7 +287,9 @@ def predict(
             data = archive(bundle.folder)
             minor = 0
             template = template_store.find_template(connection, account_id, region, bundle.kind, bundle.name)
-            if template is not None:
+            if bundle.minor is not None:
+                minor = bundle.minor
+            elif template is not None:
                 row = _same(connection, template.id, bundle.major, data)
                 if row is not None:
                     minor = int(row.minor)
@@ -294,7 +306,7 @@ def register_bundles(runtime: Runtime, account_id: str, region: str, bundles: li
         data = archive(bundle.folder)
         template = _ensure_template(runtime, account_id, region, bundle)
         with runtime.database.write() as connection:
-            row = _same(connection, template.id, bundle.major, data)
+            row = _same(connection, template.id, bundle.major, data, bundle.minor)
             if row is not None:
                 version_id, minor, status = int(row.id), int(row.minor), row.status
             else:
@@ -308,7 +320,7 @@ def register_bundles(runtime: Runtime, account_id: str, region: str, bundles: li
                 why = reason or (registered.status_message if registered is not None else "it was deleted")
                 raise BundleProblem(f"Registration of {_label(bundle)} failed: {why}")
             status = registered.status
-        if status != PUBLISHED:
+        if status != PUBLISHED and bundle.status == PUBLISHED:
             params = {
                 "templateName": bundle.name,
                 "majorVersion": str(bundle.major),

@@ -23,6 +23,7 @@ import click
 
 from baryon.cli.adopt import adopt
 from baryon.cli.errors import BaryonGroup
+from baryon.cli.importing import import_export
 from baryon.cli.options import (
     common_options,
     configure_logging,
@@ -557,6 +558,7 @@ def connections_delete(
 
 cli.add_command(quotas)
 cli.add_command(adopt)
+cli.add_command(import_export)
 
 
 def main() -> None:
