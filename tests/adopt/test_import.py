@@ -376,8 +376,11 @@ def test_repositories_are_linked_only_through_a_connection(
 ) -> None:
     first = _connection(runtime, ACCOUNT, tmp_path)
     proton.create_repository(provider="GITHUB", name="org/templates", connectionArn=first)
+    pipelines = {"provider": "GITHUB", "name": "org/templates", "branch": "main"}
+    proton.update_account_settings(pipelineProvisioningRepository=pipelines)
     folder = tmp_path / "export"
     folder.mkdir()
+    save(folder, "settings.json", proton.get_account_settings())
     save(folder, "repositories.json", proton.list_repositories())
     save(folder, "repository.json", proton.get_repository(provider="GITHUB", name="org/templates"))
     export = read_export(folder)
@@ -392,18 +395,25 @@ def test_repositories_are_linked_only_through_a_connection(
     ]
     apply_import(runtime, plan, export, chosen)
     assert other_account_proton.list_repositories()["repositories"] == []
+    assert plan.skipped[-1].source == "account settings pipelineProvisioningRepository"
+    assert (
+        "pipelineProvisioningRepository" not in other_account_proton.get_account_settings()["accountSettings"]
+    )
 
     second = _connection(runtime, OTHER_ACCOUNT, tmp_path)
     for _ in range(2):
         plan, chosen = plan_import(runtime, OTHER_ACCOUNT, REGION, export)
         assert [(s.what, s.name, s.outcome) for s in plan.steps] == [
-            ("repository", "GITHUB:org/templates", f"link through {second}")
+            ("account-settings", "-", "update"),
+            ("repository", "GITHUB:org/templates", f"link through {second}"),
         ]
         apply_import(runtime, plan, export, chosen)
         (linked,) = other_account_proton.list_repositories()["repositories"]
         assert (linked["provider"], linked["name"]) == ("GITHUB", "org/templates")
         got = other_account_proton.get_repository(provider="GITHUB", name="org/templates")["repository"]
         assert got["connectionArn"] == second
+        settings = other_account_proton.get_account_settings()["accountSettings"]
+        assert {k: settings["pipelineProvisioningRepository"][k] for k in pipelines} == pipelines
 
 
 def test_template_sync_configs_are_recreated_once(

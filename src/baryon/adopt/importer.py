@@ -365,6 +365,28 @@ def _account_settings(runtime: Runtime, plan: ImportPlan, export: ex.Export) -> 
         call_handler(runtime, plan.account_id, plan.region, "UpdateAccountSettings", params)
 
 
+def _pipeline_repository(runtime: Runtime, plan: ImportPlan, export: ex.Export) -> None:
+    """The account's pipelineProvisioningRepository, once the repository links exist; a link that could
+    not be made leaves it skipped with the handler's reason."""
+    settings = export.get(ex.ACCOUNT_SETTINGS)
+    repository = settings.get("pipelineProvisioningRepository") if settings is not None else None
+    if not isinstance(repository, dict):
+        return
+    given = {
+        key: repository[key] for key in ("provider", "name", "branch") if isinstance(repository.get(key), str)
+    }
+    try:
+        call_handler(
+            runtime,
+            plan.account_id,
+            plan.region,
+            "UpdateAccountSettings",
+            {"pipelineProvisioningRepository": given},
+        )
+    except ServiceError as error:
+        plan.skipped.append(Skipped("account settings pipelineProvisioningRepository", f"refused: {error}"))
+
+
 def apply_import(runtime: Runtime, plan: ImportPlan, export: ex.Export, bundles: list[Bundle]) -> Any:
     """Do what `plan` says; the adoption's report (None when nothing was adopted). ServiceError or
     BundleProblem stop it with the reason."""
@@ -378,6 +400,7 @@ def apply_import(runtime: Runtime, plan: ImportPlan, export: ex.Export, bundles:
             call_handler(runtime, plan.account_id, plan.region, "CreateRepository", params)
         except ConflictException:
             continue
+    _pipeline_repository(runtime, plan, export)
     report = None
     if plan.adoption is not None and plan.adoption.resources:
         from baryon.adopt.apply import apply_plan
