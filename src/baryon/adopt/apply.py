@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon import deployables
-from baryon.adopt.plan import Plan, Resource
+from baryon.adopt.plan import Binding, Plan, Resource
 from baryon.clock import Ids
 from baryon.domain import arns
 from baryon.domain.account_connections import CONNECTED
@@ -127,6 +127,13 @@ class AdoptionReport:
     @property
     def entries(self) -> list[Entry]:
         return [*self.created, *self.unchanged, *self.refused]
+
+
+def _names_binding(stored: str | None, binding: Binding) -> bool:
+    """Whether a stored RepositoryBranch document names the repository and branch of `binding`."""
+    document = orjson.loads(stored) if stored else {}
+    wanted = (*binding.repository, binding.branch) if binding.repository else None
+    return (document.get("provider"), document.get("name"), document.get("branch")) == wanted
 
 
 class Refused(Exception):
@@ -373,11 +380,7 @@ class _Applier:
                 account_settings.c.region == self.plan.region,
             )
         ).scalar()
-        document = orjson.loads(stored) if stored else {}
-        if (document.get("provider"), document.get("name"), document.get("branch")) != (
-            *binding.repository,
-            binding.branch,
-        ):
+        if not _names_binding(stored, binding):
             raise Refused(
                 f"the account's pipelineProvisioningRepository is not {binding.repository[0].lower()}:"
                 f"{binding.repository[1]} branch {binding.branch}; set it with UpdateAccountSettings first."
@@ -387,13 +390,7 @@ class _Applier:
         """An instance or component adopted from a repository runs in an environment deploying there."""
         binding = resource.binding
         assert binding is not None and binding.repository is not None
-        document = (
-            orjson.loads(environment.provisioning_repository) if environment.provisioning_repository else {}
-        )
-        if (document.get("provider"), document.get("name"), document.get("branch")) != (
-            *binding.repository,
-            binding.branch,
-        ):
+        if not _names_binding(environment.provisioning_repository, binding):
             raise Refused(
                 f"its environment {environment.name} does not deploy to {binding.repository[0].lower()}:"
                 f"{binding.repository[1]} branch {binding.branch}."
