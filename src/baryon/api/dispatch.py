@@ -5,13 +5,16 @@ here and nowhere else; a credential with a resource scope (issued to a command r
 NotifyResourceDeploymentStatusChange for that very resource ARN, anything else is AccessDeniedException
 before the request is validated; an operation answers only errors its model lists (anything else is logged and
 answered as InternalServerException, without a traceback on the wire); a write handler's changes, its
-idempotency record and its jobs commit together or not at all.
+idempotency record and its jobs commit together or not at all; every request is counted in
+`baryon_api_requests_total{operation,code}` (code "200" or the AWS error code), timed, and logged as one line
+of `baryon.api.requests` with its id, account, region, operation, status, code and duration (never its body).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon import metrics
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
 from baryon.contract.model import (
     ERROR_NAMESPACE,
@@ -44,6 +48,8 @@ from baryon.runtime import Runtime
 from baryon.store.schema import idempotency_tokens
 
 log = logging.getLogger("baryon.api")
+#: One line per API request, with its fields (`baryon.logs.FIELDS`).
+request_log = logging.getLogger("baryon.api.requests")
 CONTENT_TYPE = "application/x-amz-json-1.0"
 #: The one operation a credential with a resource scope may call.
 SCOPED_OPERATION = "NotifyResourceDeploymentStatusChange"
@@ -86,13 +92,49 @@ class Dispatcher:
         request_id = str(uuid.uuid4())
         target = headers.get("x-amz-target", "")
         name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        started = time.perf_counter()
+        caller: dict[str, str] = {}
+        response = self._handle(method, path, query, headers, body, request_id, name, caller)
+        seconds = time.perf_counter() - started
+        code = "200" if response.status == 200 else _error_code(response.body)
+        metrics.record_request(name, code, seconds)
+        request_log.info(
+            "%s %s %s",
+            name or "(no operation)",
+            response.status,
+            code,
+            extra={
+                "request_id": request_id,
+                "account": caller.get("account"),
+                "region": caller.get("region"),
+                "operation": name or None,
+                "status": response.status,
+                "code": code,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
+        return response
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+        name: str,
+        caller: dict[str, str],
+    ) -> Response:
         try:
             op = OPERATIONS.get(name)
             if op is not None and not op.write:
                 # A read uses one connection for the credential lookup and the handler.
                 with self.runtime.database.read(hold=True) as connection:
-                    return self._process(method, path, query, headers, body, request_id, name, connection)
-            return self._process(method, path, query, headers, body, request_id, name, None)
+                    return self._process(
+                        method, path, query, headers, body, request_id, name, connection, caller
+                    )
+            return self._process(method, path, query, headers, body, request_id, name, None, caller)
         except ServiceError as error:
             if error.modelled and name and error.code not in operation_errors(name):
                 log.error(
@@ -118,6 +160,7 @@ class Dispatcher:
         request_id: str,
         name: str,
         connection: Connection | None,
+        caller: dict[str, str],
     ) -> Response:
         credentials = self.runtime.credentials
         identity = sigv4.verify(
@@ -129,6 +172,7 @@ class Dispatcher:
             lambda key: credentials.lookup(key, connection),
             datetime.fromtimestamp(self.runtime.clock.now(), UTC),
         )
+        caller.update(account=identity.account_id, region=identity.region)
         if not _is_operation(name):
             target = headers.get("x-amz-target")
             raise UnknownOperationException(f"Unknown operation {target or '(no X-Amz-Target)'}")
@@ -205,6 +249,16 @@ class Dispatcher:
         for callback in ctx.after_commit:
             callback()
         return result
+
+
+def _error_code(body: bytes) -> str:
+    """The AWS error code of an error response's body (its `__type`)."""
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "unknown"
+    value = decoded.get("__type") if isinstance(decoded, dict) else None
+    return str(value).rsplit("#", 1)[-1] if value else "unknown"
 
 
 def _denied(principal: str, operation: str, resource: str = "*") -> str:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from baryon import logs
 from baryon.cli.errors import SettingError, explain
 from baryon.config import Settings
 from baryon.runtime import Runtime, open_runtime
@@ -38,11 +39,13 @@ def settings_from(data_dir: str | None, database_url: str | None, migrate: bool)
 def configure_logging(level: str) -> None:
     if level.lower() not in LOG_LEVELS:
         raise SettingError(f"BARYON_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}.")
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    try:
+        chosen = logs.formatter(sys.stderr)
+    except ValueError as error:
+        raise SettingError(str(error)) from None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(chosen)
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     verbose = bool(click.get_current_context(silent=True) and click.get_current_context().meta.get(_VERBOSE))
     logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 

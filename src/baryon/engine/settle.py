@@ -10,7 +10,8 @@ False); the resource's version, spec, inputs (as its subject's `settled` picks t
 state) and outputs change only when its deployment succeeds; a `Finish` without outputs (or resources)
 leaves those already recorded on the deployment record (an IN_PROGRESS notification's outputs survive a
 cancel or a failure); a DELETE_COMPLETE deployment removes the resource row and its tags; the owning
-service's status is refreshed in the same transaction.
+service's status is refreshed in the same transaction; each settling is counted in
+`baryon_deployments_total{kind,provisioner,result}` and timed from the deployment's creation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon import metrics
 from baryon.domain import arns
 from baryon.domain.deployments import DELETE_COMPLETE, FINAL, SUCCEEDED
 from baryon.engine.subjects import Subject
@@ -30,6 +32,9 @@ from baryon.store import deployments as deployment_store
 from baryon.store import prepared
 from baryon.store import services as services_state
 from baryon.store.schema import deployments, tags
+
+#: The progress key under which the deployment job remembers the provisioning method (`registry.METHOD`).
+METHOD = "method"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,12 @@ def record_finish(
     if finish.resources is not None:
         settled["resources"] = orjson.dumps(finish.resources).decode()
     prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
+    metrics.record_deployment(
+        record.target_type,
+        str(progress.get(METHOD) or "none"),
+        finish.status,
+        now - float(record.created_at),
+    )
     if subject is None:
         return True
     if finish.status == DELETE_COMPLETE:

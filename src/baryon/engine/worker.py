@@ -24,6 +24,31 @@ from baryon.store.jobs import Job
 from baryon.sync import follow
 
 log = logging.getLogger("baryon.engine")
+#: One line per job step, with its fields (`baryon.logs.FIELDS`).
+step_log = logging.getLogger("baryon.engine.steps")
+
+
+def _log_step(job: Job, outcome: Outcome, state: str) -> None:
+    """One line for a step: the job, its kind, its deployment and resource when its payload names them, and
+    the outcome (done, wait, retry or failed) with the job's state after it. Only identifiers are logged."""
+    deployment = job.payload.get("deployment_id")
+    resource = job.payload.get("resource_arn") or job.payload.get("target_arn")
+    kind_of_outcome = type(outcome).__name__.lower()
+    step_log.info(
+        "job %s (%s): %s, %s",
+        job.id,
+        job.kind,
+        kind_of_outcome,
+        state,
+        extra={
+            "job": job.id,
+            "kind": job.kind,
+            "deployment": str(deployment) if deployment else None,
+            "resource": str(resource) if resource else None,
+            "outcome": kind_of_outcome,
+            "status": state,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class Worker:
         else:
             outcome = self._run_step(handler, job)
         state = jobs.settle(self.runtime.database, job, self.owner, outcome, clock.now())
+        _log_step(job, outcome, state)
         if state == jobs.FAILED and isinstance(outcome, Retry) and handler is not None:
             handler.give_up(self.runtime, job, outcome.reason)
         return True

@@ -241,3 +241,19 @@ def hasten(database: Database, job_id: str, now: float) -> str:
     if row is None or row.state != QUEUED or row.lease_owner is None or row.lease_expires_at < now:
         return DONE
     return "busy"
+
+
+#: The state `counts` reports for a queued job a worker holds the lease of.
+RUNNING = "running"
+
+
+def counts(connection: Connection, now: float) -> tuple[dict[str, int], float | None]:
+    """Jobs by state (queued jobs under a live lease counted as RUNNING) and the age of the oldest job
+    due and not leased (None when none is)."""
+    leased = sa.and_(J.state == QUEUED, J.lease_expires_at.is_not(None), J.lease_expires_at >= now)
+    state = sa.case((leased, sa.literal(RUNNING)), else_=J.state)
+    found: dict[str, int] = {QUEUED: 0, RUNNING: 0, DONE: 0, FAILED: 0}
+    for name, count in connection.execute(sa.select(state, sa.func.count()).group_by(state)):
+        found[str(name)] = int(count)
+    oldest = connection.execute(sa.select(sa.func.min(J.run_at)).where(_due(now))).scalar()
+    return found, (None if oldest is None else max(now - float(oldest), 0.0))

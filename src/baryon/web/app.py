@@ -1,7 +1,8 @@
 """Starlette application serving the Proton API.
 
 Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles every
-other path (health; unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
+other path (health, `GET /metrics` in the Prometheus text format, the job table read at scrape time;
+unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
 webhooks of git hosts (`baryon.web.webhooks`, outside the SigV4 API, bodies up to its own limit); read
 operations run inline on the event loop (they never wait on a lock: SQLite WAL readers and PostgreSQL
 readers do not block); write operations run in the thread pool so a writer queued on the database lock
@@ -26,10 +27,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from baryon import metrics
 from baryon.api.dispatch import Dispatcher, error_response, operation_for
 from baryon.config import Settings
 from baryon.protocol.errors import UnknownOperationException, ValidationException
 from baryon.runtime import Runtime, open_runtime
+from baryon.store import jobs as job_store
 from baryon.web import webhooks
 
 log = logging.getLogger("baryon.web")
@@ -157,8 +160,18 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
             status=status,
         )
 
+    def job_counts() -> metrics.JobCounts:
+        with runtime.database.read() as connection:
+            return job_store.counts(connection, runtime.clock.now())
+
+    job_metrics = metrics.JobsCollector(job_counts)
+
+    async def metrics_page(request: Request) -> Response:
+        body = await run_in_threadpool(metrics.exposition, job_metrics)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
     rest = Starlette(
-        routes=[Route("/health", health, methods=["GET"])],
+        routes=[Route("/health", health, methods=["GET"]), Route("/metrics", metrics_page, methods=["GET"])],
         exception_handlers={404: not_served, 405: not_served},
     )
     rest.state.runtime = runtime

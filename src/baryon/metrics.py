@@ -1,0 +1,87 @@
+"""Prometheus metrics of the API and the engine, and their text exposition.
+
+Invariants: the metric objects are module globals created once per process; when PROMETHEUS_MULTIPROC_DIR is
+set (before this module is imported) prometheus_client keeps their values in files under that directory and
+`exposition` merges the files of every process (so `baryon server --workers N` answers with the sum of its
+workers); the job table metrics are read from the database at scrape time by `JobsCollector`, never kept.
+API requests are counted by operation and by result code: "200" for a success, the AWS error code otherwise
+(e.g. "ResourceNotFoundException"). This module imports nothing of Baryon's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import REGISTRY, Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+API_REQUESTS = Counter(
+    "baryon_api_requests", "API requests, by operation and result code.", ["operation", "code"]
+)
+API_DURATION = Histogram(
+    "baryon_api_request_duration_seconds", "Time to answer an API request, by operation.", ["operation"]
+)
+DEPLOYMENTS = Counter(
+    "baryon_deployments",
+    "Deployments settled, by kind, provisioner and result.",
+    ["kind", "provisioner", "result"],
+)
+DEPLOYMENT_DURATION = Histogram(
+    "baryon_deployment_duration_seconds",
+    "Time from a deployment's creation to its settling, by provisioner.",
+    ["provisioner"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
+)
+
+
+def record_request(operation: str, code: str, seconds: float) -> None:
+    API_REQUESTS.labels(operation=operation or "unknown", code=code).inc()
+    API_DURATION.labels(operation=operation or "unknown").observe(seconds)
+
+
+def record_deployment(kind: str, provisioner: str, result: str, seconds: float) -> None:
+    DEPLOYMENTS.labels(kind=kind, provisioner=provisioner, result=result).inc()
+    DEPLOYMENT_DURATION.labels(provisioner=provisioner).observe(max(seconds, 0.0))
+
+
+#: (counts by state, age in seconds of the oldest waiting job or None)
+JobCounts = tuple[dict[str, int], float | None]
+
+
+class JobsCollector(Collector):
+    """`baryon_jobs{state}` and `baryon_oldest_waiting_job_age_seconds`, read by `read` at scrape time."""
+
+    def __init__(self, read: Callable[[], JobCounts]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterable[Metric]:
+        counts, oldest = self.read()
+        by_state = GaugeMetricFamily("baryon_jobs", "Jobs in the job table, by state.", labels=["state"])
+        for state, count in sorted(counts.items()):
+            by_state.add_metric([state], count)
+        yield by_state
+        yield GaugeMetricFamily(
+            "baryon_oldest_waiting_job_age_seconds",
+            "How long the oldest due, unclaimed job has waited (0 when none waits).",
+            value=oldest or 0.0,
+        )
+
+
+def exposition(extra: Collector | None = None) -> bytes:
+    """The metrics of this process (of every process, in multiprocess mode) and of `extra`."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    if extra is not None:
+        own = CollectorRegistry()
+        own.register(extra)
+        text += generate_latest(own)
+    return text
