@@ -37,6 +37,18 @@ from baryon.store.schema import deployments, tags
 METHOD = "method"
 
 
+def _provisioner_name(progress: dict[str, Any]) -> str:
+    """The provisioner's name in metrics (cloudformation, terraform_git, command_runner,
+    customer_managed), or
+    "none" when no provisioner was chosen before the deployment settled."""
+    # Imported here: the provisioners import this module.
+    from baryon.engine.provisioners import registry
+
+    method = progress.get(METHOD)
+    found = registry.provisioner(str(method)) if method else None
+    return found.traits.deadline_name if found is not None else "none"
+
+
 @dataclass(frozen=True)
 class Finish:
     status: str
@@ -79,10 +91,7 @@ def record_finish(
         settled["resources"] = orjson.dumps(finish.resources).decode()
     prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
     metrics.record_deployment(
-        record.target_type,
-        str(progress.get(METHOD) or "none"),
-        finish.status,
-        now - float(record.created_at),
+        record.target_type, _provisioner_name(progress), finish.status, now - float(record.created_at)
     )
     if subject is None:
         return True
