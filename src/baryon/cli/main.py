@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import threading
 import time
@@ -189,6 +190,12 @@ def server(
         return
     os.environ["BARYON_DATA_DIR"] = str(runtime.settings.data_dir)
     os.environ["BARYON_DATABASE_URL"] = runtime.settings.resolved_database_url
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The server processes share their metrics through files here; last run's are removed.
+        shared = runtime.settings.data_dir / "metrics"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
     runtime.close()
     uvicorn.run("baryon.web.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
 
