@@ -70,3 +70,12 @@ def log_format(stream: IO[str] | None = None) -> str:
 
 def formatter(stream: IO[str] | None = None) -> logging.Formatter:
     return JsonFormatter() if log_format(stream) == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def configure(level: str, stream: IO[str] | None = None) -> None:
+    """Send log records of `level` and above to `stream` (stderr) in the chosen format, unless the root
+    logger has a handler already. Raises ValueError for a bad BARYON_LOG_FORMAT."""
+    target = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(formatter(target))
+    logging.basicConfig(level=level.upper(), handlers=[handler])

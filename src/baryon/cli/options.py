@@ -40,12 +40,9 @@ def configure_logging(level: str) -> None:
     if level.lower() not in LOG_LEVELS:
         raise SettingError(f"BARYON_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}.")
     try:
-        chosen = logs.formatter(sys.stderr)
+        logs.configure(level, sys.stderr)
     except ValueError as error:
         raise SettingError(str(error)) from None
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(chosen)
-    logging.basicConfig(level=level.upper(), handlers=[handler])
     verbose = bool(click.get_current_context(silent=True) and click.get_current_context().meta.get(_VERBOSE))
     logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 

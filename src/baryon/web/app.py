@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from baryon import metrics
+from baryon import logs, metrics
 from baryon.api.dispatch import Dispatcher, error_response, operation_for
 from baryon.config import Settings
 from baryon.protocol.errors import UnknownOperationException, ValidationException
@@ -94,7 +94,10 @@ async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: b
 
 def create_app(runtime: Runtime | None = None) -> ASGIApp:
     if runtime is None:
-        runtime = open_runtime(Settings(), migrate=False)
+        settings = Settings()
+        # A server process of `baryon server --workers N`: its logging is set up here.
+        logs.configure(settings.log_level)
+        runtime = open_runtime(settings, migrate=False)
     dispatcher = Dispatcher(runtime)
     runtime.credentials.watch_revocations()
 
