@@ -15,6 +15,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
 
 from baryon.protocol.sigv4 import Credential
 from tests.conftest import OTHER_ACCOUNT
@@ -185,6 +186,18 @@ def test_multiple_server_workers(deployment: Deployment) -> None:
     for index in range(6):
         proton.create_service_template(name=f"s{index}")
     assert len(proton.list_service_templates()["templates"]) == 6
+    # Whichever process answers, /metrics counts the requests of all of them.
+    for _ in range(4):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+            text = response.read().decode()
+        created = [
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "baryon_api_requests_total"
+            and sample.labels == {"operation": "CreateServiceTemplate", "code": "200"}
+        ]
+        assert created == [6.0]
 
 
 @sqlite_only
