@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
@@ -70,6 +70,32 @@ class JobsCollector(Collector):
             "How long the oldest due, unclaimed job has waited (0 when none waits).",
             value=oldest or 0.0,
         )
+
+
+class _WithExtra(Collector):
+    """This process's metrics followed by `extra`'s."""
+
+    def __init__(self, extra: Collector) -> None:
+        self.extra = extra
+
+    def collect(self) -> Iterable[Metric]:
+        yield from REGISTRY.collect()
+        yield from self.extra.collect()
+
+
+def serve(host: str, port: int, extra: Collector) -> Callable[[], None]:
+    """Serve this process's metrics and `extra`'s over HTTP at host:port (any path) in a thread of its own;
+    the function returned stops it."""
+    registry = CollectorRegistry()
+    registry.register(_WithExtra(extra))
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop
 
 
 def exposition(extra: Collector | None = None) -> bytes:

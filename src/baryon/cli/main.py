@@ -202,10 +202,31 @@ def server(
 
 @cli.command()
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Jobs run at once.")
+@click.option("--metrics-port", type=int, default=None, help="Serve the worker's metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port.")
 @common_options
-def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_migrate: bool) -> None:
+def worker(
+    concurrency: int,
+    metrics_port: int | None,
+    metrics_host: str,
+    data_dir: str | None,
+    database_url: str | None,
+    no_migrate: bool,
+) -> None:
     """The engine only: claims and runs jobs until SIGTERM or Ctrl-C."""
+    from baryon import metrics
+    from baryon.store import jobs as job_store
+
     runtime = open_from_options(data_dir, database_url, no_migrate)
+    stop_metrics = None
+    if metrics_port is not None:
+        require_free_ports(metrics_host, {"the worker's metrics": (metrics_port, "--metrics-port")})
+
+        def job_counts() -> metrics.JobCounts:
+            with runtime.database.read() as connection:
+                return job_store.counts(connection, runtime.clock.now())
+
+        stop_metrics = metrics.serve(metrics_host, metrics_port, metrics.JobsCollector(job_counts))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -213,6 +234,8 @@ def worker(concurrency: int, data_dir: str | None, database_url: str | None, no_
     logging.getLogger("baryon.engine").info("worker %s running %d job(s) at once", engine.owner, concurrency)
     stop.wait()
     engine.stop()
+    if stop_metrics is not None:
+        stop_metrics()
     identity.release()
     runtime.close()
 
