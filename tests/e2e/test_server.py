@@ -18,12 +18,12 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from baryon.protocol.sigv4 import Credential
-from tests.conftest import OTHER_ACCOUNT
+from tests.conftest import OTHER_ACCOUNT, free_port
 from tests.e2e.conftest import Deployment
 from tests.support import bundles
 from tests.support.clients import http_client
 from tests.support.databases import sqlite_only
-from tests.support.processes import create_credential, run
+from tests.support.processes import Process, create_credential, run, wait_for_port
 from tests.support.waiters import FAST
 
 pytestmark = pytest.mark.e2e
@@ -215,3 +215,42 @@ def test_other_paths_methods_and_huge_bodies(deployment: Deployment) -> None:
     assert status == 413 and body["__type"].endswith("#ValidationException")
     with urllib.request.urlopen(deployment.endpoint + "/health", timeout=10) as response:
         assert json.loads(response.read()) == {"status": "ok"}
+
+
+def _samples(url: str, name: str) -> dict[str, float]:
+    """The samples named `name` at `url` by their labels' values, joined with commas."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        text = response.read().decode()
+    return {
+        ",".join(sample.labels.values()): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+def test_a_worker_serves_its_metrics(deployment: Deployment, s3: Any) -> None:
+    metrics_port = free_port()
+    worker = Process(
+        ["worker", "--concurrency", "1", "--metrics-port", str(metrics_port)],
+        deployment.env,
+        deployment.tmp / "metrics-worker.log",
+    )
+    deployment.processes.append(worker)
+    wait_for_port(metrics_port, process=worker.popen)
+    proton = http_client(deployment.endpoint, deployment.credential)
+    proton.create_environment_template(name="web-env")
+    key = f"{uuid.uuid4().hex}.tar.gz"
+    s3.put_object(Bucket="bundles", Key=key, Body=bundles.environment_bundle())
+    proton.create_environment_template_version(
+        templateName="web-env", source={"s3": {"bucket": "bundles", "key": key}}
+    )
+    proton.get_waiter("environment_template_version_registered").wait(
+        templateName="web-env", majorVersion="1", minorVersion="0", WaiterConfig=FAST
+    )
+
+    from_worker = _samples(f"http://127.0.0.1:{metrics_port}/metrics", "baryon_jobs")
+    from_api = _samples(f"{deployment.endpoint}/metrics", "baryon_jobs")
+    assert from_worker == from_api
+    assert from_worker["done"] >= 1
+    assert set(from_worker) == {"queued", "running", "done", "failed"}
