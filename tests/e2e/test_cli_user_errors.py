@@ -5,6 +5,7 @@ dir already used by another `baryon up`; Alembic's INFO lines appear only with -
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -192,9 +193,18 @@ def test_alembic_speaks_only_when_asked(tmp_path: Path) -> None:
     quiet = run(["db", "upgrade"], _env(tmp_path))
     assert (quiet.returncode, quiet.stderr) == (0, "")
     assert quiet.stdout.startswith("database at revision ")
-    verbose = run(["db", "upgrade", "--verbose"], _env(tmp_path / "again"))
+    verbose = run(["db", "upgrade", "--verbose"], {**_env(tmp_path / "again"), "BARYON_LOG_FORMAT": "text"})
     assert verbose.returncode == 0
     assert "INFO alembic.runtime.migration: Running upgrade  -> 0001" in verbose.stderr
+    # Not a terminal, no BARYON_LOG_FORMAT: one JSON object a line.
+    as_json = run(["db", "upgrade", "--verbose"], _env(tmp_path / "third"))
+    lines = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert any(
+        line["logger"] == "alembic.runtime.migration"
+        and line["level"] == "INFO"
+        and line["message"].startswith("Running upgrade  -> 0001")
+        for line in lines
+    )
 
 
 def test_up_takes_another_cloud_port_when_the_derived_one_is_taken(tmp_path: Path, taken_port: int) -> None:
