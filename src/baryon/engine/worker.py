@@ -4,7 +4,8 @@ Invariants: a step that raises is treated as a transient failure (Retry) and log
 run out its handler's `give_up` records the failure on the resource; the lease is renewed while a step
 runs, so only a dead worker's jobs are taken over; a worker started with an `identity` (the same one across
 restarts, see `engine.identity`) first gives back the leases that identity still holds, since a process
-of that identity that held them has ended; `stop()` lets running steps finish.
+of that identity that held them has ended; `stop()` lets running steps finish; every settled step is one
+line of `baryon.engine.steps` (job, kind, deployment and resource when its payload names them, outcome).
 """
 
 from __future__ import annotations
