@@ -73,6 +73,7 @@ def test_each_job_step_is_one_json_line_naming_its_deployment(
     )
     client.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
     deployment_id = client.get_environment(name="dev")["environment"]["lastAttemptedDeploymentId"]
+    worker.stop()  # its last step settles the job after the deployment: let it finish
 
     steps = [
         line for line in _lines(caplog, "baryon.engine.steps") if line.get("deployment") == deployment_id
