@@ -25,6 +25,7 @@ from tests.support.clients import http_client
 from tests.support.databases import sqlite_only
 from tests.support.processes import Process, create_credential, run, wait_for_port
 from tests.support.waiters import FAST
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -249,8 +250,13 @@ def test_a_worker_serves_its_metrics(deployment: Deployment, s3: Any) -> None:
         templateName="web-env", majorVersion="1", minorVersion="0", WaiterConfig=FAST
     )
 
-    from_worker = _samples(f"http://127.0.0.1:{metrics_port}/metrics", "baryon_jobs")
-    from_api = _samples(f"{deployment.endpoint}/metrics", "baryon_jobs")
-    assert from_worker == from_api
-    assert from_worker["done"] >= 1
+    # The registration job is marked done just after the version shows as registered.
+    from_worker, _ = poll(
+        lambda: (
+            _samples(f"http://127.0.0.1:{metrics_port}/metrics", "baryon_jobs"),
+            _samples(f"{deployment.endpoint}/metrics", "baryon_jobs"),
+        ),
+        lambda both: both[0] == both[1] and both[0].get("done", 0) >= 1 and both[0].get("queued", 1) == 0,
+        what="the worker's and the API's job metrics to show the finished registration",
+    )
     assert set(from_worker) == {"queued", "running", "done", "failed"}
