@@ -11,7 +11,8 @@ state) and outputs change only when its deployment succeeds; a `Finish` without 
 leaves those already recorded on the deployment record (an IN_PROGRESS notification's outputs survive a
 cancel or a failure); a DELETE_COMPLETE deployment removes the resource row and its tags; the owning
 service's status is refreshed in the same transaction; each settling is counted in
-`baryon_deployments_total{kind,provisioner,result}` and timed from the deployment's creation.
+`baryon_deployments_total{kind,provisioner,result}` (when its transaction commits) and timed from the
+deployment's creation.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ def record_finish(
     if finish.resources is not None:
         settled["resources"] = orjson.dumps(finish.resources).decode()
     prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
-    metrics.record_deployment(
-        record.target_type, _provisioner_name(progress), finish.status, now - float(record.created_at)
-    )
+    # Counted when the transaction commits, so a rolled back or retried one counts nothing.
+    counted = (record.target_type, _provisioner_name(progress), finish.status, now - float(record.created_at))
+    sa.event.listen(connection, "commit", lambda _: metrics.record_deployment(*counted), once=True)
     if subject is None:
         return True
     if finish.status == DELETE_COMPLETE:
