@@ -34,18 +34,14 @@ from baryon.store import prepared
 from baryon.store import services as services_state
 from baryon.store.schema import deployments, tags
 
-#: The progress key under which the deployment job remembers the provisioning method (`registry.METHOD`).
-METHOD = "method"
-
 
 def _provisioner_name(progress: dict[str, Any]) -> str:
     """The provisioner's name in metrics (cloudformation, terraform_git, command_runner,
-    customer_managed), or
-    "none" when no provisioner was chosen before the deployment settled."""
+    customer_managed), or "none" when no provisioner was chosen before the deployment settled."""
     # Imported here: the provisioners import this module.
     from baryon.engine.provisioners import registry
 
-    method = progress.get(METHOD)
+    method = progress.get(registry.METHOD)
     found = registry.provisioner(str(method)) if method else None
     return found.traits.deadline_name if found is not None else "none"
 
