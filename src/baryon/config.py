@@ -44,6 +44,22 @@ def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> fl
     return value
 
 
+_ON = frozenset({"on", "1", "true", "yes"})
+_OFF = frozenset({"off", "0", "false", "no"})
+
+
+def _switch(variable: str, default: bool) -> bool:
+    """The on/off value `variable` sets (on, off, 1, 0, true, false, yes, no; any case)."""
+    raw = os.environ.get(variable, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ConfigurationError(f"{variable} must be on or off, not {os.environ[variable]!r}.")
+
+
 _DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
 
 
@@ -70,6 +86,8 @@ class Settings:
     secret_key: str | None = field(default_factory=lambda: os.environ.get("BARYON_SECRET_KEY"))
     migrate: bool = field(default_factory=lambda: os.environ.get("BARYON_AUTO_MIGRATE", "1") != "0")
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
+    #: Whether API requests and deployments are counted and `/metrics` is served (BARYON_METRICS).
+    metrics: bool = field(default_factory=lambda: _switch("BARYON_METRICS", True))
     #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
     lease_seconds: float = field(default_factory=lambda: _seconds("BARYON_LEASE_SECONDS", 30.0))
     #: The URL of Baryon's API as the commands of a command run reach it (AWS_ENDPOINT_URL_PROTON).

@@ -26,7 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon import metrics
+from baryon import logs, metrics
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
 from baryon.contract.model import (
     ERROR_NAMESPACE,
@@ -97,22 +97,24 @@ class Dispatcher:
         response = self._handle(method, path, query, headers, body, request_id, name, caller)
         seconds = time.perf_counter() - started
         code = "200" if response.status == 200 else _error_code(response.body)
-        metrics.record_request(name, code, seconds)
-        request_log.info(
-            "%s %s %s",
-            name or "(no operation)",
-            response.status,
-            code,
-            extra={
-                "request_id": request_id,
-                "account": caller.get("account"),
-                "region": caller.get("region"),
-                "operation": name or None,
-                "status": response.status,
-                "code": code,
-                "duration_ms": round(seconds * 1000, 3),
-            },
-        )
+        # A name that is not an operation of the model is the client's text: it is neither a label nor logged.
+        known = name if _is_operation(name) else ""
+        metrics.record_request(known, code, seconds)
+        if request_log.isEnabledFor(logging.INFO):
+            logs.emit(
+                request_log,
+                logging.INFO,
+                f"{known or '(no operation)'} {response.status} {code}",
+                {
+                    "request_id": request_id,
+                    "account": caller.get("account"),
+                    "region": caller.get("region"),
+                    "operation": known or None,
+                    "status": response.status,
+                    "code": code,
+                    "duration_ms": round(seconds * 1000, 3),
+                },
+            )
         return response
 
     def _handle(

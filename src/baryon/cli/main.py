@@ -217,6 +217,8 @@ def worker(
     from baryon import metrics
     from baryon.store import jobs as job_store
 
+    if metrics_port is not None and not metrics.enabled():
+        raise click.UsageError("--metrics-port needs metrics on; BARYON_METRICS is off.")
     runtime = open_from_options(data_dir, database_url, no_migrate)
     stop_metrics = None
     if metrics_port is not None:

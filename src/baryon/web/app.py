@@ -1,8 +1,8 @@
 """Starlette application serving the Proton API.
 
 Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles every
-other path (health, `GET /metrics` in the Prometheus text format, the job table read at scrape time;
-unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
+other path (health, `GET /metrics` in the Prometheus text format unless BARYON_METRICS is off, the job table
+read at scrape time; unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
 webhooks of git hosts (`baryon.web.webhooks`, outside the SigV4 API, bodies up to its own limit); read
 operations run inline on the event loop (they never wait on a lock: SQLite WAL readers and PostgreSQL
 readers do not block); write operations run in the thread pool so a writer queued on the database lock
@@ -173,8 +173,11 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
         body = await run_in_threadpool(metrics.exposition, job_metrics)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
+    routes = [Route("/health", health, methods=["GET"])]
+    if metrics.enabled():
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
     rest = Starlette(
-        routes=[Route("/health", health, methods=["GET"]), Route("/metrics", metrics_page, methods=["GET"])],
+        routes=routes,
         exception_handlers={404: not_served, 405: not_served},
     )
     rest.state.runtime = runtime
