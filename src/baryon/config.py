@@ -99,6 +99,15 @@ class Settings:
         default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
     )
 
+    #: Hours a console sign-in lasts (BARYON_CONSOLE_SESSION_HOURS).
+    console_session_hours: float = field(
+        default_factory=lambda: _seconds("BARYON_CONSOLE_SESSION_HOURS", 12.0)
+    )
+    #: The region the console's sign-in form offers first (BARYON_CONSOLE_REGION).
+    console_region: str = field(
+        default_factory=lambda: os.environ.get("BARYON_CONSOLE_REGION", "").strip() or "us-east-1"
+    )
+
     @property
     def api_url(self) -> str:
         return (self.advertise_url or DEFAULT_API_URL).rstrip("/")
