@@ -30,6 +30,7 @@ from baryon.console.web import (
     action,
     endpoint,
     error_page,
+    read_form,
     render,
     safe_next,
 )
@@ -65,8 +66,7 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
         )
 
     async def sign_in(request: Request) -> Response:
-        raw = await request.form()
-        form = {k: v for k, v in raw.items() if isinstance(v, str)}
+        form = await read_form(request)
         target = safe_next(form.get("next"))
         region = form.get("region", "").strip() or default_region
         if not _same_origin(request):

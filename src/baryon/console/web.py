@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -141,6 +141,23 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+#: The largest form body read (larger ones read as empty, and fail their checks).
+MAX_FORM = 256 * 1024
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of an `application/x-www-form-urlencoded` body (the only kind the console's forms send);
+    the last value of a repeated field wins."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return {}
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
 def _cookie_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
@@ -193,8 +210,7 @@ def endpoint(console: Console, method: str, handler: Handler) -> Callable[[Reque
         if method == "POST":
             if not _same_origin(request):
                 return error_page(request, session, 403, "Forbidden", "Cross-site requests are refused.")
-            raw = await request.form()
-            form = {k: v for k, v in raw.items() if isinstance(v, str)}
+            form = await read_form(request)
             if not csrf_ok(session, form.get("csrf_token")):
                 return error_page(
                     request,
