@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -64,7 +64,7 @@ def _when(value: Any) -> str:
     """An API timestamp (epoch seconds) as UTC text."""
     from datetime import UTC, datetime
 
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, Undefined):
         return ""
     try:
         return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -225,5 +225,8 @@ def endpoint(console: Console, method: str, handler: Handler) -> Callable[[Reque
         except ServiceError as error:
             status = 404 if error.code == "ResourceNotFoundException" else error.status
             return error_page(request, session, status, error.code, error.message)
+        except Exception:  # logged; the browser gets a page, not a traceback
+            log.exception("console %s %s failed", method, request.url.path)
+            return error_page(request, session, 500, "InternalServerException", "An internal error occurred.")
 
     return run
