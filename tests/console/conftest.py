@@ -54,12 +54,12 @@ def manifest(provision: list[str]) -> str:
             STAGE: dev
         provision:
 """
-    return head + "\n".join(commands) + "\n        deprovision:\n          - \"echo bye\"\n"
+    return head + "\n".join(commands) + '\n        deprovision:\n          - "echo bye"\n'
 
 
 OUTPUTS = [
     "echo provisioning $STAGE",
-    "printf '%s' '{\"Banner\": \"" + HOSTILE.replace('"', '\\"') + "\", \"VpcId\": \"vpc-0abc\"}' "
+    "printf '%s' '{\"Banner\": \"" + HOSTILE.replace('"', '\\"') + '", "VpcId": "vpc-0abc"}\' '
     "> proton-outputs.json",
 ]
 
@@ -141,7 +141,9 @@ def console_server(
         },
     )
     server = ConsoleServer(url, env, create_credential(env, ACCOUNT), create_credential(env, OTHER_ACCOUNT))
-    server.processes.append(Process(["server", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "s.log"))
+    server.processes.append(
+        Process(["server", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "s.log")
+    )
     wait_for_port(port, process=server.processes[0].popen)
     server.processes.append(Process(["worker", "--concurrency", "2"], env, tmp / "worker.log"))
     try:
@@ -167,7 +169,11 @@ def _populate(server: ConsoleServer, s3: Any) -> None:
     settled(alice, "get_environment", name="dev")
     settled(bob, "get_environment", name="b-secret")
     alice.create_service(
-        name="web", templateName="web-svc", templateMajorVersion="1", spec=SERVICE_SPEC, description="The web tier"
+        name="web",
+        templateName="web-svc",
+        templateMajorVersion="1",
+        spec=SERVICE_SPEC,
+        description="The web tier",
     )
     for instance in ("front", "back"):
         wait_for(

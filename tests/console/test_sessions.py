@@ -23,7 +23,9 @@ def _sessions(runtime: Runtime, hours: float = 12.0) -> Sessions:
 def test_sign_in_stores_only_the_hash_and_finds_the_session(runtime: Runtime) -> None:
     credential = runtime.credentials.create(ACCOUNT, "alice", NOW)
     sessions = _sessions(runtime)
-    token, session = sessions.sign_in(credential.access_key_id, credential.secret_access_key, "eu-west-1", NOW)
+    token, session = sessions.sign_in(
+        credential.access_key_id, credential.secret_access_key, "eu-west-1", NOW
+    )
     assert session.account_id == ACCOUNT and session.region == "eu-west-1"
     assert session.expires_at == NOW + 12 * 3600
     with runtime.database.read() as connection:
@@ -78,7 +80,9 @@ def test_revoking_the_credential_ends_the_session(runtime: Runtime) -> None:
 def test_sign_out_and_region(runtime: Runtime) -> None:
     credential = runtime.credentials.create(ACCOUNT, "alice", NOW)
     sessions = _sessions(runtime)
-    token, session = sessions.sign_in(credential.access_key_id, credential.secret_access_key, "us-east-1", NOW)
+    token, session = sessions.sign_in(
+        credential.access_key_id, credential.secret_access_key, "us-east-1", NOW
+    )
     sessions.set_region(session, "eu-central-1")
     found = sessions.find(token, NOW)
     assert found is not None and found.region == "eu-central-1"
