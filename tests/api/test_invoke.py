@@ -55,9 +55,11 @@ def test_invoke_writes_and_reads_as_the_identity(dispatcher: Dispatcher, proton:
 
 def test_invoke_raises_the_service_error(dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture) -> None:
     before = _count("GetEnvironment", "ResourceNotFoundException")
-    with caplog.at_level(logging.INFO, logger="baryon.api.requests"):
-        with pytest.raises(ResourceNotFoundException) as caught:
-            dispatcher.invoke(ACCOUNT, "us-east-1", PRINCIPAL, "GetEnvironment", {"name": "nope"})
+    with (
+        caplog.at_level(logging.INFO, logger="baryon.api.requests"),
+        pytest.raises(ResourceNotFoundException) as caught,
+    ):
+        dispatcher.invoke(ACCOUNT, "us-east-1", PRINCIPAL, "GetEnvironment", {"name": "nope"})
     assert caught.value.code == "ResourceNotFoundException"
     assert "nope" in caught.value.message
     assert _count("GetEnvironment", "ResourceNotFoundException") == before + 1
