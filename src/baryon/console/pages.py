@@ -91,7 +91,16 @@ def template(view: View) -> Response:
         raise ValidationException("A template is an environment template or a service template.")
     prefix = "Environment" if kind == "environment" else "Service"
     found = view.call(f"Get{prefix}Template", {"name": name})[f"{kind}Template"]
-    versions, _ = _all(view, f"List{prefix}TemplateVersions", "templateVersions", {"templateName": name}, 500)
+    # Without a major version the list holds one version per major; each major then lists its minors.
+    operation = f"List{prefix}TemplateVersions"
+    latest, _ = _all(view, operation, "templateVersions", {"templateName": name}, 500)
+    versions: list[dict[str, Any]] = []
+    for major in sorted({v["majorVersion"] for v in latest}, key=int):
+        found_versions, _ = _all(
+            view, operation, "templateVersions", {"templateName": name, "majorVersion": major}, 500
+        )
+        versions += found_versions
+    versions.sort(key=lambda v: (int(v["majorVersion"]), int(v["minorVersion"])))
     if kind == "environment":
         resources, more = _all(
             view,
