@@ -180,6 +180,8 @@ def _populate(server: ConsoleServer, s3: Any) -> None:
             lambda i=instance: _instance(alice, i), timeout=60, interval=0.2, what=f"instance {instance}"
         )
         settled(alice, "get_service_instance", serviceName="web", name=instance)
+    # A newer minor version of vpc-env: `dev` is now behind its template's recommended version.
+    publishing.publish_environment_version(alice, s3, "vpc-env", env_bundle(OUTPUTS), majorVersion="1")
 
 
 def _instance(proton: Any, name: str) -> bool:

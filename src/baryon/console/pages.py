@@ -57,6 +57,16 @@ def dashboard(view: View) -> Response:
     failed_environments = [
         e for e in environments if e.get("deploymentStatus") in ("FAILED", "DELETE_FAILED")
     ]
+    recommended = {
+        t["name"]: t.get("recommendedVersion")
+        for t in view.call("ListEnvironmentTemplates", {"maxResults": PAGE_SIZE})["templates"]
+    }
+    behind_environments = [
+        e
+        for e in environments
+        if recommended.get(e["templateName"])
+        and recommended[e["templateName"]] != f"{e['templateMajorVersion']}.{e['templateMinorVersion']}"
+    ]
     deployments = view.call("ListDeployments", {"maxResults": 10})["deployments"]
     rows = [
         ("Environment templates", counts.get("environmentTemplates")),
@@ -73,6 +83,8 @@ def dashboard(view: View) -> Response:
         failed=failed,
         failed_environments=failed_environments,
         behind=behind,
+        behind_environments=behind_environments,
+        recommended=recommended,
         deployments=deployments,
     )
 
@@ -102,12 +114,12 @@ def template(view: View) -> Response:
         versions += found_versions
     versions.sort(key=lambda v: (int(v["majorVersion"]), int(v["minorVersion"])))
     if kind == "environment":
-        resources, more = _all(
-            view,
-            "ListEnvironments",
-            "environments",
-            {"environmentTemplates": [{"templateName": name}]},
-            FLEET_LIMIT,
+        majors = sorted({v["majorVersion"] for v in versions}, key=int)
+        filters = [{"templateName": name, "majorVersion": major} for major in majors]
+        resources, more = (
+            _all(view, "ListEnvironments", "environments", {"environmentTemplates": filters}, FLEET_LIMIT)
+            if filters
+            else ([], False)
         )
         label = "Environments"
     else:
