@@ -91,9 +91,12 @@ def dashboard(view: View) -> Response:
 
 @page("/templates")
 def templates(view: View) -> Response:
-    environment = view.call("ListEnvironmentTemplates", {"maxResults": PAGE_SIZE})["templates"]
-    service = view.call("ListServiceTemplates", {"maxResults": PAGE_SIZE})["templates"]
-    return view.render("templates.html", environment=environment, service=service)
+    lists = []
+    for kind, operation in (("environment", "ListEnvironmentTemplates"), ("service", "ListServiceTemplates")):
+        token = view.query(f"{kind}NextToken")
+        answer = view.call(operation, {"maxResults": PAGE_SIZE, "nextToken": token})
+        lists.append((kind, answer["templates"], answer.get("nextToken")))
+    return view.render("templates.html", lists=lists)
 
 
 @page("/templates/{kind}/{name}")
