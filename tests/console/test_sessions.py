@@ -27,6 +27,8 @@ def test_sign_in_stores_only_the_hash_and_finds_the_session(runtime: Runtime) ->
         credential.access_key_id, credential.secret_access_key, "eu-west-1", NOW
     )
     assert session.account_id == ACCOUNT and session.region == "eu-west-1"
+    # The console acts as the principal a signed request of this credential has.
+    assert session.principal == f"arn:aws:iam::{ACCOUNT}:user/alice"
     assert session.expires_at == NOW + 12 * 3600
     with runtime.database.read() as connection:
         rows = connection.execute(sa.select(console_sessions)).all()
@@ -93,7 +95,7 @@ def test_sign_out_and_region(runtime: Runtime) -> None:
 
 
 def test_csrf_check() -> None:
-    session = Session("h", "AKIA", ACCOUNT, "us-east-1", "right-token", NOW)
+    session = Session("h", "AKIA", ACCOUNT, "us-east-1", "right-token", NOW, "alice")
     assert csrf_ok(session, "right-token")
     assert not csrf_ok(session, "wrong-token")
     assert not csrf_ok(session, "")

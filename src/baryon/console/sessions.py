@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from baryon.protocol.sigv4 import Credential
 from baryon.store.credentials import CredentialStore
 from baryon.store.db import Database
 from baryon.store.schema import console_sessions
@@ -34,6 +35,13 @@ class Session:
     region: str
     csrf_token: str
     expires_at: float
+    #: The credential's name: the console acts as `arn:aws:iam::<account>:user/<name>`, as a signed
+    #: request of the same credential does.
+    credential_name: str = ""
+
+    @property
+    def principal(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user/{self.credential_name}"
 
 
 class SignInError(Exception):
@@ -53,14 +61,14 @@ def csrf_ok(session: Session, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(session.csrf_token.encode(), (submitted or "").encode())
 
 
-def _usable(credentials: CredentialStore, access_key_id: str, now: float) -> str | None:
-    """The account of an active user credential (not revoked, not a run's, not expired), or None."""
-    credential = credentials.lookup(access_key_id)
+def _usable(credential: Credential | None, now: float) -> Credential | None:
+    """`credential` when it is an active user credential (found, so not revoked; not a run's; not
+    expired), else None."""
     if credential is None or credential.scope is not None:
         return None
     if credential.expires_at is not None and credential.expires_at <= now:
         return None
-    return credential.account_id
+    return credential
 
 
 class Sessions:
@@ -76,7 +84,7 @@ class Sessions:
         credential = self.credentials.lookup(access_key_id) if 0 < len(access_key_id) <= 128 else None
         expected = credential.secret_access_key if credential is not None else secrets.token_urlsafe(30)
         matches = hmac.compare_digest(expected.encode(), secret.encode())
-        if credential is None or not matches or _usable(self.credentials, access_key_id, now) is None:
+        if credential is None or not matches or _usable(credential, now) is None:
             raise SignInError(INVALID_KEY)
         token = secrets.token_urlsafe(32)
         session = Session(
@@ -86,6 +94,7 @@ class Sessions:
             region,
             secrets.token_urlsafe(32),
             now + self.seconds,
+            credential.name,
         )
         with self.database.write() as connection:
             connection.execute(sa.delete(console_sessions).where(C.expires_at <= now))
@@ -112,7 +121,8 @@ class Sessions:
             ).first()
         if row is None:
             return None
-        if _usable(self.credentials, row.access_key_id, now) != row.account_id:
+        credential = _usable(self.credentials.lookup(row.access_key_id), now)
+        if credential is None or credential.account_id != row.account_id:
             self.end(row.token_hash)
             return None
         return Session(
@@ -122,6 +132,7 @@ class Sessions:
             row.region,
             row.csrf_token,
             float(row.expires_at),
+            credential.name,
         )
 
     def end(self, hashed: str) -> None:

@@ -109,7 +109,7 @@ class View:
         return self.console.dispatcher.invoke(
             self.session.account_id,
             self.session.region,
-            f"arn:aws:iam::{self.session.account_id}:user/{self.session.access_key_id}",
+            self.session.principal,
             operation,
             {k: v for k, v in (params or {}).items() if v is not None},
         )
