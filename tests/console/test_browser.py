@@ -129,6 +129,10 @@ def test_what_is_refused(page: Page, console_server: ConsoleServer) -> None:
     assert headers["referrer-policy"] == "same-origin"
     assert headers["cache-control"] == "no-store"
     screenshot(page, "not-found")
+    missing = page.goto(f"{url}/console/no-such-page")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_role("alert")).to_have_text("NotFound: This page does not exist.")
+    expect(page.get_by_role("navigation")).to_be_visible()
 
     # A form without its CSRF token: 403, and nothing changes.
     page.goto(f"{url}/console/")

@@ -104,7 +104,12 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         message = "This page does not exist." if status == 404 else "This method is not allowed here."
-        return error_page(request, None, status, "NotFound" if status == 404 else "MethodNotAllowed", message)
+        session = await run_in_threadpool(
+            console.sessions.find, request.cookies.get(COOKIE), runtime.clock.now()
+        )
+        return error_page(
+            request, session, status, "NotFound" if status == 404 else "MethodNotAllowed", message
+        )
 
     routes: list[Route | Mount] = [
         Route("/sign-in", sign_in_form, methods=["GET"]),
