@@ -27,8 +27,8 @@ class ConfigurationError(ValueError):
     """A `BARYON_*` variable holds a value Baryon cannot use (the message names it)."""
 
 
-def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> float:
-    """The seconds `variable` sets (above 0; with `none_at_zero`, 0 too, which means no limit)."""
+def _seconds(variable: str, default: float, *, none_at_zero: bool = False, unit: str = "seconds") -> float:
+    """The seconds (or other `unit`) `variable` sets (above 0; with `none_at_zero`, 0 too: no limit)."""
     raw = os.environ.get(variable, "").strip()
     if not raw:
         return default
@@ -40,7 +40,7 @@ def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> fl
         return value
     if not 0 < value < 1e9:
         meaning = "above 0 (0: no limit)" if none_at_zero else "above 0"
-        raise ConfigurationError(f"{variable} must be a number of seconds {meaning}, not {raw!r}.")
+        raise ConfigurationError(f"{variable} must be a number of {unit} {meaning}, not {raw!r}.")
     return value
 
 
@@ -115,6 +115,15 @@ class Settings:
     #: Seconds a client has to send a whole request (headers and body) before the server closes it.
     http_read_timeout: float = field(
         default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
+    )
+
+    #: Hours a console sign-in lasts (BARYON_CONSOLE_SESSION_HOURS).
+    console_session_hours: float = field(
+        default_factory=lambda: _seconds("BARYON_CONSOLE_SESSION_HOURS", 12.0, unit="hours")
+    )
+    #: The region the console's sign-in form offers first (BARYON_CONSOLE_REGION).
+    console_region: str = field(
+        default_factory=lambda: os.environ.get("BARYON_CONSOLE_REGION", "").strip() or "us-east-1"
     )
 
     @property

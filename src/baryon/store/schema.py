@@ -577,3 +577,19 @@ for _table in (environments, service_instances, service_pipelines, components):
     _table.append_column(sa.Column("bound_stack_name", sa.String(128), nullable=True))
     _table.append_column(sa.Column("needs_spec", sa.Boolean, nullable=True))
 del _table
+
+# ------------------------------------------------------------------------------------- console sessions
+# A signed-in browser (baryon.console.sessions): the cookie holds a random token, the row only its SHA-256.
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("access_key_id", sa.String(128), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index("ix_console_sessions_expires_at", "expires_at"),
+)
