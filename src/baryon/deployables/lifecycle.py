@@ -5,11 +5,12 @@ provisioned resources.
 Invariants: a deployment is started in the caller's transaction: the deployment record, its job and
 the resource's deployment columns (status, attempted time, last attempted id, message cleared) are
 written together, with the status-change event (`baryon.events.outbox`); the record's name columns
-follow from the target (a component's service and instance come from its target state, as it may be attached or not); a cancel moves both the resource
-and its deployment to CANCELLING, and is refused (ConflictException) unless a deployment is
-IN_PROGRESS; outputs of a given deployment are those recorded on it, and only a deployment of the same
-resource, account and region is found. A resource adopted without its spec (`needs_spec`) refuses a
-deploying update that gives none (ValidationException, `needs_spec_message`).
+follow from the target (a component's service and instance come from its target state, as it may be
+attached or not); a cancel moves both the resource and its deployment to CANCELLING (an event too), and
+is refused (ConflictException) unless a deployment is IN_PROGRESS; outputs of a given deployment are
+those recorded on it, and only a deployment of the same resource, account and region is found. A
+resource adopted without its spec (`needs_spec`) refuses a deploying update that gives none
+(ValidationException, `needs_spec_message`).
 """
 
 from __future__ import annotations
