@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from baryon.domain import arns
 from baryon.domain import jobs as job_kinds
 from baryon.events import format
+from baryon.events.policy import DEFAULT
 from baryon.store import prepared
 from baryon.store.jobs import enqueue
 from baryon.store.schema import event_deliveries, event_targets, events, template_versions, templates
@@ -91,7 +92,7 @@ def emit(
             connection,
             job_id=delivery_id,
             kind=job_kinds.DELIVER_EVENT,
-            payload={"delivery_id": delivery_id, "event_id": event_id},
+            payload={"delivery_id": delivery_id, "event_id": event_id, "policy": DEFAULT.to_dict()},
             now=now,
             policy=job_kinds.DELIVER_EVENT_POLICY,
         )
