@@ -30,6 +30,13 @@ PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 
+# `seq` is left to the database (it orders the events).
+_INSERT_EVENT = sa.insert(events).values(
+    {
+        name: sa.bindparam(name)
+        for name in ("id", "account_id", "region", "detail_type", "resource_arn", "body", "created_at")
+    }
+)
 _TARGETS = prepared.Prepared(
     sa.select(event_targets.c.id)
     .where(event_targets.c.account_id == sa.bindparam("account_id"))
@@ -58,8 +65,8 @@ def emit(
         detail=detail,
         now=now,
     )
-    prepared.insert(events).run(
-        connection,
+    connection.execute(
+        _INSERT_EVENT,
         {
             "id": event_id,
             "account_id": account_id,
