@@ -187,3 +187,36 @@ def test_a_failed_request_writes_neither_the_change_nor_its_event(
         proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=ONE_INSTANCE)
     assert _gone(proton.get_service, name="api")
     assert len(outbox(runtime)) == before
+
+
+def test_each_account_receives_only_its_own_events(
+    proton: Any, other_account_proton: Any, s3: Any, worker: Any, runtime: Runtime
+) -> None:
+    from baryon.events import targets
+    from tests.conftest import OTHER_ACCOUNT
+    from tests.support.receiver import receiver
+
+    with receiver() as mine, receiver() as theirs:
+        with runtime.database.write() as connection:
+            for account, hook in ((ACCOUNT, mine), (OTHER_ACCOUNT, theirs)):
+                targets.create(
+                    connection,
+                    runtime.secrets,
+                    target_id=runtime.ids.uuid(),
+                    account_id=account,
+                    url=hook.url,
+                    secret=None,
+                    now=runtime.clock.now(),
+                )
+        _published_env_template(proton, s3, name="mine")
+        _published_env_template(other_account_proton, s3, name="theirs")
+        poll(lambda: len(mine.received) >= 3 and len(theirs.received) >= 3, what="three events each")
+        for hook, account, name in ((mine, ACCOUNT, "mine"), (theirs, OTHER_ACCOUNT, "theirs")):
+            got = hook.events()
+            assert {e["account"] for e in got} == {account}
+            assert {e["detail"]["name"] for e in got} == {name}
+            assert sorted(e["detail"]["status"] for e in got) == [
+                "DRAFT",
+                "PUBLISHED",
+                "REGISTRATION_IN_PROGRESS",
+            ]
