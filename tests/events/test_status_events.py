@@ -220,3 +220,24 @@ def test_each_account_receives_only_its_own_events(
                 "PUBLISHED",
                 "REGISTRATION_IN_PROGRESS",
             ]
+
+
+def test_environment_account_connection_events_go_to_the_environment_account(
+    proton: Any, other_account_proton: Any, runtime: Runtime
+) -> None:
+    from tests.conftest import OTHER_ACCOUNT
+
+    created = other_account_proton.create_environment_account_connection(
+        managementAccountId=ACCOUNT, environmentName="prod", roleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/p"
+    )["environmentAccountConnection"]
+    proton.accept_environment_account_connection(id=created["id"])
+    proton.accept_environment_account_connection(id=created["id"])  # no change, no event
+    other_account_proton.delete_environment_account_connection(id=created["id"])
+    told = [e for e in outbox(runtime) if e["detail-type"].endswith("Account Connection Status Change")]
+    assert {e["account"] for e in told} == {OTHER_ACCOUNT}
+    assert {tuple(e["resources"]) for e in told} == {(created["arn"],)}
+    assert [(e["detail"]["id"], e["detail"].get("previousStatus"), e["detail"]["status"]) for e in told] == [
+        (created["id"], None, "PENDING"),
+        (created["id"], "PENDING", "CONNECTED"),
+        (created["id"], "CONNECTED", "DELETED"),
+    ]

@@ -22,6 +22,7 @@ SERVICE = "AWS Proton Service Status Change"
 SERVICE_INSTANCE = "AWS Proton Service Instance Status Change"
 SERVICE_PIPELINE = "AWS Proton Service Pipeline Status Change"
 COMPONENT = "AWS Proton Component Status Change"
+ENVIRONMENT_ACCOUNT_CONNECTION = "AWS Proton Environment Account Connection Status Change"
 ENVIRONMENT_TEMPLATE_VERSION = "AWS Proton Environment Template Version Status Change"
 SERVICE_TEMPLATE_VERSION = "AWS Proton Service Template Version Status Change"
 

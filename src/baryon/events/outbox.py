@@ -1,8 +1,8 @@
 """The outbox: an event row, and one delivery (with its job) per webhook target of the event's account,
 written in the caller's transaction, which is the transaction of the status change the event tells.
 
-Job: `emit` writes any event; `deployable_changed`, `service_changed` and `template_version_changed` are
-the one call per kind that the places changing a status make.
+Job: `emit` writes any event; `deployable_changed`, `service_changed`, `template_version_changed` and
+`connection_changed` are the one call per kind that the places changing a status make.
 
 Invariants: nothing is written when the status did not change (`previous == status`); the event, its
 deliveries and their jobs commit or roll back with the change (no change without its event, no event
@@ -211,5 +211,30 @@ def template_version_changed(
             previous,
             message=message,
         ),
+        now=now,
+    )
+
+
+def connection_changed(
+    connection: Connection,
+    *,
+    account_id: str,
+    region: str,
+    connection_id: str,
+    previous: str | None,
+    status: str,
+    now: float,
+) -> None:
+    """An environment account connection (owned by, and told to, its environment account `account_id`)
+    moved from `previous` to `status`."""
+    if previous == status:
+        return
+    emit(
+        connection,
+        detail_type=format.ENVIRONMENT_ACCOUNT_CONNECTION,
+        account_id=account_id,
+        region=region,
+        resource_arn=arns.environment_account_connection_arn(region, account_id, connection_id),
+        detail=format.detail({"id": connection_id}, status, previous),
         now=now,
     )
