@@ -241,3 +241,36 @@ def test_environment_account_connection_events_go_to_the_environment_account(
         (created["id"], "PENDING", "CONNECTED"),
         (created["id"], "CONNECTED", "DELETED"),
     ]
+
+
+def test_a_cancelled_deployment_tells_cancelling_then_cancelled(
+    proton: Any, s3: Any, runtime: Runtime
+) -> None:
+    from tests.support import bundles
+    from tests.support.publishing import upload
+    from tests.support.stepping import Engine
+
+    engine = Engine(runtime)
+    proton.create_environment_template(name="vpc-env")
+    proton.create_environment_template_version(
+        templateName="vpc-env", source=upload(s3, bundles.environment_bundle())
+    )
+    engine.run_due()
+    proton.update_environment_template_version(
+        templateName="vpc-env", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    )
+    proton.create_environment(
+        name="dev", templateName="vpc-env", templateMajorVersion="1", spec=SPEC, protonServiceRoleArn=ROLE
+    )
+    # No worker ran the deployment yet: the cancel takes effect before any provisioner acts.
+    cancelled = proton.cancel_environment_deployment(environmentName="dev")["environment"]
+    deployment_id = cancelled["lastAttemptedDeploymentId"]
+    engine.run_due()
+    assert proton.get_environment(name="dev")["environment"]["deploymentStatus"] == "CANCELLED"
+    assert changes(runtime, "AWS Proton Environment Status Change", ENV_ARN) == [
+        (None, "IN_PROGRESS", deployment_id),
+        ("IN_PROGRESS", "CANCELLING", deployment_id),
+        ("CANCELLING", "CANCELLED", deployment_id),
+    ]
+    last = outbox(runtime)[-1]["detail"]
+    assert last["statusMessage"] == "User initiated cancellation."
