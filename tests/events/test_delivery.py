@@ -261,3 +261,29 @@ def test_a_link_local_target_is_refused_at_delivery_unless_allowed(runtime: Runt
     assert rows["sneaked"].state == "failed"
     assert "link-local" in rows["sneaked"].last_error
     assert rows["sneaked"].attempts == 1
+
+
+def test_an_answer_that_is_not_http_is_a_failed_attempt(runtime: Runtime) -> None:
+    import threading
+
+    engine = Engine(runtime)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def answer_garbage() -> None:
+            peer, _ = server.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(b"this is not HTTP\r\n\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        _target(runtime, f"http://127.0.0.1:{port}/hook")
+        event_id = _event(runtime)
+        engine.run_due()
+        thread.join(30)
+    failed = _delivery(runtime, event_id)
+    assert (failed.state, failed.attempts, failed.last_status_code) == ("pending", 1, None)
+    assert failed.last_error

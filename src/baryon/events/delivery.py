@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import urllib.error
 import urllib.request
 from typing import Any
@@ -64,7 +65,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tupl
         text = error.read(ERROR_CHARS).decode(errors="replace")
         error.close()
         return int(error.code), text or error.reason or None
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         return None, f"{type(reason).__name__}: {reason}"[:ERROR_CHARS]
 
