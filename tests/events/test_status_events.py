@@ -274,3 +274,47 @@ def test_a_cancelled_deployment_tells_cancelling_then_cancelled(
     ]
     last = outbox(runtime)[-1]["detail"]
     assert last["statusMessage"] == "User initiated cancellation."
+
+
+def test_pipeline_and_component_events(proton: Any, s3: Any, worker: Any, runtime: Runtime) -> None:
+    from tests.api.test_components import COMPONENT_ROLE, MANIFEST, TEMPLATE
+    from tests.api.test_services import SERVICE_SPEC
+
+    _published_env_template(proton, s3)
+    proton.create_environment(
+        name="dev",
+        templateName="vpc-env",
+        templateMajorVersion="1",
+        spec=SPEC,
+        protonServiceRoleArn=ROLE,
+        componentRoleArn=COMPONENT_ROLE,
+    )
+    proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=FAST)
+    # The environment's metadata update deploys nothing and tells nothing.
+    proton.update_environment(name="dev", deploymentType="NONE", description="the dev environment")
+    _published_service_template(proton, s3)
+    proton.update_account_settings(pipelineServiceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/pipeline")
+    proton.create_service(name="api", templateName="api-svc", templateMajorVersion="1", spec=SERVICE_SPEC)
+    proton.get_waiter("service_created").wait(name="api", WaiterConfig=FAST)
+    pipeline = proton.get_service(name="api")["service"]["pipeline"]["lastAttemptedDeploymentId"]
+    # The pipeline's ARN is its deployments' target ARN.
+    assert changes(runtime, "AWS Proton Service Pipeline Status Change", f"{SERVICE_ARN}/pipeline") == [
+        (None, "IN_PROGRESS", pipeline),
+        ("IN_PROGRESS", "SUCCEEDED", pipeline),
+    ]
+    told = next(e for e in outbox(runtime) if e["detail-type"] == "AWS Proton Service Pipeline Status Change")
+    assert told["detail"] == {"serviceName": "api", "status": "IN_PROGRESS", "deploymentId": pipeline}
+
+    proton.create_component(name="cache", environmentName="dev", manifest=MANIFEST, templateFile=TEMPLATE)
+    proton.get_waiter("component_deployed").wait(name="cache", WaiterConfig=FAST)
+    component = proton.get_component(name="cache")["component"]["lastAttemptedDeploymentId"]
+    arn = f"arn:aws:proton:{REGION}:{ACCOUNT}:component/cache"
+    assert changes(runtime, "AWS Proton Component Status Change", arn) == [
+        (None, "IN_PROGRESS", component),
+        ("IN_PROGRESS", "SUCCEEDED", component),
+    ]
+    environment = changes(runtime, "AWS Proton Environment Status Change", ENV_ARN)
+    assert [(previous, status) for previous, status, _ in environment] == [
+        (None, "IN_PROGRESS"),
+        ("IN_PROGRESS", "SUCCEEDED"),
+    ]
