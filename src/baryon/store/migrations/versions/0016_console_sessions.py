@@ -1,6 +1,6 @@
 """Console sessions: one row per signed-in browser, keyed by the SHA-256 of its cookie's token.
 
-Revision ID: 0016c
+Revision ID: 0016
 Revises: 0015
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016c"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
