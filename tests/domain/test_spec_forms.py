@@ -363,10 +363,10 @@ def test_inputs_too_long_for_a_spec_in_all() -> None:
 
 def test_yaml_bombs_and_bad_yaml() -> None:
     schema = _schema({"t": {"type": "array"}})
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-        for i in range(8)
-    )
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    bomb = "\n".join(lines)
     (message,) = _refused(schema, {"t": bomb}).by_field["t"]
     assert message.startswith("input 't' is too large: it expands to more than 10000 values")
     (message,) = _refused(schema, {"t": "[1, 2"}).by_field["t"]
