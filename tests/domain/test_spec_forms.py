@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from baryon.domain.browser_patterns import browser_pattern
 from baryon.domain.spec_forms import (
     CHECKBOX,
     INTEGER,
@@ -20,7 +21,6 @@ from baryon.domain.spec_forms import (
     YAML,
     Choice,
     FormProblems,
-    browser_pattern,
     environment_spec,
     fields,
     inputs_from_form,
