@@ -29,6 +29,8 @@ Invariants:
 - Problems are reported in a deterministic order: an object's properties in schema order (each one's own
   problems depth-first), then required names missing from ``properties``, then undefined inputs in the
   order given. Messages name inputs by path (``db.port``, ``subnets[0]``) and never echo the given value.
+  `input_problems` gives the same problems one by one, each with the path of the input it is about (None
+  for a problem of the template schema), so that a form can show each beside its field.
 - The returned mapping keeps the given inputs in the order given, followed by defaulted inputs in schema
   order.
 """
