@@ -27,6 +27,7 @@ from baryon.domain.spec_forms import (
     inputs_spec,
     refilled,
     service_spec,
+    subform,
     updated_instance_spec,
 )
 from baryon.domain.spec_schema import input_problems
@@ -335,6 +336,27 @@ def test_a_required_name_without_a_property_is_general() -> None:
     assert _refused(_schema({}, required=["ghost"]), {"ghost": "x"}).general == [
         "required input 'ghost' is missing"
     ]
+
+
+def test_a_form_with_several_input_types() -> None:
+    schema = {
+        "schema": {
+            "service_input_type": "Svc",
+            "pipeline_input_type": "Pipe",
+            "types": {
+                "Svc": {"type": "object", "properties": {"port": {"type": "integer"}}},
+                "Pipe": {"type": "object", "properties": {"dockerfile": {"type": "string"}}},
+            },
+        }
+    }
+    form = {"csrf": "t", "instance.0.port": "80", "instance.1.port": "81", "pipeline.dockerfile": "D"}
+    first = inputs_from_form(schema, SERVICE_INPUT, subform(form, "instance.0."))
+    second = inputs_from_form(schema, SERVICE_INPUT, subform(form, "instance.1."))
+    pipeline = inputs_from_form(schema, PIPELINE_INPUT, subform(form, "pipeline."))
+    text = service_spec([InstanceSpec("a", "dev", first), InstanceSpec("b", "prod", second)], pipeline)
+    parsed = parse_service_spec(text)
+    assert [i.inputs for i in parsed.instances] == [{"port": 80}, {"port": 81}]
+    assert parsed.pipeline == {"dockerfile": "D"}
 
 
 # --- hostile forms ------------------------------------------------------------------------------------

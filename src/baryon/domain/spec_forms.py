@@ -377,6 +377,12 @@ def refilled(form_fields: Sequence[Field], form: Mapping[str, str]) -> list[Fiel
 # --- reading a submitted form -------------------------------------------------------------------------
 
 
+def subform(form: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The part of ``form`` whose names start with ``prefix``, with the prefix removed: one input type's
+    fields in a form that holds several (``instance.0.port`` → ``port`` for the prefix ``instance.0.``)."""
+    return {name[len(prefix) :]: value for name, value in form.items() if name.startswith(prefix)}
+
+
 class _Refused(Exception):
     """A field's text cannot become a value; the message is shown beside it."""
 
