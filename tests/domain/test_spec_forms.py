@@ -416,6 +416,24 @@ def test_integers_beyond_64_bits() -> None:
     }
 
 
+def test_text_that_no_spec_can_hold() -> None:
+    problems = _refused(_schema({"a": {"type": "string"}}), {"a": "x\0y"})
+    assert problems.by_field == {"a": ["input 'a' must not contain the NUL character"]}
+
+
+def test_any_other_text_survives_the_round_trip_through_a_spec() -> None:
+    schema = _schema({"a": {"type": "string"}})
+    chooser = random.Random(5)
+    alphabet = "ax :#'\"-\t\r\n\x01\x7f\x85\u00a0\u2028\u2029\ufeff\uffff😀{}[]&*!|>%@`"
+    for _ in range(300):
+        text = "".join(chooser.choice(alphabet) for _ in range(chooser.randint(1, 12)))
+        inputs = inputs_from_form(schema, ENVIRONMENT_INPUT, {"a": text})
+        assert parse_environment_spec(environment_spec(inputs)) == {"a": text}, repr(text)
+        assert parse_instance_spec_from_service_spec(inputs_spec(inputs), "any") == {"a": text}, repr(text)
+        for special in ("true", "null", "1", "0x1", "1e3", "~", "yes"):
+            assert parse_environment_spec(environment_spec({"a": special})) == {"a": special}
+
+
 def test_a_checkbox_accepts_only_true_or_false() -> None:
     problems = _refused(_schema({"b": {"type": "boolean"}}), {"b": "maybe"})
     assert problems.by_field == {"b": ["input 'b' must be of type boolean"]}

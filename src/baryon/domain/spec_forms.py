@@ -23,8 +23,8 @@ Invariants:
   are the ones shown.
 - Only the form's names that are fields are read; any other name (a CSRF token, a resource name, junk) is
   ignored, so the work is bounded by the schema, not by the form. A value longer than `MAX_VALUE_CHARS`,
-  a YAML textarea past the spec limits (aliases counted as copies), a non-finite or out-of-range number
-  each give a message beside its field.
+  a YAML textarea past the spec limits (aliases counted as copies), a non-finite or out-of-range number,
+  a NUL character in text each give a message beside its field.
 - An empty field is absent from the inputs (so the schema's default applies, on the server); an unchecked
   checkbox is ``false``. An optional flattened object is present only when one of its fields gives a value
   (a ``false`` checkbox alone does not); a required one is always present. The inputs returned are those
@@ -442,6 +442,8 @@ def _read(slot: _Slot, form: Mapping[str, str]) -> Any:
     if len(text) > MAX_VALUE_CHARS:
         raise _Refused(f"{_label(slot.name)} is longer than {MAX_VALUE_CHARS} characters")
     if slot.kind == TEXT:
+        if "\0" in text:
+            raise _Refused(f"{_label(slot.name)} must not contain the NUL character")
         return text
     if slot.kind in (NUMBER, INTEGER):
         return _ABSENT if not text.strip() else _read_number(text, slot.kind, slot.name)
