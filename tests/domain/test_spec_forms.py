@@ -29,6 +29,7 @@ from baryon.domain.spec_forms import (
     service_spec,
     subform,
     updated_instance_spec,
+    with_undefined,
 )
 from baryon.domain.spec_schema import input_problems
 from baryon.domain.specs import (
@@ -479,6 +480,21 @@ def test_updated_instance_spec_changes_one_instance() -> None:
     assert parse_instance_spec_from_service_spec(updated, "front") == {"port": 1}
     with pytest.raises(ValidationException, match="no instance named 'ghost'"):
         updated_instance_spec(text, "ghost", {})
+
+
+def test_an_update_keeps_inputs_the_form_does_not_show() -> None:
+    schema = _schema(
+        {"port": {"type": "integer"}, "db": {"type": "object", "properties": {"host": {"type": "string"}}}}
+    )
+    current = {"legacy": "x", "port": 1, "db": {"host": "h", "extra": 2}}
+    inputs = inputs_from_form(schema, ENVIRONMENT_INPUT, {"port": "2", "db.host": "k"})
+    assert with_undefined(schema, ENVIRONMENT_INPUT, inputs, current) == {
+        "port": 2,
+        "db": {"host": "k", "extra": 2},
+        "legacy": "x",
+    }
+    # a field emptied on the form stays empty
+    assert with_undefined(schema, ENVIRONMENT_INPUT, {}, current) == {"legacy": "x"}
 
 
 def test_inputs_spec_is_accepted_as_a_bare_mapping() -> None:

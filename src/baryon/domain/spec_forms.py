@@ -519,6 +519,29 @@ def inputs_from_form(schema_document: Any, role: str, form: Mapping[str, str]) -
     return inputs
 
 
+def with_undefined(
+    schema_document: Any, role: str, inputs: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``inputs`` (what an update form gave) followed by the inputs of ``current`` (the spec's inputs so
+    far) that the form has no field for: those the schema does not define, at the top level and inside a
+    flattened object that ``inputs`` holds. An update through the form then changes only what it shows."""
+    result = {key: (dict(value) if isinstance(value, dict) else value) for key, value in inputs.items()}
+    input_type = _input_type(schema_document, role)
+    if input_type is None:
+        return result
+    slots = _slots(input_type)
+    tops = {slot.path[0] for slot in slots}
+    members = {slot.name for slot in slots}
+    for key, value in current.items():
+        if key not in tops:
+            result.setdefault(key, value)
+        elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
+            for member, item in value.items():
+                if f"{key}.{member}" not in members:
+                    result[key].setdefault(member, item)
+    return result
+
+
 # --- spec text ------------------------------------------------------------------------------------
 
 
