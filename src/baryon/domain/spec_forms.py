@@ -4,8 +4,10 @@ the typed inputs a submitted form gives, and the spec text written from them.
 Job: `fields` describes one form field per input (label, help, kind, default, choices and the constraints
 a browser can check); `inputs_from_form` turns the submitted strings back into typed inputs and checks them
 with `baryon.domain.spec_schema`, raising one `FormProblems` that places every message beside its field;
-`environment_spec`, `service_spec`, `updated_instance_spec` and `inputs_spec` write spec text that
-`baryon.domain.specs` parses back to the same inputs.
+`refilled` shows a refused form again as it was sent; `subform` picks one input type's fields out of a
+form holding several (a service's instances and pipeline); `with_undefined` keeps, on an update, the
+inputs the form has no field for; `environment_spec`, `service_spec`, `updated_instance_spec` and
+`inputs_spec` write spec text that `baryon.domain.specs` parses back to the same inputs.
 
 Invariants:
 - Pure: no I/O; arguments are never mutated.
@@ -33,6 +35,7 @@ Invariants:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -525,7 +528,7 @@ def with_undefined(
     """``inputs`` (what an update form gave) followed by the inputs of ``current`` (the spec's inputs so
     far) that the form has no field for: those the schema does not define, at the top level and inside a
     flattened object that ``inputs`` holds. An update through the form then changes only what it shows."""
-    result = {key: (dict(value) if isinstance(value, dict) else value) for key, value in inputs.items()}
+    result = copy.deepcopy(dict(inputs))
     input_type = _input_type(schema_document, role)
     if input_type is None:
         return result
@@ -534,11 +537,11 @@ def with_undefined(
     members = {slot.name for slot in slots}
     for key, value in current.items():
         if key not in tops:
-            result.setdefault(key, value)
+            result.setdefault(key, copy.deepcopy(value))
         elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
             for member, item in value.items():
                 if f"{key}.{member}" not in members:
-                    result[key].setdefault(member, item)
+                    result[key].setdefault(member, copy.deepcopy(item))
     return result
 
 
