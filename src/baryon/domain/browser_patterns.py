@@ -10,9 +10,9 @@ Invariants:
   same in both languages (literals, ``\\d \\w \\b`` and their negations, ``\\n \\t \\xHH \\uHHHH``,
   classes, groups, ``(?:``, look-ahead, greedy and lazy quantifiers, ``^ $ |``); ``.`` becomes ``[^\\n]``
   (ECMAScript's ``.`` also refuses U+2028 and U+2029). Anything else (``\\s``, inline flags, named
-  groups, look-behind, back references, possessive quantifiers, a ``]`` first in a class) gives None: no
-  browser check at all. Browsers remove line breaks from one-line inputs, so ``$`` before a final
-  newline, where Python and ECMAScript differ, never arises there.
+  groups, look-behind, back references, possessive quantifiers, a repeated look-ahead, a ``]`` first in
+  a class) gives None: no browser check at all. Browsers remove line breaks from one-line inputs, so
+  ``$`` before a final newline, where Python and ECMAScript differ, never arises there.
 - A browser that cannot compile an attribute ignores it, which again only loosens the check.
 """
 
@@ -102,6 +102,7 @@ def _translate(pattern: str) -> str:
     out: list[str] = []
     position = 0
     repeatable = False
+    groups: list[bool] = []  # per open group, whether it is a look-ahead
     while position < len(pattern):
         char = pattern[position]
         if char == "\\":
@@ -115,17 +116,19 @@ def _translate(pattern: str) -> str:
         elif char == "(":
             if pattern.startswith(("(?:", "(?=", "(?!"), position):
                 out.append(pattern[position : position + 3])
+                groups.append(pattern[position + 2] != ":")
                 position += 3
             elif pattern.startswith("(?", position):
                 raise _Untranslatable  # flags, named groups, look-behind, conditionals
             else:
                 out.append("(")
+                groups.append(False)
                 position += 1
             repeatable = False
         elif char == ")":
             out.append(")")
             position += 1
-            repeatable = True
+            repeatable = not groups.pop()  # ECMAScript's 'u' and 'v' modes repeat no look-ahead
         elif char in "*+?" or (char == "{" and _QUANTIFIER.match(pattern, position)):
             if not repeatable:
                 raise _Untranslatable
@@ -173,7 +176,7 @@ def browser_pattern(pattern: str) -> str | None:
             warnings.simplefilter("ignore")  # Python warns of a '[' inside a class, which is a literal
             re.compile(pattern, re.ASCII)
         translated = _translate(pattern)
-    except (re.error, _Untranslatable, RecursionError):
+    except (re.error, _Untranslatable, RecursionError, IndexError):
         return None
     return f"{_ANYTHING}*(?:{translated}){_ANYTHING}*"
 
