@@ -195,9 +195,10 @@ def test_flat_object_becomes_dotted_fields_with_a_group() -> None:
         required=["db"],
     )
     host, port = fields(schema, ENVIRONMENT_INPUT)
-    assert (host.name, host.label, host.group, host.group_help, host.required) == (
+    assert (host.name, host.label, host.group, host.group_label, host.group_help, host.required) == (
         "db.host",
         "Host",
+        "db",
         "Database",
         "Where data lives",
         True,

@@ -96,8 +96,8 @@ class Field:
     the field holds when the page opens (the current value, else the default, else empty; a checkbox holds
     ``true`` or nothing); ``choices`` lists a select's options (a first empty option when the field has no
     default); ``attributes`` are the HTML constraint attributes (``pattern``, ``minlength``, ``min``,
-    ``max``, ``step``) with their values; ``group`` is the label of the flattened object the field belongs
-    to, ``group_help`` its description.
+    ``max``, ``step``) with their values; ``group`` is the name of the flattened object the field belongs
+    to (None: none), ``group_label`` and ``group_help`` its label and description.
     """
 
     name: str
@@ -110,6 +110,7 @@ class Field:
     choices: tuple[Choice, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
+    group_label: str | None = None
     group_help: str | None = None
 
     @property
@@ -357,7 +358,8 @@ def fields(schema_document: Any, role: str, current: Mapping[str, Any] | None = 
                 value=value,
                 choices=_choices(definition, default_value is not None) if slot.kind == SELECT else (),
                 attributes=_attributes(definition, slot.kind),
-                group=None if slot.group_name is None else _text(group.get("title")) or slot.group_name,
+                group=slot.group_name,
+                group_label=None if slot.group_name is None else _text(group.get("title")) or slot.group_name,
                 group_help=_text(group.get("description")),
             )
         )
