@@ -163,8 +163,13 @@ def test_string_constraints() -> None:
     assert field.attributes == {
         "minlength": "2",
         "pattern": r"(?=[\s\S]{0,5}$)[\s\S]*(?:^[a-z]+$)[\s\S]*",
+        "title": "At most 5 characters, matching ^[a-z]+$",
     }
-    assert _one({"type": "string", "maxLength": 3}).attributes == {"pattern": r"[\s\S]{0,3}"}
+    assert _one({"type": "string", "maxLength": 3}).attributes == {
+        "pattern": r"[\s\S]{0,3}",
+        "title": "At most 3 characters",
+    }
+    assert _one({"type": "string", "pattern": "^[A-Z]"}).attributes["title"] == "Matching ^[A-Z]"
     assert _one({"type": "string", "pattern": r"\s"}).attributes == {}
 
 

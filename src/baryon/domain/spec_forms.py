@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from baryon.domain.browser_patterns import text_pattern
+from baryon.domain.browser_patterns import browser_pattern, text_pattern
 from baryon.domain.spec_schema import ROLES, input_problems
 from baryon.domain.specs import (
     ENVIRONMENT_SPEC,
@@ -96,8 +96,9 @@ class Field:
     the field holds when the page opens (the current value, else the default, else empty; a checkbox holds
     ``true`` or nothing); ``choices`` lists a select's options (a first empty option when the field has no
     default); ``attributes`` are the HTML constraint attributes (``pattern``, ``minlength``, ``min``,
-    ``max``, ``step``) with their values; ``group`` is the name of the flattened object the field belongs
-    to (None: none), ``group_label`` and ``group_help`` its label and description.
+    ``max``, ``step``, and with a pattern the ``title`` that describes it) with their values; ``group``
+    is the name of the flattened object the field belongs to (None: none), ``group_label`` and
+    ``group_help`` its label and description.
     """
 
     name: str
@@ -287,6 +288,12 @@ def _attributes(definition: dict[str, Any], kind: str) -> dict[str, str]:
         combined = text_pattern(pattern if isinstance(pattern, str) else None, maximum)
         if combined is not None:
             attributes["pattern"] = combined
+            # what the browser shows after "Please match the requested format"
+            wanted = [] if maximum is None else [f"at most {maximum} characters"]
+            if isinstance(pattern, str) and browser_pattern(pattern) is not None:
+                wanted.append(f"matching {pattern}")
+            hint = ", ".join(wanted)
+            attributes["title"] = hint[:1].upper() + hint[1:]
     elif kind in (NUMBER, INTEGER):
         low, high = _number(definition.get("minimum")), _number(definition.get("maximum"))
         exclusive_low = definition.get("exclusiveMinimum") is True
