@@ -43,6 +43,7 @@ from baryon.domain.specs import (
     parse_service_spec,
 )
 from baryon.protocol.errors import ValidationException
+from tests.support.bundles import ENV_SCHEMA, SERVICE_SCHEMA, TF_ENV_SCHEMA
 
 
 def _schema(properties: dict[str, Any], role: str = ENVIRONMENT_INPUT, **extra: Any) -> dict[str, Any]:
@@ -223,6 +224,27 @@ def test_refilled_keeps_what_was_sent() -> None:
     schema = _schema({"a": {"type": "string", "default": "d"}, "f": {"type": "boolean", "default": True}})
     a, f = refilled(fields(schema, ENVIRONMENT_INPUT), {"a": "typed"})
     assert (a.value, f.value) == ("typed", "")
+
+
+def test_the_fields_of_the_test_bundles() -> None:
+    schema = load_spec_yaml(TF_ENV_SCHEMA)
+    shown = [(f.name, f.kind, f.value) for f in fields(schema, ENVIRONMENT_INPUT)]
+    assert shown == [
+        ("vpc_cidr", TEXT, "10.0.0.0/16"),
+        ("az_count", INTEGER, "2"),
+        ("nat", CHECKBOX, ""),
+        ("subnets", YAML, ""),
+    ]
+    form = {"vpc_cidr": "10.1.0.0/16", "az_count": "3", "subnets": "[a, b]"}
+    inputs = inputs_from_form(schema, ENVIRONMENT_INPUT, form)
+    assert inputs == {"vpc_cidr": "10.1.0.0/16", "az_count": 3, "nat": False, "subnets": ["a", "b"]}
+    problems = _refused(load_spec_yaml(ENV_SCHEMA), {"vpc_cidr": "none"})
+    assert problems.by_field == {
+        "vpc_cidr": [r"input 'vpc_cidr' does not match pattern ([0-9]{1,3}\.){3}[0-9]{1,3}($|/(16|24))"]
+    }
+    service = load_spec_yaml(SERVICE_SCHEMA)
+    assert [(f.name, f.value) for f in fields(service, SERVICE_INPUT)] == [("port", "80")]
+    assert [(f.name, f.value) for f in fields(service, PIPELINE_INPUT)] == [("dockerfile", "Dockerfile")]
 
 
 # --- inputs from a form -----------------------------------------------------------------------------
