@@ -3,7 +3,7 @@
 Job: `cancel_requested` lets the deployment's provisioner settle a cancel at once, in the API's
 transaction, where its job has nothing left to do (Terraform handed over to its automation);
 `notify` applies a NotifyResourceDeploymentStatusChange through the deployment's provisioner, or says
-why it cannot (`Refusal`).
+why it cannot (`Refusal`); an applied notification is a line of the deployment's story (`notify`).
 
 Invariants: handlers reach provisioners, settling and resource loading only through this module; both
 functions act only in the caller's transaction and never settle a deployment that already settled.
@@ -22,6 +22,7 @@ from baryon.engine.provisioners.base import InFlight, Report
 from baryon.engine.subjects import load
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 
 __all__ = ["Refusal", "Report", "cancel_requested", "notify"]
 
@@ -66,5 +67,9 @@ def notify(
             reason=f"is provisioned through {traits.label}; its deployment status comes from "
             f"{traits.status_source}, not from notifications."
         )
-    provisioner.notify(InFlight(connection, now, record, subject, progress), report)
+    told = f"NotifyResourceDeploymentStatusChange: status {report.status or '(none)'}"
+    if report.message:
+        told += f", message: {report.message}"
+    run_logs.note(connection, record.id, run_logs.NOTIFY, told, now=now)
+    provisioner.notify(InFlight(connection, now, record, subject, progress, runtime.announce), report)
     return None
