@@ -92,7 +92,7 @@ def _started(given: StepInput, provisioner: str) -> None:
     record, runtime = given.record, given.runtime
     try:
         version = " (template version {}.{})".format(*version_of(record, given.subject))
-    except (KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         version = ""  # a component has no template version
     message = f"{record.operation} of {record.target_arn}{version} through {provisioner}"
     now = runtime.clock.now()
