@@ -311,7 +311,7 @@ def test_select_operation_without_an_opening_event() -> None:
 # ------------------------------------------------------------------------------------------ new_events
 
 
-def _event(
+def _story_event(
     event_id: str, at: float, status: str, token: str | None, logical: str = "Queue"
 ) -> dict[str, Any]:
     from datetime import UTC, datetime
@@ -341,12 +341,12 @@ def _new_events(monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]], *
 
 def test_new_events_keep_the_deployments_own_by_token_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
     newest_first = [
-        _event("e5", 105, "DELETE_COMPLETE", "dep-1-cancel"),
-        _event("e4", 104, "CREATE_FAILED", "dep-1"),
-        _event("x3", 103, "UPDATE_COMPLETE", "someone-else"),
-        _event("e2", 102, "CREATE_IN_PROGRESS", "dep-1"),
-        _event("o1", 90, "CREATE_COMPLETE", "dep-0"),
-        _event("o0", 89, "CREATE_IN_PROGRESS", "dep-0"),
+        _story_event("e5", 105, "DELETE_COMPLETE", "dep-1-cancel"),
+        _story_event("e4", 104, "CREATE_FAILED", "dep-1"),
+        _story_event("x3", 103, "UPDATE_COMPLETE", "someone-else"),
+        _story_event("e2", 102, "CREATE_IN_PROGRESS", "dep-1"),
+        _story_event("o1", 90, "CREATE_COMPLETE", "dep-0"),
+        _story_event("o0", 89, "CREATE_IN_PROGRESS", "dep-0"),
     ]
     assert _new_events(monkeypatch, newest_first) == [
         "e2 102 Queue AWS::SQS::Queue CREATE_IN_PROGRESS",
@@ -364,9 +364,9 @@ def test_new_events_without_tokens_are_those_since_the_deployment_began(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     newest_first = [
-        _event("e2", 101, "CREATE_COMPLETE", None),
-        _event("e1", 100, "CREATE_IN_PROGRESS", None),
-        _event("o1", 99, "UPDATE_COMPLETE", None),
+        _story_event("e2", 101, "CREATE_COMPLETE", None),
+        _story_event("e1", 100, "CREATE_IN_PROGRESS", None),
+        _story_event("o1", 99, "UPDATE_COMPLETE", None),
     ]
     assert _new_events(monkeypatch, newest_first) == [
         "e1 100 Queue AWS::SQS::Queue CREATE_IN_PROGRESS",
