@@ -208,7 +208,7 @@ def event(
         "StackId": STACK_ID,
         "EventId": str(next(_ids)),
         "StackName": "AWSProton-dev-1a2b3c4d",
-        "LogicalResourceId": "Queue",
+        "LogicalResourceId": logical,
         "PhysicalResourceId": STACK_ID if stack_level else f"{logical.lower()}-physical",
         "ResourceType": cfn.STACK_TYPE if stack_level else (kind or f"AWS::Test::{logical}"),
         "ResourceStatus": status,
@@ -311,9 +311,7 @@ def test_select_operation_without_an_opening_event() -> None:
 # ------------------------------------------------------------------------------------------ new_events
 
 
-def _story_event(
-    event_id: str, at: float, status: str, token: str | None, logical: str = "Queue"
-) -> dict[str, Any]:
+def _story_event(event_id: str, at: float, status: str, token: str | None) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     event: dict[str, Any] = {
