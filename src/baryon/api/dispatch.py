@@ -26,7 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon import metrics
+from baryon import metrics, tracing
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
 from baryon.contract.model import (
     ERROR_NAMESPACE,
@@ -94,9 +94,12 @@ class Dispatcher:
         name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         started = time.perf_counter()
         caller: dict[str, str] = {}
-        response = self._handle(method, path, query, headers, body, request_id, name, caller)
-        seconds = time.perf_counter() - started
-        code = "200" if response.status == 200 else _error_code(response.body)
+        with tracing.request_span(name) as span:
+            response = self._handle(method, path, query, headers, body, request_id, name, caller)
+            seconds = time.perf_counter() - started
+            code = "200" if response.status == 200 else _error_code(response.body)
+            if span is not None:
+                _trace_request(span, request_id, caller, response, code)
         metrics.record_request(name, code, seconds)
         request_log.info(
             "%s %s %s",
@@ -308,3 +311,37 @@ def _replay(connection: Connection, ctx: Context, token: str, digest: str) -> di
         )
     result: dict[str, Any] = orjson.loads(row.response)
     return result
+
+
+def _trace_request(span: Any, request_id: str, caller: dict[str, str], response: Response, code: str) -> None:
+    """The request's attributes on its span: ids, status, and the deployment it returned (when the
+    operation did not create one, which `store.jobs.enqueue` names)."""
+    tracing.set_attributes(
+        span,
+        **{
+            tracing.REQUEST_ID: request_id,
+            tracing.ACCOUNT: caller.get("account"),
+            tracing.REGION: caller.get("region"),
+            tracing.STATUS: response.status,
+            tracing.CODE: code,
+        },
+    )
+    if response.status == 200 and tracing.DEPLOYMENT not in (getattr(span, "attributes", None) or {}):
+        tracing.set_attributes(span, **{tracing.DEPLOYMENT: _returned_deployment(response.body)})
+
+
+def _returned_deployment(body: bytes) -> str | None:
+    """The deployment an answer names: `deployment.id`, else a resource's `lastAttemptedDeploymentId`."""
+    try:
+        document = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    deployment = document.get("deployment")
+    if isinstance(deployment, dict) and isinstance(deployment.get("id"), str):
+        return str(deployment["id"])
+    for value in document.values():
+        if isinstance(value, dict) and isinstance(value.get("lastAttemptedDeploymentId"), str):
+            return str(value["lastAttemptedDeploymentId"])
+    return None
