@@ -11,12 +11,14 @@ functions act only in the caller's transaction and never settle a deployment tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy.engine import Connection
 
+from baryon.domain.story import DeploymentEvent
 from baryon.engine.provisioners import registry
 from baryon.engine.provisioners.base import InFlight, Report
 from baryon.engine.subjects import load
@@ -36,7 +38,12 @@ class Refusal:
     reason: str = ""
 
 
-def cancel_requested(connection: Connection, now: float, deployment_id: str) -> bool:
+def cancel_requested(
+    connection: Connection,
+    now: float,
+    deployment_id: str,
+    announce: Callable[[DeploymentEvent], None] | None = None,
+) -> bool:
     """After the API marked the deployment CANCELLING: settle it at once where its provisioner can
     (True), else leave the cancel to the deployment's next step (False)."""
     record = deployment_store.find(connection, deployment_id)
@@ -47,7 +54,8 @@ def cancel_requested(connection: Connection, now: float, deployment_id: str) -> 
     provisioner = registry.provisioner(str(method)) if method else None
     if provisioner is None:
         return False  # no step has run yet: the first one sees the cancel
-    return provisioner.cancel_at_once(InFlight(connection, now, record, load(connection, record), progress))
+    flight = InFlight(connection, now, record, load(connection, record), progress, announce)
+    return provisioner.cancel_at_once(flight)
 
 
 def notify(
