@@ -1,11 +1,13 @@
 """The stored output of command runs: ordered text chunks per deployment, readable from any process.
 
 Invariants: the chunks of a deployment are numbered 1, 2, 3, ... in the order they were appended, and a
-reader never sees a gap (two writers that pick the same number collide on the primary key; one fails
-instead of both landing out of order); each chunk names its source (one started run) and the byte offset
-in that run's output where it ends, so a copier resumes exactly after the last committed chunk; chunk
-text never holds NUL (PostgreSQL text cannot), which becomes U+FFFD; the chunks of a deployment go with
-it (foreign key, ON DELETE CASCADE).
+reader never sees a gap; writers of one deployment take turns (the deployment's row is locked FOR UPDATE
+on PostgreSQL before the next number is picked; SQLite has one writer), since the API's notify handler,
+the settling step and a run's copier may append at once; should two still pick the same number, they
+collide on the primary key and one fails instead of both landing out of order; each chunk names its
+source (one started run) and the byte offset in that run's output where it ends, so a copier resumes
+exactly after the last committed chunk; chunk text never holds NUL (PostgreSQL text cannot), which
+becomes U+FFFD; the chunks of a deployment go with it (foreign key, ON DELETE CASCADE).
 
 The same chunks tell a deployment's whole story: besides a command run's output, `note` appends one line
 `[SOURCE] <UTC time> message` written by Baryon's steps (`baryon`), copied from the stack's events
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon.store.schema import run_logs
+from baryon.store.schema import deployments, run_logs
 
 L = run_logs.c
 
@@ -49,6 +51,7 @@ def append(
     end_offset: int = 0,
 ) -> int:
     """Add a chunk after the deployment's last one; returns its number."""
+    connection.execute(sa.select(deployments.c.id).where(deployments.c.id == deployment_id).with_for_update())
     last = connection.execute(
         sa.select(sa.func.max(L.seq)).where(L.deployment_id == deployment_id)
     ).scalar_one_or_none()
