@@ -7,6 +7,11 @@ N keep-alive connections (default 32), each sending one request and reading its 
 sending the next. The ceiling is a minimal Starlette app answering a constant JSON body, served by
 uvicorn with the settings Baryon uses, loaded by the same harness with the same kind of request.
 
+`--observability on` (the default) runs the server as shipped: metrics recorded and one JSON log line per
+request (written to the server's log file); `off` sets BARYON_METRICS=off and BARYON_LOG_LEVEL=warning;
+`both` runs each backend both ways, one after the other, and reports the cost as a ratio (goal: with
+metrics and logs on, at least 90 % of the throughput with them off).
+
 Run from the repository root:
 
     python3 benchmarks/api_throughput.py --duration 10
@@ -73,6 +78,7 @@ UVICORN_FALLBACK = {"http": "httptools", "loop": "uvloop", "access_log": False, 
 GOAL_GET_RPS = 1500.0
 GOAL_CEILING_RATIO = 0.5
 GOAL_P99_MS = 40.0
+GOAL_OBSERVED_RATIO = 0.9
 
 # A constant body for the ceiling, shaped and sized like a GetEnvironmentTemplate answer.
 CEILING_BODY = json.dumps(
@@ -470,11 +476,12 @@ class Bench:
         finally:
             self.processes.stop(child)
 
-    def baryon(self, backend: str, database_url: str | None) -> list[Result]:
+    def baryon(self, backend: str, database_url: str | None, observed: bool = True) -> list[Result]:
         import boto3
         from botocore.config import Config
 
-        data_dir = self.root / f"{backend}-data"
+        label = backend if observed else f"{backend} off"
+        data_dir = self.root / f"{label.replace(' ', '-')}-data"
         data_dir.mkdir(mode=0o700)
         env = dict(os.environ)
         env.update(
@@ -482,7 +489,9 @@ class Bench:
                 "BARYON_DATA_DIR": str(data_dir),
                 "BARYON_DATABASE_URL": database_url or f"sqlite:///{data_dir / 'baryon.db'}",
                 "BARYON_SECRET_KEY": SECRET_KEY,
-                "BARYON_LOG_LEVEL": "warning",
+                "BARYON_LOG_LEVEL": "info" if observed else "warning",
+                "BARYON_LOG_FORMAT": "json",
+                "BARYON_METRICS": "on" if observed else "off",
             }
         )
         for name in list(env):
@@ -503,7 +512,7 @@ class Bench:
         access_key, secret_key = credential["accessKeyId"], credential["secretAccessKey"]
 
         port = free_port()
-        log_path = self.root / f"{backend}-server.log"
+        log_path = self.root / f"{label.replace(' ', '-')}-server.log"
         argv = [*baryon_argv(), "server", "--host", HOST, "--port", str(port)]
         log(f"{backend}: {shlex.join(argv)}")
         child = self.processes.start(argv, env, log_path)
@@ -542,10 +551,12 @@ class Bench:
             ):
                 request = signed_request(port, access_key, secret_key, operation, params)
                 short = operation.removesuffix("EnvironmentTemplate").removesuffix("EnvironmentTemplates")
-                name = f"{backend} {short}"
+                name = f"{backend} {short}" + ("" if observed else " off")
                 results.append(self.scenario(name, backend, operation, port, request, child.pid))
             if child.poll() is not None:
                 raise BenchmarkError(f"{backend}: the server exited during the run")
+            if observed and '"operation":"GetEnvironmentTemplate"' not in log_path.read_text():
+                raise BenchmarkError(f"{backend}: the server wrote no JSON request log line")
             return results
         finally:
             self.processes.stop(child)
@@ -580,11 +591,46 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def goals(results: list[Result]) -> list[dict[str, Any]]:
-    ceiling = next((r for r in results if r.backend == "ceiling"), None)
+def observed_modes(observability: str) -> list[bool]:
+    """The server configurations to run: metrics and request logs off first, then on."""
+    return {"on": [True], "off": [False], "both": [False, True]}[observability]
+
+
+def observability_cost(results: list[Result]) -> list[dict[str, Any]]:
+    """For each scenario run both ways: the throughput with metrics and logs on relative to off."""
+    off = {r.name.removesuffix(" off"): r for r in results if r.name.endswith(" off")}
     marks: list[dict[str, Any]] = []
     for result in results:
-        if result.backend == "ceiling":
+        other = off.get(result.name)
+        if other is None or result is other or other.rps <= 0:
+            continue
+        ratio = result.rps / other.rps
+        marks.append(
+            {
+                "goal": f"{result.name}: metrics and JSON logs on >= {GOAL_OBSERVED_RATIO:.0%} of off",
+                "value": f"{ratio:.1%} ({result.rps:,.0f} vs {other.rps:,.0f} req/s)",
+                "passed": ratio >= GOAL_OBSERVED_RATIO,
+            }
+        )
+        if result.server_cpu and other.server_cpu:
+            # Requests per second of server CPU: the same comparison, unaffected by what else runs.
+            per_cpu = (result.rps / result.server_cpu) / (other.rps / other.server_cpu)
+            marks.append(
+                {
+                    "goal": f"{result.name}: the same per second of server CPU",
+                    "value": f"{per_cpu:.1%} ({result.rps / result.server_cpu:,.0f} vs "
+                    f"{other.rps / other.server_cpu:,.0f} req/CPU-s)",
+                    "passed": per_cpu >= GOAL_OBSERVED_RATIO,
+                }
+            )
+    return marks
+
+
+def goals(results: list[Result]) -> list[dict[str, Any]]:
+    ceiling = next((r for r in results if r.backend == "ceiling"), None)
+    marks: list[dict[str, Any]] = observability_cost(results)
+    for result in results:
+        if result.backend == "ceiling" or result.name.endswith(" off"):
             continue
         if result.operation == "GetEnvironmentTemplate":
             marks.append(
@@ -632,7 +678,7 @@ def print_table(report: dict[str, Any], results: list[Result]) -> None:
     )
     print()
     header = (
-        f"{'scenario':<18} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'scenario':<22} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'errors':>7} {'vs ceiling':>10} {'server CPU':>10} {'client CPU':>10}"
     )
     print(header)
@@ -642,7 +688,7 @@ def print_table(report: dict[str, Any], results: list[Result]) -> None:
         server_cpu = f"{r.server_cpu:.0%}" if r.server_cpu is not None else "-"
         flag = " !" if r.errors or r.hit_request_cap else ""
         print(
-            f"{r.name:<18} {r.rps:>10,.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} "
+            f"{r.name:<22} {r.rps:>10,.1f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} "
             f"{r.max_ms:>8.1f} {r.errors:>7} {ratio:>10} {server_cpu:>10} {r.client_cpu:>10.0%}{flag}"
         )
     for note in report["notes"]:
@@ -659,7 +705,7 @@ def print_table(report: dict[str, Any], results: list[Result]) -> None:
     print()
     print("goals (product targets, one server process, concurrency 32):")
     for mark in report["goals"]:
-        print(f"  [{'PASS' if mark['passed'] else 'FAIL'}] {mark['goal']:<44} {mark['value']}")
+        print(f"  [{'PASS' if mark['passed'] else 'FAIL'}] {mark['goal']:<60} {mark['value']}")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -683,6 +729,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a database on the PostgreSQL server to create the benchmark database from",
     )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the Starlette ceiling")
+    parser.add_argument(
+        "--observability",
+        choices=("on", "off", "both"),
+        default="on",
+        help="metrics and JSON request logs on (as shipped), off, or both to compare",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable results only")
     parser.add_argument("--serve-ceiling", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--load-generator", action="store_true", help=argparse.SUPPRESS)
@@ -717,7 +769,8 @@ def run(args: argparse.Namespace) -> int:
             results.append(bench.ceiling())
         for backend in args.backends:
             if backend == "sqlite":
-                results += bench.baryon("sqlite", None)
+                for observed in observed_modes(args.observability):
+                    results += bench.baryon("sqlite", None, observed)
                 continue
             reason = postgres_reachable(args.postgres_url)
             if reason is not None:
@@ -725,9 +778,10 @@ def run(args: argparse.Namespace) -> int:
                 notes.append(note)
                 log(note)
                 continue
-            with fresh_postgres_database(args.postgres_url) as database_url:
-                pg_version = postgres_version(database_url)
-                results += bench.baryon("postgresql", database_url)
+            for observed in observed_modes(args.observability):
+                with fresh_postgres_database(args.postgres_url) as database_url:
+                    pg_version = postgres_version(database_url)
+                    results += bench.baryon("postgresql", database_url, observed)
     except BenchmarkError as error:
         log(f"benchmark failed: {error}")
         return 1
@@ -747,6 +801,7 @@ def run(args: argparse.Namespace) -> int:
         "machine": machine_info(),
         "postgresql_version": pg_version,
         "settings": {
+            "observability": args.observability,
             "concurrency": args.concurrency,
             "warmup": args.warmup,
             "duration": args.duration,

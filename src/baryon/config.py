@@ -27,8 +27,8 @@ class ConfigurationError(ValueError):
     """A `BARYON_*` variable holds a value Baryon cannot use (the message names it)."""
 
 
-def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> float:
-    """The seconds `variable` sets (above 0; with `none_at_zero`, 0 too, which means no limit)."""
+def _seconds(variable: str, default: float, *, none_at_zero: bool = False, unit: str = "seconds") -> float:
+    """The seconds (or other `unit`) `variable` sets (above 0; with `none_at_zero`, 0 too: no limit)."""
     raw = os.environ.get(variable, "").strip()
     if not raw:
         return default
@@ -40,8 +40,24 @@ def _seconds(variable: str, default: float, *, none_at_zero: bool = False) -> fl
         return value
     if not 0 < value < 1e9:
         meaning = "above 0 (0: no limit)" if none_at_zero else "above 0"
-        raise ConfigurationError(f"{variable} must be a number of seconds {meaning}, not {raw!r}.")
+        raise ConfigurationError(f"{variable} must be a number of {unit} {meaning}, not {raw!r}.")
     return value
+
+
+_ON = frozenset({"on", "1", "true", "yes"})
+_OFF = frozenset({"off", "0", "false", "no"})
+
+
+def _switch(variable: str, default: bool) -> bool:
+    """The on/off value `variable` sets (on, off, 1, 0, true, false, yes, no; any case)."""
+    raw = os.environ.get(variable, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ConfigurationError(f"{variable} must be on or off, not {os.environ[variable]!r}.")
 
 
 _DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
@@ -70,6 +86,8 @@ class Settings:
     secret_key: str | None = field(default_factory=lambda: os.environ.get("BARYON_SECRET_KEY"))
     migrate: bool = field(default_factory=lambda: os.environ.get("BARYON_AUTO_MIGRATE", "1") != "0")
     log_level: str = field(default_factory=lambda: os.environ.get("BARYON_LOG_LEVEL", "info"))
+    #: Whether API requests and deployments are counted and `/metrics` is served (BARYON_METRICS).
+    metrics: bool = field(default_factory=lambda: _switch("BARYON_METRICS", True))
     #: Seconds a worker holds a job between renewals; a dead worker's jobs wait this long.
     lease_seconds: float = field(default_factory=lambda: _seconds("BARYON_LEASE_SECONDS", 30.0))
     #: The URL of Baryon's API as the commands of a command run reach it (AWS_ENDPOINT_URL_PROTON).
@@ -97,6 +115,15 @@ class Settings:
     #: Seconds a client has to send a whole request (headers and body) before the server closes it.
     http_read_timeout: float = field(
         default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
+    )
+
+    #: Hours a console sign-in lasts (BARYON_CONSOLE_SESSION_HOURS).
+    console_session_hours: float = field(
+        default_factory=lambda: _seconds("BARYON_CONSOLE_SESSION_HOURS", 12.0, unit="hours")
+    )
+    #: The region the console's sign-in form offers first (BARYON_CONSOLE_REGION).
+    console_region: str = field(
+        default_factory=lambda: os.environ.get("BARYON_CONSOLE_REGION", "").strip() or "us-east-1"
     )
 
     @property

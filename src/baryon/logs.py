@@ -3,7 +3,10 @@
 Invariants: `BARYON_LOG_FORMAT` is `json` or `text`; unset, the output is text when stderr is a terminal and
 JSON otherwise; a JSON line carries the time, level, logger and message and every field of `FIELDS` the
 record was given (`logging`'s `extra=`), never anything else of the record, so request bodies and secrets,
-which no caller passes as fields, never reach the output. This module imports nothing of Baryon's.
+which no caller passes as fields, never reach the output. `emit` writes such a line without building a
+`logging.LogRecord` when the only handler on the logger's way is the JSON handler `configure` installed
+(the line is the same; a record costs more than the request it describes); with any other handler, filter
+or format it goes through `logging`. This module imports nothing of Baryon's.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -36,19 +41,35 @@ FIELDS = (
 )
 
 
+#: The last second formatted by `iso_time` and its text, replaced together (one tuple) so threads agree.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def iso_time(created: float) -> str:
+    """`created` (seconds since the epoch) in ISO 8601, UTC, to the millisecond."""
+    global _last_second
+    second = int(created)
+    known, prefix = _last_second
+    if known != second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second = (second, prefix)
+    return f"{prefix}.{int((created - second) * 1000):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time (ISO 8601, UTC), level, logger, message, the given FIELDS, and the
     exception's traceback when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        given = record.__dict__
         for name in FIELDS:
-            value = record.__dict__.get(name)
+            value = given.get(name)
             if value is not None:
                 line[name] = value
         if record.exc_info:
@@ -75,7 +96,59 @@ def formatter(stream: IO[str] | None = None) -> logging.Formatter:
 def configure(level: str, stream: IO[str] | None = None) -> None:
     """Send log records of `level` and above to `stream` (stderr) in the chosen format, unless the root
     logger has a handler already. Raises ValueError for a bad BARYON_LOG_FORMAT."""
+    global _direct
     target = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(target)
     handler.setFormatter(formatter(target))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    if logging.root.handlers == [handler] and isinstance(handler.formatter, JsonFormatter):
+        _direct = handler
+
+
+#: The JSON handler `configure` installed on the root logger, which `emit` may write to directly.
+_direct: logging.StreamHandler[IO[str]] | None = None
+
+
+def _direct_handler(logger: logging.Logger) -> logging.StreamHandler[IO[str]] | None:
+    """The handler `emit` may write to directly: `_direct`, when it is the only handler `logger`'s records
+    reach and nothing on the way filters them."""
+    handler = _direct
+    if handler is None or handler.filters:
+        return None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current is logging.root:
+            return handler if current.handlers == [handler] and not current.filters else None
+        if current.handlers or current.filters or not current.propagate:
+            return None
+        current = current.parent
+    return None
+
+
+def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """Log `message` with the structured `fields` (names of FIELDS) at `level`, as
+    `logger.log(level, message, extra=fields)` would."""
+    if not logger.isEnabledFor(level):
+        return
+    handler = _direct_handler(logger)
+    if handler is None:
+        logger.log(level, "%s", message, extra=fields)
+        return
+    if level < handler.level:
+        return
+    line: dict[str, Any] = {
+        "time": iso_time(time.time()),
+        "level": logging.getLevelName(level),
+        "logger": logger.name,
+        "message": message,
+    }
+    for name, value in fields.items():
+        if value is not None and name in FIELDS:
+            line[name] = value
+    text = orjson.dumps(line, default=str).decode() + "\n"
+    with handler.lock or _NO_LOCK:
+        handler.stream.write(text)
+        handler.stream.flush()
+
+
+_NO_LOCK = threading.Lock()

@@ -5,13 +5,16 @@ set (before this module is imported) prometheus_client keeps their values in fil
 `exposition` merges the files of every process (so `baryon server --workers N` answers with the sum of its
 workers); the job table metrics are read from the database at scrape time by `JobsCollector`, never kept.
 API requests are counted by operation and by result code: "200" for a success, the AWS error code otherwise
-(e.g. "ResourceNotFoundException"). This module imports nothing of Baryon's.
+(e.g. "ResourceNotFoundException"). With `BARYON_METRICS=off` (read once, at import) nothing is
+recorded and `enabled()` is false, so the callers stop serving metrics. This module imports nothing of
+Baryon's.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -19,6 +22,15 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Values of BARYON_METRICS that turn metrics off (`baryon.config` refuses any but these and the on ones).
+OFF = frozenset({"off", "0", "false", "no"})
+_ENABLED = os.environ.get("BARYON_METRICS", "on").strip().lower() not in OFF
+
+
+def enabled() -> bool:
+    """Whether this process records and serves metrics (BARYON_METRICS, default on)."""
+    return _ENABLED
+
 
 API_REQUESTS = Counter(
     "baryon_api_requests", "API requests, by operation and result code.", ["operation", "code"]
@@ -39,12 +51,28 @@ DEPLOYMENT_DURATION = Histogram(
 )
 
 
+#: The label children of each (operation, code) seen, so a request costs no label lookup. Both are bounded:
+#: the caller passes only model operation names (or "") and Baryon's own error codes.
+_REQUEST_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 def record_request(operation: str, code: str, seconds: float) -> None:
-    API_REQUESTS.labels(operation=operation or "unknown", code=code).inc()
-    API_DURATION.labels(operation=operation or "unknown").observe(seconds)
+    """Count and time one API request. `operation` must be an operation of the model or "" (any other
+    value would let a client mint label values); "" is counted as "unknown"."""
+    if not _ENABLED:
+        return
+    children = _REQUEST_CHILDREN.get((operation, code))
+    if children is None:
+        label = operation or "unknown"
+        children = (API_REQUESTS.labels(operation=label, code=code), API_DURATION.labels(operation=label))
+        _REQUEST_CHILDREN[(operation, code)] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def record_deployment(kind: str, provisioner: str, result: str, seconds: float) -> None:
+    if not _ENABLED:
+        return
     DEPLOYMENTS.labels(kind=kind, provisioner=provisioner, result=result).inc()
     DEPLOYMENT_DURATION.labels(provisioner=provisioner).observe(max(seconds, 0.0))
 

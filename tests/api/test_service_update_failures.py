@@ -36,6 +36,7 @@ from tests.conftest import ACCOUNT, SECRET_KEY
 from tests.support import bundles
 from tests.support.databases import sqlite_only
 from tests.support.errors import error_of as _error
+from tests.support.events import changes
 from tests.support.publishing import publish_service_template
 from tests.support.waiters import PATIENT
 from tests.support.waiting import describe, poll
@@ -188,7 +189,9 @@ def _drive(engine: Worker, done: Callable[[], bool], timeout: float = 180.0) -> 
 
 
 @sqlite_only
-def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environment: str, svc: str) -> None:
+def test_failed_new_instance_rolls_the_update_back(
+    proton: Any, s3: Any, environment: str, svc: str, runtime: Runtime
+) -> None:
     _published_template(proton, s3)
     before = _create(proton, svc, SERVICE_SPEC)["pipeline"]
     assert _outputs(proton, svc)["Instances"] == "back,front"
@@ -244,6 +247,32 @@ def test_failed_new_instance_rolls_the_update_back(proton: Any, s3: Any, environ
     record = proton.get_deployment(id=cancelled_id)["deployment"]
     assert (record["deploymentStatus"], record["deploymentStatusMessage"]) == ("CANCELLED", message)
     assert "completedAt" in record
+
+    # Each status change was an event, with the status before it.
+    service_arn = f"arn:aws:proton:us-east-1:{ACCOUNT}:service/{svc}"
+    assert [c[:2] for c in changes(runtime, "AWS Proton Service Status Change", service_arn)] == [
+        (None, "CREATE_IN_PROGRESS"),
+        ("CREATE_IN_PROGRESS", "ACTIVE"),
+        ("ACTIVE", "UPDATE_IN_PROGRESS"),
+        ("UPDATE_IN_PROGRESS", "UPDATE_FAILED_CLEANUP_IN_PROGRESS"),
+        ("UPDATE_FAILED_CLEANUP_IN_PROGRESS", "UPDATE_FAILED_CLEANUP_COMPLETE"),
+    ]
+    pipeline_changes = changes(
+        runtime, "AWS Proton Service Pipeline Status Change", f"{service_arn}/pipeline"
+    )
+    assert pipeline_changes[-2:] == [
+        ("SUCCEEDED", "IN_PROGRESS", cancelled_id),
+        ("IN_PROGRESS", "CANCELLED", cancelled_id),
+    ]
+    bad_arn = f"{service_arn}/service-instance/bad"
+    bad_changes = changes(runtime, "AWS Proton Service Instance Status Change", bad_arn)
+    assert [c[:2] for c in bad_changes] == [
+        (None, "IN_PROGRESS"),
+        ("IN_PROGRESS", "FAILED"),
+        ("FAILED", "DELETE_IN_PROGRESS"),
+        ("DELETE_IN_PROGRESS", "DELETED"),
+    ]
+    assert bad_changes[0][2] == bad_changes[1][2] == bad_create["id"]
 
     # A description-only update leaves the status alone.
     described = proton.update_service(name=svc, description="rolled back once")["service"]

@@ -260,3 +260,28 @@ def test_a_worker_serves_its_metrics(deployment: Deployment, s3: Any) -> None:
         what="the worker's and the API's job metrics to show the finished registration",
     )
     assert set(from_worker) == {"queued", "running", "done", "failed"}
+
+
+@sqlite_only
+def test_metrics_can_be_turned_off(deployment: Deployment) -> None:
+    off = {**deployment.env, "BARYON_METRICS": "off"}
+    port = free_port()
+    server = Process(["server", "--host", "127.0.0.1", "--port", str(port)], off, deployment.tmp / "off.log")
+    deployment.processes.append(server)
+    wait_for_port(port, process=server.popen)
+    proton = http_client(f"http://127.0.0.1:{port}", deployment.credential)
+    proton.create_service_template(name="counted-nowhere")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert caught.value.code == 404
+    assert json.loads(caught.value.read())["__type"].endswith("#UnknownOperationException")
+
+    refused = run(["worker", "--metrics-port", str(free_port())], off, timeout=60)
+    assert refused.returncode == 2
+    assert "--metrics-port needs metrics on; BARYON_METRICS is off." in refused.stderr
+
+    bad = run(
+        ["server", "--port", str(free_port())], {**deployment.env, "BARYON_METRICS": "maybe"}, timeout=60
+    )
+    assert bad.returncode != 0
+    assert "BARYON_METRICS must be on or off, not 'maybe'." in bad.stderr

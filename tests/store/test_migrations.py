@@ -46,7 +46,7 @@ def test_upgrade_is_idempotent_and_serialised(database_url: str) -> None:
     assert errors == []
     database = Database(database_url)
     upgrade(database)
-    assert current_revision(database) == "0015"
+    assert current_revision(database) == "0017"
     database.dispose()
 
 

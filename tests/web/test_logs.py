@@ -96,3 +96,77 @@ def test_the_format_follows_baryon_log_format(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ValueError) as refused:
         logs.formatter(io.StringIO())
     assert str(refused.value) == "BARYON_LOG_FORMAT must be one of json, text, not 'xml'."
+
+
+@pytest.fixture
+def bare_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[logging.Logger]:
+    """The root logger, restored afterwards; a test empties its handlers (the runner's capture handler is
+    added when the test starts) to have it as a Baryon process has it before `configure`."""
+    monkeypatch.setenv("BARYON_LOG_FORMAT", "json")
+    monkeypatch.setattr(logs, "_direct", None)
+    root = logging.getLogger()
+    requests = logging.getLogger("baryon.api.requests")
+    handlers, level, own_level = root.handlers[:], root.level, requests.level
+    requests.setLevel(logging.NOTSET)
+    yield root
+    root.handlers = handlers
+    root.setLevel(level)
+    requests.setLevel(own_level)
+
+
+FIELDS = {
+    "request_id": "r-1",
+    "account": ACCOUNT,
+    "operation": "ListEnvironments",
+    "status": 200,
+    "code": "200",
+}
+
+
+def test_emit_writes_the_line_logging_would(bare_root: logging.Logger) -> None:
+    bare_root.handlers = []
+    stream = io.StringIO()
+    logs.configure("info", stream)
+    logger = logging.getLogger("baryon.api.requests")
+    assert logs._direct_handler(logger) is bare_root.handlers[0]
+    logs.emit(logger, logging.INFO, "ListEnvironments 200 200", {**FIELDS, "body": "not-a-field"})
+    direct = json.loads(stream.getvalue())
+    record = logger.makeRecord(
+        logger.name, logging.INFO, "f", 1, "ListEnvironments 200 200", (), None, extra=FIELDS
+    )
+    through_logging = json.loads(logs.JsonFormatter().format(record))
+    assert direct.pop("time")[:19] <= through_logging.pop("time")[:19]
+    assert direct == through_logging
+    assert "not-a-field" not in stream.getvalue()
+
+    logs.emit(logger, logging.DEBUG, "not at this level", FIELDS)
+    assert len(stream.getvalue().splitlines()) == 1
+
+
+def test_emit_goes_through_logging_when_another_handler_listens(bare_root: logging.Logger) -> None:
+    bare_root.handlers = []
+    stream = io.StringIO()
+    logs.configure("info", stream)
+    logger = logging.getLogger("baryon.api.requests")
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    extra = Keep()
+    logging.getLogger("baryon.api").addHandler(extra)
+    try:
+        assert logs._direct_handler(logger) is None
+        logs.emit(logger, logging.INFO, "ListEnvironments 200 200", FIELDS)
+    finally:
+        logging.getLogger("baryon.api").removeHandler(extra)
+    assert [(record.getMessage(), record.__dict__["request_id"]) for record in seen] == [
+        ("ListEnvironments 200 200", "r-1")
+    ]
+    line = json.loads(stream.getvalue())
+    assert (line["message"], line["operation"], line["logger"]) == (
+        "ListEnvironments 200 200",
+        "ListEnvironments",
+        "baryon.api.requests",
+    )

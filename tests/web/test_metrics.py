@@ -18,6 +18,7 @@ from baryon.store.schema import jobs
 from tests.api.test_environments import ROLE, SPEC, _published_env_template
 from tests.support.api_server import ApiServer
 from tests.support.clients import http_client
+from tests.support.signed import send_http, sign
 from tests.support.waiters import FAST
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -105,3 +106,18 @@ def test_a_deployment_is_counted_and_jobs_are_read_from_the_table(
     assert _value(now, "baryon_jobs", state="done") == done
     assert ("baryon_jobs", frozenset({("state", "failed")})) in now
     assert ("baryon_oldest_waiting_job_age_seconds", frozenset()) in now
+
+
+def test_a_target_that_is_no_operation_is_counted_as_unknown(
+    server: ApiServer, credential: Credential
+) -> None:
+    made_up = "NoSuchOperationZq7"
+    body = b"{}"
+    headers = sign(credential, made_up, body, endpoint=server.url)
+    status, answer = send_http(server.url, headers, body)
+    assert (status, answer["__type"].rsplit("#", 1)[-1]) == (400, "UnknownOperationException")
+    _, after = _scrape(server)
+    assert (
+        _value(after, "baryon_api_requests_total", operation="unknown", code="UnknownOperationException") >= 1
+    )
+    assert not [key for key in after if ("operation", made_up) in key[1]]

@@ -37,6 +37,7 @@ from baryon.bundles.limits import Limits, describe_size
 from baryon.domain import jobs as job_kinds
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_IN_PROGRESS
 from baryon.engine import registration
+from baryon.events import outbox
 from baryon.protocol.errors import ServiceError
 from baryon.store import jobs
 from baryon.store import quotas as quota_store
@@ -259,6 +260,9 @@ def _insert(
     key = result.inserted_primary_key
     assert key is not None
     version_id = int(key[0])
+    outbox.template_version_changed(
+        connection, version_id, previous=None, status=REGISTRATION_IN_PROGRESS, now=now
+    )
     jobs.enqueue(
         connection,
         job_id=runtime.ids.uuid(),

@@ -24,6 +24,8 @@ from baryon.api.registry import Context, Params, operation
 from baryon.api.resources import resolver
 from baryon.api.tags import delete_tags_under, put_tags
 from baryon.domain import arns
+from baryon.events import outbox
+from baryon.events.format import DELETED
 from baryon.protocol.errors import AccessDeniedException, ConflictException, ValidationException
 from baryon.store import account_connections as store
 from baryon.store.account_connections import CONNECTED, PENDING, REJECTED
@@ -131,8 +133,23 @@ def create_environment_account_connection(
     )
     row = store.find(connection, ctx.region, connection_id)
     assert row is not None
+    _changed(ctx, connection, row, None, PENDING)
     put_tags(ctx, connection, connection_arn(row), params.get("tags") or [])
     return {"environmentAccountConnection": connection_shape(row)}
+
+
+def _changed(ctx: Context, connection: Connection, row: Any, previous: str | None, status: str) -> None:
+    """The connection's status changed in this transaction: its event, told to its environment account
+    (whose resource it is), in the same transaction."""
+    outbox.connection_changed(
+        connection,
+        account_id=row.account_id,
+        region=row.region,
+        connection_id=row.id,
+        previous=previous,
+        status=status,
+        now=ctx.now,
+    )
 
 
 @operation("AcceptEnvironmentAccountConnection", write=True)
@@ -146,6 +163,7 @@ def accept_environment_account_connection(
         )
     if row.status == PENDING:
         store.update(connection, row.id, {"status": CONNECTED, "last_modified_at": ctx.now})
+        _changed(ctx, connection, row, row.status, CONNECTED)
     return _reread(connection, row)
 
 
@@ -163,6 +181,7 @@ def reject_environment_account_connection(
             "that an environment uses cannot be rejected (delete the environment first)."
         )
     store.update(connection, row.id, {"status": REJECTED, "last_modified_at": ctx.now})
+    _changed(ctx, connection, row, row.status, REJECTED)
     return _reread(connection, row)
 
 
@@ -187,6 +206,7 @@ def delete_environment_account_connection(
 ) -> dict[str, Any]:
     row = _as(ctx, connection, params["id"], ENVIRONMENT_ACCOUNT, "delete")
     store.delete(connection, row.id)
+    _changed(ctx, connection, row, row.status, DELETED)
     delete_tags_under(connection, connection_arn(row))
     return {"environmentAccountConnection": connection_shape(row)}
 

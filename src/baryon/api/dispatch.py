@@ -7,7 +7,9 @@ before the request is validated; an operation answers only errors its model list
 answered as InternalServerException, without a traceback on the wire); a write handler's changes, its
 idempotency record and its jobs commit together or not at all; every request is counted in
 `baryon_api_requests_total{operation,code}` (code "200" or the AWS error code), timed, and logged as one line
-of `baryon.api.requests` with its id, account, region, operation, status, code and duration (never its body).
+of `baryon.api.requests` with its id, account, region, operation, status, code and duration (never its body);
+`invoke` (an operation run as an identity established elsewhere, the console's session) takes the same path
+after identity (validation, handler, transaction, idempotency, metrics, log line) and raises the ServiceError.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon import metrics, tracing
+from baryon import logs, metrics, tracing
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
 from baryon.contract.model import (
     ERROR_NAMESPACE,
@@ -96,27 +98,41 @@ class Dispatcher:
         caller: dict[str, str] = {}
         with tracing.request_span(name) as span:
             response = self._handle(method, path, query, headers, body, request_id, name, caller)
-            seconds = time.perf_counter() - started
             code = "200" if response.status == 200 else _error_code(response.body)
             if span is not None:
                 _trace_request(span, request_id, caller, response, code)
-        metrics.record_request(name, code, seconds)
-        request_log.info(
-            "%s %s %s",
-            name or "(no operation)",
-            response.status,
-            code,
-            extra={
-                "request_id": request_id,
-                "account": caller.get("account"),
-                "region": caller.get("region"),
-                "operation": name or None,
-                "status": response.status,
-                "code": code,
-                "duration_ms": round(seconds * 1000, 3),
-            },
-        )
+        _record(request_id, name, caller, response.status, code, time.perf_counter() - started)
         return response
+
+    def invoke(
+        self, account_id: str, region: str, principal: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run `operation` as an identity already established (the console's signed-in credential) on the
+        same path as a signed request after its identity: validation against the model, a read handler on a
+        read connection, a write handler in one transaction with idempotency, metrics and the request log
+        line. A `ServiceError` propagates (one the model does not list becomes InternalServerException)."""
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        caller = {"account": account_id, "region": region}
+        status, code = 200, "200"
+        try:
+            op = OPERATIONS.get(operation)
+            if op is not None and not op.write:
+                with self.runtime.database.read(hold=True) as connection:
+                    return self._execute(
+                        account_id, region, principal, operation, params, request_id, connection
+                    )
+            return self._execute(account_id, region, principal, operation, params, request_id, None)
+        except ServiceError as error:
+            error = _listed(error, operation, request_id)
+            status, code = error.status, error.code
+            raise error from None
+        except Exception:
+            log.exception("request %s: %s failed", request_id, operation)
+            status, code = 500, InternalServerException.code
+            raise InternalServerException("An internal error occurred.") from None
+        finally:
+            _record(request_id, operation, caller, status, code, time.perf_counter() - started)
 
     def _handle(
         self,
@@ -139,16 +155,7 @@ class Dispatcher:
                     )
             return self._process(method, path, query, headers, body, request_id, name, None, caller)
         except ServiceError as error:
-            if error.modelled and name and error.code not in operation_errors(name):
-                log.error(
-                    "request %s: %s raised %s, which its model does not list: %s",
-                    request_id,
-                    name,
-                    error.code,
-                    error.message,
-                )
-                error = InternalServerException("An internal error occurred.")
-            return error_response(error, request_id)
+            return error_response(_listed(error, name, request_id), request_id)
         except Exception:
             log.exception("request %s: %s failed", request_id, name or "request")
             return error_response(InternalServerException("An internal error occurred."), request_id)
@@ -187,22 +194,35 @@ class Dispatcher:
             if resource != identity.scope:
                 shown = resource if isinstance(resource, str) and resource else "*"
                 raise AccessDeniedException(_denied(identity.principal, name, shown))
-        validate_input(name, params)
-        op = OPERATIONS.get(name)
-        if op is None:
-            raise ValidationException(f"The operation {name} is not available on this Baryon server yet.")
-        ctx = Context(
-            self.runtime, identity.account_id, identity.region, identity.principal, request_id, name
+        result = self._execute(
+            identity.account_id, identity.region, identity.principal, name, params, request_id, connection
         )
-        if connection is not None:
-            result = op.handler(ctx, params, connection)
-        else:
-            result = self._run_write(op, ctx, params)
         return Response(
             200,
             [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id)],
             orjson.dumps(result),
         )
+
+    def _execute(
+        self,
+        account_id: str,
+        region: str,
+        principal: str,
+        name: str,
+        params: Any,
+        request_id: str,
+        connection: Connection | None,
+    ) -> dict[str, Any]:
+        """The part shared by signed requests and `invoke`: validate, then run the handler (a read on
+        `connection`, a write in its own transaction)."""
+        validate_input(name, params)
+        op = OPERATIONS.get(name)
+        if op is None:
+            raise ValidationException(f"The operation {name} is not available on this Baryon server yet.")
+        ctx = Context(self.runtime, account_id, region, principal, request_id, name)
+        if connection is not None and not op.write:
+            return op.handler(ctx, params, connection)
+        return self._run_write(op, ctx, params)
 
     @staticmethod
     def _decode(body: bytes) -> Any:
@@ -252,6 +272,44 @@ class Dispatcher:
         for callback in ctx.after_commit:
             callback()
         return result
+
+
+def _listed(error: ServiceError, name: str, request_id: str) -> ServiceError:
+    """`error`, or InternalServerException when it is modelled but the operation's model does not list it."""
+    if error.modelled and name and error.code not in operation_errors(name):
+        log.error(
+            "request %s: %s raised %s, which its model does not list: %s",
+            request_id,
+            name,
+            error.code,
+            error.message,
+        )
+        return InternalServerException("An internal error occurred.")
+    return error
+
+
+def _record(
+    request_id: str, name: str, caller: Mapping[str, str], status: int, code: str, seconds: float
+) -> None:
+    """Count, time and log one request (`baryon_api_requests_total`, the `baryon.api.requests` line)."""
+    # A name that is not an operation of the model is the client's text: it is neither a label nor logged.
+    known = name if _is_operation(name) else ""
+    metrics.record_request(known, code, seconds)
+    if request_log.isEnabledFor(logging.INFO):
+        logs.emit(
+            request_log,
+            logging.INFO,
+            f"{known or '(no operation)'} {status} {code}",
+            {
+                "request_id": request_id,
+                "account": caller.get("account"),
+                "region": caller.get("region"),
+                "operation": known or None,
+                "status": status,
+                "code": code,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
 
 
 def _error_code(body: bytes) -> str:

@@ -72,6 +72,7 @@ from baryon.domain.specs import (
     spec_with_pipeline,
 )
 from baryon.domain.template_versions import rendering_engine, schema_of
+from baryon.events import outbox
 from baryon.protocol.errors import ConflictException, ValidationException
 from baryon.store import components as component_store
 from baryon.store import services as service_state
@@ -225,6 +226,7 @@ def create_service(ctx: Context, params: Params, connection: Connection) -> dict
         )
     )
     service = require_service(connection, ctx, name)
+    _changed(ctx, connection, name, None, service_state.CREATE_IN_PROGRESS)
     put_tags(ctx, connection, service_arn(ctx, name), params.get("tags") or [])
     for instance_name, env, inputs in new_instances:
         add_instance(
@@ -280,10 +282,25 @@ def update_service(ctx: Context, params: Params, connection: Connection) -> dict
             update_state=plan.dumps(),
         )
     connection.execute(sa.update(services).where(S.id == service.id).values(**changes))
+    if "status" in changes:
+        _changed(ctx, connection, service.name, service.status, changes["status"])
     if "spec" in params:
         # An update that deploys nothing is complete at once.
         service_state.refresh(connection, service.id, service_arn(ctx, service.name), ctx.now)
     return {"service": service_shape(ctx, connection, require_service(connection, ctx, service.name))}
+
+
+def _changed(ctx: Context, connection: Connection, name: str, previous: str | None, status: str) -> None:
+    """The service's status changed in this transaction: its event, in the same transaction."""
+    outbox.service_changed(
+        connection,
+        account_id=ctx.account_id,
+        region=ctx.region,
+        name=name,
+        previous=previous,
+        status=status,
+        now=ctx.now,
+    )
 
 
 DETACH_FIRST = "detach it first (UpdateComponent with empty serviceName and serviceInstanceName)"
@@ -402,6 +419,7 @@ def delete_service(ctx: Context, params: Params, connection: Connection) -> dict
         .where(S.id == service.id)
         .values(status=service_state.DELETE_IN_PROGRESS, status_message=None, last_modified_at=now)
     )
+    _changed(ctx, connection, service.name, service.status, service_state.DELETE_IN_PROGRESS)
     service_state.refresh(connection, service.id, service_arn(ctx, service.name), now)
     remaining = find_service(connection, ctx, service.name)
     shape = service_shape(ctx, connection, remaining if remaining is not None else service)

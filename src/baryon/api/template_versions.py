@@ -2,7 +2,8 @@
 
 Invariants: a new version starts REGISTRATION_IN_PROGRESS with a registration job written in the same
 transaction; omitting `majorVersion` creates a new major, giving one adds the next minor of that existing
-major; only DRAFT → PUBLISHED is a status change; recommended versions are recomputed on publish and
+major; only DRAFT → PUBLISHED is a status change; every status change (creation and deletion included)
+is an event in the same transaction; recommended versions are recomputed on publish and
 delete; a recommended minor (or the recommended version) is deleted only when it is the last one.
 """
 
@@ -23,6 +24,8 @@ from baryon.api.templates import require_template
 from baryon.domain import arns
 from baryon.domain import jobs as job_kinds
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_IN_PROGRESS, parse_part
+from baryon.events import format as event_format
+from baryon.events import outbox
 from baryon.protocol.errors import ConflictException, ServiceQuotaExceededException, ValidationException
 from baryon.store import templates as store
 from baryon.store.jobs import enqueue
@@ -130,6 +133,9 @@ def _create(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
     key = result.inserted_primary_key
     assert key is not None
     version_id = int(key[0])
+    outbox.template_version_changed(
+        connection, version_id, previous=None, status=REGISTRATION_IN_PROGRESS, now=now
+    )
     enqueue(
         connection,
         job_id=ctx.runtime.ids.uuid(),
@@ -182,6 +188,9 @@ def _update(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
             sa.update(template_versions).where(V.id == row.id).values(last_modified_at=now, **changes)
         )
         if "status" in changes:
+            outbox.template_version_changed(
+                connection, row.id, previous=row.status, status=changes["status"], now=now
+            )
             store.refresh_recommended(connection, template.id, now)
         _, row = _require_version(ctx, connection, kind, params)
     return {kind.version_member: version_shape(ctx, kind, template, row, connection)}
@@ -218,6 +227,9 @@ def _delete(ctx: Context, kind: Kind, params: Params, connection: Connection) ->
         sa.update(template_versions)
         .where(V.id == row.id)
         .values(deleted_at=now, bundle=None, last_modified_at=now)
+    )
+    outbox.template_version_changed(
+        connection, row.id, previous=row.status, status=event_format.DELETED, now=now
     )
     store.refresh_recommended(connection, template.id, now)
     delete_tags_under(connection, shape["arn"])

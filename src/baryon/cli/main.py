@@ -37,6 +37,7 @@ from baryon.cli.options import (
 )
 from baryon.cli.quotas import quotas
 from baryon.cli.startup import DataDirLock, derived_port, require_free_ports
+from baryon.cli.webhooks import webhooks
 from baryon.config import Settings
 from baryon.domain.story import DeploymentEvent
 from baryon.engine.identity import WorkerIdentity, claim_identity
@@ -230,6 +231,8 @@ def worker(
     from baryon import metrics
     from baryon.store import jobs as job_store
 
+    if metrics_port is not None and not metrics.enabled():
+        raise click.UsageError("--metrics-port needs metrics on; BARYON_METRICS is off.")
     runtime = open_from_options(data_dir, database_url, no_migrate)
     stop_metrics = None
     if metrics_port is not None:
@@ -603,6 +606,7 @@ def connections_delete(
 cli.add_command(quotas)
 cli.add_command(adopt)
 cli.add_command(import_export)
+cli.add_command(webhooks)
 
 
 def main() -> None:

@@ -4,12 +4,13 @@ provisioned resources.
 
 Invariants: a deployment is started in the caller's transaction: the deployment record, its job and
 the resource's deployment columns (status, attempted time, last attempted id, message cleared) are
-written together; the record's name columns follow from the target (a component's service and
-instance come from its target state, as it may be attached or not); a cancel moves both the resource
-and its deployment to CANCELLING, and is refused (ConflictException) unless a deployment is
-IN_PROGRESS; outputs of a given deployment are those recorded on it, and only a deployment of the same
-resource, account and region is found. A resource adopted without its spec (`needs_spec`) refuses a
-deploying update that gives none (ValidationException, `needs_spec_message`).
+written together, with the status-change event (`baryon.events.outbox`); the record's name columns
+follow from the target (a component's service and instance come from its target state, as it may be
+attached or not); a cancel moves both the resource and its deployment to CANCELLING (an event too), and
+is refused (ConflictException) unless a deployment is IN_PROGRESS; outputs of a given deployment are
+those recorded on it, and only a deployment of the same resource, account and region is found. A
+resource adopted without its spec (`needs_spec`) refuses a deploying update that gives none
+(ValidationException, `needs_spec_message`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from baryon.clock import Ids
 from baryon.deployables.kinds import COMPONENT, SERVICE_INSTANCE, SERVICE_PIPELINE, Target
 from baryon.deployables.lookup import require
 from baryon.domain.deployments import BUSY, CANCELLING, DELETE_IN_PROGRESS, IN_PROGRESS
+from baryon.events import outbox
 from baryon.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from baryon.store import deployments as deployment_store
 from baryon.store import prepared
@@ -122,9 +124,18 @@ class Start:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def start(connection: Connection, target: Target, row: Any, start: Start, *, ids: Ids, now: float) -> str:
-    """Start a deployment of the resource (`row`, already written) in the caller's transaction and
-    return its id."""
+def start(
+    connection: Connection,
+    target: Target,
+    row: Any,
+    start: Start,
+    *,
+    ids: Ids,
+    now: float,
+    created: bool = False,
+) -> str:
+    """Start a deployment of the resource (`row`, already written; `created`: by this transaction) in the
+    caller's transaction and return its id; the status change is an event in the same transaction."""
     deployment_id = ids.uuid()
     deployment_store.start(
         connection,
@@ -152,7 +163,29 @@ def start(connection: Connection, target: Target, row: Any, start: Start, *, ids
         **start.extra,
     }
     update_row(connection, target, row, values)
+    _changed(connection, target, None if created else row.deployment_status, start.status, deployment_id, now)
     return deployment_id
+
+
+def _changed(
+    connection: Connection,
+    target: Target,
+    previous: str | None,
+    status: str,
+    deployment_id: str | None,
+    now: float,
+) -> None:
+    outbox.deployable_changed(
+        connection,
+        target_type=target.kind.target_type,
+        account_id=target.account_id,
+        region=target.region,
+        names=target.names,
+        previous=previous,
+        status=status,
+        deployment_id=deployment_id,
+        now=now,
+    )
 
 
 def version_columns(version: tuple[int, int], spec: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +222,7 @@ def create(
     if target.kind is not SERVICE_PIPELINE:
         values.update(account_id=target.account_id, region=target.region)
     connection.execute(sa.insert(target.kind.table).values(**values, **columns))
-    return start(connection, target, require(connection, target), start_with, ids=ids, now=now)
+    return start(connection, target, require(connection, target), start_with, ids=ids, now=now, created=True)
 
 
 def cancel(connection: Connection, target: Target, row: Any, now: float) -> str:
@@ -201,6 +234,7 @@ def cancel(connection: Connection, target: Target, row: Any, now: float) -> str:
     update_row(connection, target, row, {"deployment_status": CANCELLING})
     deployment_id: str = row.last_attempted_deployment_id
     deployment_store.set_status(connection, deployment_id, CANCELLING, now)
+    _changed(connection, target, row.deployment_status, CANCELLING, deployment_id, now)
     return deployment_id
 
 

@@ -20,3 +20,9 @@ REGISTRATION_POLICY = RetryPolicy(max_attempts=5, initial_delay=2.0, multiplier=
 #: branch); one job per branch, with an id derived from the branch, that waits between looks.
 SYNC_POLL = "sync-poll"
 SYNC_POLL_POLICY = RetryPolicy(max_attempts=1000, initial_delay=5.0, multiplier=2.0, max_delay=300.0)
+
+#: The delivery of one status-change event to one webhook target (`payload.delivery_id`). The delivery
+#: keeps its own attempts and backoff (`baryon.events.delivery`); this policy only covers a step that
+#: raised.
+DELIVER_EVENT = "deliver-event"
+DELIVER_EVENT_POLICY = RetryPolicy(max_attempts=20, initial_delay=5.0, multiplier=2.0, max_delay=3600.0)

@@ -26,6 +26,7 @@ from baryon.domain import jobs as job_kinds
 from baryon.domain.outcomes import Done, Failed, Outcome, Retry
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_FAILED, REGISTRATION_IN_PROGRESS
 from baryon.engine import aws
+from baryon.events import outbox
 from baryon.runtime import Runtime
 from baryon.store.jobs import Job
 from baryon.store.schema import template_versions, templates
@@ -112,12 +113,23 @@ def _fetch(row: Any, limits: Limits) -> bytes | str:
 
 
 def _finish(runtime: Runtime, version_id: int, values: dict[str, Any]) -> None:
+    """Record the registration's outcome, and its event, unless the version left REGISTRATION_IN_PROGRESS."""
+    now = runtime.clock.now()
     with runtime.database.write() as connection:
-        connection.execute(
+        changed = connection.execute(
             sa.update(template_versions)
             .where(V.id == version_id, V.status == REGISTRATION_IN_PROGRESS, V.deleted_at.is_(None))
-            .values(last_modified_at=runtime.clock.now(), **values)
-        )
+            .values(last_modified_at=now, **values)
+        ).rowcount
+        if changed:
+            outbox.template_version_changed(
+                connection,
+                version_id,
+                previous=REGISTRATION_IN_PROGRESS,
+                status=values["status"],
+                message=values.get("status_message"),
+                now=now,
+            )
 
 
 def fail(runtime: Runtime, job: Job, message: str) -> None:

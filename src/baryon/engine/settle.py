@@ -10,7 +10,8 @@ False); the resource's version, spec, inputs (as its subject's `settled` picks t
 state) and outputs change only when its deployment succeeds; a `Finish` without outputs (or resources)
 leaves those already recorded on the deployment record (an IN_PROGRESS notification's outputs survive a
 cancel or a failure); a DELETE_COMPLETE deployment removes the resource row and its tags; the owning
-service's status is refreshed in the same transaction; each settling is counted in
+service's status is refreshed in the same transaction, and the resource's status change is an event
+in it (`DELETED` for a deletion); each settling is counted in
 `baryon_deployments_total{kind,provisioner,result}` (when its transaction commits) and timed from the
 deployment's creation.
 """
@@ -26,10 +27,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from baryon import metrics
+from baryon.deployables import KINDS
 from baryon.domain import arns
 from baryon.domain.deployments import DELETE_COMPLETE, FINAL, SUCCEEDED
 from baryon.domain.story import ENDED, DeploymentEvent, resource_name, target_words
 from baryon.engine.subjects import Subject
+from baryon.events import format as event_format
+from baryon.events import outbox
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
 from baryon.store import prepared, run_logs
@@ -105,6 +109,20 @@ def record_finish(
         sa.event.listen(connection, "commit", lambda _: announce(ended), once=True)
     if subject is None:
         return True
+    previous = connection.execute(sa.select(subject.table.c.deployment_status).where(subject.where)).scalar()
+    if previous is not None:
+        outbox.deployable_changed(
+            connection,
+            target_type=record.target_type,
+            account_id=record.account_id,
+            region=record.region,
+            names=KINDS[record.target_type].names_of_record(record),
+            previous=str(previous),
+            status=event_format.DELETED if finish.status == DELETE_COMPLETE else finish.status,
+            deployment_id=record.id,
+            message=finish.message,
+            now=now,
+        )
     if finish.status == DELETE_COMPLETE:
         connection.execute(sa.delete(subject.table).where(subject.where))
         connection.execute(sa.delete(tags).where(tags.c.resource_arn == record.target_arn))

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from baryon import tracing
+from baryon.domain import jobs as job_kinds
 from baryon.domain.outcomes import Failed, Outcome, Retry
 from baryon.engine import deploy, registration
+from baryon.events import delivery
 from baryon.runtime import Runtime
 from baryon.store import jobs
 from baryon.store.jobs import Job
@@ -64,6 +66,7 @@ HANDLERS: dict[str, JobHandler] = {
     registration.JOB_KIND: JobHandler(registration.step, registration.fail),
     deploy.JOB_KIND: JobHandler(deploy.step, deploy.give_up),
     follow.JOB_KIND: JobHandler(follow.step, follow.give_up),
+    job_kinds.DELIVER_EVENT: JobHandler(delivery.step, delivery.give_up),
 }
 
 

@@ -577,3 +577,74 @@ for _table in (environments, service_instances, service_pipelines, components):
     _table.append_column(sa.Column("bound_stack_name", sa.String(128), nullable=True))
     _table.append_column(sa.Column("needs_spec", sa.Boolean, nullable=True))
 del _table
+
+# ------------------------------------------------------------------------------------- console sessions
+# A signed-in browser (baryon.console.sessions): the cookie holds a random token, the row only its SHA-256.
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("access_key_id", sa.String(128), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+# ------------------------------------------------------------------------------------- status-change events
+# Events in EventBridge's `aws.proton` format (baryon.events): a webhook target per account, every event in
+# the outbox (written in the transaction of the status change it tells), one delivery per event and target
+# of the event's account (written in that same transaction, with the job that sends it).
+
+event_targets = sa.Table(
+    "event_targets",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    # Encrypted with the deployment secret (NULL: deliveries are not signed).
+    sa.Column("secret_ciphertext", sa.Text, nullable=True),
+    # The operator allowed a link-local address (such as 169.254.169.254) for this target.
+    sa.Column("allow_link_local", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "account_id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("detail_type", sa.String(100), nullable=False),
+    sa.Column("resource_arn", sa.String(2048), nullable=False),
+    # The event's JSON document, exactly the bytes every delivery sends.
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "account_id", "region"),
+)
+
+event_deliveries = sa.Table(
+    "event_deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("event_id", sa.String(36), sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "target_id", sa.String(36), sa.ForeignKey("event_targets.id", ondelete="CASCADE"), nullable=False
+    ),
+    # pending, delivered or failed (given up).
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "target_id"),
+    sa.Index(None, "event_id"),
+)

@@ -5,7 +5,8 @@ Invariants: while a service is being created, updated or deleted, its status is 
 transaction that settles any of its instance or pipeline deployments, with the service row locked, so
 that of two deployments settling at once the later one sees the other settled; a service whose last
 instance and pipeline are deleted is removed (with its tags and its sync status); instance and pipeline
-updates never change the service status.
+updates never change the service status; every change of a service's status (and of the instance and
+pipeline statuses this module writes) is an event in the same transaction (`baryon.events.outbox`).
 
 A spec update stores an `UpdatePlan` on the service row (`update_state`, JSON): the spec before the
 update, the instances it adds and removes, the pipeline deployment it started and its phase. Only the
@@ -45,6 +46,8 @@ from baryon.domain.deployments import (
     IN_PROGRESS,
     SUCCEEDED,
 )
+from baryon.events import format as event_format
+from baryon.events import outbox
 from baryon.store import deployments as deployment_store
 from baryon.store import service_sync
 from baryon.store.prepared import Prepared
@@ -161,6 +164,7 @@ def refresh(connection: Connection, service_id: int, service_arn: str, now: floa
     if service.status == DELETE_IN_PROGRESS:
         if not parts:
             connection.execute(sa.delete(services).where(S.id == service_id))
+            _changed(connection, service, event_format.DELETED, None, now)
             # Its sync config and blockers go with it (ON DELETE CASCADE); its sync status is keyed by name.
             service_sync.forget_service(connection, service.account_id, service.region, service.name)
             connection.execute(
@@ -178,11 +182,28 @@ def refresh(connection: Connection, service_id: int, service_arn: str, now: floa
             values = {"status": status, "status_message": "; ".join(failed)}
         else:
             values = {"status": ACTIVE, "status_message": None}
-    _set(connection, service.id, now, **values)
+    _set(connection, service, now, **values)
 
 
-def _set(connection: Connection, service_id: int, now: float, **values: Any) -> None:
-    connection.execute(sa.update(services).where(S.id == service_id).values(last_modified_at=now, **values))
+def _set(connection: Connection, service: Any, now: float, **values: Any) -> None:
+    """Update the service row (`service`, as read in this transaction); a change of its status is an
+    event in the same transaction."""
+    connection.execute(sa.update(services).where(S.id == service.id).values(last_modified_at=now, **values))
+    if "status" in values:
+        _changed(connection, service, values["status"], values.get("status_message"), now)
+
+
+def _changed(connection: Connection, service: Any, status: str, message: str | None, now: float) -> None:
+    outbox.service_changed(
+        connection,
+        account_id=service.account_id,
+        region=service.region,
+        name=service.name,
+        previous=service.status,
+        status=status,
+        message=message,
+        now=now,
+    )
 
 
 # ------------------------------------------------------------------------------------- spec updates
@@ -217,18 +238,18 @@ def _advance_update(connection: Connection, service: Any, plan: UpdatePlan, now:
         if own_pipeline is not None and own_pipeline.deployment_status != SUCCEEDED:
             reason = own_pipeline.deployment_status_message or own_pipeline.deployment_status
             message = "; ".join([f"the pipeline could not be deployed: {reason}", *removal_failures])
-            _set(connection, service.id, now, status=UPDATE_FAILED, status_message=message, update_state=None)
+            _set(connection, service, now, status=UPDATE_FAILED, status_message=message, update_state=None)
         elif removal_failures:
             _set(
                 connection,
-                service.id,
+                service,
                 now,
                 status=UPDATE_COMPLETE_CLEANUP_FAILED,
                 status_message="; ".join(removal_failures),
                 update_state=None,
             )
         else:
-            _set(connection, service.id, now, status=ACTIVE, status_message=None, update_state=None)
+            _set(connection, service, now, status=ACTIVE, status_message=None, update_state=None)
         return
     if pipeline_busy or busy(plan.cleanup) or busy(plan.removed):
         return
@@ -236,7 +257,7 @@ def _advance_update(connection: Connection, service: Any, plan: UpdatePlan, now:
     message = "; ".join([*([plan.failure] if plan.failure else []), *cleanup_failures, *removal_failures])
     _set(
         connection,
-        service.id,
+        service,
         now,
         status=UPDATE_FAILED_CLEANUP_FAILED if cleanup_failures else UPDATE_FAILED_CLEANUP_COMPLETE,
         status_message=message,
@@ -271,7 +292,7 @@ def _roll_back(
 ) -> None:
     """A new instance failed: keep the pipeline as it was, delete what the update created, revert the spec."""
     if pipeline is not None and pipeline.deployment_status in BUSY:
-        _stop_pipeline(connection, service.id, pipeline, not_deployed_message(failed), now)
+        _stop_pipeline(connection, service, pipeline, not_deployed_message(failed), now)
     cleanup = [name for name in plan.added if name in instances]
     for name in cleanup:
         # The cleanup of a failed update (as DeleteService would).
@@ -292,7 +313,7 @@ def _roll_back(
     )
     _set(
         connection,
-        service.id,
+        service,
         now,
         spec=plan.previous_spec,
         status=UPDATE_FAILED_CLEANUP_IN_PROGRESS,
@@ -301,12 +322,28 @@ def _roll_back(
     )
 
 
-def _stop_pipeline(connection: Connection, service_id: int, pipeline: Any, message: str, now: float) -> None:
+def _stop_pipeline(connection: Connection, service: Any, pipeline: Any, message: str, now: float) -> None:
     """End the update's pipeline deployment: CANCELLED at once when it has not started (the usual case:
     it waits for the instances), else CANCELLING so that the deployment job rolls its stack back."""
+    service_id = service.id
     record = deployment_store.find(connection, pipeline.last_attempted_deployment_id)
     if record is None or record.deployment_status != IN_PROGRESS:
         return
+
+    def changed(status: str, message: str | None) -> None:
+        outbox.deployable_changed(
+            connection,
+            target_type="SERVICE_PIPELINE",
+            account_id=service.account_id,
+            region=service.region,
+            names=(service.name,),
+            previous=pipeline.deployment_status,
+            status=status,
+            deployment_id=record.id,
+            message=message,
+            now=now,
+        )
+
     if orjson.loads(record.progress or "{}"):
         deployment_store.set_status(connection, record.id, CANCELLING, now)
         connection.execute(
@@ -314,6 +351,7 @@ def _stop_pipeline(connection: Connection, service_id: int, pipeline: Any, messa
             .where(P.service_id == service_id)
             .values(deployment_status=CANCELLING)
         )
+        changed(CANCELLING, None)
         return
     connection.execute(
         sa.update(deployments)
@@ -330,6 +368,7 @@ def _stop_pipeline(connection: Connection, service_id: int, pipeline: Any, messa
         .where(P.service_id == service_id)
         .values(deployment_status=CANCELLED, deployment_status_message=message)
     )
+    changed(CANCELLED, message)
 
 
 def start_instance_deletion(
@@ -382,5 +421,16 @@ def start_instance_deletion(
             last_deployment_attempted_at=now,
             last_attempted_deployment_id=deployment_id,
         )
+    )
+    outbox.deployable_changed(
+        connection,
+        target_type="SERVICE_INSTANCE",
+        account_id=account_id,
+        region=region,
+        names=(service_name, row.name),
+        previous=row.deployment_status,
+        status=DELETE_IN_PROGRESS,
+        deployment_id=deployment_id,
+        now=now,
     )
     return deployment_id

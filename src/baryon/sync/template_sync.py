@@ -45,6 +45,7 @@ from baryon.bundles.yamldoc import load_mapping
 from baryon.domain import jobs as job_kinds
 from baryon.domain.versions import DRAFT, PUBLISHED, REGISTRATION_IN_PROGRESS
 from baryon.engine import registration
+from baryon.events import outbox
 from baryon.store import jobs, sync_status
 from baryon.store import quotas as quota_store
 from baryon.store import template_sync as configs
@@ -484,4 +485,7 @@ def _insert_version(
     )
     key = result.inserted_primary_key
     assert key is not None
+    outbox.template_version_changed(
+        connection, int(key[0]), previous=None, status=REGISTRATION_IN_PROGRESS, now=now
+    )
     return int(key[0]), f"{major}.{minor}"

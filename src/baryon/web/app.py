@@ -1,16 +1,18 @@
-"""Starlette application serving the Proton API.
+"""Starlette application serving the Proton API and the console.
 
 Invariants: `POST /` (the API) is served by a plain ASGI callable in front of Starlette, which handles every
-other path (health, `GET /metrics` in the Prometheus text format, the job table read at scrape time;
-unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
+other path (health, `GET /metrics` in the Prometheus text format unless BARYON_METRICS is off, the job table
+read at scrape time; unknown paths and methods), except `POST /webhooks/git/<connection id>`, the push
 webhooks of git hosts (`baryon.web.webhooks`, outside the SigV4 API, bodies up to its own limit); read
-operations run inline on the event loop (they never wait on a lock: SQLite WAL readers and PostgreSQL
-readers do not block); write operations run in the thread pool so a writer queued on the database lock
-cannot stall other requests; every response, including those for unknown paths and methods, carries
+operations run inline on the event loop (they never wait on a lock: SQLite WAL readers and PostgreSQL readers
+do not block); write operations run in the thread pool so a writer queued on the database lock cannot stall
+other requests; every response outside /console, including those for unknown paths and methods, carries
 `x-amzn-RequestId`; request bodies above `MAX_BODY` are refused without being kept (read and dropped up to
-`MAX_DRAIN`, so the client gets the answer), and a request whose body ends early (the client went, or the
-server's read deadline closed the connection) is not handled at all; `create_app` without a runtime reads
-its configuration from the environment (used by `baryon server --workers N`).
+`MAX_DRAIN`, so the client gets the answer); `GET /` from a browser (Accept: text/html) is sent to the console
+under /console (`baryon.console`), from any other client it stays the API's 404; and a request whose body ends
+early (the client went, or the server's read deadline closed the connection) is not handled at all;
+`create_app` without a runtime reads its configuration from the environment (used by `baryon server --workers
+N`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from baryon import logs, metrics
 from baryon.api.dispatch import Dispatcher, error_response, operation_for
 from baryon.config import Settings
+from baryon.console.app import console_app
 from baryon.protocol.errors import UnknownOperationException, ValidationException
 from baryon.runtime import Runtime, open_runtime
 from baryon.store import jobs as job_store
@@ -154,6 +157,12 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
             return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def root(request: Request) -> Response:
+        # A browser opening the server gets the console; any other client keeps the API's answer.
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/console/", status_code=302)
+        return await not_served(request, HTTPException(404))
+
     async def not_served(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return _as_response(
@@ -173,8 +182,15 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
         body = await run_in_threadpool(metrics.exposition, job_metrics)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
+    routes: list[BaseRoute] = [
+        Route("/", root, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Mount("/console", console_app(runtime, dispatcher)),
+    ]
+    if metrics.enabled():
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
     rest = Starlette(
-        routes=[Route("/health", health, methods=["GET"]), Route("/metrics", metrics_page, methods=["GET"])],
+        routes=routes,
         exception_handlers={404: not_served, 405: not_served},
     )
     rest.state.runtime = runtime

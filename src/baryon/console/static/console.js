@@ -1,0 +1,40 @@
+// Baryon console: follows a running deployment's log by polling its JSON endpoint.
+(function () {
+  "use strict";
+  function follow(log) {
+    var url = log.getAttribute("data-url");
+    var after = parseInt(log.getAttribute("data-after") || "0", 10);
+    var state = document.getElementById("log-state");
+    function poll() {
+      fetch(url + "?after=" + after, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("status " + response.status); }
+          return response.json();
+        })
+        .then(function (data) {
+          if (data.text) {
+            log.appendChild(document.createTextNode(data.text));
+            log.scrollTop = log.scrollHeight;
+          }
+          after = data.after;
+          log.setAttribute("data-after", String(after));
+          if (data.done) {
+            log.setAttribute("data-running", "false");
+            if (state) { state.textContent = "The deployment ended: " + data.status + "."; }
+            var shown = document.getElementById("deployment-status");
+            if (shown) { shown.textContent = data.status; }
+          } else {
+            window.setTimeout(poll, 1000);
+          }
+        })
+        .catch(function () {
+          if (state) { state.textContent = "The log stopped updating; reload the page to try again."; }
+        });
+    }
+    poll();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var log = document.getElementById("log");
+    if (log && log.getAttribute("data-running") === "true") { follow(log); }
+  });
+})();
