@@ -144,6 +144,17 @@ def set_attributes(span: Any, **attributes: str | int | None) -> None:
             span.set_attribute(key, value)
 
 
+def annotate_current(**attributes: str | int | None) -> None:
+    """Set the attributes that have a value on the current span, when tracing is on."""
+    if _get_tracer() is None:
+        return
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        set_attributes(span, **attributes)
+
+
 def note_deployment(deployment_id: str) -> None:
     """Name `deployment_id` on the current span (the request that creates the deployment's job)."""
     if _get_tracer() is None:

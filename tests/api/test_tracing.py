@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from baryon import tracing
+from baryon.api.dispatch import Dispatcher
 from tests.conftest import ACCOUNT
 
 
@@ -47,6 +48,16 @@ def test_each_request_is_a_span_with_its_ids_and_result(proton: Any, spans: InMe
     assert failed.name == "GetEnvironmentTemplate"
     assert (failed.attributes or {})["baryon.code"] == "ResourceNotFoundException"
     assert (failed.attributes or {})["http.response.status_code"] == 400
+
+
+def test_a_console_call_is_a_span_too(dispatcher: Dispatcher, spans: InMemorySpanExporter) -> None:
+    principal = f"arn:aws:iam::{ACCOUNT}:user/console"
+    dispatcher.invoke(ACCOUNT, "us-east-1", principal, "CreateEnvironmentTemplate", {"name": "net"})
+    (span,) = spans.get_finished_spans()
+    assert span.name == "CreateEnvironmentTemplate"
+    attributes = dict(span.attributes or {})
+    assert attributes["baryon.account"] == ACCOUNT and attributes["baryon.code"] == "200"
+    assert attributes["http.response.status_code"] == 200 and len(str(attributes["baryon.request_id"])) == 36
 
 
 def test_without_the_endpoint_nothing_of_opentelemetry_is_loaded() -> None:

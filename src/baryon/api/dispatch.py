@@ -111,6 +111,12 @@ class Dispatcher:
         same path as a signed request after its identity: validation against the model, a read handler on a
         read connection, a write handler in one transaction with idempotency, metrics and the request log
         line. A `ServiceError` propagates (one the model does not list becomes InternalServerException)."""
+        with tracing.request_span(operation):
+            return self._invoke(account_id, region, principal, operation, params)
+
+    def _invoke(
+        self, account_id: str, region: str, principal: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         caller = {"account": account_id, "region": region}
@@ -133,6 +139,14 @@ class Dispatcher:
             raise InternalServerException("An internal error occurred.") from None
         finally:
             _record(request_id, operation, caller, status, code, time.perf_counter() - started)
+            traced: dict[str, str | int | None] = {
+                tracing.REQUEST_ID: request_id,
+                tracing.ACCOUNT: account_id,
+                tracing.REGION: region,
+                tracing.STATUS: status,
+                tracing.CODE: code,
+            }
+            tracing.annotate_current(**traced)
 
     def _handle(
         self,
