@@ -12,6 +12,7 @@ small tree of bundles made by a test.
   template in the tree, see `pair_services`).
 - `service_spec` turns a sample service spec into the one deployed: the sample's first instance twice, in
   two environments, with the inputs the schema declares (others are dropped and named), and its pipeline.
+- `pack` makes the bundle archive of a template version folder.
 - `changed_inputs` picks the input a second deployment changes, within what the schema allows.
 - `BundleResult` and `totals` count what happened per bundle and over the run.
 
@@ -21,8 +22,10 @@ sorted order of their paths, so two runs over one tree deploy in the same order.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import re
+import tarfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,6 +230,19 @@ def _with_spec(root: Path, bundle: Bundle, _all: list[Bundle]) -> Bundle:
     return _replace(bundle, spec_path=find_spec(root, bundle))
 
 
+def pack(folder: Path) -> bytes:
+    """The bundle archive of a template version folder: its files at the archive's root (dot files left
+    out), as `tar -zcf bundle.tar.gz -C folder .` would make it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+                continue
+            archive.add(path, arcname=str(relative), recursive=False)
+    return buffer.getvalue()
+
+
 def environment_spec(bundle: Bundle) -> str:
     """The environment spec deployed: the sample's file as it is, or the schema's defaults without one."""
     if bundle.spec_path is not None:
@@ -335,7 +351,7 @@ def is_render_error(message: str | None) -> bool:
     return bool(message) and bool(_RENDER_ERROR.match(message or ""))
 
 
-def shorten(message: str | None, limit: int = 160) -> str:
+def shorten(message: str | None, limit: int = 200) -> str:
     text = " ".join(str(message or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -364,7 +380,7 @@ class BundleResult:
     def fail(self, message: str) -> None:
         """Keep the first failure; later ones only as notes."""
         if self.failure is None:
-            self.failure = shorten(message)
+            self.failure = " ".join(message.split())
         else:
             self.notes.append(shorten(message, 100))
 
@@ -384,6 +400,7 @@ def totals(results: list[BundleResult]) -> dict[str, int]:
         "service_bundles": len(services),
         "registered": sum(1 for r in results if r.registered),
         "rendered": sum(1 for r in results if r.rendered),
+        "render_tried": sum(1 for r in results if r.rendered is not None),
         "environments_deployed": sum(1 for r in environments if r.deployed),
         "services_deployed": sum(1 for r in services if r.deployed),
         "environment_stacks_deployed": sum(r.environments_deployed for r in environments),
@@ -404,8 +421,9 @@ def summary_line(counts: dict[str, int]) -> str:
     """The totals in the words of the issue that asked for this measurement."""
     c = counts
     return (
-        f"{c['registered']} of {c['environment_bundles'] + c['service_bundles']} bundles register and "
-        f"{c['rendered']} render; {c['environments_deployed']} of {c['environment_bundles']} environments "
+        f"{c['registered']} of {c['environment_bundles'] + c['service_bundles']} bundles register, "
+        f"{c['rendered']} of the {c['render_tried']} deployed render; "
+        f"{c['environments_deployed']} of {c['environment_bundles']} environments "
         f"and {c['services_deployed']} of {c['service_bundles']} services deploy "
         f"({c['environment_stacks_deployed']} of {c['environment_stacks']} environment stacks, "
         f"{c['instances_deployed']} of {c['instances']} instances, "

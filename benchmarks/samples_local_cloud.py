@@ -1,6 +1,7 @@
 """Deploy every bundle of the official CloudFormation samples on `baryon up`'s local cloud, and count.
 
-Usage (from the repository root; PATH is a checkout of github:aws-samples/aws-proton-cloudformation-sample-templates):
+Usage, from the repository root, PATH being a checkout of
+github:aws-samples/aws-proton-cloudformation-sample-templates:
 
     python3 benchmarks/samples_local_cloud.py PATH
     python3 benchmarks/samples_local_cloud.py PATH --only fargate-env --only backend-fargate-svc
@@ -11,12 +12,12 @@ It starts a real `baryon up` (SQLite in a temporary data dir, free ports) and ac
 its `baryon.env`: boto3's `proton` client at Baryon's endpoint, `s3`, `iam`, `cloudformation` and `ec2` at
 the local cloud's. As Proton's documentation asks, it first creates the service role `ProtonServiceRole`
 in the local cloud's IAM and names it as the account's pipeline role, and a bucket for the bundles. Then,
-per environment template (bundles and specs found by `samples_catalog.discover`), in parallel over
-`--jobs` templates:
+per environment template (bundles and specs found by `samples_catalog.discover`), one after the other
+(`--jobs N`: N at once, but then what is left in the local cloud is only counted for the whole run):
 
-1. pack the version folder as a bundle, upload it, CreateEnvironmentTemplate, CreateEnvironmentTemplateVersion,
-   wait for REGISTERED, publish; the same for each service template compatible with it (with
-   compatibleEnvironmentTemplates);
+1. pack the version folder as a bundle, upload it, CreateEnvironmentTemplate,
+   CreateEnvironmentTemplateVersion, wait for it to be registered (DRAFT), publish; the same for each
+   service template compatible with it (with compatibleEnvironmentTemplates);
 2. create two environments with the sample spec and wait for their deployments;
 3. per service template: CreateService with the sample spec adjusted to two instances, one in each
    environment, and the pipeline (repository settings of a CodeStar connection, as the samples' READMEs
@@ -27,7 +28,9 @@ per environment template (bundles and specs found by `samples_catalog.discover`)
 4. a second deployment with a changed input (`samples_catalog.changed_inputs`): UpdateEnvironment for both
    environments, UpdateServiceInstance for both instances;
 5. DeleteService, then DeleteEnvironment, each waited for until the resource is gone; "deleted cleanly"
-   means gone on the first try with no stack of it left in the local cloud's CloudFormation.
+   means gone on the first try with no stack of it left in the local cloud's CloudFormation, and for an
+   environment bundle also nothing its group created left in the local cloud (VPCs, subnets, internet
+   and NAT gateways, route tables, security groups).
 
 Every wait is bounded by `--wait` seconds (a deployment still running then is cancelled and counted as
 failed) and the whole run by `--timeout`. At the end it prints a table per bundle with the first failure
@@ -40,14 +43,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import platform
 import shlex
 import shutil
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -80,6 +81,7 @@ from samples_catalog import (
     environment_inputs,
     environment_spec,
     is_render_error,
+    pack,
     service_spec,
     shorten,
     summary_line,
@@ -194,7 +196,7 @@ class Run:
 
     def until(
         self, what: str, look: Callable[[], tuple[bool, Any]], cancel: Callable[[], None] | None = None
-    ):
+    ) -> Any:
         """Poll `look` (→ (done, value)) until done, for at most --wait seconds (less when the run's
         deadline is nearer). On time out: `cancel` if given, and a TimeoutError naming `what`."""
         limit = min(time.monotonic() + self.wait_seconds, self.deadline)
@@ -312,19 +314,6 @@ class Run:
         return body if isinstance(body, str) else json.dumps(body)
 
 
-def pack(folder: Path) -> bytes:
-    """The bundle archive of a template version folder: its files at the archive's root (dot files left
-    out), as `tar -zcf bundle.tar.gz -C folder .` would make it."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-                continue
-            archive.add(path, arcname=str(relative), recursive=False)
-    return buffer.getvalue()
-
-
 # ----------------------------------------------------------------------------------------- one group
 
 
@@ -332,8 +321,11 @@ def outputs_of(listing: list[dict[str, Any]]) -> dict[str, str]:
     return {str(item["key"]): str(item.get("valueString") or "") for item in listing}
 
 
-def run_group(run: Run, env_bundle: Bundle, services: list[Bundle]) -> list[BundleResult]:
-    """One environment template and the service templates compatible with it, start to finish."""
+def run_group(run: Run, env_bundle: Bundle, services: list[Bundle], alone: bool) -> list[BundleResult]:
+    """One environment template and the service templates compatible with it, start to finish. When the
+    group is `alone` in the local cloud (`--jobs 1`), what it leaves there (VPCs, gateways, …) is charged to
+    the environment bundle: it did not delete cleanly."""
+    before = cloud_inventory(run.aws) if alone else {}
     env_result = BundleResult(env_bundle.relative, ENVIRONMENT, env_bundle.name, environments=2)
     service_results = [
         BundleResult(s.relative, SERVICE, s.name, instances=2, pipeline=s.has_pipeline) for s in services
@@ -346,6 +338,14 @@ def run_group(run: Run, env_bundle: Bundle, services: list[Bundle]) -> list[Bund
             result.fail(str(error))
     except Exception as error:  # a bug in the benchmark or a dead server: keep what was counted
         env_result.fail(f"benchmark step failed: {error_text(error)}")
+    if alone:
+        after = cloud_inventory(run.aws)
+        left = {key: after.get(key, 0) - before.get(key, 0) for key in after}
+        left = {key: value for key, value in left.items() if value > 0}
+        if left:
+            if env_result.deleted:
+                env_result.deleted = False
+            env_result.fail("left in the local cloud: " + ", ".join(f"{v} {k}" for k, v in left.items()))
     return [env_result, *service_results]
 
 
@@ -740,7 +740,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data dir and logs of baryon up")
     parser.add_argument("--wait", type=float, default=120.0, help="limit of each wait, seconds")
     parser.add_argument("--timeout", type=float, default=1800.0, help="limit of the whole run, seconds")
-    parser.add_argument("--jobs", type=int, default=3, help="environment templates deployed at once")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="environment templates at once (>1: no leftovers per bundle)"
+    )
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at a deployment")
     args = parser.parse_args()
     interrupt_on_signals()
@@ -765,7 +767,7 @@ def main() -> int:
     report = {
         "command": " ".join(shlex.quote(a) for a in ["python3", *sys.argv]),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "elapsed_seconds": round(elapsed, 1),
         "bundles": [asdict(r) for r in results],
         "totals": counts,
@@ -808,7 +810,7 @@ def _measure(
     started = time.monotonic()
     results: list[BundleResult] = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for group in pool.map(lambda g: run_group(run, *g), groups):
+        for group in pool.map(lambda g: run_group(run, *g, alone=args.jobs <= 1), groups):
             results += group
     for bundle in orphans:
         orphan = BundleResult(
@@ -828,7 +830,7 @@ def _measure(
 
 
 def _mark(value: bool | None) -> str:
-    return {True: "yes", False: "NO", None: "–"}[value]
+    return {True: "yes", False: "NO", None: "-"}[value]
 
 
 def print_report(report: dict[str, Any], results: list[BundleResult]) -> None:
@@ -841,13 +843,13 @@ def print_report(report: dict[str, Any], results: list[BundleResult]) -> None:
     print(header)
     print("|" + "---|" * 11)
     for r in results:
-        envs = f"{r.environments_deployed}/{r.environments}" if r.kind == ENVIRONMENT else "–"
-        instances = f"{r.instances_deployed}/{r.instances}" if r.kind == SERVICE else "–"
-        pipeline = _mark(r.pipeline_deployed) if r.pipeline else "–"
+        envs = f"{r.environments_deployed}/{r.environments}" if r.kind == ENVIRONMENT else "-"
+        instances = f"{r.instances_deployed}/{r.instances}" if r.kind == SERVICE else "-"
+        pipeline = _mark(r.pipeline_deployed) if r.pipeline else "-"
         print(
             f"| `{r.bundle}` | {r.kind} | {_mark(r.registered)} | {_mark(r.rendered)} | {envs} | {instances} "
             f"| {pipeline} | {_mark(r.outputs_flow)} | {_mark(r.second_deploy)} | {_mark(r.deleted)} "
-            f"| {(r.failure or '').replace('|', '/')} |"
+            f"| {shorten(r.failure).replace('|', '/')} |"
         )
     print()
     left = {k: v for k, v in report["leftovers"].items() if v}
