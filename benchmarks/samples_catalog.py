@@ -358,7 +358,8 @@ def shorten(message: str | None, limit: int = 200) -> str:
 
 @dataclass
 class BundleResult:
-    """What happened to one bundle. None means "not reached" (an earlier step failed or does not apply)."""
+    """What happened to one bundle. None means "not reached" (an earlier step failed or does not apply);
+    `deleted` is None when nothing of the bundle was deployed and nothing of it was left behind."""
 
     bundle: str
     kind: str
@@ -413,7 +414,9 @@ def totals(results: list[BundleResult]) -> dict[str, int]:
         "environments_second_deploy": sum(1 for r in environments if r.second_deploy),
         "services_second_deploy": sum(1 for r in services if r.second_deploy),
         "environments_deleted": sum(1 for r in environments if r.deleted),
+        "environments_delete_counted": sum(1 for r in environments if r.deleted is not None),
         "services_deleted": sum(1 for r in services if r.deleted),
+        "services_delete_counted": sum(1 for r in services if r.deleted is not None),
     }
 
 
@@ -431,5 +434,7 @@ def summary_line(counts: dict[str, int]) -> str:
         f"{c['outputs_flow']} of {c['service_bundles']} services); a second deployment succeeds for "
         f"{c['environments_second_deploy']} environments and {c['services_second_deploy']} services; "
         f"{c['environments_deleted']} of {c['environment_bundles']} environments and "
-        f"{c['services_deleted']} of {c['service_bundles']} services delete cleanly on the first try"
+        f"{c['services_deleted']} of {c['service_bundles']} services delete cleanly on the first try "
+        f"(of the {c['environments_delete_counted']} environments and {c['services_delete_counted']} "
+        "services that deployed something or left something behind)"
     )

@@ -343,8 +343,7 @@ def run_group(run: Run, env_bundle: Bundle, services: list[Bundle], alone: bool)
         left = {key: after.get(key, 0) - before.get(key, 0) for key in after}
         left = {key: value for key, value in left.items() if value > 0}
         if left:
-            if env_result.deleted:
-                env_result.deleted = False
+            env_result.deleted = False
             env_result.fail("left in the local cloud: " + ", ".join(f"{v} {k}" for k, v in left.items()))
     return [env_result, *service_results]
 
@@ -661,6 +660,8 @@ def _delete_service(run: Run, bundle: Bundle, result: BundleResult, plan: dict[s
         stacks.append(run.stack_name("service-pipeline", bundle.name))
     left = [name for name in stacks if run.stack(name) is not None]
     result.deleted = not left
+    if not left and result.instances_deployed == 0 and not result.pipeline_deployed:
+        result.deleted = None  # nothing was deployed: no deletion to count
     if left:
         result.fail(f"deleted, but stacks are left in the local cloud: {', '.join(left)}")
 
@@ -687,6 +688,8 @@ def _delete_environments(run: Run, result: BundleResult, names: list[str]) -> No
             continue
         gone += 1
     result.deleted = gone == len(names) == 2
+    if result.deleted and result.environments_deployed == 0:
+        result.deleted = None  # no stack was ever deployed: no deletion to count
 
 
 # ----------------------------------------------------------------------------------------- leftovers
