@@ -37,6 +37,7 @@ SERVICE = "service"
 _VERSION_DIR = re.compile(r"v(\d+)")
 _NOISE = {"svc", "service", "env", "environment", "spec", "specs", "yaml", "yml", "v1", ""}
 _RENDER_ERROR = re.compile(r"^[\w./-]+\.(?:ya?ml|json|j2|jinja)(?:, line \d+)?: ")
+_LINT_RULE = re.compile(r"\b[EW]\d{4}\b")
 _CIDR = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}$")
 
 
@@ -347,8 +348,10 @@ def _shift_cidr(value: str) -> str:
 
 
 def is_render_error(message: str | None) -> bool:
-    """Whether a deployment's failure message is Baryon's render error (`<file>[, line N]: …`)."""
-    return bool(message) and bool(_RENDER_ERROR.match(message or ""))
+    """Whether a deployment's failure message is Baryon's render error (`<file>[, line N]: …`), not a
+    check of the rendered template (cfn-lint names its rule, such as E3002)."""
+    text = message or ""
+    return bool(_RENDER_ERROR.match(text)) and not _LINT_RULE.search(text) and "cfn-lint" not in text
 
 
 def shorten(message: str | None, limit: int = 200) -> str:

@@ -198,4 +198,5 @@ def test_results_are_counted_as_the_issue_words_them() -> None:
 def test_a_render_error_is_told_from_a_cloud_error() -> None:
     assert is_render_error("instance_infrastructure/cloudformation.yaml, line 4: 'x' is undefined")
     assert not is_render_error("CreateStack AWSProton-x-1a2b3c4d failed: ValidationError: Template error")
+    assert not is_render_error("instance_infrastructure/cloudformation.yaml, line 4: E3002 Invalid property")
     assert not is_render_error(None)
