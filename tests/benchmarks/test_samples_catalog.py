@@ -63,7 +63,7 @@ def service(folder: str, pipeline: bool = True) -> dict[str, str]:
 
 SVC_SPEC = """proton: ServiceSpec
 pipeline:
-  dockerfile: Dockerfile.prod
+  dockerfile: Containerfile
   packaging_commands: make
 instances:
   - name: web-prod
@@ -140,7 +140,7 @@ def test_the_sample_spec_becomes_two_instances_in_two_environments(samples: Path
 
     assert plan.spec == {
         "proton": "ServiceSpec",
-        "pipeline": {"dockerfile": "Dockerfile.prod"},
+        "pipeline": {"dockerfile": "Containerfile"},
         "instances": [
             {"name": "web-prod", "environment": "net-env-a", "spec": {"port": 8080}},
             {"name": "web-prod-2", "environment": "net-env-b", "spec": {"port": 8080}},
