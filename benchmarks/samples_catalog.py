@@ -13,6 +13,7 @@ small tree of bundles made by a test.
 - `service_spec` turns a sample service spec into the one deployed: the sample's first instance twice, in
   two environments, with the inputs the schema declares (others are dropped and named), and its pipeline.
 - `pack` makes the bundle archive of a template version folder.
+- `service_name` names the service made from a template.
 - `changed_inputs` picks the input a second deployment changes, within what the schema allows.
 - `BundleResult` and `totals` count what happened per bundle and over the run.
 
@@ -22,6 +23,7 @@ sorted order of their paths, so two runs over one tree deploy in the same order.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import re
@@ -298,6 +300,18 @@ def service_spec(bundle: Bundle, environments: tuple[str, str]) -> ServicePlan:
         for name, env in ((base, environments[0]), (f"{base[:96]}-2", environments[1]))
     ]
     return ServicePlan(spec, dropped)
+
+
+def service_name(template: str) -> str:
+    """The name of the service made from a service template: short, as the samples' READMEs name theirs
+    (`front-end`), so that names the templates build from `<service>--<instance>` (target groups, cut at
+    29 characters) stay apart for two instances: the initials of the template name's words and four hex
+    digits of its hash, e.g. `lfs-1a2b` for `loadbalanced-fargate-svc`."""
+    words = [word for word in re.split(r"[^A-Za-z0-9]+", template) if word]
+    initials = "".join(word[0] for word in words).lower() or "s"
+    if not initials[0].isalpha():
+        initials = "s" + initials
+    return f"{initials[:6]}-{hashlib.sha256(template.encode()).hexdigest()[:4]}"
 
 
 def changed_inputs(declared: dict[str, dict[str, Any]] | None, current: dict[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,10 @@ per environment template (bundles and specs found by `samples_catalog.discover`)
    CreateEnvironmentTemplateVersion, wait for it to be registered (DRAFT), publish; the same for each
    service template compatible with it (with compatibleEnvironmentTemplates);
 2. create two environments with the sample spec and wait for their deployments;
-3. per service template: CreateService with the sample spec adjusted to two instances, one in each
-   environment, and the pipeline (repository settings of a CodeStar connection, as the samples' READMEs
-   give); wait for both instances and the pipeline; check that outputs flow: every
+3. per service template: CreateService (named by `samples_catalog.service_name`, short as in the samples'
+   READMEs) with the sample spec adjusted to two instances, one in each environment, and the pipeline
+   (repository settings of a CodeStar connection, as the samples' READMEs give); wait for both instances
+   and the pipeline; check that outputs flow: every
    `environment.outputs.X` the instance template reads is a non-empty output of its environment, every
    output of an instance's stack in the local cloud is an output of the instance in Baryon, and every
    `service_instances[…].outputs.Y` the pipeline reads is a non-empty output of the first instance;
@@ -82,6 +83,7 @@ from samples_catalog import (
     environment_spec,
     is_render_error,
     pack,
+    service_name,
     service_spec,
     shorten,
     summary_line,
@@ -435,7 +437,7 @@ def _create_service(
         }
     try:
         run.proton.create_service(
-            name=bundle.name,
+            name=service_name(bundle.name),
             templateName=bundle.name,
             templateMajorVersion=bundle.major,
             spec=plan.text(),
@@ -450,9 +452,9 @@ def _create_service(
         try:
             got = run.until(
                 f"instance {instance}",
-                lambda i=instance: _instance_look(run, bundle.name, i),
+                lambda i=instance: _instance_look(run, service_name(bundle.name), i),
                 cancel=lambda i=instance: run.proton.cancel_service_instance_deployment(
-                    serviceName=bundle.name, serviceInstanceName=i
+                    serviceName=service_name(bundle.name), serviceInstanceName=i
                 ),
             )
         except TimeoutError as error:
@@ -463,7 +465,7 @@ def _create_service(
             result.instances_deployed += 1
             instance_outputs[instance] = outputs_of(
                 run.proton.list_service_instance_outputs(
-                    serviceName=bundle.name, serviceInstanceName=instance
+                    serviceName=service_name(bundle.name), serviceInstanceName=instance
                 )["outputs"]
             )
         else:
@@ -474,8 +476,10 @@ def _create_service(
         try:
             got = run.until(
                 f"pipeline of {bundle.name}",
-                lambda: _pipeline_look(run, bundle.name),
-                cancel=lambda: run.proton.cancel_service_pipeline_deployment(serviceName=bundle.name),
+                lambda: _pipeline_look(run, service_name(bundle.name)),
+                cancel=lambda: run.proton.cancel_service_pipeline_deployment(
+                    serviceName=service_name(bundle.name)
+                ),
             )
             status, message = got.get("deploymentStatus"), got.get("deploymentStatusMessage")
             result.pipeline_deployed = status == "SUCCEEDED"
@@ -490,7 +494,8 @@ def _create_service(
         pipeline_outputs_ok = _outputs_flow(run, bundle, result, plan.spec, env_names, instance_outputs)
         result.outputs_flow = pipeline_outputs_ok
     log(
-        f"[{bundle.name}] instances {result.instances_deployed}/2, pipeline "
+        f"[{bundle.name}] service {service_name(bundle.name)}: "
+        f"instances {result.instances_deployed}/2, pipeline "
         f"{result.pipeline_deployed if bundle.has_pipeline else 'none'}"
     )
     return plan.spec
@@ -534,7 +539,7 @@ def _outputs_flow(
             result.fail(f"outputs: environment {env} has no value for {', '.join(missing)}")
             return False
     for instance, outputs in instance_outputs.items():
-        stack = run.stack(run.stack_name("service-instance", bundle.name, instance)) or {}
+        stack = run.stack(run.stack_name("service-instance", service_name(bundle.name), instance)) or {}
         in_cloud = {str(o["OutputKey"]) for o in stack.get("Outputs") or []}
         dropped = sorted(in_cloud - set(outputs))
         if dropped:
@@ -597,13 +602,13 @@ def _update_instances(run: Run, bundle: Bundle, result: BundleResult, plan: dict
     for name in _instance_names(updated):
         try:
             run.proton.update_service_instance(
-                serviceName=bundle.name, name=name, spec=text, deploymentType="CURRENT_VERSION"
+                serviceName=service_name(bundle.name), name=name, spec=text, deploymentType="CURRENT_VERSION"
             )
             got = run.until(
                 f"second deployment of {name}",
-                lambda n=name: _instance_look(run, bundle.name, n),
+                lambda n=name: _instance_look(run, service_name(bundle.name), n),
                 cancel=lambda n=name: run.proton.cancel_service_instance_deployment(
-                    serviceName=bundle.name, serviceInstanceName=n
+                    serviceName=service_name(bundle.name), serviceInstanceName=n
                 ),
             )
             if got.get("deploymentStatus") == "SUCCEEDED":
@@ -623,7 +628,7 @@ def _update_instances(run: Run, bundle: Bundle, result: BundleResult, plan: dict
 def _delete_service(run: Run, bundle: Bundle, result: BundleResult, plan: dict[str, Any]) -> None:
     run.check_time()
     try:
-        run.proton.delete_service(name=bundle.name)
+        run.proton.delete_service(name=service_name(bundle.name))
     except Exception as error:
         result.deleted = False
         result.fail(f"DeleteService: {error_text(error)}")
@@ -631,7 +636,7 @@ def _delete_service(run: Run, bundle: Bundle, result: BundleResult, plan: dict[s
 
     def look() -> tuple[bool, Any]:
         try:
-            got = run.proton.get_service(name=bundle.name)["service"]
+            got = run.proton.get_service(name=service_name(bundle.name))["service"]
         except Exception as error:
             if error_code(error) == "ResourceNotFoundException":
                 return True, "gone"
@@ -648,9 +653,11 @@ def _delete_service(run: Run, bundle: Bundle, result: BundleResult, plan: dict[s
         result.deleted = False
         result.fail(f"delete {got.get('status')}: {got.get('statusMessage')}")
         return
-    stacks = [run.stack_name("service-instance", bundle.name, name) for name in _instance_names(plan)]
+    stacks = [
+        run.stack_name("service-instance", service_name(bundle.name), name) for name in _instance_names(plan)
+    ]
     if bundle.has_pipeline:
-        stacks.append(run.stack_name("service-pipeline", bundle.name))
+        stacks.append(run.stack_name("service-pipeline", service_name(bundle.name)))
     left = [name for name in stacks if run.stack(name) is not None]
     result.deleted = not left
     if not left and result.instances_deployed == 0 and not result.pipeline_deployed:

@@ -28,6 +28,7 @@ from samples_catalog import (
     environment_inputs,
     is_render_error,
     pack,
+    service_name,
     service_spec,
     summary_line,
     totals,
@@ -150,6 +151,16 @@ def test_the_sample_spec_becomes_two_instances_in_two_environments(samples: Path
     assert yaml.safe_load(plan.text()) == plan.spec
     assert "pipeline" not in without_pipeline.spec
     assert [i["name"] for i in without_pipeline.spec["instances"]] == ["private-dev", "private-dev-2"]
+
+
+def test_service_names_are_short_and_distinct() -> None:
+    names = {service_name(t) for t in ("loadbalanced-fargate-svc", "loadbalanced-public-svc", "2-svc")}
+
+    assert len(names) == 3
+    assert service_name("loadbalanced-fargate-svc").startswith("lfs-")
+    # a target group named from `<service>--<instance>` cut at 29 characters stays apart for two instances
+    assert all(len(f"{name}--frontend-dev-2") <= 29 for name in names)
+    assert all(name[0].isalpha() for name in names)
 
 
 def test_the_changed_input_is_one_the_schema_allows() -> None:
