@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import BUSY, ConsoleServer, manifest, screenshot, settled, sign_in
+from tests.console.conftest import (
+    BUSY,
+    ConsoleServer,
+    manifest,
+    screenshot,
+    service_bundle,
+    settled,
+    sign_in,
+)
 from tests.support import publishing
 from tests.support.bundles import tar_gz
 from tests.support.waiting import wait_for
@@ -283,9 +291,7 @@ def test_actions(page: Page, forms_server: ConsoleServer, s3: Any) -> None:
     screenshot(page, "template-published")
 
     # Update to recommended: several instances from the fleet view, each reported.
-    publishing.publish_service_version(
-        proton, s3, "web-svc", _service_bundle(FORM_SERVICE_SCHEMA), majorVersion="1"
-    )
+    publishing.publish_service_version(proton, s3, "web-svc", service_bundle(), majorVersion="1")
     page.goto(f"{url}/console/templates/service/web-svc")
     page.get_by_label("Select web/front").check()
     page.get_by_label("Select web/back").check()

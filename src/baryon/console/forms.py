@@ -280,10 +280,11 @@ def _service_form(
     schema = schema_of(version.get("schema"))
     environments = view.call("ListEnvironments", {"maxResults": 100})["environments"]
     rows = []
+    sent = _count(form) if form else 0  # rows the form held; a row just added shows the defaults
     for index in range(count):
         prefix = f"instance.{index}.input."
         fields = spec_forms.fields(schema, SERVICE_ROLE)
-        if form:
+        if index < sent:
             fields = spec_forms.refilled(fields, spec_forms.subform(form, prefix))
         rows.append(
             InstanceRow(
