@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from baryon.console.web import PREFIX, View, action, page, safe_next
+from baryon.console.web import PREFIX, View, action, page, page_status, safe_next
 from baryon.domain import spec_forms
 from baryon.domain.specs import parse_instance_spec_from_service_spec
 from baryon.protocol.errors import ServiceError, ValidationException
@@ -215,7 +215,7 @@ def delete_environment(view: View) -> Response:
     try:
         view.call("DeleteEnvironment", {"name": values["name"]})
     except ServiceError as error:
-        return _confirm(view, error.status, error_line(error), **values)
+        return _confirm(view, page_status(error), error_line(error), **values)
     return view.done(f"{PREFIX}/environments", f"Environment {values['name']} is being deleted.")
 
 
@@ -255,7 +255,7 @@ def delete_service(view: View) -> Response:
     try:
         view.call("DeleteService", {"name": values["name"]})
     except ServiceError as error:
-        return _confirm(view, error.status, error_line(error), **values)
+        return _confirm(view, page_status(error), error_line(error), **values)
     return view.done(f"{PREFIX}/services", f"Service {values['name']} is being deleted.")
 
 
@@ -293,5 +293,5 @@ def delete_version(view: View) -> Response:
     try:
         view.call(operation, params)
     except ServiceError as error:
-        return _confirm(view, error.status, error_line(error), **values)
+        return _confirm(view, page_status(error), error_line(error), **values)
     return view.done(values["back"], f"Template version {values['name']} is deleted.")

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from baryon.console.web import View, action, page
+from baryon.console.web import View, action, page, page_status
 from baryon.domain import spec_forms
 from baryon.domain.spec_forms import Field, FormProblems
 from baryon.domain.specs import MAX_DEPTH, MAX_VALUES, InstanceSpec, parse_instance_spec_from_service_spec
@@ -112,7 +112,7 @@ def place(
 
 
 def status_for(problems: Problems, error: ServiceError | None) -> int:
-    return 409 if error is not None and error.code == "ConflictException" else 400
+    return 400 if error is None else page_status(error)
 
 
 def _versions(view: View, prefix: str, template: str) -> list[dict[str, Any]]:

@@ -197,6 +197,12 @@ def render(request: Request, name: str, /, status: int = 200, **values: Any) -> 
     return HTMLResponse(body, status_code=status)
 
 
+def page_status(error: ServiceError) -> int:
+    """The HTTP status of a console page showing `error`: 404 for a resource not found, 409 for a
+    conflict, else the API's."""
+    return {"ResourceNotFoundException": 404, "ConflictException": 409}.get(error.code, error.status)
+
+
 def error_page(request: Request, session: Session | None, status: int, code: str, message: str) -> Response:
     return render(request, "error.html", status, session=session, code=code, message=message)
 
@@ -303,8 +309,7 @@ def endpoint(console: Console, method: str, handler: Handler) -> Callable[[Reque
         try:
             return await run_in_threadpool(handler, view)
         except ServiceError as error:
-            status = 404 if error.code == "ResourceNotFoundException" else error.status
-            return error_page(request, session, status, error.code, error.message)
+            return error_page(request, session, page_status(error), error.code, error.message)
         except Exception:  # logged; the browser gets a page, not a traceback
             log.exception("console %s %s failed", method, request.url.path)
             return error_page(request, session, 500, "InternalServerException", "An internal error occurred.")
