@@ -241,9 +241,18 @@ def test_create_a_service_and_update_an_instance(page: Page, forms_server: Conso
     expect(second.get_by_label("Port")).to_have_value("8080")
     expect(second.get_by_label("Health check path")).to_have_value("/health")
     second.get_by_label("Instance name").fill("two")
-    second.get_by_label("Environment").select_option("dev")
+    second.get_by_label("Environment").select_option("later")
     second.get_by_label("Health check path").fill("/ready")
     screenshot(page, "service-form")
+    # An environment the template is not compatible with: the server's message beside that select.
+    with page.expect_response(lambda r: r.request.method == "POST") as refused:
+        page.get_by_role("button", name="Create service").click()
+    assert refused.value.status == 400
+    expect(page.locator("#field-instance-1-environment-problems")).to_contain_text("not compatible")
+    expect(rows.nth(1).get_by_label("Health check path")).to_have_value("/ready")
+    expect(rows.nth(0).get_by_label("Port")).to_have_value("8001")
+    assert "shop" not in [s["name"] for s in proton.list_services()["services"]]
+    rows.nth(1).get_by_label("Environment").select_option("dev")
     page.get_by_role("button", name="Create service").click()
     expect(page).to_have_url(f"{url}/console/services/shop")
     expect(page.locator("#flash")).to_contain_text("Service shop is being created with 2 instances.")

@@ -111,7 +111,7 @@ def place(
     problems.add(None, text)
 
 
-def status_for(problems: Problems, error: ServiceError | None) -> int:
+def status_for(error: ServiceError | None) -> int:
     return 400 if error is None else page_status(error)
 
 
@@ -229,7 +229,7 @@ def create_environment(view: View) -> Response:
     except ServiceError as error:
         names = [f.name for f in spec_forms.fields(schema, ENV_ROLE)]
         place(error, problems, ENV_MEMBERS, {"input.": names})
-        return _environment_form(view, form, problems, status_for(problems, error), submitted=True)
+        return _environment_form(view, form, problems, status_for(error), submitted=True)
     return view.done(f"/console/environments/{name}", f"Environment {name} is being created.")
 
 
@@ -316,6 +316,17 @@ def _service_form(
     )
 
 
+def _environment_named(error: ServiceError, instances: Sequence[InstanceSpec]) -> int | None:
+    """The row whose environment an operation's message is about ("Environment dev ..."), if any."""
+    if error.code not in ("ValidationException", "ResourceNotFoundException"):
+        return None
+    for index, instance in enumerate(instances):
+        wanted = re.compile(rf"[Ee]nvironment '?{re.escape(instance.environment)}\b")
+        if instance.environment and wanted.search(error.message):
+            return index
+    return None
+
+
 @page("/services/new")
 def new_service(view: View) -> Response:
     return _service_form(view, {})
@@ -383,8 +394,12 @@ def create_service(view: View) -> Response:
         view.call("CreateService", params)
     except ServiceError as error:
         field_names = [f.name for f in spec_forms.fields(schema, SERVICE_ROLE)]
-        place(error, problems, SERVICE_MEMBERS, {"instance.0.input.": field_names})
-        return _service_form(view, form, problems, status_for(problems, error), count)
+        named = _environment_named(error, instances)
+        if named is not None:  # an environment not found, or not compatible: beside its select
+            problems.add(f"instance.{named}.environment", f"{error.code}: {error.message}")
+        else:
+            place(error, problems, SERVICE_MEMBERS, {"instance.0.input.": field_names})
+        return _service_form(view, form, problems, status_for(error), count)
     return view.done(
         f"/console/services/{name}",
         f"Service {name} is being created with {len(instances)} "
@@ -458,7 +473,7 @@ def update_instance(view: View) -> Response:
     except ServiceError as error:
         place(error, problems, {}, {"": [f.name for f in fields]})
         return _instance_form(
-            view, found, spec_forms.refilled(fields, submitted), problems, status_for(problems, error)
+            view, found, spec_forms.refilled(fields, submitted), problems, status_for(error)
         )
     return view.done(
         f"/console/services/{found['serviceName']}/instances/{found['name']}",
