@@ -45,6 +45,8 @@ FLASH_COOKIE = "baryon_flash"
 #: Lines a flash message keeps (the rest are counted: "and N more").
 FLASH_LINES = 40
 FLASH_LINE_CHARS = 300
+#: The most characters of a flash cookie's payload (browsers keep cookies up to about 4 KB).
+FLASH_BYTES = 3000
 PREFIX = "/console"
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -167,12 +169,17 @@ def _flash_signature(session: Session, payload: str) -> str:
 
 
 def write_flash(session: Session, message: str, lines: list[str], failed: bool) -> str:
+    """The cookie value carrying a flash message: at most `FLASH_LINES` lines, and short enough for a
+    browser to keep (`FLASH_BYTES`); lines left out are counted ("and N more")."""
     kept = [line[:FLASH_LINE_CHARS] for line in lines[:FLASH_LINES]]
-    if len(lines) > FLASH_LINES:
-        kept.append(f"and {len(lines) - FLASH_LINES} more")
-    data = json.dumps({"m": message[:FLASH_LINE_CHARS], "l": kept, "f": failed}).encode()
-    payload = base64.urlsafe_b64encode(data).decode().rstrip("=")
-    return f"{payload}.{_flash_signature(session, payload)}"
+    while True:
+        left = len(lines) - len(kept)
+        shown = kept + ([f"and {left} more"] if left else [])
+        data = json.dumps({"m": message[:FLASH_LINE_CHARS], "l": shown, "f": failed}).encode()
+        payload = base64.urlsafe_b64encode(data).decode().rstrip("=")
+        if len(payload) <= FLASH_BYTES or not kept:
+            return f"{payload}.{_flash_signature(session, payload)}"
+        kept.pop()
 
 
 def read_flash(session: Session, cookie: str | None) -> Flash | None:
