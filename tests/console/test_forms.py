@@ -394,6 +394,34 @@ def test_actions(page: Page, forms_server: ConsoleServer, s3: Any) -> None:
         what="doomed deleted",
     )
 
+    # Delete a template version: a registered draft, from its row on the template page.
+    proton.create_service_template_version(
+        templateName="form-svc",
+        majorVersion="1",
+        compatibleEnvironmentTemplates=[{"templateName": "vpc-env", "majorVersion": "1"}],
+        source=publishing.upload(s3, _service_bundle(FORM_SERVICE_SCHEMA)),
+    )
+    wait_for(
+        lambda: (
+            proton.get_service_template_version(templateName="form-svc", majorVersion="1", minorVersion="1")[
+                "serviceTemplateVersion"
+            ]["status"]
+            == "DRAFT"
+        ),
+        timeout=60,
+        interval=0.2,
+        what="form-svc 1.1 registered",
+    )
+    page.goto(f"{url}/console/templates/service/form-svc")
+    page.get_by_role("link", name="Delete version 1.1").click()
+    expect(page.get_by_text("Version 1.1 (DRAFT) of the service template form-svc")).to_be_visible()
+    page.get_by_role("button", name="Delete template version").click()
+    expect(page).to_have_url(f"{url}/console/templates/service/form-svc")
+    expect(flash).to_have_text("Template version form-svc 1.1 is deleted.")
+    expect(page.get_by_role("row", name=re.compile(r"^1\.1 "))).to_have_count(0)
+    versions = proton.list_service_template_versions(templateName="form-svc", majorVersion="1")
+    assert [v["minorVersion"] for v in versions["templateVersions"]] == ["0"]
+
 
 def test_refused_actions(page: Page, forms_server: ConsoleServer) -> None:
     url = forms_server.url
