@@ -9,8 +9,9 @@ the lint, `warnings` and `notes` do not.
 Rendering without a server: the environment is named ``lint-environment`` in account LINT_ACCOUNT, the
 service ``lint-service``; a service without a spec has one instance, ``lint-instance``. Outputs of the
 environment, of the instances and of an attached component are not known here: those the template reads
-come from `--outputs FILE` (a YAML mapping of output names to values), else they are rendered as their own
-name and listed in `notes`.
+come from `--outputs FILE` (a YAML mapping of output names to values), else they are rendered as
+``unknown-output-<Name>`` and listed in `notes`; a cfn-lint finding on a line that holds such a stand-in is
+a note too (it is about the value, which is not known here), not an error or a warning.
 
 Invariants: nothing is written and nothing is sent anywhere; the same folder, spec and outputs always
 give the same report; the file names in messages are relative to the bundle root, as a deployment names
@@ -44,6 +45,8 @@ LINT_INSTANCE = "lint-instance"
 _SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".DS_Store", ".terraform"})
 #: Undefined outputs filled in before a render gives up.
 _MAX_FILLED = 200
+#: How an output not given is rendered.
+STAND_IN = "unknown-output-{}"
 _UNDEFINED_OUTPUT = re.compile(r"\boutputs\.([A-Za-z0-9_]+) is not defined")
 
 
@@ -108,8 +111,10 @@ def _render(source: str, file_name: str, build: Any, outputs: dict[str, str], no
             if missing is None or missing.group(1) in outputs:
                 raise
             name = missing.group(1)
-            outputs[name] = name
-            notes.append(f"output {name} is not known here; rendered as '{name}' (give it with --outputs)")
+            outputs[name] = STAND_IN.format(name)
+            notes.append(
+                f"output {name} is not known here; rendered as '{outputs[name]}' (give it with --outputs)"
+            )
     raise RenderError("too many unknown outputs", file_name=file_name)
 
 
@@ -120,8 +125,18 @@ def _inputs(schema: dict[str, Any], role: str, values: dict[str, Any], where: st
 def _lint_part(report: Report, label: str, file_name: str, text: str, region: str) -> None:
     report.rendered[label] = text
     result = cfn_lint.lint(text, file_name, region)
-    report.problems.extend(finding.message() for finding in result.errors)
-    report.warnings.extend(finding.message() for finding in result.warnings)
+    lines = text.splitlines()
+    stand_in = STAND_IN.format("")
+    for finding in (*result.errors, *result.warnings):
+        line = lines[finding.line - 1] if finding.line and finding.line <= len(lines) else ""
+        if stand_in in line:
+            into = report.notes
+            message = f"{finding.message()} (a value not known here)"
+        else:
+            into = report.problems if finding.level == cfn_lint.ERROR else report.warnings
+            message = finding.message()
+        if message not in into:
+            into.append(message)
 
 
 def _part_source(bundle: BundleInfo, part: str) -> tuple[str, str] | None:
