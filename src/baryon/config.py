@@ -78,6 +78,17 @@ def _cfn_lint_mode() -> str:
     return raw
 
 
+def _cfn_lint_ignore() -> tuple[str, ...]:
+    """BARYON_CFN_LINT_IGNORE: cfn-lint rule ids (or prefixes) not checked, comma- or space-separated."""
+    raw = os.environ.get("BARYON_CFN_LINT_IGNORE", "")
+    rules = tuple(rule for rule in re.split(r"[\s,]+", raw.strip()) if rule)
+    for rule in rules:
+        if not re.fullmatch(r"[EWI][0-9]{0,4}", rule):
+            message = f"BARYON_CFN_LINT_IGNORE lists cfn-lint rule ids like E2533, not {rule!r}."
+            raise ConfigurationError(message)
+    return rules
+
+
 def deadlines_from_environment() -> dict[str, float]:
     """Provisioner deadlines set by `BARYON_DEADLINE_<NAME>_SECONDS`, by lower-case name."""
     found: dict[str, float] = {}
@@ -128,6 +139,8 @@ class Settings:
     #: cfn-lint on rendered CloudFormation templates before they are sent (BARYON_CFN_LINT): "on" fails a
     #: deployment on errors, "warn" keeps them as warnings, "off" does not lint.
     cfn_lint: str = field(default_factory=_cfn_lint_mode)
+    #: cfn-lint rules not checked (BARYON_CFN_LINT_IGNORE), e.g. ("E2533",).
+    cfn_lint_ignore: tuple[str, ...] = field(default_factory=_cfn_lint_ignore)
 
     #: The identity a worker's leases carry across restarts (default: derived from host and data dir).
     worker_id: str | None = field(default_factory=lambda: os.environ.get("BARYON_WORKER_ID") or None)

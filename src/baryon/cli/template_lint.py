@@ -10,8 +10,8 @@ Rendering without a server: the environment is named ``lint-environment`` in acc
 service ``lint-service``; a service without a spec has one instance, ``lint-instance``. Outputs of the
 environment, of the instances and of an attached component are not known here: those the template reads
 come from `--outputs FILE` (a YAML mapping of output names to values), else they are rendered as
-``unknown-output-<Name>`` and listed in `notes`; a cfn-lint finding on a line that holds such a stand-in is
-a note too (it is about the value, which is not known here), not an error or a warning.
+``unknown-output-<Name>`` and listed in `notes`; cfn-lint findings on a line that holds such a stand-in
+are set aside (they are about a value not known here) and only counted in a note.
 
 Invariants: nothing is written and nothing is sent anywhere; the same folder, spec and outputs always
 give the same report; the file names in messages are relative to the bundle root, as a deployment names
@@ -41,6 +41,12 @@ LINT_ACCOUNT = "123456789012"
 LINT_ENVIRONMENT = "lint-environment"
 LINT_SERVICE = "lint-service"
 LINT_INSTANCE = "lint-instance"
+#: The repository a service with a pipeline has (its pipeline template may read it).
+LINT_REPOSITORY = {
+    "repository_connection_arn": f"arn:aws:codestar-connections:us-east-1:{LINT_ACCOUNT}:connection/lint",
+    "repository_id": "lint/repository",
+    "branch_name": "main",
+}
 #: Files and folders never packed into a bundle.
 _SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".DS_Store", ".terraform"})
 #: Undefined outputs filled in before a render gives up.
@@ -53,11 +59,15 @@ _UNDEFINED_OUTPUT = re.compile(r"\boutputs\.([A-Za-z0-9_]+) is not defined")
 @dataclass
 class Report:
     kind: str
+    #: cfn-lint rules not checked.
+    ignore: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: What was rendered, by bundle file name (with the instance's name for service instances).
     rendered: dict[str, str] = field(default_factory=dict)
+    #: cfn-lint findings on lines that hold a stand-in output (not counted).
+    set_aside: int = 0
 
 
 def _packed(path: Path, folder: Path) -> bool:
@@ -96,6 +106,14 @@ def guess_kind(folder: Path) -> str:
     return "SERVICE" if (bundle_root(folder) / INSTANCE_PART).is_dir() else "ENVIRONMENT"
 
 
+class _NotKnown(Exception):
+    """A render failed on the value of an output that is not known here (a stand-in)."""
+
+    def __init__(self, error: RenderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Outputs(dict[str, str]):
     """Outputs given with --outputs; names a template reads that were not given are added as they come."""
 
@@ -107,6 +125,8 @@ def _render(source: str, file_name: str, build: Any, outputs: dict[str, str], no
         try:
             return render_template(source, build(outputs), file_name=file_name)
         except RenderError as error:
+            if STAND_IN.format("") in error.detail:
+                raise _NotKnown(error) from None
             missing = _UNDEFINED_OUTPUT.search(error.detail)
             if missing is None or missing.group(1) in outputs:
                 raise
@@ -124,19 +144,17 @@ def _inputs(schema: dict[str, Any], role: str, values: dict[str, Any], where: st
 
 def _lint_part(report: Report, label: str, file_name: str, text: str, region: str) -> None:
     report.rendered[label] = text
-    result = cfn_lint.lint(text, file_name, region)
+    result = cfn_lint.lint(text, file_name, region, report.ignore)
     lines = text.splitlines()
     stand_in = STAND_IN.format("")
     for finding in (*result.errors, *result.warnings):
         line = lines[finding.line - 1] if finding.line and finding.line <= len(lines) else ""
         if stand_in in line:
-            into = report.notes
-            message = f"{finding.message()} (a value not known here)"
-        else:
-            into = report.problems if finding.level == cfn_lint.ERROR else report.warnings
-            message = finding.message()
-        if message not in into:
-            into.append(message)
+            report.set_aside += 1
+            continue
+        into = report.problems if finding.level == cfn_lint.ERROR else report.warnings
+        if finding.message() not in into:
+            into.append(finding.message())
 
 
 def _part_source(bundle: BundleInfo, part: str) -> tuple[str, str] | None:
@@ -176,6 +194,7 @@ def _lint_service(
     else:
         instances, pipeline_given = [(LINT_INSTANCE, {})], {}
     environment = {"name": LINT_ENVIRONMENT, "account_id": LINT_ACCOUNT}
+    service = {"name": LINT_SERVICE, **(LINT_REPOSITORY if PIPELINE_PART in bundle.parts else {})}
     rendered_instances: list[dict[str, Any]] = []
     found = _part_source(bundle, INSTANCE_PART)
     for name, given in instances:
@@ -190,7 +209,7 @@ def _lint_service(
             file_name,
             lambda known, name=name, inputs=inputs: service_instance_context(
                 environment={**environment, "outputs": known},
-                service={"name": LINT_SERVICE},
+                service=service,
                 instance={"name": name, "inputs": inputs},
             ),
             outputs,
@@ -211,7 +230,7 @@ def _lint_service(
         source,
         file_name,
         lambda known: pipeline_context(
-            service={"name": LINT_SERVICE},
+            service=service,
             pipeline_inputs=pipeline_inputs,
             instances=[
                 {**instance, "outputs": known, "environment": {**environment, "outputs": known}}
@@ -231,10 +250,11 @@ def lint(
     spec: str | None = None,
     outputs: dict[str, str] | None = None,
     region: str = cfn_lint.FALLBACK_REGION,
+    ignore: tuple[str, ...] = (),
 ) -> Report:
     """The report on the template folder `folder` (kind ENVIRONMENT or SERVICE; guessed when None)."""
     chosen = kind or guess_kind(folder)
-    report = Report(chosen)
+    report = Report(chosen, ignore)
     root = bundle_root(folder)
     if not (root / SCHEMA_PATH).is_file():
         report.problems.append(f"{SCHEMA_PATH}: missing (is {folder} a template folder?)")
@@ -244,13 +264,26 @@ def lint(
     except BundleError as error:
         report.problems.append(str(error))
         return report
+    _lint_rendered(report, bundle, spec, _Outputs(outputs or {}), region)
+    if report.set_aside:
+        report.notes.append(
+            f"{report.set_aside} cfn-lint finding(s) on lines holding outputs not known here were set aside "
+            "(give the outputs with --outputs to check them)"
+        )
+    return report
+
+
+def _lint_rendered(
+    report: Report, bundle: BundleInfo, spec: str | None, outputs: _Outputs, region: str
+) -> None:
     try:
-        if chosen == "ENVIRONMENT":
+        if report.kind == "ENVIRONMENT":
             _lint_environment(report, bundle, spec, region)
         else:
-            _lint_service(report, bundle, spec, _Outputs(outputs or {}), region)
+            _lint_service(report, bundle, spec, outputs, region)
+    except _NotKnown as unknown:
+        report.notes.append(f"not checked further: {unknown} (give the outputs it reads with --outputs)")
     except RenderError as error:
         report.problems.append(str(error))
     except ServiceError as error:
         report.problems.append(error.message)
-    return report

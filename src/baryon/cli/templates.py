@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from baryon.cli.options import common_options, open_from_options
-from baryon.config import default_data_dir
+from baryon.config import Settings, default_data_dir
 
 __all__ = ["render_command", "template"]
 
@@ -133,9 +133,21 @@ def publish(
 )
 @click.option("--kind", type=click.Choice(["environment", "service"]), help="Default: from the folders.")
 @click.option("--region", default=lambda: os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="RULE",
+    help="cfn-lint rule (or prefix) not to check; repeatable (default: BARYON_CFN_LINT_IGNORE).",
+)
 @click.option("--show", is_flag=True, help="Also print the rendered templates.")
 def lint(
-    folder: Path, spec: Path | None, outputs: Path | None, kind: str | None, region: str, show: bool
+    folder: Path,
+    spec: Path | None,
+    outputs: Path | None,
+    kind: str | None,
+    region: str,
+    ignore: tuple[str, ...],
+    show: bool,
 ) -> None:
     """Check the template folder FOLDER as registration and a deployment would: exit status 1 on errors."""
     import yaml
@@ -154,6 +166,7 @@ def lint(
         spec=spec.read_text() if spec else None,
         outputs=given,
         region=region,
+        ignore=ignore or Settings().cfn_lint_ignore,
     )
     if show:
         for label, text in report.rendered.items():

@@ -92,7 +92,7 @@ class _Linter:
         self._lock = threading.Lock()
         self._rules: Any = None
         self._regions: frozenset[str] = frozenset()
-        self._cache: OrderedDict[tuple[str, str, str], LintResult] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, tuple[str, ...]], LintResult] = OrderedDict()
 
     def _load(self) -> Any:
         if self._rules is None:
@@ -108,15 +108,15 @@ class _Linter:
         with self._lock:
             self._load()
 
-    def lint(self, text: str, file_name: str, region: str) -> LintResult:
-        key = (hashlib.sha256(text.encode()).hexdigest(), file_name, region)
+    def lint(self, text: str, file_name: str, region: str, ignore: tuple[str, ...] = ()) -> LintResult:
+        key = (hashlib.sha256(text.encode()).hexdigest(), file_name, region, ignore)
         with self._lock:
             found = self._cache.get(key)
             if found is not None:
                 self._cache.move_to_end(key)
                 return found
             try:
-                result = self._run(text, file_name, region)
+                result = self._run(text, file_name, region, ignore)
             except Exception as error:  # cfn-lint's own failure must not fail a deployment
                 _log.exception("cfn-lint failed on %s", file_name)
                 result = LintResult(
@@ -127,7 +127,7 @@ class _Linter:
                 self._cache.popitem(last=False)
             return result
 
-    def _run(self, text: str, file_name: str, region: str) -> LintResult:
+    def _run(self, text: str, file_name: str, region: str, ignore: tuple[str, ...]) -> LintResult:
         from cfnlint.config import ConfigMixIn
         from cfnlint.decode.decode import decode_str
         from cfnlint.runner import run_template_by_data
@@ -136,7 +136,8 @@ class _Linter:
         template, matches = decode_str(text)
         if not matches and template is not None:
             chosen = region if region in self._regions else FALLBACK_REGION
-            matches = list(run_template_by_data(template, ConfigMixIn(regions=[chosen]), rules))
+            config = ConfigMixIn(regions=[chosen], ignore_checks=list(ignore))
+            matches = list(run_template_by_data(template, config, rules))
         errors: list[Finding] = []
         warnings: list[Finding] = []
         for match in sorted(matches, key=lambda m: (int(m.linenumber or 0), str(m.rule.id))):
@@ -154,9 +155,12 @@ class _Linter:
 _LINTER = _Linter()
 
 
-def lint(text: str, file_name: str, region: str = FALLBACK_REGION) -> LintResult:
-    """cfn-lint's errors and warnings on the rendered template `text` (bundle file `file_name`)."""
-    return _LINTER.lint(text, file_name, region)
+def lint(
+    text: str, file_name: str, region: str = FALLBACK_REGION, ignore: tuple[str, ...] = ()
+) -> LintResult:
+    """cfn-lint's errors and warnings on the rendered template `text` (bundle file `file_name`), without
+    the rules `ignore` names (ids or prefixes: "E2533", "W3005", "W")."""
+    return _LINTER.lint(text, file_name, region, ignore)
 
 
 def warm() -> None:
