@@ -23,6 +23,10 @@ from tests.support.waiters import within
 
 pytestmark = pytest.mark.e2e
 
+SERVICE_SPEC = (
+    "proton: ServiceSpec\ninstances:\n  - name: front\n    environment: dev\n    spec:\n      port: 8080\n"
+)
+
 
 @dataclass
 class Up:
@@ -203,6 +207,37 @@ def test_a_service_template_needs_its_compatible_environments(up: Up, tmp_path: 
         {"templateName": "vpc-env", "majorVersion": "1"}
     ]
     assert version["serviceTemplateVersion"]["status"] == "PUBLISHED"
+
+    # Deployed, an instance renders with its environment's outputs; a pipeline it does not have is named.
+    proton.update_environment_template_version(
+        templateName="vpc-env", majorVersion="1", minorVersion="0", status="PUBLISHED"
+    )
+    proton.create_environment(
+        name="dev",
+        templateName="vpc-env",
+        templateMajorVersion="1",
+        spec="proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n",
+        protonServiceRoleArn="arn:aws:iam::123456789012:role/proton-service",
+    )
+    proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=within(120))
+    proton.create_service(
+        name="api",
+        templateName="svc",
+        templateMajorVersion="1",
+        spec=SERVICE_SPEC,
+    )
+    proton.get_waiter("service_created").wait(name="api", WaiterConfig=within(120))
+    vpc_id = proton.list_environment_outputs(environmentName="dev")["outputs"][0]["valueString"]
+    rendered = up.baryon("render", "--service", "api", "--instance", "front")
+    assert rendered.returncode == 0, rendered.stderr
+    assert rendered.stdout == (
+        bundles.CFN_INSTANCE.replace("{{ service.name }}-{{ service_instance.name }}", "api-front")
+        .replace("{{ service_instance.inputs.port }}", "8080")
+        .replace("{{ environment.outputs.VpcId }}", vpc_id)
+    )
+    no_pipeline = up.baryon("render", "--pipeline", "api")
+    assert no_pipeline.returncode == 1
+    assert no_pipeline.stderr.strip() == "Error: The pipeline of service api does not exist."
 
 
 def test_without_baryon_up_it_says_where_it_looked(tmp_path: Path) -> None:
