@@ -176,10 +176,9 @@ def keep_warnings(runtime: Runtime, record: Any, warnings: list[str]) -> None:
     with runtime.database.write() as connection:
         where = deployments.c.id == record.id
         text = connection.execute(sa.select(deployments.c.target_state).where(where)).scalar()
-        if text:
-            connection.execute(
-                sa.update(deployments).where(where).values(target_state=added_warnings(str(text), warnings))
-            )
+        merged = added_warnings(str(text), warnings) if text else None
+        if merged is not None and merged != text:
+            connection.execute(sa.update(deployments).where(where).values(target_state=merged))
 
 
 def save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:
