@@ -37,6 +37,7 @@ from baryon.cli.options import (
 )
 from baryon.cli.quotas import quotas
 from baryon.cli.startup import DataDirLock, derived_port, require_free_ports
+from baryon.cli.templates import render_command, template
 from baryon.cli.webhooks import webhooks
 from baryon.config import Settings
 from baryon.domain.story import DeploymentEvent
@@ -607,6 +608,8 @@ cli.add_command(quotas)
 cli.add_command(adopt)
 cli.add_command(import_export)
 cli.add_command(webhooks)
+cli.add_command(template)
+cli.add_command(render_command)
 
 
 def main() -> None:
