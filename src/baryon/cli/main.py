@@ -86,6 +86,11 @@ def _uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True)
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Engine worker threads.")
+@click.option(
+    "--reset-local-cloud",
+    is_flag=True,
+    help="Forget the local cloud's saved state (stacks, buckets, roles, …) and start it empty.",
+)
 @common_options
 def up(
     host: str,
@@ -93,14 +98,17 @@ def up(
     cloud_port: int | None,
     region: str,
     concurrency: int,
+    reset_local_cloud: bool,
     data_dir: str | None,
     database_url: str | None,
     no_migrate: bool,
 ) -> None:
-    """API, engine workers and the local cloud in one process (SQLite in the data dir)."""
+    """API, engine workers and the local cloud in one process (SQLite in the data dir).
+
+    The local cloud keeps its state in the data dir (local-cloud.state) across restarts."""
     import uvicorn
 
-    from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud
+    from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud, forget, state_file
     from baryon.web.app import create_app
 
     settings = settings_from(data_dir, database_url, not no_migrate)
@@ -115,17 +123,23 @@ def up(
     runtime = open_configured(settings)
     if not runtime.settings.advertise_url:
         runtime.settings.advertise_url = f"http://{_reachable(host)}:{port}"
-    cloud = LocalCloud(host, cloud_port)
+    state = state_file(runtime.settings.data_dir)
+    if reset_local_cloud:
+        click.echo(forget(state))
+    cloud = LocalCloud(host, cloud_port, state)
     try:
-        cloud.start()
+        started = cloud.start()
     except RuntimeError as error:
         runtime.close()
         raise click.ClickException(f"The local cloud did not start ({error}); see --cloud-port.") from None
+    click.echo(started.describe(state))
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
     )
     exports = {
+        # Every service goes to the local cloud (AWS_ENDPOINT_URL), except Proton, which is Baryon.
+        "AWS_ENDPOINT_URL": cloud.endpoint,
         "AWS_ENDPOINT_URL_PROTON": f"http://{host}:{port}",
         "AWS_ENDPOINT_URL_S3": cloud.endpoint,
         "AWS_ENDPOINT_URL_CLOUDFORMATION": cloud.endpoint,
