@@ -68,7 +68,8 @@ class Started:
             )
         if self.restored is not None:
             when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.saved_at or 0))
-            return f"The local cloud restored {snapshot.describe_counts(self.restored)} (saved {when}) from {state}."
+            held = snapshot.describe_counts(self.restored)
+            return f"The local cloud restored {held} (saved {when}) from {state}."
         return "The local cloud starts empty." if state is not None else ""
 
 
@@ -97,7 +98,8 @@ class LocalCloud:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Started:
-        command = [sys.executable, "-m", "baryon.localcloud.server", "--host", self.host, "--port", str(self.port)]
+        command = [sys.executable, "-m", "baryon.localcloud.server", "--host", self.host]
+        command += ["--port", str(self.port)]
         log: Any = subprocess.DEVNULL
         if self.state is not None:
             command += ["--state", str(self.state)]
@@ -160,7 +162,8 @@ class LocalCloud:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"the local cloud did not listen on {self.endpoint} within 60 s") from None
+                    message = f"the local cloud did not listen on {self.endpoint} within 60 s"
+                    raise RuntimeError(message) from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

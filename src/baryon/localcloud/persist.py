@@ -94,7 +94,7 @@ def _action(environ: dict[str, Any]) -> str | None:
         return str(target).rsplit(".", 1)[-1]
     query = parse_qs(environ.get("QUERY_STRING", ""))
     if query.get("Action"):
-        return query["Action"][0]
+        return str(query["Action"][0])
     if not str(environ.get("CONTENT_TYPE", "")).startswith(_FORM) or environ.get("HTTP_CONTENT_ENCODING"):
         return None
     try:
@@ -120,7 +120,9 @@ def mutates(environ: dict[str, Any]) -> bool:
 class Saver:
     """Writes snapshots (through `write`, called under the gate's exclusive side) after changes."""
 
-    def __init__(self, gate: Gate, write: Callable[[], None], quiet: float = 0.5, longest: float = 3.0) -> None:
+    def __init__(
+        self, gate: Gate, write: Callable[[], None], quiet: float = 0.5, longest: float = 3.0
+    ) -> None:
         self._gate = gate
         self._write = write
         self._quiet = quiet

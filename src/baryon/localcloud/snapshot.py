@@ -153,12 +153,18 @@ def _backend_dicts() -> dict[int, tuple[str, str, Any]]:
     return found
 
 
+def _instances(backend_dict_class: Any) -> list[Any]:
+    """moto's own list of the BackendDicts that hold state."""
+    instances: list[Any] = backend_dict_class._instances
+    return instances
+
+
 def _in_use() -> list[Any]:
     """The BackendDicts that hold state (moto's own list, without repeats)."""
     from moto.core.base_backend import BackendDict
 
     unique: list[Any] = []
-    for backend in BackendDict._instances:
+    for backend in _instances(BackendDict):
         if not any(backend is seen for seen in unique):
             unique.append(backend)
     return unique
@@ -198,7 +204,7 @@ def count(in_use: list[Any] | None = None) -> dict[str, int]:
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 
 
-def _new_mapping(cls: type, factory: Callable[[], Any] | None) -> Any:
+def _new_mapping(cls: Any, factory: Callable[[], Any] | None) -> Any:
     made = cls.__new__(cls)
     if factory is not None:
         made.default_factory = factory
@@ -224,7 +230,7 @@ def _public_key(der: bytes) -> Any:
     return load_der_public_key(der)
 
 
-def _pickler_class() -> type[pickle.Pickler]:
+def _pickler_class() -> Any:
     import cloudpickle
     from cryptography.hazmat.primitives import serialization
     from moto.core.base_backend import BackendDict
@@ -328,12 +334,16 @@ def load(path: Path) -> Header:
         handle.readline(64 * 1024)
         try:
             payload = _Unpickler(handle).load()
-            restored = [(getattr(importlib.import_module(m), a), dict(accounts)) for m, a, accounts in payload]
+            restored = [
+                (getattr(importlib.import_module(module), name), dict(accounts))
+                for module, name, accounts in payload
+            ]
         except Exception as error:  # a damaged or foreign pickle fails in many ways
             raise Unreadable(f"it could not be read ({type(error).__name__}: {error})") from error
     for backend_dict, accounts in restored:
         backend_dict.clear()
         backend_dict.update(accounts)
-        if not any(backend_dict is known for known in BackendDict._instances):
-            BackendDict._instances.append(backend_dict)
+        instances = _instances(BackendDict)
+        if not any(backend_dict is known for known in instances):
+            instances.append(backend_dict)
     return header
