@@ -10,7 +10,7 @@ the local cloud.
 State: with a `state` file (`baryon up` gives `<data dir>/local-cloud.state`) the child restores it at
 start and keeps it up to date while it runs (`server`, `persist`, `snapshot`); what it restored, or why it
 set a snapshot aside, is the `Started` that `start` returns. `forget` removes the snapshot and says what
-it held (`--reset-local-cloud`). The child's own log (moto's warnings and errors) is `<state>.log`.
+it held (`--reset-local-cloud`). The child's own log (moto's warnings and errors) is `local-cloud.log` beside the state.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class LocalCloud:
         log: Any = subprocess.DEVNULL
         if self.state is not None:
             command += ["--state", str(self.state)]
-            log = open(self.state.with_name(self.state.name + ".log"), "wb")  # noqa: SIM115 - closed below
+            log = open(self.state.with_suffix(".log"), "wb")  # noqa: SIM115 - closed below
         try:
             self._process = subprocess.Popen(
                 command,
