@@ -10,7 +10,8 @@ the local cloud.
 State: with a `state` file (`baryon up` gives `<data dir>/local-cloud.state`) the child restores it at
 start and keeps it up to date while it runs (`server`, `persist`, `snapshot`); what it restored, or why it
 set a snapshot aside, is the `Started` that `start` returns. `forget` removes the snapshot and says what
-it held (`--reset-local-cloud`). The child's own log (moto's warnings and errors) is `local-cloud.log` beside the state.
+it held (`--reset-local-cloud`). The child's own log (moto's warnings and errors) is `local-cloud.log`
+beside the state.
 """
 
 from __future__ import annotations
