@@ -7,7 +7,8 @@ Run as `python -m baryon.localcloud.server --host H --port P [--state FILE]` (by
    installed moto (or is damaged) is set aside beside it and the cloud starts empty;
 2. once listening, one line of JSON goes to stdout for the parent — `{"restored": counts, "savedAt": t}`,
    `{"empty": true}` or `{"setAside": path, "reason": text}` — and stdout is then closed;
-3. requests run through `persist.Guarded`: a snapshot follows each burst of changes;
+3. requests run through `persist.Guarded`: a snapshot follows each burst of changes; stack updates
+   change what they describe (`updates`);
 4. SIGTERM or SIGINT stops serving and writes the last snapshot before the process exits (0).
 
 Invariants: the snapshot is never half-written (see `snapshot.write`); a second signal during the final
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from baryon.localcloud import snapshot
+from baryon.localcloud import snapshot, updates
 from baryon.localcloud.persist import Gate, Guarded, Saver
 
 logger = logging.getLogger("baryon.localcloud")
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    updates.install()
     report = restore(args.state) if args.state is not None else {"empty": True}
     application: Any = DomainDispatcherApplication(create_backend_app)
     application.debug = True
