@@ -133,6 +133,7 @@ def up(
         runtime.close()
         raise click.ClickException(f"The local cloud did not start ({error}); see --cloud-port.") from None
     click.echo(started.describe(state))
+    _check_stacks(runtime)
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
@@ -167,6 +168,21 @@ def up(
         runtime.close()
         lock.release()
         click.echo("Baryon stopped.")
+
+
+def _check_stacks(runtime: Runtime) -> None:
+    """Mark the resources whose stacks the local cloud no longer has, and say which."""
+    from baryon.engine.cloud_check import mark_missing_stacks
+    from baryon.localcloud import LOCAL_ACCOUNT_ID
+
+    missing = mark_missing_stacks(runtime, LOCAL_ACCOUNT_ID)
+    if missing:
+        click.echo(
+            f"{len(missing)} deployed resource(s) have no stack in the local cloud; they are now FAILED "
+            "with a message saying so (deploy them again to recreate their stacks):"
+        )
+        for item in missing:
+            click.echo(f"  {item.kind} {item.name} (stack {item.stack_id})")
 
 
 def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
