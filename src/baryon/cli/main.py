@@ -160,6 +160,9 @@ def up(
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
     click.echo(text)
     try:
+        # uvicorn stops gracefully on SIGTERM and then raises it again: end through this `finally` (which
+        # lets the local cloud save its state) rather than die of it.
+        signal.signal(signal.SIGTERM, _exit_quietly)
         uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options(runtime.settings))
     finally:
         worker.stop()
@@ -168,6 +171,10 @@ def up(
         runtime.close()
         lock.release()
         click.echo("Baryon stopped.")
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _check_stacks(runtime: Runtime) -> None:
