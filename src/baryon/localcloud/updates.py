@@ -7,11 +7,15 @@ resource map) and some implement in part (an `AWS::SQS::Queue` takes only `Visib
 local cloud's process, puts `update_resource` in place of moto's `parse_and_update_resource`:
 
 - types with a handler here are updated in place from their new properties (`AWS::SQS::Queue`: every
-  attribute and the tags; a new `QueueName` or `FifoQueue` replaces the queue, as in AWS);
+  attribute and the tags; a new `QueueName` or `FifoQueue` replaces the queue, as in AWS;
+  `AWS::Logs::LogGroup`: retention and tags);
 - other modelled types with moto's own update keep it;
 - modelled types without one are replaced: the new resource is created, then the old one deleted (as
   CloudFormation replaces a resource), so a custom-named resource fails the update with moto's "already
-  exists" instead of claiming to have changed it.
+  exists" instead of claiming to have changed it;
+- an update that fails leaves the stack UPDATE_ROLLBACK_COMPLETE with its previous template and answers
+  a ValidationError naming the cause (resources changed before the failure stay changed: moto does not
+  roll back).
 
 Unmodelled types are left to moto (and to the local-cloud layer of the provisioner).
 
@@ -46,9 +50,20 @@ def _sqs_queue(original: Any, new: dict[str, Any]) -> bool:
     return True
 
 
+def _log_group(original: Any, new: dict[str, Any]) -> bool:
+    """Retention and tags change in place; another `LogGroupName` replaces the group."""
+    if "LogGroupName" in new and str(new["LogGroupName"]) != original.name:
+        return False
+    retention = new.get("RetentionInDays")
+    original.retention_in_days = int(retention) if retention is not None else None
+    original.tags = {tag["Key"]: tag["Value"] for tag in new.get("Tags") or []}
+    return True
+
+
 #: Types updated in place here: (resource, new properties) -> done (False: replace it).
 IN_PLACE: dict[str, Callable[[Any, dict[str, Any]], bool]] = {
     "AWS::SQS::Queue": _sqs_queue,
+    "AWS::Logs::LogGroup": _log_group,
 }
 
 
@@ -85,3 +100,28 @@ def install() -> None:
 
     update_resource.baryon = True  # type: ignore[attr-defined]
     parsing.parse_and_update_resource = update_resource
+    _settle_failed_updates()
+
+
+def _settle_failed_updates() -> None:
+    """A stack update that fails leaves the stack UPDATE_ROLLBACK_COMPLETE with its previous template
+    (moto would keep the new template and the old status, so that the next identical update finds
+    "nothing to change"), and answers a ValidationError naming the cause (never an HTTP 500)."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import Stack
+
+    original_update = Stack.update
+
+    def update(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
+        previous = self.template
+        try:
+            original_update(self, template, *args, **kwargs)
+        except Exception as error:
+            reason = f"The local cloud could not apply the update: {type(error).__name__}: {error}"
+            self.template = previous
+            self._parse_template()
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=reason)
+            raise ValidationError(message=reason) from error
+
+    Stack.update = update  # type: ignore[method-assign]
