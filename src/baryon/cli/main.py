@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from baryon.cli.quotas import quotas
 from baryon.cli.startup import DataDirLock, derived_port, require_free_ports
 from baryon.cli.webhooks import webhooks
 from baryon.config import Settings
+from baryon.domain.story import DeploymentEvent
 from baryon.engine.identity import WorkerIdentity, claim_identity
 from baryon.runtime import Runtime
 
@@ -155,6 +157,7 @@ def up(
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    runtime.observers.append(_print_deployment)
     worker, identity = _start_engine(runtime, concurrency)
     click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
@@ -190,6 +193,16 @@ def _check_stacks(runtime: Runtime) -> None:
         )
         for item in missing:
             click.echo(f"  {item.kind} {item.name} (stack {item.stack_id})")
+
+
+_ECHO_LOCK = threading.Lock()
+
+
+def _print_deployment(event: DeploymentEvent) -> None:
+    """`baryon up`'s line for a deployment that starts or ends (observers of the runtime)."""
+    with _ECHO_LOCK:
+        click.echo(event.line())
+        sys.stdout.flush()
 
 
 def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
@@ -326,7 +339,8 @@ def logs(
     database_url: str | None,
     no_migrate: bool,
 ) -> None:
-    """Print the output of a deployment's commands (command-runner provisioning)."""
+    """Print a deployment's story: Baryon's steps, the stack events (CloudFormation), the branch, commit,
+    pull request and notifications (Terraform), the commands' output (command runner)."""
     from baryon.domain.deployments import FINAL
     from baryon.store import deployments as deployment_store
     from baryon.store import run_logs

@@ -31,6 +31,8 @@ version, spec, inputs and outputs change only when its deployment succeeds.
 
 from __future__ import annotations
 
+import logging
+
 from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome, Wait
 from baryon.engine.provisioners import stacks as cfn
@@ -42,6 +44,8 @@ from baryon.engine.settle import Finish, target_of
 from baryon.engine.steps import BundlePart, StepInput, bundle_part
 from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
+from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 
 __all__ = ["PROVISIONER", "CloudFormation", "stack_name", "stack_tags"]
 
@@ -51,6 +55,10 @@ DEFAULT_DEADLINE = 7200.0
 CANCEL_ISSUED = "cancel_issued"
 #: Progress member that records the CancelUpdateStack asked for a left-over update the deployment waits for.
 STALE = "stale_update_cancelled"
+#: Progress member that records the id of the last stack event copied into the deployment's story.
+EVENTS_SEEN = "events_seen"
+
+log = logging.getLogger("baryon.engine.cloudformation")
 
 
 def _target(given: StepInput) -> Target:
@@ -83,6 +91,42 @@ def _cancel_update(target: Target, stack_id: str) -> bool:
         return False
 
 
+def _started_text(name: str, stack_id: str, action: str, status: str | None) -> str:
+    if action == "CREATE":
+        return f"CreateStack {name} accepted ({stack_id}); waiting for the stack"
+    if action == "UPDATE":
+        return f"UpdateStack {name} accepted ({stack_id}); waiting for the stack"
+    if action == "NO_CHANGES":
+        return f"Stack {name} already has this template and these tags: nothing to update"
+    return f"Stack {name} is busy ({status}); waiting until it settles"
+
+
+def copy_events(given: StepInput, target: Target, stack_id: str) -> None:
+    """Copy the stack's events of this deployment that are not in its story yet, with the id of the last
+    one copied, in one transaction (a repeated step copies nothing twice). Reading the events is an aid:
+    a failure to read them is logged and the step goes on."""
+    record = given.record
+    try:
+        events = cfn.new_events(
+            target,
+            str(stack_id),
+            cfn.cfn_token(record.id),
+            float(record.created_at),
+            given.progress.get(EVENTS_SEEN),
+        )
+    except ProvisionError as error:
+        log.info("stack events of deployment %s not read: %s", record.id, error)
+        return
+    if not events:
+        return
+    now = given.runtime.clock.now()
+    with given.runtime.database.write() as connection:
+        for event in events:
+            run_logs.note(connection, record.id, run_logs.CLOUDFORMATION, event.text, now=now, at=event.at)
+        given.progress[EVENTS_SEEN] = events[-1].event_id
+        deployment_store.save_progress(connection, record.id, given.progress, now)
+
+
 class CloudFormation(Settled):
     traits = Traits("jinja", "CloudFormation", "its stack", "cloudformation", DEFAULT_DEADLINE)
 
@@ -104,12 +148,17 @@ class CloudFormation(Settled):
             if error.code == "StackNotFound" and progress.get(CANCEL_ISSUED):
                 return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
             raise
+        copy_events(given, target, str(progress["stack_id"]))
         if not cfn.is_terminal(result.status):
             if cancelling and not progress.get(CANCEL_ISSUED):
                 progress[CANCEL_ISSUED] = self._cancel(given, target, str(progress["action"]))
                 given.save()
             return self._wait(given, target, result.status)
         if cfn.is_success(result.status, progress["action"]):
+            given.tell(
+                f"Stack {given.subject.stack_name} is {result.status}: read {len(result.outputs)} output(s) "
+                f"and {len(result.resources)} resource(s)"
+            )
             return given.finish(Finish(SUCCEEDED, None, result.outputs, result.resources))
         if progress.get(CANCEL_ISSUED):
             return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
@@ -124,6 +173,9 @@ class CloudFormation(Settled):
         except RenderError as error:
             return given.fail(str(error))
         subject = given.subject
+        before = progress.get("action")
+        if before != "WAIT":
+            given.tell(f"Rendered the stack template ({len(body.encode())} bytes)")
         known = getattr(subject.row, "stack_id", None)
         started = cfn.start_deploy(
             target,
@@ -135,6 +187,8 @@ class CloudFormation(Settled):
             known_stack_id=known,
         )
         progress.update(stack_id=started.stack_id, action=started.action)
+        if started.action != before:
+            given.tell(_started_text(subject.stack_name, started.stack_id, started.action, started.status))
         if started.action == "WAIT" and started.status == "UPDATE_IN_PROGRESS" and not progress.get(STALE):
             # Only a deployment of this resource updates its stack, and none other is in flight: an update
             # still running is left over (e.g. from a deployment past its deadline). Roll it back.
@@ -187,12 +241,15 @@ class CloudFormation(Settled):
         if not progress.get("delete_started"):
             action = cfn.start_delete(target, stack, record.id)
             if action == "ABSENT":
+                given.tell(f"Stack {subject.stack_name} does not exist: nothing to delete")
                 return given.finish(Finish(DELETE_COMPLETE))
             if action == "WAIT":
                 return self._wait(given, target, cfn.stack_status(target, stack), deleting=True)
             progress["delete_started"] = True
             given.save()
+            given.tell(f"DeleteStack {subject.stack_name} accepted; waiting for the stack")
         state = cfn.deleted(target, stack, record.id)
+        copy_events(given, target, stack)
         if state.gone:
             return given.finish(Finish(DELETE_COMPLETE))
         if state.failure is not None:
