@@ -4,7 +4,7 @@ Invariants: it runs as a child process of `baryon up` (so its request handling d
 Baryon's threads for one interpreter), listens only on the given host and port, and ends with its parent
 (on Linux it is told to when the parent dies, even by SIGKILL); while it runs, the parent's outgoing AWS
 calls go to it (`AWS_ENDPOINT_URL`), unless a per-service endpoint variable says otherwise, and
-`BARYON_LOCAL_CLOUD` names its endpoint (`endpoint_in_use`), so that the engine knows which calls reach
+`BARYON_LOCAL_CLOUD_URL` names its endpoint (`endpoint_in_use`), so that the engine knows which calls reach
 the local cloud.
 
 State: with a `state` file (`baryon up` gives `<data dir>/local-cloud.state`) the child restores it at
@@ -35,7 +35,7 @@ from baryon.localcloud import snapshot
 LOCAL_ACCOUNT_ID = "123456789012"
 STATE_FILE = "local-cloud.state"
 #: Names the local cloud's endpoint in the processes `baryon up` runs (and in itself).
-ENDPOINT_VARIABLE = "BARYON_LOCAL_CLOUD"
+ENDPOINT_VARIABLE = "BARYON_LOCAL_CLOUD_URL"
 _PR_SET_PDEATHSIG = 1
 _START_SECONDS = 60.0
 _STOP_SECONDS = 60.0
