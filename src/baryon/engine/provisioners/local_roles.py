@@ -6,8 +6,9 @@ would succeed in the local cloud and fail on AWS. Before Baryon assumes a role t
 wording, when it is not there.
 
 Invariants: acts only when the STS client's endpoint is the local cloud's (`BARYON_LOCAL_CLOUD_URL`, set
-by `baryon up` when its local cloud starts: `baryon.localcloud.endpoint_in_use`), never against AWS; the refusal is a permanent `ProvisionError` (code "InvalidRole") whose message is AWS's
-"Role … is invalid or cannot be assumed"; a role is found when IAM knows its name and its ARN is the one
+by `baryon up` when its local cloud starts: `baryon.localcloud.endpoint_in_use`), never against AWS; the
+refusal is a permanent `ProvisionError` (code "InvalidRole") whose message is AWS's "Role … is invalid or
+cannot be assumed"; a role is found when IAM knows its name and its ARN is the one
 given (so a role of another account, or under another path, is not found).
 """
 
