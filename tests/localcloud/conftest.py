@@ -26,15 +26,14 @@ class Cloud:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.popen: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def start(self) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         command = [sys.executable, "-m", "baryon.localcloud.server", "--port", str(self.port)]
+        self._log = open(self.state.with_suffix(".log"), "ab")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            [*command, "--state", str(self.state)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=open(self.state.with_suffix(".log"), "ab"),  # noqa: SIM115 - the child keeps it
+            [*command, "--state", str(self.state)], env=env, stdout=subprocess.PIPE, stderr=self._log
         )
         assert self.popen.stdout is not None
         line = self.popen.stdout.readline()
@@ -47,6 +46,9 @@ class Cloud:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
         code = self.popen.wait(60)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+        self._log.close()
         self.popen = None
         return code
 

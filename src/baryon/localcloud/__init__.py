@@ -90,6 +90,17 @@ def forget(state: Path) -> str:
     return f"Resetting the local cloud: forgetting {held} ({state}); it starts empty."
 
 
+def _report(line: bytes) -> dict[str, Any] | None:
+    """The child's report when `line` is one (a JSON object naming what it restored or set aside)."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and {"empty", "restored", "setAside"} & set(parsed):
+        return parsed
+    return None
+
+
 class LocalCloud:
     def __init__(self, host: str, port: int, state: Path | None = None) -> None:
         self.host = host
@@ -130,13 +141,19 @@ class LocalCloud:
         )
 
     def _wait_for_report(self) -> dict[str, Any]:
-        """The child's one line of JSON (sent once it listens), within the start deadline."""
+        """The child's report, one line of JSON sent once it listens, within the start deadline (other
+        lines before it, such as a library's notice, are skipped)."""
         assert self._process is not None and self._process.stdout is not None
         stream = self._process.stdout
         deadline = time.monotonic() + _START_SECONDS
-        line = b""
+        buffer = b""
         try:
-            while not line.endswith(b"\n"):
+            while True:
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    report = _report(line)
+                    if report is not None:
+                        return report
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.stop()
@@ -148,11 +165,9 @@ class LocalCloud:
                 if not chunk:
                     status = self._process.wait()
                     raise RuntimeError(f"the local cloud exited at start (status {status})")
-                line += chunk
+                buffer += chunk
         finally:
             stream.close()
-        parsed: dict[str, Any] = json.loads(line)
-        return parsed
 
     def _wait_for_port(self) -> None:
         deadline = time.monotonic() + _START_SECONDS
