@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import boto3
 from harness import HOST, Processes, baryon_argv, free_port, log, wait_listening
 from tests.support.bundles import CFN_MANIFEST, tar_gz
 from tests.support.clients import http_client
+from tests.support.processes import read_exports
 from tests.support.publishing import publish_environment_template
 from tests.support.waiting import poll
 
@@ -82,12 +82,7 @@ def children(pid: int) -> list[int]:
 
 
 def exports(data: Path) -> dict[str, str]:
-    values = {}
-    for line in (data / "baryon.env").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
+    return read_exports(data / "baryon.env")
 
 
 def clients(values: dict[str, str]) -> tuple[Any, Any, Any, Any]:

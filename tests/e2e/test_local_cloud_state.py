@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from tests.conftest import free_port
 from tests.support import bundles
 from tests.support.awscli_contract import config_env
 from tests.support.clients import http_client
-from tests.support.processes import Process, wait_for_port
+from tests.support.processes import Process, read_exports, wait_for_port
 from tests.support.publishing import publish_environment_template, publish_environment_version
 from tests.support.waiters import FAST
 from tests.support.waiting import poll
@@ -128,12 +127,7 @@ class Up:
 
     @property
     def exports(self) -> dict[str, str]:
-        values = {}
-        for line in (self.data / "baryon.env").read_text().splitlines():
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].partition("=")
-                values[key] = shlex.split(value)[0]
-        return values
+        return read_exports(self.data / "baryon.env")
 
     def client(self, service: str) -> Any:
         exports = self.exports
