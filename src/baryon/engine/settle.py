@@ -3,7 +3,8 @@
 Job: `record_finish` settles a deployment inside the caller's transaction (the engine's own, or the API's
 for NotifyResourceDeploymentStatusChange); `finish` does it in a transaction of its own; `save` persists a
 step's progress before the next step; `record_report` keeps what a notification reported on a deployment
-that it does not settle.
+that it does not settle; `keep_warnings` adds warnings found while deploying (cfn-lint's) to those of the
+request, in the deployment's target state.
 
 Invariants: a deployment that already reached a final status is never settled again (the call answers
 False); the resource's version, spec, inputs (as its subject's `settled` picks them from the target
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from baryon import metrics
 from baryon.deployables import KINDS
+from baryon.deployables.wire import added_warnings
 from baryon.domain import arns
 from baryon.domain.deployments import DELETE_COMPLETE, FINAL, SUCCEEDED
 from baryon.domain.story import ENDED, DeploymentEvent, resource_name, target_words
@@ -204,6 +206,19 @@ def finish(
     """Settle the deployment in a write transaction of its own."""
     with runtime.database.write() as connection:
         record_finish(connection, runtime.clock.now(), record, subject, outcome, progress, runtime.announce)
+
+
+def keep_warnings(runtime: Runtime, record: Any, warnings: list[str]) -> None:
+    """Record `warnings` with the deployment (shown in its `deploymentStatusMessage` after its own message),
+    each once however often a step repeats."""
+    if not warnings:
+        return
+    with runtime.database.write() as connection:
+        where = deployments.c.id == record.id
+        text = connection.execute(sa.select(deployments.c.target_state).where(where)).scalar()
+        merged = added_warnings(str(text), warnings) if text else None
+        if merged is not None and merged != text:
+            connection.execute(sa.update(deployments).where(where).values(target_state=merged))
 
 
 def save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@ update or delete the resource's stack through `stacks`, one short call per step.
 
 Deploying: render and `start_deploy` (saved: the stack id and the action) until CloudFormation accepts an
 operation, then `poll` until the stack is terminal: SUCCEEDED with its outputs and resources, FAILED with
-the first failed resource's reason. Deleting: `start_delete`, then `deleted` until the stack is gone
-(DELETE_COMPLETE) or DELETE_FAILED.
+the first failed resource's reason. Before it is sent, the template as rendered goes through cfn-lint
+(`template_lint.check_rendered`): errors fail the deployment (nothing is sent), warnings are kept with it.
+Deleting: `start_delete`, then `deleted` until the stack is gone (DELETE_COMPLETE) or DELETE_FAILED.
 
 Cancel (the deployment is CANCELLING when a step starts):
 - nothing started yet, or only waiting for a busy stack: CANCELLED at once (nothing to undo; a stack that
@@ -40,6 +41,7 @@ from baryon.engine.provisioners.base import Settled, Traits, deadline, duration,
 from baryon.engine.provisioners.errors import ProvisionError
 from baryon.engine.provisioners.stack_names import stack_name, stack_tags
 from baryon.engine.provisioners.targets import Target
+from baryon.engine.provisioners.template_lint import check_rendered
 from baryon.engine.settle import Finish, target_of
 from baryon.engine.steps import BundlePart, StepInput, bundle_part
 from baryon.render.errors import RenderError
@@ -69,6 +71,11 @@ def _target(given: StepInput) -> Target:
 def render(given: StepInput, part: BundlePart | None = None) -> str:
     """The deployment's template body: the subject's own file (components) or its part's first file in
     the target version (`part` when the caller has read it already), rendered with the target's inputs."""
+    return rendered(given, part)[1]
+
+
+def rendered(given: StepInput, part: BundlePart | None = None) -> tuple[str, str]:
+    """The bundle file name (e.g. ``instance_infrastructure/cloudformation.yaml``) and the rendered body."""
     subject, target = given.subject, target_of(given.record)
     if subject.source is not None:
         file_name, source = subject.source(target)
@@ -77,7 +84,7 @@ def render(given: StepInput, part: BundlePart | None = None) -> str:
         part = part or bundle_part(given.runtime, subject, major, minor)
         name = str(part.info["files"][0])
         file_name, source = f"{subject.part}/{name}", part.files[name].decode()
-    return render_template(source, subject.context(given.inputs()), file_name=file_name)
+    return file_name, render_template(source, subject.context(given.inputs()), file_name=file_name)
 
 
 def _cancel_update(target: Target, stack_id: str) -> bool:
@@ -169,9 +176,12 @@ class CloudFormation(Settled):
         failure, a busy stack), None when an operation was started and is to be polled."""
         progress = given.progress
         try:
-            body = render(given, given.part)
+            file_name, body = rendered(given, given.part)
         except RenderError as error:
             return given.fail(str(error))
+        refused = check_rendered(given, file_name, body)
+        if refused is not None:
+            return refused
         subject = given.subject
         before = progress.get("action")
         if before != "WAIT":
