@@ -89,6 +89,7 @@ from samples_catalog import (
     summary_line,
     totals,
 )
+from tests.support.processes import read_exports
 
 ROLE_NAME = "ProtonServiceRole"
 TRUST_POLICY = {
@@ -113,16 +114,6 @@ class OutOfTime(Exception):
 # ----------------------------------------------------------------------------------------- baryon up
 
 
-def exports_of(data_dir: Path) -> dict[str, str]:
-    """The variables `baryon up` writes to `baryon.env` (what a user sources)."""
-    exports: dict[str, str] = {}
-    for line in (data_dir / "baryon.env").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            exports[key] = shlex.split(value)[0]
-    return exports
-
-
 def clients(exports: dict[str, str]) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
@@ -134,7 +125,7 @@ def clients(exports: dict[str, str]) -> dict[str, Any]:
         "aws_secret_access_key": exports["AWS_SECRET_ACCESS_KEY"],
         "config": config,
     }
-    cloud = exports["AWS_ENDPOINT_URL_CLOUDFORMATION"]
+    cloud = exports.get("AWS_ENDPOINT_URL", exports["AWS_ENDPOINT_URL_CLOUDFORMATION"])
     made = {"proton": boto3.client("proton", endpoint_url=exports["AWS_ENDPOINT_URL_PROTON"], **common)}
     for service in ("s3", "iam", "cloudformation", "ec2", "sts"):
         variable = f"AWS_ENDPOINT_URL_{service.upper()}"
@@ -804,7 +795,7 @@ def _measure(
     child = processes.start(argv, env, log_path)
     wait_listening(child, port, log_path, timeout=120)
     wait_listening(child, cloud_port, log_path, timeout=60)
-    aws = clients(exports_of(data_dir))
+    aws = clients(read_exports(data_dir / "baryon.env"))
     run = Run(aws, args.wait, time.monotonic() + args.timeout, args.poll)
     run.prepare()
     before = cloud_inventory(aws)
