@@ -1,0 +1,205 @@
+"""Stand-ins: resource types the local cloud does not model, replaced by fixed values.
+
+moto's CloudFormation creates only the resource types of its model map (read at run time from
+`moto.cloudformation.parsing`, so a newer moto that models more needs no change here); it skips the
+others silently, leaves `${X}` verbatim, and answers HTTP 500 when an output reads one of them. Each such
+resource is taken out of the template and every reference to it is written in as a literal:
+
+- `Ref` → its stand-in physical id: the literal name property of the resource where it has one (`Name`,
+  `<Type>Name`, `StageName`), else an id of the shape its type's Ref gives (`ns-…`, `srv-…`, an API id,
+  an ARN for types whose Ref is one), else `<stack>-<LogicalId>-<12 hex>`;
+- `Fn::GetAtt` → a plausible attribute: ARN-shaped for `Arn`/`…Arn`, the id for `Id`/`…Id`, the name for
+  `…Name`, an https URL for `…Url`/`…Endpoint`, a hosted-zone id for `HostedZoneId`;
+- `${X}` and `${X.Attr}` in `Fn::Sub` strings → the same values (not where the Sub's own variables name X);
+- `DependsOn` entries naming it are dropped.
+
+Invariants: values are deterministic (a digest of stack name and logical id), so a redeployment gives the
+same ids and an unchanged template stays unchanged; modelled types, `AWS::CloudFormation::Stack` among
+them, are never stood in for; custom resources (`Custom::*`, `AWS::CloudFormation::CustomResource`) and
+the wait conditions moto ignores are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from baryon.engine.provisioners.localcloud.rewrites import Place, resources
+from baryon.engine.provisioners.localcloud.template import walk
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A resource the local cloud does not create: its logical id, type and stand-in physical id."""
+
+    logical_id: str
+    type: str
+    physical_id: str
+
+
+@cache
+def modelled_types() -> frozenset[str]:
+    """The resource types moto's CloudFormation creates."""
+    from moto.cloudformation.parsing import get_model_map
+
+    return frozenset(kind for kind in get_model_map() if re.fullmatch(r"AWS::\w+::\w+", kind)) - {
+        "AWS::SERVICE::RESOURCE"
+    }
+
+
+def needs_stand_in(kind: str) -> bool:
+    return kind not in modelled_types()
+
+
+#: The service part of ARNs, where it is not the type's service name in lower case.
+_SERVICES = {
+    "ApiGateway": "apigateway",
+    "ApiGatewayV2": "apigateway",
+    "ApplicationAutoScaling": "application-autoscaling",
+    "KinesisFirehose": "firehose",
+    "ServiceDiscovery": "servicediscovery",
+    "CloudWatch": "cloudwatch",
+}
+#: Types whose Ref is an id of a known shape: (prefix, length of the random part).
+_ID_REFS = {
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": ("ns-", 16),
+    "AWS::ServiceDiscovery::PublicDnsNamespace": ("ns-", 16),
+    "AWS::ServiceDiscovery::HttpNamespace": ("ns-", 16),
+    "AWS::ServiceDiscovery::Service": ("srv-", 16),
+    "AWS::ApiGatewayV2::Api": ("", 10),
+    "AWS::ApiGateway::RestApi": ("", 10),
+}
+#: Types whose Ref is their ARN.
+_ARN_REFS = frozenset(
+    {
+        "AWS::SNS::Subscription",
+        "AWS::AppRunner::Service",
+        "AWS::AppRunner::VpcConnector",
+        "AWS::AppRunner::AutoScalingConfiguration",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "AWS::CloudFormation::WaitConditionHandle",
+    }
+)
+
+
+def _digest(place: Place, logical_id: str) -> str:
+    return hashlib.sha256(f"{place.stack_name}/{logical_id}".encode()).hexdigest()
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "-", name).lower()
+
+
+def _name_property(kind: str, props: dict[str, Any]) -> str | None:
+    short = kind.rsplit("::", 1)[-1]
+    for key in ("Name", f"{short}Name", "StageName"):
+        if isinstance(props.get(key), str) and props[key]:
+            return str(props[key])
+    return None
+
+
+class _Values:
+    """The stand-in values of one resource."""
+
+    def __init__(self, place: Place, logical_id: str, kind: str, props: dict[str, Any]) -> None:
+        self.place, self.logical_id, self.kind = place, logical_id, kind
+        digest = _digest(place, logical_id)
+        _, service, short = (kind.split("::") + ["", ""])[:3]
+        self.service = _SERVICES.get(service, service.lower())
+        self.short = short
+        prefix, length = _ID_REFS.get(kind, ("", 0))
+        self.id = f"{prefix}{digest[:length]}" if length else None
+        self.name = _name_property(kind, props) or f"{place.stack_name}-{logical_id}-{digest[:12].upper()}"
+        self.arn = (
+            f"arn:aws:{self.service}:{place.region}:{place.account_id}:{_kebab(short)}/"
+            f"{self.id or self.name}"
+        )
+
+    def ref(self) -> str:
+        if self.kind in _ARN_REFS:
+            return self.arn
+        return self.id or self.name
+
+    def attribute(self, attribute: str) -> str:
+        place = self.place
+        key = attribute.split(".")[-1]
+        if key == "HostedZoneId":
+            return "Z" + _digest(place, self.logical_id + "/zone")[:13].upper()
+        if key.endswith("Arn") or key.endswith("ARN"):
+            return self.arn
+        if key.endswith("Id"):
+            return self.id or self.ref()
+        if key.endswith("Name"):
+            return self.name
+        if key == "ServiceUrl":
+            return f"{self.id or _digest(place, self.logical_id)[:10]}.{place.region}.awsapprunner.com"
+        if key == "ApiEndpoint" or key.endswith("Url") or key.endswith("Endpoint"):
+            return f"https://{self.id or self.name.lower()}.execute-api.{place.region}.amazonaws.com"
+        return f"{self.ref()}.{attribute}"
+
+
+_SUB_REFERENCE = re.compile(r"\$\{(?!!)([A-Za-z0-9_:]+)(?:\.([A-Za-z0-9_.]+))?\}")
+
+
+def _substituted(text: str, values: dict[str, _Values], own: set[str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, attribute = match.group(1), match.group(2)
+        found = values.get(name)
+        if found is None or name in own:
+            return match.group(0)
+        return found.attribute(attribute) if attribute else found.ref()
+
+    return _SUB_REFERENCE.sub(replace, text)
+
+
+def _resolve(node: Any, values: dict[str, _Values]) -> Any:
+    if not isinstance(node, dict) or len(node) != 1:
+        return node
+    (key, argument), = node.items()
+    if key == "Ref" and isinstance(argument, str) and argument in values:
+        return values[argument].ref()
+    if key == "Fn::GetAtt":
+        parts = argument.split(".", 1) if isinstance(argument, str) else argument
+        if isinstance(parts, list) and len(parts) == 2 and str(parts[0]) in values:
+            return values[str(parts[0])].attribute(str(parts[1]))
+    if key == "Fn::Sub":
+        if isinstance(argument, str):
+            return {key: _substituted(argument, values, set())}
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
+            own = set(argument[1]) if isinstance(argument[1], dict) else set()
+            return {key: [_substituted(argument[0], values, own), argument[1]]}
+    return node
+
+
+def stand_in(template: dict[str, Any], place: Place) -> list[StandIn]:
+    """Replace every resource of a type moto does not model by its stand-in values (in place); the
+    stand-ins, in template order."""
+    found = resources(template)
+    values: dict[str, _Values] = {}
+    for logical_id, resource in found.items():
+        kind = str(resource.get("Type", ""))
+        if needs_stand_in(kind):
+            props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+            values[logical_id] = _Values(place, logical_id, kind, props or {})
+    if not values:
+        return []
+    kept = {name: body for name, body in template["Resources"].items() if name not in values}
+    for body in kept.values():
+        if not isinstance(body, dict):
+            continue
+        depends = body.get("DependsOn")
+        if isinstance(depends, str) and depends in values:
+            body.pop("DependsOn")
+        elif isinstance(depends, list):
+            body["DependsOn"] = [name for name in depends if name not in values]
+            if not body["DependsOn"]:
+                body.pop("DependsOn")
+    template["Resources"] = {
+        name: walk(body, lambda node: _resolve(node, values)) for name, body in kept.items()
+    }
+    if isinstance(template.get("Outputs"), dict):
+        template["Outputs"] = walk(template["Outputs"], lambda node: _resolve(node, values))
+    return [StandIn(name, found[name]["Type"], values[name].ref()) for name in values]
