@@ -122,6 +122,7 @@ def up(
         runtime.close()
         raise click.ClickException(f"The local cloud did not start ({error}); see --cloud-port.") from None
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    runtime.settings.local_cloud_url = cloud.endpoint
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
     )

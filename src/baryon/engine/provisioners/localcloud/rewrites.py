@@ -88,7 +88,7 @@ def get_azs(template: dict[str, Any], place: Place) -> list[str]:
         return node
 
     _each_section(template, change)
-    return [f"Fn::GetAZs: the stack's region {place.region} written in ({count}×)"] if count else []
+    return [f"Fn::GetAZs: the stack's region {place.region} written in ({count} times)"] if count else []
 
 
 # ----------------------------------------------------------------------------------------- Fn::Cidr
@@ -142,7 +142,7 @@ def cidr(template: dict[str, Any], place: Place) -> list[str]:
         return node
 
     _each_section(template, change)
-    return [f"Fn::Cidr evaluated ({count}×)"] if count else []
+    return [f"Fn::Cidr evaluated ({count} times)"] if count else []
 
 
 # --------------------------------------------------------------------------------------------- names

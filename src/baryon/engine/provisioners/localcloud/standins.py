@@ -107,15 +107,14 @@ class _Values:
     def __init__(self, place: Place, logical_id: str, kind: str, props: dict[str, Any]) -> None:
         self.place, self.logical_id, self.kind = place, logical_id, kind
         digest = _digest(place, logical_id)
-        _, service, short = (kind.split("::") + ["", ""])[:3]
+        _, service, short = [*kind.split("::"), "", ""][:3]
         self.service = _SERVICES.get(service, service.lower())
         self.short = short
         prefix, length = _ID_REFS.get(kind, ("", 0))
         self.id = f"{prefix}{digest[:length]}" if length else None
         self.name = _name_property(kind, props) or f"{place.stack_name}-{logical_id}-{digest[:12].upper()}"
         self.arn = (
-            f"arn:aws:{self.service}:{place.region}:{place.account_id}:{_kebab(short)}/"
-            f"{self.id or self.name}"
+            f"arn:aws:{self.service}:{place.region}:{place.account_id}:{_kebab(short)}/{self.id or self.name}"
         )
 
     def ref(self) -> str:
@@ -158,7 +157,7 @@ def _substituted(text: str, values: dict[str, _Values], own: set[str]) -> str:
 def _resolve(node: Any, values: dict[str, _Values]) -> Any:
     if not isinstance(node, dict) or len(node) != 1:
         return node
-    (key, argument), = node.items()
+    ((key, argument),) = node.items()
     if key == "Ref" and isinstance(argument, str) and argument in values:
         return values[argument].ref()
     if key == "Fn::GetAtt":

@@ -61,7 +61,7 @@ def load(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError:
         try:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader with two more constructors
+            data = yaml.load(text, Loader=_Loader)  # a SafeLoader with more constructors
         except yaml.YAMLError as error:
             raise TemplateError(f"the template is neither JSON nor YAML: {error}") from None
     if not isinstance(data, dict):
