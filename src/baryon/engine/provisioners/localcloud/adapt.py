@@ -2,7 +2,8 @@
 
 Steps, in order: read it (`template.load`: JSON, or YAML with short-form tags, sent on as JSON), expand
 SAM (`sam`), apply the rewrites (`rewrites.REWRITES`), put stand-ins in for the resource types moto does not
-model (`standins`), then check that nothing moto cannot evaluate is left: an intrinsic function outside
+model (`standins`), deal with attributes moto's models cannot read (`standins.unreadable_attributes`),
+then check that nothing moto cannot evaluate is left: an intrinsic function outside
 `SUPPORTED_FUNCTIONS` raises `NotSupported` naming the resource (or output) and the function, so that
 the deployment fails at once with that message instead of an HTTP 500 from moto.
 
@@ -18,8 +19,8 @@ from typing import Any
 
 from baryon.engine.provisioners.localcloud import sam
 from baryon.engine.provisioners.localcloud.rewrites import REWRITES, Place
-from baryon.engine.provisioners.localcloud.standins import StandIn, stand_in
-from baryon.engine.provisioners.localcloud.template import TemplateError, dumps, load
+from baryon.engine.provisioners.localcloud.standins import StandIn, stand_in, unreadable_attributes
+from baryon.engine.provisioners.localcloud.template import NotSupported, TemplateError, dumps, load
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Adapted", "NotSupported", "StandIn", "adapt"]
 
@@ -46,10 +47,6 @@ SUPPORTED_FUNCTIONS = frozenset(
         "Fn::Or",
     }
 )
-
-
-class NotSupported(ValueError):
-    """The template uses something the local cloud cannot do (the message names the resource and what)."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +96,15 @@ def adapt(template_text: str, *, region: str, account_id: str, stack_name: str) 
     except (TemplateError, sam.SamError) as error:
         raise NotSupported(str(error)) from None
     notes: list[str] = ["SAM transform expanded"] if sam.uses_sam(load(template_text)) else []
-    for rewrite in REWRITES:
-        notes.extend(rewrite(template, place))
-    stand_ins = stand_in(template, place)
-    _check_functions(template)
     declared = template.get("Outputs")
     outputs = [
         str(key)
         for key, body in (declared.items() if isinstance(declared, dict) else [])
         if not (isinstance(body, dict) and "Condition" in body)
     ]
+    for rewrite in REWRITES:
+        notes.extend(rewrite(template, place))
+    stand_ins = stand_in(template, place)
+    notes.extend(unreadable_attributes(template))
+    _check_functions(template)
     return Adapted(dumps(template), stand_ins, notes, outputs)

@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any
 
 from baryon.engine.provisioners.localcloud.rewrites import Place, resources
-from baryon.engine.provisioners.localcloud.template import walk
+from baryon.engine.provisioners.localcloud.template import NotSupported, walk
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,87 @@ class StandIn:
 
 
 @cache
-def modelled_types() -> frozenset[str]:
-    """The resource types moto's CloudFormation creates."""
+def _models() -> dict[str, Any]:
     from moto.cloudformation.parsing import get_model_map
 
-    return frozenset(kind for kind in get_model_map() if re.fullmatch(r"AWS::\w+::\w+", kind)) - {
+    return dict(get_model_map())
+
+
+@cache
+def modelled_types() -> frozenset[str]:
+    """The resource types moto's CloudFormation creates."""
+    return frozenset(kind for kind in _models() if re.fullmatch(r"AWS::\w+::\w+", kind)) - {
         "AWS::SERVICE::RESOURCE"
     }
+
+
+def readable(kind: str, attribute: str) -> bool:
+    """Whether moto's model of `kind` answers `Fn::GetAtt` for `attribute`."""
+    model = _models().get(kind)
+    return model is not None and hasattr(model, "get_cfn_attribute") and bool(model.has_cfn_attr(attribute))
+
+
+def _get_atts(value: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, member in value.items():
+            if key == "Fn::GetAtt":
+                parts = member.split(".", 1) if isinstance(member, str) else member
+                if isinstance(parts, list) and len(parts) == 2:
+                    found.append((str(parts[0]), str(parts[1])))
+            found.extend(_get_atts(member))
+    elif isinstance(value, list):
+        for member in value:
+            found.extend(_get_atts(member))
+    return found
+
+
+def unreadable_attributes(template: dict[str, Any]) -> list[str]:
+    """Deal with `Fn::GetAtt` of attributes moto's models cannot read (one such output makes moto drop
+    every output; in a property it fails the stack): a `…Name` attribute of a resource with a literal name
+    property is written in; an output reading another is left out (it is then named among the outputs
+    left empty); a resource property reading one raises `NotSupported` naming both."""
+    found = resources(template)
+    notes: list[str] = []
+
+    def literal(name: str, attribute: str) -> str | None:
+        resource = found.get(name) or {}
+        props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+        value = _name_property(str(resource.get("Type", "")), props or {})
+        return value if attribute.endswith("Name") else None
+
+    def unreadable(name: str, attribute: str) -> bool:
+        return name in found and not readable(str(found[name].get("Type", "")), attribute)
+
+    def change(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            pairs = _get_atts(node)
+            if pairs and unreadable(*pairs[0]):
+                value = literal(*pairs[0])
+                if value is not None:
+                    notes.append(f"{pairs[0][0]}.{pairs[0][1]} written in as {value}")
+                    return value
+        return node
+
+    for section in ("Resources", "Outputs"):
+        members = template.get(section)
+        if isinstance(members, dict):
+            template[section] = {key: walk(value, change) for key, value in members.items()}
+    for name, body in resources(template).items():
+        for target, attribute in _get_atts(body):
+            if unreadable(target, attribute):
+                raise NotSupported(
+                    f"resource {name} reads {target}.{attribute}, an attribute the local cloud does not "
+                    f"provide for {found[target].get('Type')}"
+                )
+    outputs = template.get("Outputs")
+    if isinstance(outputs, dict):
+        for key in list(outputs):
+            bad = [f"{t}.{a}" for t, a in _get_atts(outputs[key]) if unreadable(t, a)]
+            if bad:
+                del outputs[key]
+                notes.append(f"output {key} left out: the local cloud does not provide {', '.join(bad)}")
+    return notes
 
 
 def needs_stand_in(kind: str) -> bool:

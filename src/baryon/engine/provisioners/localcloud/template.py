@@ -23,6 +23,10 @@ class TemplateError(ValueError):
     """The rendered template cannot be read as CloudFormation (the message says why)."""
 
 
+class NotSupported(ValueError):
+    """The template uses something the local cloud cannot do (the message names the resource and what)."""
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader without timestamps, with CloudFormation's short-form tags."""
 
