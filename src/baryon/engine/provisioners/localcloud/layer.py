@@ -12,7 +12,8 @@ way:
 - `errors(stack_name, progress)`: a context for every stack call of a step. In the local cloud an error of
   the local cloud itself — an HTTP 500, a reply botocore cannot parse (moto answering JSON inside the XML
   protocol), an internal-error code — becomes a permanent `ProvisionError` whose message names the stack,
-  the call, the resources it did not create and the local cloud's own words, never the page it sent; and
+  the call, the resources it did not create (where the local cloud lists what it created) and the local
+  cloud's own words, never the page it sent; and
   after any permanent failure of a creation the stack moto leaves CREATE_IN_PROGRESS (moto does not roll
   back) is deleted with its leftovers. Elsewhere errors pass unchanged (AWS's throttling and 5xx stay
   transient).
@@ -187,11 +188,13 @@ class LocalCloud:
             missing = [
                 f"{name} ({kind})"
                 for name, kind in dict(record.get("resources") or {}).items()
-                if created is not None and name not in created[1]
+                if created is not None and created[1] and name not in created[1]
             ]
+            doing = _doing(error)
+            where = doing if stack_name in doing else f"{doing} for stack {stack_name}"
             message = (
-                f"The local cloud failed on {_doing(error)} for stack {stack_name} with "
-                f"{_what_it_said(error)}: something in the template is not supported by its CloudFormation"
+                f"The local cloud failed on {where} with {_what_it_said(error)}: something in the "
+                "template is not supported by its CloudFormation"
             )
             if missing:
                 message += f"; resources not created: {_listed(missing)}"
