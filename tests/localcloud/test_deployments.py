@@ -493,3 +493,52 @@ def test_the_local_cloud_gets_json(
         "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 30}}},
         "Outputs": {"QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}},
     }
+
+
+UPDATED = """Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: '{{ 30 if environment.inputs.vpc_cidr == "10.20.0.0/16" else 60 }}'
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: '{{ environment.name }}-depth'
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+  AlarmName:
+    Value: !Ref Alarm
+"""
+
+
+@pytest.mark.usefixtures("local_cloud")
+def test_an_update_in_the_local_cloud_changes_the_stack_and_keeps_naming_stand_ins(
+    proton: Any, s3: Any, worker: Any, account_client: Callable[[str], Any]
+) -> None:
+    env = _deploy(proton, s3, "upd", UPDATED)
+    assert env["deploymentStatus"] == "SUCCEEDED"
+    url = _outputs(proton, "upd")["QueueUrl"]
+
+    proton.update_environment(
+        name="upd", deploymentType="CURRENT_VERSION", spec=SPEC.replace("10.20.", "10.21.")
+    )
+    updated = poll(
+        lambda: proton.get_environment(name="upd")["environment"],
+        lambda found: found["deploymentStatus"] != "IN_PROGRESS",
+        timeout=60,
+        what="the update of environment upd",
+    )
+
+    assert updated["deploymentStatus"] == "SUCCEEDED"
+    assert updated["lastSucceededDeploymentId"] != env["lastSucceededDeploymentId"]
+    stood_in = "Stood in for in the local cloud: Alarm (AWS::CloudWatch::Alarm)."
+    assert _message(proton, updated) == stood_in
+    assert updated["deploymentStatusMessage"] == stood_in
+    assert _outputs(proton, "upd") == {"QueueUrl": url, "AlarmName": "upd-depth"}
+    attributes = account_client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["VisibilityTimeout"]
+    )
+    assert attributes["Attributes"]["VisibilityTimeout"] == "60"
+    stack = account_client("cloudformation").describe_stacks(StackName=_stack("upd"))["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
