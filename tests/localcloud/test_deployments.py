@@ -360,6 +360,7 @@ def test_sam_pipelines_and_names_deploy_with_outputs_from_stand_ins(
     _delete(proton, "apps")
 
     assert _gone(account_client("ecr").describe_repositories, repositoryNames=[repository])
+    assert _gone(account_client("elbv2").describe_target_groups, Names=["apps-web"])
 
 
 UNSUPPORTED_FUNCTION = """Resources:

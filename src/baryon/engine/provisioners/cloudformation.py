@@ -203,7 +203,7 @@ class CloudFormation(Settled):
                 )
             )
         if not progress.get("delete_started"):
-            cloud.before_delete(stack)
+            cloud.before_delete(stack, progress)
             action = cfn.start_delete(target, stack, record.id)
             if action == "ABSENT":
                 return given.finish(Finish(DELETE_COMPLETE))
@@ -213,6 +213,7 @@ class CloudFormation(Settled):
             given.save()
         state = cfn.deleted(target, stack, record.id)
         if state.gone:
+            cloud.after_delete(progress)
             return given.finish(Finish(DELETE_COMPLETE))
         if state.failure is not None:
             return given.fail(state.failure)

@@ -22,7 +22,8 @@ way:
   SUCCEEDED with the stand-ins among the resources and a message naming them and the outputs left
   empty ("Stood in for in the local cloud: Pipeline (AWS::CodePipeline::Pipeline); outputs left empty:
   Url").
-- `before_delete(stack)`: removes what moto would leave behind (`cleanup`).
+- `before_delete(stack, progress)` and `after_delete(progress)`: around a deletion, remove what moto
+  would leave behind (`cleanup`); what can only go after the stack is kept in the progress meanwhile.
 
 Invariants: the decision is made per call from the client actually used, never from the template; the
 AWS object never changes a body, an error or an outcome; progress keeps only JSON values.
@@ -54,6 +55,8 @@ from baryon.engine.settle import Finish
 
 #: The progress member that records what the layer did to the deployment's template.
 PROGRESS = "local_cloud"
+#: The progress member that keeps what to remove once a deleted stack is gone.
+LEFTOVERS = "local_cloud_leftovers"
 #: Error codes that mean the local cloud itself failed.
 INTERNAL_CODES = frozenset(
     {"InternalFailure", "InternalError", "InternalServerError", "InternalServiceError"}
@@ -89,7 +92,10 @@ class AWS:
     def succeeded(self, progress: dict[str, Any], stack_id: str, finish: Finish) -> Finish:
         return finish
 
-    def before_delete(self, stack: str) -> None:
+    def before_delete(self, stack: str, progress: dict[str, Any]) -> None:
+        return None
+
+    def after_delete(self, progress: dict[str, Any]) -> None:
         return None
 
 
@@ -220,10 +226,12 @@ class LocalCloud:
         return str(stacks[0].get("StackStatus")), names
 
     def _remove(self, stack_name: str) -> None:
-        """Delete a stack moto left half-created, with its leftovers (best effort)."""
-        self.before_delete(stack_name)
+        """Delete a stack moto left half-created, with its leftovers (best effort; moto deletes at once)."""
+        progress: dict[str, Any] = {}
+        self.before_delete(stack_name, progress)
         with suppress(*BOTO_ERRORS):
             client(self.target, "cloudformation").delete_stack(StackName=stack_name)
+        self.after_delete(progress)
 
     # --- outcomes ----------------------------------------------------------------------------------
 
@@ -263,8 +271,13 @@ class LocalCloud:
         message = "; ".join(parts) + "." if parts else finish.message
         return replace(finish, message=message, resources=resources)
 
-    def before_delete(self, stack: str) -> None:
-        cleanup.before_delete(self.target, stack)
+    def before_delete(self, stack: str, progress: dict[str, Any]) -> None:
+        progress[LEFTOVERS] = cleanup.before_delete(self.target, stack)
+
+    def after_delete(self, progress: dict[str, Any]) -> None:
+        leftovers = progress.get(LEFTOVERS)
+        if isinstance(leftovers, dict):
+            cleanup.after_delete(self.target, {str(k): [str(i) for i in v] for k, v in leftovers.items()})
 
 
 Layer = AWS | LocalCloud
