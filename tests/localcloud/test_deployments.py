@@ -497,6 +497,8 @@ def test_the_local_cloud_gets_json(
 
 
 UPDATED = """Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
   Queue:
     Type: AWS::SQS::Queue
     Properties:
