@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from baryon.engine.provisioners.localcloud.adapt import NotSupported, adapt
+from baryon.engine.provisioners.localcloud.models import models
 from baryon.engine.provisioners.localcloud.standins import modelled_types
 
 REGION = "eu-west-1"
@@ -216,6 +217,12 @@ def test_the_modelled_types_come_from_moto() -> None:
     types = modelled_types()
     assert {"AWS::EC2::VPC", "AWS::SQS::Queue", "AWS::Lambda::Function"} <= types
     assert not types & {"AWS::CodeBuild::Project", "AWS::SERVICE::RESOURCE", "AWS::Serverless::Function"}
+    found = models()
+    assert found["AWS::SQS::Queue"].attributes == {"Arn", "QueueName"}
+    assert found["AWS::RDS::DBInstance"].readable("Endpoint.Address")
+    assert found["AWS::EC2::VPC"].readable("CidrBlock")  # moto's default: any attribute
+    assert not found["AWS::ElasticLoadBalancingV2::TargetGroup"].readable("TargetGroupName")
+    assert not found["AWS::KMS::Alias"].readable("Arn")
 
 
 def test_unreadable_attributes() -> None:

@@ -1,7 +1,7 @@
 """Stand-ins: resource types the local cloud does not model, replaced by fixed values.
 
-moto's CloudFormation creates only the resource types of its model map (read at run time from
-`moto.cloudformation.parsing`, so a newer moto that models more needs no change here); it skips the
+moto's CloudFormation creates only the resource types of its model map (read at run time from moto,
+`models`, so a newer moto that models more needs no change here); it skips the
 others silently, leaves `${X}` verbatim, and answers HTTP 500 when an output reads one of them. Each such
 resource is taken out of the template and every reference to it is written in as a literal:
 
@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
+from baryon.engine.provisioners.localcloud.models import models
 from baryon.engine.provisioners.localcloud.rewrites import Place, resources
 from baryon.engine.provisioners.localcloud.template import NotSupported, walk
 
@@ -40,25 +40,15 @@ class StandIn:
     physical_id: str
 
 
-@cache
-def _models() -> dict[str, Any]:
-    from moto.cloudformation.parsing import get_model_map
-
-    return dict(get_model_map())
-
-
-@cache
 def modelled_types() -> frozenset[str]:
     """The resource types moto's CloudFormation creates."""
-    return frozenset(kind for kind in _models() if re.fullmatch(r"AWS::\w+::\w+", kind)) - {
-        "AWS::SERVICE::RESOURCE"
-    }
+    return frozenset(models())
 
 
 def readable(kind: str, attribute: str) -> bool:
     """Whether moto's model of `kind` answers `Fn::GetAtt` for `attribute`."""
-    model = _models().get(kind)
-    return model is not None and hasattr(model, "get_cfn_attribute") and bool(model.has_cfn_attr(attribute))
+    model = models().get(kind)
+    return model is not None and model.readable(attribute)
 
 
 def _get_atts(value: Any) -> list[tuple[str, str]]:
