@@ -270,3 +270,31 @@ Outputs:
 def test_what_the_local_cloud_cannot_take_is_named(text: str, message: str) -> None:
     with pytest.raises(NotSupported, match=message):
         adapted(text)
+
+
+def test_a_deployment_of_an_openapi_rest_api_is_stood_in_for() -> None:
+    template, result = adapted(
+        """Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Body: {openapi: 3.0.1, info: {title: orders}, paths: {/: {get: {}}}}
+  Release:
+    Type: AWS::ApiGateway::Deployment
+    Properties:
+      RestApiId: !Ref Api
+      StageName: Stage
+  Plain:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: plain}
+  PlainRelease:
+    Type: AWS::ApiGateway::Deployment
+    Properties: {RestApiId: !Ref Plain}
+Outputs:
+  Deployment: {Value: !Ref Release}
+"""
+    )
+    assert [(s.logical_id, s.type) for s in result.stand_ins] == [("Release", "AWS::ApiGateway::Deployment")]
+    assert set(template["Resources"]) == {"Api", "Plain", "PlainRelease"}
+    deployment = template["Outputs"]["Deployment"]["Value"]
+    assert len(deployment) == 6 and deployment == result.stand_ins[0].physical_id

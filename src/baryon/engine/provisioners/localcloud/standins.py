@@ -13,6 +13,9 @@ resource is taken out of the template and every reference to it is written in as
 - `${X}` and `${X.Attr}` in `Fn::Sub` strings → the same values (not where the Sub's own variables name X);
 - `DependsOn` entries naming it are dropped.
 
+A deployment of a REST API defined by an OpenAPI `Body` is stood in for as well: moto models the type but
+imports no methods from the body, and then refuses to deploy it.
+
 Invariants: values are deterministic (a digest of stack name and logical id), so a redeployment gives the
 same ids and an unchanged template stays unchanged; modelled types, `AWS::CloudFormation::Stack` among
 them, are never stood in for; custom resources (`Custom::*`, `AWS::CloudFormation::CustomResource`) and
@@ -114,8 +117,29 @@ def unreadable_attributes(template: dict[str, Any]) -> list[str]:
     return notes
 
 
-def needs_stand_in(kind: str) -> bool:
-    return kind not in modelled_types()
+def _openapi_deployment(resource: dict[str, Any], found: dict[str, dict[str, Any]]) -> bool:
+    """A REST API deployment of an API defined by an OpenAPI body: moto imports no methods from the
+    body, and then refuses the deployment ("The REST API doesn't contain any methods")."""
+    if resource.get("Type") != "AWS::ApiGateway::Deployment":
+        return False
+    props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+    api = (props or {}).get("RestApiId")
+    name = api.get("Ref") if isinstance(api, dict) else None
+    target = found.get(str(name)) or {}
+    api_props = target.get("Properties") if isinstance(target.get("Properties"), dict) else {}
+    return target.get("Type") == "AWS::ApiGateway::RestApi" and bool(
+        {"Body", "BodyS3Location"} & set(api_props or {})
+    )
+
+
+def needs_stand_in(
+    kind: str, resource: dict[str, Any] | None = None, found: dict[str, Any] | None = None
+) -> bool:
+    """Whether a resource of `kind` (`resource` in a template whose resources are `found`) is stood in
+    for: its type is not modelled, or it is a deployment of a REST API defined by an OpenAPI body."""
+    if kind not in modelled_types():
+        return True
+    return resource is not None and _openapi_deployment(resource, found or {})
 
 
 #: The service part of ARNs, where it is not the type's service name in lower case.
@@ -135,6 +159,7 @@ _ID_REFS = {
     "AWS::ServiceDiscovery::Service": ("srv-", 16),
     "AWS::ApiGatewayV2::Api": ("", 10),
     "AWS::ApiGateway::RestApi": ("", 10),
+    "AWS::ApiGateway::Deployment": ("", 6),
 }
 #: Types whose Ref is their ARN.
 _ARN_REFS = frozenset(
@@ -244,7 +269,7 @@ def stand_in(template: dict[str, Any], place: Place) -> list[StandIn]:
     values: dict[str, _Values] = {}
     for logical_id, resource in found.items():
         kind = str(resource.get("Type", ""))
-        if needs_stand_in(kind):
+        if needs_stand_in(kind, resource, found):
             props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
             values[logical_id] = _Values(place, logical_id, kind, props or {})
     if not values:
