@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,30 @@ OTHER_ACCOUNT = "222222222222"
 SECRET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 
 
+#: Ports handed out by `free_port` in this process (each at most once while others remain).
+_HANDED_OUT: set[int] = set()
+#: Each test process draws from its own range, below the kernel's ephemeral ports (32768 and up), so that a
+#: port handed to a server that is still starting cannot be handed to another process's server meanwhile.
+_RANGE_START, _RANGE_SIZE = 20000, 1500
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = _RANGE_START + (int(worker) % 8 if worker.isdigit() else 0) * _RANGE_SIZE
+    if len(_HANDED_OUT) > _RANGE_SIZE // 2:
+        _HANDED_OUT.clear()
+    for _ in range(1000):
+        port = random.randrange(low, low + _RANGE_SIZE)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}-{low + _RANGE_SIZE - 1}")
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,32 @@ def _switch(variable: str, default: bool) -> bool:
 _DEADLINE_VARIABLE = re.compile(r"BARYON_DEADLINE_([A-Z0-9_]+)_SECONDS")
 
 
+#: What BARYON_CFN_LINT may say: lint and fail on errors, lint and keep errors as warnings, do not lint.
+CFN_LINT_MODES = ("on", "warn", "off")
+
+
+def _cfn_lint_mode() -> str:
+    """BARYON_CFN_LINT: on (default), warn or off."""
+    raw = os.environ.get("BARYON_CFN_LINT", "").strip().lower()
+    if not raw:
+        return "on"
+    if raw not in CFN_LINT_MODES:
+        given = os.environ["BARYON_CFN_LINT"]
+        raise ConfigurationError(f"BARYON_CFN_LINT must be on, warn or off, not {given!r}.")
+    return raw
+
+
+def _cfn_lint_ignore() -> tuple[str, ...]:
+    """BARYON_CFN_LINT_IGNORE: cfn-lint rule ids (or prefixes) not checked, comma- or space-separated."""
+    raw = os.environ.get("BARYON_CFN_LINT_IGNORE", "")
+    rules = tuple(rule for rule in re.split(r"[\s,]+", raw.strip()) if rule)
+    for rule in rules:
+        if not re.fullmatch(r"[EWI][0-9]{0,4}", rule):
+            message = f"BARYON_CFN_LINT_IGNORE lists cfn-lint rule ids like E2533, not {rule!r}."
+            raise ConfigurationError(message)
+    return rules
+
+
 def deadlines_from_environment() -> dict[str, float]:
     """Provisioner deadlines set by `BARYON_DEADLINE_<NAME>_SECONDS`, by lower-case name."""
     found: dict[str, float] = {}
@@ -111,6 +137,12 @@ class Settings:
         """Seconds the provisioner `name` may wait on one deployment; None: no deadline."""
         value = self.deadlines.get(name, default)
         return value if value is not None and math.isfinite(value) and value > 0 else None
+
+    #: cfn-lint on rendered CloudFormation templates before they are sent (BARYON_CFN_LINT): "on" fails a
+    #: deployment on errors, "warn" keeps them as warnings, "off" does not lint.
+    cfn_lint: str = field(default_factory=_cfn_lint_mode)
+    #: cfn-lint rules not checked (BARYON_CFN_LINT_IGNORE), e.g. ("E2533",).
+    cfn_lint_ignore: tuple[str, ...] = field(default_factory=_cfn_lint_ignore)
 
     #: The identity a worker's leases carry across restarts (default: derived from host and data dir).
     worker_id: str | None = field(default_factory=lambda: os.environ.get("BARYON_WORKER_ID") or None)

@@ -3,17 +3,21 @@
 Invariants: one `Runtime` per process and database; it owns the database engine, the deployment secret,
 the token signer, the injectable clock and id providers, and the command runner (by default the local
 runner in `<data dir>/runs`, made on first use with the runtime's clock). `wake` lets an in-process worker
-start on new jobs at once instead of at its next poll.
+start on new jobs at once instead of at its next poll; `announce` hands a deployment's start or end to
+the process's observers.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from baryon.clock import Clock, Ids, RandomIds, SystemClock
 from baryon.config import Settings
 from baryon.domain.quotas import Quotas
+from baryon.domain.story import DeploymentEvent
 from baryon.engine.runners.base import RunnerBackend
 from baryon.engine.runners.local import LocalRunner
 from baryon.protocol.pagination import TokenSigner
@@ -36,9 +40,19 @@ class Runtime:
     work_available: threading.Event = field(default_factory=threading.Event)
     runner: RunnerBackend | None = None
     _runner_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Called with each deployment start and end this process sees (`baryon up` prints them).
+    observers: list[Callable[[DeploymentEvent], None]] = field(default_factory=list)
 
     def wake(self) -> None:
         self.work_available.set()
+
+    def announce(self, event: DeploymentEvent) -> None:
+        """Tell every observer; an observer that raises is logged and never fails the caller."""
+        for observer in list(self.observers):
+            try:
+                observer(event)
+            except Exception:
+                logging.getLogger("baryon.runtime").exception("a deployment observer failed")
 
     def runner_backend(self) -> RunnerBackend:
         """The backend that runs `codebuild` commands."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from baryon.domain.spec_schema import checked_inputs, undefined_warning
+from baryon.domain.spec_schema import Problem, checked_inputs, input_problems, undefined_warning
 from baryon.domain.specs import (
     ENVIRONMENT_INPUT,
     PIPELINE_INPUT,
@@ -566,4 +566,39 @@ def test_undefined_inputs_are_kept_and_named_unless_the_schema_forbids_them() ->
     assert (
         _problems(properties, {"packaging_commands": "zip"}, additionalProperties=False)
         == "input 'packaging_commands' is not defined in the schema"
+    )
+
+
+# --- problems with their paths ----------------------------------------------------------------------
+
+
+def test_input_problems_name_the_path_of_each_problem() -> None:
+    properties = {
+        "port": {"type": "integer", "maximum": 9},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "db": {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]},
+        "bad": {"type": "string", "minLength": -1},
+    }
+    values = {"port": 10, "tags": ["a", 1], "db": {}, "bad": "x", "extra": 1}
+    result, problems = input_problems(_schema(properties, additionalProperties=False), SERVICE_INPUT, values)
+    assert problems == [
+        Problem("port", "input 'port' must be at most 9"),
+        Problem("tags[1]", "input 'tags[1]' must be of type string"),
+        Problem("db.host", "required input 'db.host' is missing"),
+        Problem(None, "the template schema's 'minLength' for input 'bad' must be a non-negative integer"),
+        Problem("extra", "input 'extra' is not defined in the schema"),
+    ]
+    # the same problems, in the same words and order, as validate_inputs raises
+    assert _problems(properties, values, additionalProperties=False) == "; ".join(p.message for p in problems)
+    assert result["port"] == 10
+
+
+def test_input_problems_without_the_input_type() -> None:
+    assert input_problems(_schema({}), PIPELINE_INPUT, {}) == (
+        {},
+        [Problem(None, "the template version's schema defines no pipeline_input_type")],
+    )
+    assert input_problems(_schema({"a": {"type": "string", "default": "d"}}), SERVICE_INPUT, {}) == (
+        {"a": "d"},
+        [],
     )

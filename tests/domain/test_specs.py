@@ -9,6 +9,7 @@ from baryon.domain.specs import (
     CURRENT_VAL,
     InstanceSpec,
     dump_spec,
+    load_spec_yaml,
     parse_environment_spec,
     parse_instance_spec_from_service_spec,
     parse_pipeline_spec,
@@ -376,3 +377,9 @@ def test_replace_pipeline_inputs() -> None:
         "proton: ServiceSpec\npipeline:\n  dockerfile: D\ninstances:\n- name: a\n  environment: e\n"
     )
     assert "pipeline" not in stored.document
+
+
+def test_dump_spec_keeps_a_next_line_character() -> None:
+    for text in ("x\x85y", "\x85", "a b\x85", "a\u2028b"):
+        document = {"proton": "EnvironmentSpec", "spec": {"a": text, f"k{text}": 1}}
+        assert load_spec_yaml(dump_spec(document)) == document

@@ -185,11 +185,19 @@ def test_environment_commands_run_with_the_bundle_and_inputs_and_report_outputs(
     deployment = proton.get_deployment(id=env["lastSucceededDeploymentId"])["deployment"]
     assert deployment["deploymentStatus"] == "SUCCEEDED"
     text = log_of(runtime, deployment["id"])
-    assert text.startswith(
+    # The story: Baryon's first step, the commands' output, the settling.
+    first, rest = text.split("\n", 1)
+    assert re.fullmatch(
+        rf"\[baryon\] \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z CREATE of {re.escape(ENV_ARN)} "
+        r"\(template version 1\.0\) through command_runner",
+        first,
+    ), first
+    assert rest.startswith(
         "[baryon] The manifest asks for build image aws/codebuild/standard:6.0 and runtimes python 3.11 "
         "(not used by the local runner: the commands run with the host's tools).\n"
         "[baryon] Running command: echo hello from $STAGE\nhello from dev\n"
     )
+    assert re.search(r"\n\[baryon\] \S+ SUCCEEDED \(\d+\.\d s after the deployment began\)\n$", text), text
     assert text.count("[baryon] Running command:") == len(OUTPUTS_FROM_INPUTS)
     # The run is cleaned up and its credential is gone once the deployment settled.
     assert not (runs_dir(runtime) / deployment["id"]).exists()

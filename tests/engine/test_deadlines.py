@@ -39,6 +39,9 @@ DEADLINE = 60.0
 @pytest.fixture
 def engine(runtime: Runtime, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     runtime.settings.deadlines["cloudformation"] = DEADLINE
+    # The stuck stacks here come from a template the local cloud refuses (a /33 CIDR block) after it began
+    # the stack; cfn-lint would refuse that template before it is sent.
+    runtime.settings.cfn_lint = "off"
     # clients cached before this test may point elsewhere
     monkeypatch.setattr(aws, "_local", threading.local())
     monkeypatch.setattr(targets, "_local", threading.local())

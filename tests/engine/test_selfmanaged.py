@@ -8,6 +8,7 @@ NotifyResourceDeploymentStatusChange (`notify`), or in `settle_deployment` the w
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from baryon.engine.subjects import load
 from baryon.runtime import Runtime
 from baryon.store import connections as connection_store
 from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 from baryon.store.schema import jobs
 from tests.api.test_environments import FAST, _published_env_template
 from tests.conftest import ACCOUNT
@@ -281,10 +283,32 @@ def test_environment_through_a_pull_request(
     assert environment["deploymentStatus"] == "IN_PROGRESS"
     assert environment["templateMinorVersion"] == "0"
 
-    settle_deployment(runtime, deployment_id, "SUCCEEDED", {"VpcCidr": "10.1.0.0/16"})
+    proton.notify_resource_deployment_status_change(
+        resourceArn=ENV_ARN, status="IN_PROGRESS", statusMessage="terraform apply running"
+    )
+    proton.notify_resource_deployment_status_change(
+        resourceArn=ENV_ARN, status="SUCCEEDED", outputs=[{"key": "VpcCidr", "valueString": "10.1.0.0/16"}]
+    )
     environment = proton.get_environment(name="dev")["environment"]
     assert environment["deploymentStatus"] == "SUCCEEDED"
     assert environment["lastSucceededDeploymentId"] == deployment_id
+    # The deployment's story: the branch, commit and pull request, the notifications, the end.
+    with runtime.database.read() as connection:
+        story = [chunk.text for chunk in run_logs.read(connection, deployment_id)]
+    pull_url = "https://github.example/org/infra/pull/1"
+    told = [re.sub(r"^\[(\w+)\] \S+Z ", r"\1: ", line).rstrip("\n") for line in story]
+    assert told == [
+        f"baryon: CREATE of {ENV_ARN} (template version 1.0) through terraform_git",
+        f"terraform: Committed {branches(repo)[branch]} to branch {branch} of org/infra (pull-request mode)",
+        f"terraform: Pull request {pull_url} (#1) opened from {branch} into main",
+        f"terraform: Pull request {pull_url} was merged",
+        "terraform: Handed over to the repository's automation; the deployment ends with its "
+        "NotifyResourceDeploymentStatusChange",
+        "notify: NotifyResourceDeploymentStatusChange: status IN_PROGRESS, message: terraform apply running",
+        "notify: NotifyResourceDeploymentStatusChange: status SUCCEEDED",
+        told[-1],
+    ]
+    assert re.fullmatch(r"baryon: SUCCEEDED \(\d+\.\d s after the deployment began\)", told[-1])
     assert proton.list_environment_outputs(environmentName="dev")["outputs"] == [
         {"key": "VpcCidr", "valueString": "10.1.0.0/16"}
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -31,6 +32,16 @@ def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen[An
         return True
 
     poll(listening, timeout=timeout, interval=0.1, what=f"a server listening on 127.0.0.1:{port}")
+
+
+def read_exports(env_file: Path) -> dict[str, str]:
+    """The variables a `baryon.env` written by `baryon up` exports."""
+    values = {}
+    for line in env_file.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            values[key] = shlex.split(value)[0]
+    return values
 
 
 def baryon_env(

@@ -168,7 +168,7 @@ def cancel_deployment(
     the deployment's provisioner has nothing left to run (Terraform handed over to its automation) it is
     settled CANCELLED at once; the workers are woken on commit."""
     deployment_id = deployables.cancel(connection, resource, row, ctx.now)
-    control.cancel_requested(connection, ctx.now, deployment_id)
+    control.cancel_requested(connection, ctx.now, deployment_id, ctx.runtime.announce)
     ctx.after_commit.append(ctx.runtime.wake)
 
 

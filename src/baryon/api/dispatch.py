@@ -28,7 +28,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon import logs, metrics
+from baryon import logs, metrics, tracing
 from baryon.api.registry import OPERATIONS, Context, Operation, load_all
 from baryon.contract.model import (
     ERROR_NAMESPACE,
@@ -96,8 +96,11 @@ class Dispatcher:
         name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         started = time.perf_counter()
         caller: dict[str, str] = {}
-        response = self._handle(method, path, query, headers, body, request_id, name, caller)
-        code = "200" if response.status == 200 else _error_code(response.body)
+        with tracing.request_span(name) as span:
+            response = self._handle(method, path, query, headers, body, request_id, name, caller)
+            code = "200" if response.status == 200 else _error_code(response.body)
+            if span is not None:
+                _trace_request(span, request_id, caller, response, code)
         _record(request_id, name, caller, response.status, code, time.perf_counter() - started)
         return response
 
@@ -108,6 +111,12 @@ class Dispatcher:
         same path as a signed request after its identity: validation against the model, a read handler on a
         read connection, a write handler in one transaction with idempotency, metrics and the request log
         line. A `ServiceError` propagates (one the model does not list becomes InternalServerException)."""
+        with tracing.request_span(operation):
+            return self._invoke(account_id, region, principal, operation, params)
+
+    def _invoke(
+        self, account_id: str, region: str, principal: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         caller = {"account": account_id, "region": region}
@@ -130,6 +139,14 @@ class Dispatcher:
             raise InternalServerException("An internal error occurred.") from None
         finally:
             _record(request_id, operation, caller, status, code, time.perf_counter() - started)
+            traced: dict[str, str | int | None] = {
+                tracing.REQUEST_ID: request_id,
+                tracing.ACCOUNT: account_id,
+                tracing.REGION: region,
+                tracing.STATUS: status,
+                tracing.CODE: code,
+            }
+            tracing.annotate_current(**traced)
 
     def _handle(
         self,
@@ -366,3 +383,37 @@ def _replay(connection: Connection, ctx: Context, token: str, digest: str) -> di
         )
     result: dict[str, Any] = orjson.loads(row.response)
     return result
+
+
+def _trace_request(span: Any, request_id: str, caller: dict[str, str], response: Response, code: str) -> None:
+    """The request's attributes on its span: ids, status, and the deployment it returned (when the
+    operation did not create one, which `store.jobs.enqueue` names)."""
+    tracing.set_attributes(
+        span,
+        **{
+            tracing.REQUEST_ID: request_id,
+            tracing.ACCOUNT: caller.get("account"),
+            tracing.REGION: caller.get("region"),
+            tracing.STATUS: response.status,
+            tracing.CODE: code,
+        },
+    )
+    if response.status == 200 and tracing.DEPLOYMENT not in (getattr(span, "attributes", None) or {}):
+        tracing.set_attributes(span, **{tracing.DEPLOYMENT: _returned_deployment(response.body)})
+
+
+def _returned_deployment(body: bytes) -> str | None:
+    """The deployment an answer names: `deployment.id`, else a resource's `lastAttemptedDeploymentId`."""
+    try:
+        document = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    deployment = document.get("deployment")
+    if isinstance(deployment, dict) and isinstance(deployment.get("id"), str):
+        return str(deployment["id"])
+    for value in document.values():
+        if isinstance(value, dict) and isinstance(value.get("lastAttemptedDeploymentId"), str):
+            return str(value["lastAttemptedDeploymentId"])
+    return None

@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -36,8 +37,10 @@ from baryon.cli.options import (
 )
 from baryon.cli.quotas import quotas
 from baryon.cli.startup import DataDirLock, derived_port, require_free_ports
+from baryon.cli.templates import render_command, template
 from baryon.cli.webhooks import webhooks
 from baryon.config import Settings
+from baryon.domain.story import DeploymentEvent
 from baryon.engine.identity import WorkerIdentity, claim_identity
 from baryon.runtime import Runtime
 
@@ -86,6 +89,11 @@ def _uvicorn_options(settings: Settings | None = None) -> dict[str, Any]:
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True)
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Engine worker threads.")
+@click.option(
+    "--reset-local-cloud",
+    is_flag=True,
+    help="Forget the local cloud's saved state (stacks, buckets, roles, …) and start it empty.",
+)
 @common_options
 def up(
     host: str,
@@ -93,14 +101,17 @@ def up(
     cloud_port: int | None,
     region: str,
     concurrency: int,
+    reset_local_cloud: bool,
     data_dir: str | None,
     database_url: str | None,
     no_migrate: bool,
 ) -> None:
-    """API, engine workers and the local cloud in one process (SQLite in the data dir)."""
+    """API, engine workers and the local cloud in one process (SQLite in the data dir).
+
+    The local cloud keeps its state in the data dir (local-cloud.state) across restarts."""
     import uvicorn
 
-    from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud
+    from baryon.localcloud import LOCAL_ACCOUNT_ID, LocalCloud, forget, state_file
     from baryon.web.app import create_app
 
     settings = settings_from(data_dir, database_url, not no_migrate)
@@ -115,18 +126,25 @@ def up(
     runtime = open_configured(settings)
     if not runtime.settings.advertise_url:
         runtime.settings.advertise_url = f"http://{_reachable(host)}:{port}"
-    cloud = LocalCloud(host, cloud_port)
+    state = state_file(runtime.settings.data_dir)
+    if reset_local_cloud:
+        click.echo(forget(state))
+    cloud = LocalCloud(host, cloud_port, state)
     try:
-        cloud.start()
+        started = cloud.start()
     except RuntimeError as error:
         runtime.close()
         raise click.ClickException(f"The local cloud did not start ({error}); see --cloud-port.") from None
+    click.echo(started.describe(state))
+    _check_stacks(runtime)
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     runtime.settings.local_cloud_url = cloud.endpoint
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
     )
     exports = {
+        # Every service goes to the local cloud (AWS_ENDPOINT_URL), except Proton, which is Baryon.
+        "AWS_ENDPOINT_URL": cloud.endpoint,
         "AWS_ENDPOINT_URL_PROTON": f"http://{host}:{port}",
         "AWS_ENDPOINT_URL_S3": cloud.endpoint,
         "AWS_ENDPOINT_URL_CLOUDFORMATION": cloud.endpoint,
@@ -141,11 +159,15 @@ def up(
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    runtime.observers.append(_print_deployment)
     worker, identity = _start_engine(runtime, concurrency)
     click.echo(f"Baryon is up: Proton API on http://{host}:{port}, local cloud on {cloud.endpoint}")
     click.echo(f"Data in {runtime.settings.data_dir}. In your shell, run:  source {env_file}\n")
     click.echo(text)
     try:
+        # uvicorn stops gracefully on SIGTERM and then raises it again: end through this `finally` (which
+        # lets the local cloud save its state) rather than die of it.
+        signal.signal(signal.SIGTERM, _exit_quietly)
         uvicorn.run(create_app(runtime), host=host, port=port, **_uvicorn_options(runtime.settings))
     finally:
         worker.stop()
@@ -154,6 +176,35 @@ def up(
         runtime.close()
         lock.release()
         click.echo("Baryon stopped.")
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _check_stacks(runtime: Runtime) -> None:
+    """Mark the resources whose stacks the local cloud no longer has, and say which."""
+    from baryon.engine.cloud_check import mark_missing_stacks
+    from baryon.localcloud import LOCAL_ACCOUNT_ID
+
+    missing = mark_missing_stacks(runtime, LOCAL_ACCOUNT_ID)
+    if missing:
+        click.echo(
+            f"{len(missing)} deployed resource(s) have no stack in the local cloud; they are now FAILED "
+            "with a message saying so (deploy them again to recreate their stacks):"
+        )
+        for item in missing:
+            click.echo(f"  {item.kind} {item.name} (stack {item.stack_id})")
+
+
+_ECHO_LOCK = threading.Lock()
+
+
+def _print_deployment(event: DeploymentEvent) -> None:
+    """`baryon up`'s line for a deployment that starts or ends (observers of the runtime)."""
+    with _ECHO_LOCK:
+        click.echo(event.line())
+        sys.stdout.flush()
 
 
 def _start_engine(runtime: Runtime, concurrency: int) -> tuple[Worker, WorkerIdentity]:
@@ -290,7 +341,8 @@ def logs(
     database_url: str | None,
     no_migrate: bool,
 ) -> None:
-    """Print the output of a deployment's commands (command-runner provisioning)."""
+    """Print a deployment's story: Baryon's steps, the stack events (CloudFormation), the branch, commit,
+    pull request and notifications (Terraform), the commands' output (command runner)."""
     from baryon.domain.deployments import FINAL
     from baryon.store import deployments as deployment_store
     from baryon.store import run_logs
@@ -594,6 +646,8 @@ cli.add_command(quotas)
 cli.add_command(adopt)
 cli.add_command(import_export)
 cli.add_command(webhooks)
+cli.add_command(template)
+cli.add_command(render_command)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baryon.api.dispatch import Dispatcher
-from baryon.console import pages
+from baryon.console import actions, forms, pages
 from baryon.console.sessions import SignInError
 from baryon.console.web import (
     COOKIE,
@@ -25,6 +25,7 @@ from baryon.console.web import (
     ROUTES,
     SECURITY_HEADERS,
     Console,
+    FormTooLarge,
     View,
     _same_origin,
     action,
@@ -36,7 +37,7 @@ from baryon.console.web import (
 )
 from baryon.runtime import Runtime
 
-assert pages  # the pages register themselves on import
+assert pages and forms and actions  # the pages register themselves on import
 
 
 @action("/sign-out")
@@ -66,7 +67,10 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
         )
 
     async def sign_in(request: Request) -> Response:
-        form = await read_form(request)
+        try:
+            form = await read_form(request)
+        except FormTooLarge as error:
+            return error_page(request, None, 413, "ValidationException", str(error))
         target = safe_next(form.get("next"))
         region = form.get("region", "").strip() or default_region
         if not _same_origin(request):
@@ -116,7 +120,8 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
         Route("/sign-in", sign_in, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("baryon.console", "static")])),
     ]
-    for method, path, handler in ROUTES:
+    # Fixed paths (/environments/new) before the parameterised ones (/environments/{name}) that match them.
+    for method, path, handler in sorted(ROUTES, key=lambda route: route[1].count("{")):
         routes.append(Route(path, endpoint(console, method, handler), methods=[method]))
     inner = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
 

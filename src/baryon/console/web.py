@@ -8,11 +8,20 @@ Invariants: no page or action runs without a live session (a browser without one
 page with a `next` that is a path under /console/); every action checks the CSRF field with
 `compare_digest` and refuses a cross-site Origin before the handler runs; a ServiceError from an operation
 becomes an error page with its code and message (ResourceNotFoundException: 404); every console response
-carries the security headers of `SECURITY_HEADERS`, and pages `Cache-Control: no-store`.
+carries the security headers of `SECURITY_HEADERS`, and pages `Cache-Control: no-store`. A form body larger
+than `MAX_FORM` is refused with 413 and a message saying so, before any handler runs.
+
+Flash messages: an action answers `view.done(path, message, lines)`, a 303 redirect that leaves the message
+in a short-lived cookie signed with the session's CSRF secret; the next page rendered for that session shows
+it once (and clears it). A cookie not signed for the session is ignored.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +41,12 @@ from baryon.runtime import Runtime
 log = logging.getLogger("baryon.console")
 
 COOKIE = "baryon_console"
+FLASH_COOKIE = "baryon_flash"
+#: Lines a flash message keeps (the rest are counted: "and N more").
+FLASH_LINES = 40
+FLASH_LINE_CHARS = 300
+#: The most characters of a flash cookie's payload (browsers keep cookies up to about 4 KB).
+FLASH_BYTES = 3000
 PREFIX = "/console"
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -115,8 +130,70 @@ class View:
         )
 
     def render(self, name: str, /, status: int = 200, **values: Any) -> Response:
-        """The template `name` rendered with `values` (and the session, for the layout)."""
-        return render(self.request, name, status, session=self.session, **values)
+        """The template `name` rendered with `values` (and the session, for the layout), with the flash
+        message an action left, which it then clears."""
+        flash = read_flash(self.session, self.request.cookies.get(FLASH_COOKIE))
+        response = render(self.request, name, status, session=self.session, flash=flash, **values)
+        if FLASH_COOKIE in self.request.cookies:
+            response.delete_cookie(FLASH_COOKIE, path=PREFIX, httponly=True, samesite="strict")
+        return response
+
+    def done(
+        self, target: str, message: str, lines: list[str] | None = None, *, failed: bool = False
+    ) -> Response:
+        """A 303 redirect to `target` (a path under /console/) whose page shows `message` and `lines`."""
+        response = RedirectResponse(safe_next(target), status_code=303)
+        response.set_cookie(
+            FLASH_COOKIE,
+            write_flash(self.session, message, lines or [], failed),
+            max_age=120,
+            path=PREFIX,
+            secure=self.request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A message an action left for the next page: its text, the per-resource lines, whether it failed."""
+
+    message: str
+    lines: list[str]
+    failed: bool
+
+
+def _flash_signature(session: Session, payload: str) -> str:
+    return hmac.new(session.csrf_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def write_flash(session: Session, message: str, lines: list[str], failed: bool) -> str:
+    """The cookie value carrying a flash message: at most `FLASH_LINES` lines, and short enough for a
+    browser to keep (`FLASH_BYTES`); lines left out are counted ("and N more")."""
+    kept = [line[:FLASH_LINE_CHARS] for line in lines[:FLASH_LINES]]
+    while True:
+        left = len(lines) - len(kept)
+        shown = kept + ([f"and {left} more"] if left else [])
+        data = json.dumps({"m": message[:FLASH_LINE_CHARS], "l": shown, "f": failed}).encode()
+        payload = base64.urlsafe_b64encode(data).decode().rstrip("=")
+        if len(payload) <= FLASH_BYTES or not kept:
+            return f"{payload}.{_flash_signature(session, payload)}"
+        kept.pop()
+
+
+def read_flash(session: Session, cookie: str | None) -> Flash | None:
+    """The flash message in `cookie` when it was signed for `session`, else None."""
+    if not cookie or "." not in cookie or len(cookie) > 8192:
+        return None
+    payload, signature = cookie.rsplit(".", 1)
+    if not hmac.compare_digest(signature, _flash_signature(session, payload)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return Flash(str(data["m"]), [str(line) for line in data["l"]], bool(data["f"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def render(request: Request, name: str, /, status: int = 200, **values: Any) -> Response:
@@ -125,6 +202,12 @@ def render(request: Request, name: str, /, status: int = 200, **values: Any) -> 
         request=request, path=request.url.path, regions=REGIONS, **values
     )
     return HTMLResponse(body, status_code=status)
+
+
+def page_status(error: ServiceError) -> int:
+    """The HTTP status of a console page showing `error`: 404 for a resource not found, 409 for a
+    conflict, else the API's."""
+    return {"ResourceNotFoundException": 404, "ConflictException": 409}.get(error.code, error.status)
 
 
 def error_page(request: Request, session: Session | None, status: int, code: str, message: str) -> Response:
@@ -141,20 +224,27 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-#: The largest form body read (larger ones read as empty, and fail their checks).
+#: The largest form body read (a larger one is refused with `FormTooLarge`).
 MAX_FORM = 256 * 1024
+
+
+class FormTooLarge(Exception):
+    """A form body past `MAX_FORM`; the message says so."""
+
+    def __init__(self) -> None:
+        super().__init__(f"The form is larger than {MAX_FORM // 1024} KiB; nothing was changed.")
 
 
 async def read_form(request: Request) -> dict[str, str]:
     """The fields of an `application/x-www-form-urlencoded` body (the only kind the console's forms send);
-    the last value of a repeated field wins."""
+    the last value of a repeated field wins. Raises `FormTooLarge` past `MAX_FORM` bytes."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         return {}
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            return {}
+            raise FormTooLarge()
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
@@ -210,7 +300,10 @@ def endpoint(console: Console, method: str, handler: Handler) -> Callable[[Reque
         if method == "POST":
             if not _same_origin(request):
                 return error_page(request, session, 403, "Forbidden", "Cross-site requests are refused.")
-            form = await read_form(request)
+            try:
+                form = await read_form(request)
+            except FormTooLarge as error:
+                return error_page(request, session, 413, "ValidationException", str(error))
             if not csrf_ok(session, form.get("csrf_token")):
                 return error_page(
                     request,
@@ -223,8 +316,7 @@ def endpoint(console: Console, method: str, handler: Handler) -> Callable[[Reque
         try:
             return await run_in_threadpool(handler, view)
         except ServiceError as error:
-            status = 404 if error.code == "ResourceNotFoundException" else error.status
-            return error_page(request, session, status, error.code, error.message)
+            return error_page(request, session, page_status(error), error.code, error.message)
         except Exception:  # logged; the browser gets a page, not a traceback
             log.exception("console %s %s failed", method, request.url.path)
             return error_page(request, session, 500, "InternalServerException", "An internal error occurred.")

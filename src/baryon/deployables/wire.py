@@ -48,6 +48,17 @@ def with_warnings(state: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     return {member: {**values, WARNINGS: list(warnings)} for member, values in state.items()}
 
 
+def added_warnings(target_state: str, warnings: list[str]) -> str:
+    """The stored state `target_state` (JSON) with `warnings` added after those it records (each once)."""
+    state: dict[str, Any] = orjson.loads(target_state)
+    merged: dict[str, Any] = {}
+    for member, values in state.items():
+        kept = list(values.get(WARNINGS, []))
+        kept.extend(warning for warning in dict.fromkeys(warnings) if warning not in kept)
+        merged[member] = {**values, WARNINGS: kept} if kept else values
+    return orjson.dumps(merged).decode()
+
+
 def status_message(message: str | None, target_state: str | None) -> str | None:
     """A deployment's `deploymentStatusMessage`: its own message, then the warnings of its request."""
     warnings: list[str] = []

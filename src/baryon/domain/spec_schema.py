@@ -29,6 +29,8 @@ Invariants:
 - Problems are reported in a deterministic order: an object's properties in schema order (each one's own
   problems depth-first), then required names missing from ``properties``, then undefined inputs in the
   order given. Messages name inputs by path (``db.port``, ``subnets[0]``) and never echo the given value.
+  `input_problems` gives the same problems one by one, each with the path of the input it is about (None
+  for a problem of the template schema), so that a form can show each beside its field.
 - The returned mapping keeps the given inputs in the order given, followed by defaulted inputs in schema
   order.
 """
@@ -40,6 +42,7 @@ import functools
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from baryon.protocol.errors import ValidationException
@@ -58,6 +61,21 @@ class _Findings(list[str]):
     def __init__(self) -> None:
         super().__init__()
         self.undefined: list[str] = []
+        #: Per problem, the path of the input it is about, or None for a problem of the template schema.
+        self.paths: list[str | None] = []
+
+    def add(self, path: str | None, message: str) -> None:
+        self.append(message)
+        self.paths.append(path)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of the inputs: its message (as `validate_inputs` words it) and the path of the input it
+    is about (``db.port``, ``subnets[0]``), or None when it is a problem of the template schema itself."""
+
+    path: str | None
+    message: str
 
 
 def validate_inputs(
@@ -88,6 +106,22 @@ def checked_inputs(
     if problems:
         raise ValidationException(f"Invalid spec for {where}: " + "; ".join(problems))
     return result, problems.undefined
+
+
+def input_problems(
+    schema: dict[str, Any], input_type_role: str, values: dict[str, Any]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The inputs with schema defaults applied and every problem with the path it is about (empty when the
+    inputs are valid): what `checked_inputs` would raise, one problem at a time, in the same order and
+    words. A schema without the role's input type is one problem with no path."""
+    if input_type_role not in ROLES:
+        raise ValueError(f"unknown input type role {input_type_role!r}; expected one of {', '.join(ROLES)}")
+    input_type = _input_type(schema, input_type_role)
+    if input_type is None:
+        return {}, [Problem(None, f"the template version's schema defines no {input_type_role}")]
+    problems = _Findings()
+    result = _check_object(input_type, values, "", problems, top=True)
+    return result, [Problem(path, message) for path, message in zip(problems.paths, problems, strict=True)]
 
 
 def undefined_warning(where: str, paths: list[str]) -> str | None:
@@ -197,7 +231,7 @@ def _count_keyword(schema: dict[str, Any], keyword: str, path: str, problems: _F
         return None
     value = schema[keyword]
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.append(_schema_problem(path, keyword, "must be a non-negative integer"))
+        problems.add(None, _schema_problem(path, keyword, "must be a non-negative integer"))
         return None
     return value
 
@@ -209,7 +243,7 @@ def _number_keyword(
         return None
     value = schema[keyword]
     if not _is_number(value):
-        problems.append(_schema_problem(path, keyword, "must be a number"))
+        problems.add(None, _schema_problem(path, keyword, "must be a number"))
         return None
     return value  # type: ignore[no-any-return]
 
@@ -217,7 +251,7 @@ def _number_keyword(
 def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: _Findings) -> bool:
     value = schema.get(keyword, False)
     if not isinstance(value, bool):
-        problems.append(_schema_problem(path, keyword, "must be true or false"))
+        problems.add(None, _schema_problem(path, keyword, "must be true or false"))
         return False
     return value
 
@@ -228,17 +262,17 @@ def _flag_keyword(schema: dict[str, Any], keyword: str, path: str, problems: _Fi
 def _check(schema: Any, value: Any, path: str, problems: _Findings) -> Any:
     """Check one value against its schema; return a copy with nested defaults applied."""
     if not isinstance(schema, dict):
-        problems.append(f"the template schema's definition of {_label(path)} must be a mapping")
+        problems.add(None, f"the template schema's definition of {_label(path)} must be a mapping")
         return copy.deepcopy(value)
     label = _label(path)
     if "type" in schema:
         type_name = schema["type"]
         if type_name not in TYPES:
-            problems.append(_schema_problem(path, "type", f"must be one of {', '.join(TYPES)}"))
+            problems.add(None, _schema_problem(path, "type", f"must be one of {', '.join(TYPES)}"))
             return copy.deepcopy(value)
         nullable = value is None and _flag_keyword(schema, "nullable", path, problems)
         if not nullable and not _has_type(value, type_name):
-            problems.append(f"{label} must be of type {type_name}")
+            problems.add(path, f"{label} must be of type {type_name}")
             return copy.deepcopy(value)
     _check_enum(schema, value, path, problems)
     if isinstance(value, str):
@@ -257,12 +291,12 @@ def _check_enum(schema: dict[str, Any], value: Any, path: str, problems: _Findin
         return
     options = schema["enum"]
     if not isinstance(options, list) or not options:
-        problems.append(_schema_problem(path, "enum", "must be a non-empty list"))
+        problems.add(None, _schema_problem(path, "enum", "must be a non-empty list"))
         return
     wanted = _key(value)
     if not any(_key(option) == wanted for option in options):
         shown = ", ".join(_show(option) for option in options)
-        problems.append(f"{_label(path)} must be one of [{shown}]")
+        problems.add(path, f"{_label(path)} must be one of [{shown}]")
 
 
 def _check_count(
@@ -279,10 +313,10 @@ def _check_count(
     lower, upper = keywords
     lowest = _count_keyword(schema, lower, path, problems)
     if lowest is not None and count < lowest:
-        problems.append(f"{_label(path)} {wording.format(f'at least {_plural(lowest, unit)}')}")
+        problems.add(path, f"{_label(path)} {wording.format(f'at least {_plural(lowest, unit)}')}")
     highest = _count_keyword(schema, upper, path, problems)
     if highest is not None and count > highest:
-        problems.append(f"{_label(path)} {wording.format(f'at most {_plural(highest, unit)}')}")
+        problems.add(path, f"{_label(path)} {wording.format(f'at most {_plural(highest, unit)}')}")
 
 
 def _check_string(schema: dict[str, Any], value: str, path: str, problems: _Findings) -> None:
@@ -291,9 +325,9 @@ def _check_string(schema: dict[str, Any], value: str, path: str, problems: _Find
         pattern = schema["pattern"]
         compiled = _compile(pattern) if isinstance(pattern, str) else None
         if compiled is None:
-            problems.append(_schema_problem(path, "pattern", "must be a valid regular expression"))
+            problems.add(None, _schema_problem(path, "pattern", "must be a valid regular expression"))
         elif compiled.search(value) is None:
-            problems.append(f"{label} does not match pattern {pattern}")
+            problems.add(path, f"{label} does not match pattern {pattern}")
     _check_count(
         schema, ("minLength", "maxLength"), len(value), path, problems, "character", "must be {} long"
     )
@@ -305,16 +339,16 @@ def _check_range(schema: dict[str, Any], value: int | float, path: str, problems
     if lowest is not None:
         if _flag_keyword(schema, "exclusiveMinimum", path, problems):
             if not value > lowest:
-                problems.append(f"{label} must be greater than {_show_number(lowest)}")
+                problems.add(path, f"{label} must be greater than {_show_number(lowest)}")
         elif not value >= lowest:
-            problems.append(f"{label} must be at least {_show_number(lowest)}")
+            problems.add(path, f"{label} must be at least {_show_number(lowest)}")
     highest = _number_keyword(schema, "maximum", path, problems)
     if highest is not None:
         if _flag_keyword(schema, "exclusiveMaximum", path, problems):
             if not value < highest:
-                problems.append(f"{label} must be less than {_show_number(highest)}")
+                problems.add(path, f"{label} must be less than {_show_number(highest)}")
         elif not value <= highest:
-            problems.append(f"{label} must be at most {_show_number(highest)}")
+            problems.add(path, f"{label} must be at most {_show_number(highest)}")
 
 
 def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: _Findings) -> list[Any]:
@@ -323,12 +357,12 @@ def _check_array(schema: dict[str, Any], value: list[Any], path: str, problems: 
     if _flag_keyword(schema, "uniqueItems", path, problems):
         keys = [_key(item) for item in value]
         if len(set(keys)) != len(keys):
-            problems.append(f"{label} must not contain duplicate items")
+            problems.add(path, f"{label} must not contain duplicate items")
     if "items" not in schema:
         return copy.deepcopy(value)
     items = schema["items"]
     if not isinstance(items, dict):
-        problems.append(_schema_problem(path, "items", "must be a mapping"))
+        problems.add(None, _schema_problem(path, "items", "must be a mapping"))
         return copy.deepcopy(value)
     return [_check(items, item, f"{path}[{index}]", problems) for index, item in enumerate(value)]
 
@@ -341,15 +375,15 @@ def _check_object(
         return {key: copy.deepcopy(item) for key, item in value.items() if item is not None}
     properties = schema.get("properties", {})
     if not isinstance(properties, dict):
-        problems.append(_schema_problem(path, "properties", "must be a mapping"))
+        problems.add(None, _schema_problem(path, "properties", "must be a mapping"))
         properties = {}
     required = schema.get("required", [])
     if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
-        problems.append(_schema_problem(path, "required", "must be a list of property names"))
+        problems.add(None, _schema_problem(path, "required", "must be a list of property names"))
         required = []
     extra = schema.get("additionalProperties")
     if extra is not None and not isinstance(extra, bool | dict):
-        problems.append(_schema_problem(path, "additionalProperties", "must be true, false or a mapping"))
+        problems.add(None, _schema_problem(path, "additionalProperties", "must be true, false or a mapping"))
         extra = False
 
     given = {name: item for name, item in value.items() if item is not None}
@@ -362,14 +396,14 @@ def _check_object(
         elif isinstance(definition, dict) and definition.get("default") is not None:
             defaults[name] = copy.deepcopy(definition["default"])
         elif name in required:
-            problems.append(f"required {_label(child)} is missing")
+            problems.add(child, f"required {_label(child)} is missing")
     for name in required:
         if name in properties:
             continue
         if name in given:
             checked[name] = copy.deepcopy(given[name])
         else:
-            problems.append(f"required {_label(_child(path, name))} is missing")
+            problems.add(_child(path, name), f"required {_label(_child(path, name))} is missing")
     for name, item in given.items():
         if name in checked:
             continue
@@ -382,7 +416,7 @@ def _check_object(
         elif isinstance(extra, dict):
             checked[name] = _check(extra, item, child, problems)
         else:
-            problems.append(f"{_label(child)} is not defined in the schema")
+            problems.add(child, f"{_label(child)} is not defined in the schema")
     result = {name: checked[name] for name in given if name in checked}
     result.update(defaults)
     return result

@@ -431,6 +431,17 @@ class _SpecDumper(yaml.SafeDumper):
         return True
 
 
+def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # PyYAML writes a NEL (U+0085) raw inside single quotes, where reading folds it to a space: such
+    # strings are written double-quoted, where it is the escape \N.
+    if "\x85" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    return dumper.represent_str(data)
+
+
+_SpecDumper.add_representer(str, _represent_text)
+
+
 def dump_spec(document: dict[str, Any]) -> str:
     """YAML text for storing a spec document.
 

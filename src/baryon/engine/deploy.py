@@ -24,14 +24,16 @@ import orjson
 from baryon.domain import jobs as job_kinds
 from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE, FAILED, FINAL
 from baryon.domain.outcomes import Done, Outcome, Retry, Wait
+from baryon.domain.story import STARTED
 from baryon.engine.provisioners import registry
 from baryon.engine.provisioners.errors import ProvisionError
-from baryon.engine.settle import Finish, finish
+from baryon.engine.settle import Finish, event_of, finish
 from baryon.engine.steps import BundlePart, StepInput, bundle_part, failure_status, version_of
 from baryon.engine.subjects import load
 from baryon.render.errors import RenderError
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 from baryon.store.jobs import Job
 
 log = logging.getLogger("baryon.engine.deploy")
@@ -73,6 +75,8 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         provisioner = registry.provisioner(method)
         if provisioner is None:
             return given.fail(f"No provisioner handles the rendering engine {method!r}.")
+        if registry.METHOD not in progress:
+            _started(given, provisioner.traits.deadline_name)
         # Remembered with the step's progress, so later steps need not read the bundle part again.
         progress[registry.METHOD] = method
         return provisioner.delete(given) if record.operation == DELETE else provisioner.deploy(given)
@@ -80,6 +84,23 @@ def step(runtime: Runtime, job: Job) -> Outcome:
         if error.transient:
             return Retry(str(error))
         return given.fail(str(error))
+
+
+def _started(given: StepInput, provisioner: str) -> None:
+    """The story's first line and the observers' start event, when a provisioner is first chosen; told once
+    (a step repeated before its progress was saved finds the line already there)."""
+    record, runtime = given.record, given.runtime
+    try:
+        version = " (template version {}.{})".format(*version_of(record, given.subject))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        version = ""  # a component has no template version
+    message = f"{record.operation} of {record.target_arn}{version} through {provisioner}"
+    now = runtime.clock.now()
+    with runtime.database.write() as connection:
+        if run_logs.has_source(connection, record.id, run_logs.BARYON):
+            return
+        run_logs.note(connection, record.id, run_logs.BARYON, message, now=now)
+    runtime.announce(event_of(record, STARTED, provisioner))
 
 
 def blocked_delay(waited: float) -> float:

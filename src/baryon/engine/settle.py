@@ -3,7 +3,8 @@
 Job: `record_finish` settles a deployment inside the caller's transaction (the engine's own, or the API's
 for NotifyResourceDeploymentStatusChange); `finish` does it in a transaction of its own; `save` persists a
 step's progress before the next step; `record_report` keeps what a notification reported on a deployment
-that it does not settle.
+that it does not settle; `keep_warnings` adds warnings found while deploying (cfn-lint's) to those of the
+request, in the deployment's target state.
 
 Invariants: a deployment that already reached a final status is never settled again (the call answers
 False); the resource's version, spec, inputs (as its subject's `settled` picks them from the target
@@ -18,6 +19,7 @@ deployment's creation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +29,16 @@ from sqlalchemy.engine import Connection
 
 from baryon import metrics
 from baryon.deployables import KINDS
+from baryon.deployables.wire import added_warnings
 from baryon.domain import arns
 from baryon.domain.deployments import DELETE_COMPLETE, FINAL, SUCCEEDED
+from baryon.domain.story import ENDED, DeploymentEvent, resource_name, target_words
 from baryon.engine.subjects import Subject
 from baryon.events import format as event_format
 from baryon.events import outbox
 from baryon.runtime import Runtime
 from baryon.store import deployments as deployment_store
-from baryon.store import prepared
+from baryon.store import prepared, run_logs
 from baryon.store import services as services_state
 from baryon.store.schema import deployments, tags
 
@@ -72,8 +76,11 @@ def record_finish(
     subject: Subject | None,
     finish: Finish,
     progress: dict[str, Any],
+    announce: Callable[[DeploymentEvent], None] | None = None,
 ) -> bool:
-    """Settle the deployment in `connection`'s transaction; False when it had already settled."""
+    """Settle the deployment in `connection`'s transaction; False when it had already settled. The
+    settling is the last line of the deployment's story (`run_logs.note`), and `announce` (when given)
+    hears of it once the transaction commits."""
     target = target_of(record)
     current = deployment_store.find(connection, record.id)
     if current is None or current.deployment_status in FINAL:
@@ -92,8 +99,16 @@ def record_finish(
         settled["resources"] = orjson.dumps(finish.resources).decode()
     prepared.update(deployments, ("id",), tuple(settled)).run(connection, {"where_id": record.id, **settled})
     # Counted when the transaction commits, so a rolled back or retried one counts nothing.
-    counted = (record.target_type, _provisioner_name(progress), finish.status, now - float(record.created_at))
+    provisioner = _provisioner_name(progress)
+    took = now - float(record.created_at)
+    counted = (record.target_type, provisioner, finish.status, took)
     sa.event.listen(connection, "commit", lambda _: metrics.record_deployment(*counted), once=True)
+    told = f"{finish.status}: {finish.message}" if finish.message else finish.status
+    told += f" ({took:.1f} s after the deployment began)"
+    run_logs.note(connection, record.id, run_logs.BARYON, told, now=now)
+    if announce is not None:
+        ended = event_of(record, ENDED, provisioner, finish.status, finish.message, took)
+        sa.event.listen(connection, "commit", lambda _: announce(ended), once=True)
     if subject is None:
         return True
     previous = connection.execute(sa.select(subject.table.c.deployment_status).where(subject.where)).scalar()
@@ -140,6 +155,33 @@ def record_finish(
     return True
 
 
+def event_of(
+    record: Any,
+    phase: str,
+    provisioner: str,
+    status: str | None = None,
+    message: str | None = None,
+    seconds: float | None = None,
+) -> DeploymentEvent:
+    """The observers' event for a deployment record."""
+    return DeploymentEvent(
+        phase,
+        str(record.id),
+        target_words(str(record.target_type)),
+        resource_name(
+            record.environment_name,
+            record.service_name,
+            record.service_instance_name,
+            record.component_name,
+            str(record.target_type),
+        ),
+        provisioner,
+        status,
+        message,
+        seconds,
+    )
+
+
 def record_report(
     connection: Connection,
     now: float,
@@ -163,7 +205,20 @@ def finish(
 ) -> None:
     """Settle the deployment in a write transaction of its own."""
     with runtime.database.write() as connection:
-        record_finish(connection, runtime.clock.now(), record, subject, outcome, progress)
+        record_finish(connection, runtime.clock.now(), record, subject, outcome, progress, runtime.announce)
+
+
+def keep_warnings(runtime: Runtime, record: Any, warnings: list[str]) -> None:
+    """Record `warnings` with the deployment (shown in its `deploymentStatusMessage` after its own message),
+    each once however often a step repeats."""
+    if not warnings:
+        return
+    with runtime.database.write() as connection:
+        where = deployments.c.id == record.id
+        text = connection.execute(sa.select(deployments.c.target_state).where(where)).scalar()
+        merged = added_warnings(str(text), warnings) if text else None
+        if merged is not None and merged != text:
+            connection.execute(sa.update(deployments).where(where).values(target_state=merged))
 
 
 def save(runtime: Runtime, record: Any, progress: dict[str, Any]) -> None:

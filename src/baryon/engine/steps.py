@@ -5,7 +5,7 @@ progress saved by earlier steps, with what every provisioner does with them (sav
 fail with the status that fits the operation, measure the wait against a deadline); `bundle_part` gives
 the manifest description and the files of the subject's part (`infrastructure/`,
 `instance_infrastructure/`, `pipeline_infrastructure/`) of a template version, read and unpacked once
-per process.
+per process; `tell` adds a line to the deployment's story.
 
 Invariants: the time a provisioner started waiting (`progress["waiting_since"]`) is saved the first time
 it is asked for, so a deadline counts from the provisioner's first step, never from a retry's; a registered
@@ -30,6 +30,7 @@ from baryon.engine.settle import Finish, finish, save, target_of
 from baryon.engine.subjects import Subject
 from baryon.render.errors import RenderError
 from baryon.runtime import Runtime
+from baryon.store import run_logs
 from baryon.store.jobs import Job
 from baryon.store.schema import template_versions
 
@@ -76,6 +77,12 @@ class StepInput:
     def save(self) -> None:
         """Persist the progress on the deployment record before the next action."""
         save(self.runtime, self.record, self.progress)
+
+    def tell(self, message: str, source: str = run_logs.BARYON, at: float | None = None) -> None:
+        """Add a line to the deployment's story (`baryon logs`), in a transaction of its own."""
+        now = self.runtime.clock.now()
+        with self.runtime.database.write() as connection:
+            run_logs.note(connection, self.record.id, source, message, now=now, at=at)
 
     def finish(self, outcome: Finish) -> Outcome:
         """Settle the deployment (in a transaction of its own) and end the job."""

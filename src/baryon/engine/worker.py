@@ -5,7 +5,8 @@ run out its handler's `give_up` records the failure on the resource; the lease i
 runs, so only a dead worker's jobs are taken over; a worker started with an `identity` (the same one across
 restarts, see `engine.identity`) first gives back the leases that identity still holds, since a process
 of that identity that held them has ended; `stop()` lets running steps finish; every settled step is one
-line of `baryon.engine.steps` (job, kind, deployment and resource when its payload names them, outcome).
+line of `baryon.engine.steps` (job, kind, deployment and resource when its payload names them, outcome)
+and, with tracing on, one span (`tracing.step_span`, a child of the request that created the job).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from baryon import tracing
 from baryon.domain import jobs as job_kinds
 from baryon.domain.outcomes import Failed, Outcome, Retry
 from baryon.engine import deploy, registration
@@ -122,11 +124,14 @@ class Worker:
         if job is None:
             return False
         handler = HANDLERS.get(job.kind)
-        if handler is None:
-            outcome: Outcome = Failed(f"no handler for job kind {job.kind}")
-        else:
-            outcome = self._run_step(handler, job)
-        state = jobs.settle(self.runtime.database, job, self.owner, outcome, clock.now())
+        with tracing.step_span(job.id, job.kind, job.claims, job.payload) as span:
+            if handler is None:
+                outcome: Outcome = Failed(f"no handler for job kind {job.kind}")
+            else:
+                outcome = self._run_step(handler, job)
+            state = jobs.settle(self.runtime.database, job, self.owner, outcome, clock.now())
+            kind_of_outcome = type(outcome).__name__.lower()
+            tracing.set_attributes(span, **{tracing.OUTCOME: kind_of_outcome, tracing.JOB_STATE: state})
         _log_step(job, outcome, state)
         if state == jobs.FAILED and isinstance(outcome, Retry) and handler is not None:
             handler.give_up(self.runtime, job, outcome.reason)

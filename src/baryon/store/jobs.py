@@ -7,7 +7,8 @@ a job whose lease expired is claimable again, and so is one whose owner released
 restart (`release_leases`); settling checks the lease owner so a worker that lost its
 lease cannot overwrite another's result; every claim is counted (`Job.claims`), so a step knows whether
 an earlier lease on its job may have acted; `hasten` brings a waiting job's time forward only while no
-worker holds it (a running step's outcome would overwrite the new time).
+worker holds it (a running step's outcome would overwrite the new time); a job created while a traced
+request runs keeps that request's trace context in its payload (`tracing.TRACEPARENT`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from baryon import tracing
 from baryon.domain.outcomes import Done, Failed, Outcome, Retry, RetryPolicy, Wait
 from baryon.store import prepared
 from baryon.store.db import Database
@@ -52,6 +54,11 @@ def enqueue(
     now: float,
     policy: RetryPolicy | None = None,
 ) -> None:
+    carried = tracing.traceparent()
+    if carried is not None:
+        payload = {**payload, tracing.TRACEPARENT: carried}
+    if payload.get("deployment_id"):
+        tracing.note_deployment(str(payload["deployment_id"]))
     prepared.insert(jobs).run(
         connection,
         {

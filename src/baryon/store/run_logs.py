@@ -1,23 +1,37 @@
 """The stored output of command runs: ordered text chunks per deployment, readable from any process.
 
 Invariants: the chunks of a deployment are numbered 1, 2, 3, ... in the order they were appended, and a
-reader never sees a gap (two writers that pick the same number collide on the primary key; one fails
-instead of both landing out of order); each chunk names its source (one started run) and the byte offset
-in that run's output where it ends, so a copier resumes exactly after the last committed chunk; chunk
-text never holds NUL (PostgreSQL text cannot), which becomes U+FFFD; the chunks of a deployment go with
-it (foreign key, ON DELETE CASCADE).
+reader never sees a gap; writers of one deployment take turns (the deployment's row is locked FOR UPDATE
+on PostgreSQL before the next number is picked; SQLite has one writer), since the API's notify handler,
+the settling step and a run's copier may append at once; should two still pick the same number, they
+collide on the primary key and one fails instead of both landing out of order; each chunk names its
+source (one started run) and the byte offset in that run's output where it ends, so a copier resumes
+exactly after the last committed chunk; chunk text never holds NUL (PostgreSQL text cannot), which
+becomes U+FFFD; the chunks of a deployment go with it (foreign key, ON DELETE CASCADE).
+
+The same chunks tell a deployment's whole story: besides a command run's output, `note` appends one line
+`[SOURCE] <UTC time> message` written by Baryon's steps (`baryon`), copied from the stack's events
+(`cloudformation`), from the git provisioner (`terraform`) or from NotifyResourceDeploymentStatusChange
+(`notify`), under that source name (never a run's key, so a run's copy offset is not disturbed).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from baryon.store.schema import run_logs
+from baryon.store.schema import deployments, run_logs
 
 L = run_logs.c
+
+#: The sources of story lines (`note`).
+BARYON = "baryon"
+CLOUDFORMATION = "cloudformation"
+TERRAFORM = "terraform"
+NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ def append(
     end_offset: int = 0,
 ) -> int:
     """Add a chunk after the deployment's last one; returns its number."""
+    connection.execute(sa.select(deployments.c.id).where(deployments.c.id == deployment_id).with_for_update())
     last = connection.execute(
         sa.select(sa.func.max(L.seq)).where(L.deployment_id == deployment_id)
     ).scalar_one_or_none()
@@ -71,3 +86,32 @@ def source_offset(connection: Connection, deployment_id: str, source: str) -> in
         sa.select(sa.func.max(L.end_offset)).where(L.deployment_id == deployment_id, L.source == source)
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def story_line(source: str, message: str, at: float) -> str:
+    """`[source] 2026-01-02T03:04:05.678Z message` and a newline (newlines in `message` become spaces)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+    flat = " ".join(message.splitlines())
+    return f"[{source}] {stamp} {flat}\n"
+
+
+def note(
+    connection: Connection,
+    deployment_id: str,
+    source: str,
+    message: str,
+    *,
+    now: float,
+    at: float | None = None,
+) -> int:
+    """Append one line of the deployment's story from `source`, stamped `at` (default `now`)."""
+    line = story_line(source, message, now if at is None else at)
+    return append(connection, deployment_id, line, now=now, source=source)
+
+
+def has_source(connection: Connection, deployment_id: str, source: str) -> bool:
+    """Whether the deployment has a chunk from `source`."""
+    found = connection.execute(
+        sa.select(L.seq).where(L.deployment_id == deployment_id, L.source == source).limit(1)
+    ).first()
+    return found is not None

@@ -306,3 +306,67 @@ def test_select_operation_without_an_opening_event() -> None:
     events = [event("Queue", "UPDATE_FAILED", "Throttled", kind="AWS::SQS::Queue")]
     opening, selected = cfn.select_operation(events)
     assert opening is None and selected == events
+
+
+# ------------------------------------------------------------------------------------------ new_events
+
+
+def _story_event(event_id: str, at: float, status: str, token: str | None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    event: dict[str, Any] = {
+        "EventId": event_id,
+        "StackId": "arn:stack/s/1",
+        "LogicalResourceId": "Queue",
+        "ResourceType": "AWS::SQS::Queue",
+        "ResourceStatus": status,
+        "Timestamp": datetime.fromtimestamp(at, UTC),
+    }
+    if token is not None:
+        event["ClientRequestToken"] = token
+    if status.endswith("FAILED"):
+        event["ResourceStatusReason"] = "queue name taken"
+    return event
+
+
+def _new_events(monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]], **kwargs: Any) -> list[str]:
+    monkeypatch.setattr(cfn, "client", lambda target, service: None)
+    monkeypatch.setattr(cfn, "_events", lambda target, cf, stack_id: iter(events))
+    target = cfn.Target(region="us-east-1", account_id="111111111111", role_arn=None)
+    found = cfn.new_events(target, "arn:stack/s/1", "dep-1", kwargs.get("since", 100.0), kwargs.get("last"))
+    return [f"{event.event_id} {event.at:.0f} {event.text}" for event in found]
+
+
+def test_new_events_keep_the_deployments_own_by_token_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    newest_first = [
+        _story_event("e5", 105, "DELETE_COMPLETE", "dep-1-cancel"),
+        _story_event("e4", 104, "CREATE_FAILED", "dep-1"),
+        _story_event("x3", 103, "UPDATE_COMPLETE", "someone-else"),
+        _story_event("e2", 102, "CREATE_IN_PROGRESS", "dep-1"),
+        _story_event("o1", 90, "CREATE_COMPLETE", "dep-0"),
+        _story_event("o0", 89, "CREATE_IN_PROGRESS", "dep-0"),
+    ]
+    assert _new_events(monkeypatch, newest_first) == [
+        "e2 102 Queue AWS::SQS::Queue CREATE_IN_PROGRESS",
+        "e4 104 Queue AWS::SQS::Queue CREATE_FAILED: queue name taken",
+        "e5 105 Queue AWS::SQS::Queue DELETE_COMPLETE",
+    ]
+    # A later step copies only what came after the last event it copied.
+    assert _new_events(monkeypatch, newest_first, last="e4") == [
+        "e5 105 Queue AWS::SQS::Queue DELETE_COMPLETE"
+    ]
+    assert _new_events(monkeypatch, newest_first, last="e5") == []
+
+
+def test_new_events_without_tokens_are_those_since_the_deployment_began(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    newest_first = [
+        _story_event("e2", 101, "CREATE_COMPLETE", None),
+        _story_event("e1", 100, "CREATE_IN_PROGRESS", None),
+        _story_event("o1", 99, "UPDATE_COMPLETE", None),
+    ]
+    assert _new_events(monkeypatch, newest_first) == [
+        "e1 100 Queue AWS::SQS::Queue CREATE_IN_PROGRESS",
+        "e2 101 Queue AWS::SQS::Queue CREATE_COMPLETE",
+    ]

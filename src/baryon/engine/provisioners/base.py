@@ -32,6 +32,7 @@ action).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ from sqlalchemy.engine import Connection
 
 from baryon.config import Settings
 from baryon.domain.outcomes import Outcome
+from baryon.domain.story import DeploymentEvent
 from baryon.engine.settle import Finish, record_finish
 from baryon.engine.steps import StepInput
 from baryon.engine.subjects import Subject
@@ -64,10 +66,14 @@ class InFlight:
     record: Any
     subject: Subject | None
     progress: dict[str, Any]
+    #: Hears of the settling once the API's transaction commits (the process's observers).
+    announce: Callable[[DeploymentEvent], None] | None = None
 
     def settle(self, outcome: Finish) -> bool:
         """Settle the deployment in the API's transaction; False when it had settled already."""
-        return record_finish(self.connection, self.now, self.record, self.subject, outcome, self.progress)
+        return record_finish(
+            self.connection, self.now, self.record, self.subject, outcome, self.progress, self.announce
+        )
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ update or delete the resource's stack through `stacks`, one short call per step.
 
 Deploying: render and `start_deploy` (saved: the stack id and the action) until CloudFormation accepts an
 operation, then `poll` until the stack is terminal: SUCCEEDED with its outputs and resources, FAILED with
-the first failed resource's reason. Deleting: `start_delete`, then `deleted` until the stack is gone
-(DELETE_COMPLETE) or DELETE_FAILED.
+the first failed resource's reason. Before it is sent, the template as rendered goes through cfn-lint
+(`template_lint.check_rendered`): errors fail the deployment (nothing is sent), warnings are kept with it.
+Deleting: `start_delete`, then `deleted` until the stack is gone (DELETE_COMPLETE) or DELETE_FAILED.
 
 Cancel (the deployment is CANCELLING when a step starts):
 - nothing started yet, or only waiting for a busy stack: CANCELLED at once (nothing to undo; a stack that
@@ -35,6 +36,8 @@ version, spec, inputs and outputs change only when its deployment succeeds.
 
 from __future__ import annotations
 
+import logging
+
 from baryon.domain.deployments import CANCEL_MESSAGE, CANCELLED, CANCELLING, DELETE_COMPLETE, SUCCEEDED
 from baryon.domain.outcomes import Outcome, Wait
 from baryon.engine.provisioners import stacks as cfn
@@ -44,10 +47,13 @@ from baryon.engine.provisioners.localcloud import layer as local_layer
 from baryon.engine.provisioners.localcloud.layer import Layer
 from baryon.engine.provisioners.stack_names import stack_name, stack_tags
 from baryon.engine.provisioners.targets import Target
+from baryon.engine.provisioners.template_lint import check_rendered
 from baryon.engine.settle import Finish, target_of
 from baryon.engine.steps import BundlePart, StepInput, bundle_part
 from baryon.render.errors import RenderError
 from baryon.render.jinja import render_template
+from baryon.store import deployments as deployment_store
+from baryon.store import run_logs
 
 __all__ = ["PROVISIONER", "CloudFormation", "stack_name", "stack_tags"]
 
@@ -57,6 +63,10 @@ DEFAULT_DEADLINE = 7200.0
 CANCEL_ISSUED = "cancel_issued"
 #: Progress member that records the CancelUpdateStack asked for a left-over update the deployment waits for.
 STALE = "stale_update_cancelled"
+#: Progress member that records the id of the last stack event copied into the deployment's story.
+EVENTS_SEEN = "events_seen"
+
+log = logging.getLogger("baryon.engine.cloudformation")
 
 
 def _target(given: StepInput) -> Target:
@@ -67,6 +77,11 @@ def _target(given: StepInput) -> Target:
 def render(given: StepInput, part: BundlePart | None = None) -> str:
     """The deployment's template body: the subject's own file (components) or its part's first file in
     the target version (`part` when the caller has read it already), rendered with the target's inputs."""
+    return rendered(given, part)[1]
+
+
+def rendered(given: StepInput, part: BundlePart | None = None) -> tuple[str, str]:
+    """The bundle file name (e.g. ``instance_infrastructure/cloudformation.yaml``) and the rendered body."""
     subject, target = given.subject, target_of(given.record)
     if subject.source is not None:
         file_name, source = subject.source(target)
@@ -75,7 +90,7 @@ def render(given: StepInput, part: BundlePart | None = None) -> str:
         part = part or bundle_part(given.runtime, subject, major, minor)
         name = str(part.info["files"][0])
         file_name, source = f"{subject.part}/{name}", part.files[name].decode()
-    return render_template(source, subject.context(given.inputs()), file_name=file_name)
+    return file_name, render_template(source, subject.context(given.inputs()), file_name=file_name)
 
 
 def _cancel_update(target: Target, stack_id: str) -> bool:
@@ -87,6 +102,42 @@ def _cancel_update(target: Target, stack_id: str) -> bool:
         if error.transient:
             raise
         return False
+
+
+def _started_text(name: str, stack_id: str, action: str, status: str | None) -> str:
+    if action == "CREATE":
+        return f"CreateStack {name} accepted ({stack_id}); waiting for the stack"
+    if action == "UPDATE":
+        return f"UpdateStack {name} accepted ({stack_id}); waiting for the stack"
+    if action == "NO_CHANGES":
+        return f"Stack {name} already has this template and these tags: nothing to update"
+    return f"Stack {name} is busy ({status}); waiting until it settles"
+
+
+def copy_events(given: StepInput, target: Target, stack_id: str) -> None:
+    """Copy the stack's events of this deployment that are not in its story yet, with the id of the last
+    one copied, in one transaction (a repeated step copies nothing twice). Reading the events is an aid:
+    a failure to read them is logged and the step goes on."""
+    record = given.record
+    try:
+        events = cfn.new_events(
+            target,
+            str(stack_id),
+            cfn.cfn_token(record.id),
+            float(record.created_at),
+            given.progress.get(EVENTS_SEEN),
+        )
+    except ProvisionError as error:
+        log.info("stack events of deployment %s not read: %s", record.id, error)
+        return
+    if not events:
+        return
+    now = given.runtime.clock.now()
+    with given.runtime.database.write() as connection:
+        for event in events:
+            run_logs.note(connection, record.id, run_logs.CLOUDFORMATION, event.text, now=now, at=event.at)
+        given.progress[EVENTS_SEEN] = events[-1].event_id
+        deployment_store.save_progress(connection, record.id, given.progress, now)
 
 
 class CloudFormation(Settled):
@@ -115,12 +166,17 @@ class CloudFormation(Settled):
             if error.code == "StackNotFound" and progress.get(CANCEL_ISSUED):
                 return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
             raise
+        copy_events(given, target, str(progress["stack_id"]))
         if not cfn.is_terminal(result.status):
             if cancelling and not progress.get(CANCEL_ISSUED):
                 progress[CANCEL_ISSUED] = self._cancel(given, target, str(progress["action"]))
                 given.save()
             return self._wait(given, target, result.status)
         if cfn.is_success(result.status, progress["action"]):
+            given.tell(
+                f"Stack {given.subject.stack_name} is {result.status}: read {len(result.outputs)} output(s) "
+                f"and {len(result.resources)} resource(s)"
+            )
             succeeded = Finish(SUCCEEDED, None, result.outputs, result.resources)
             return given.finish(cloud.succeeded(progress, str(progress["stack_id"]), succeeded))
         if progress.get(CANCEL_ISSUED):
@@ -132,10 +188,16 @@ class CloudFormation(Settled):
         failure, a busy stack), None when an operation was started and is to be polled."""
         progress = given.progress
         try:
-            body = render(given, given.part)
+            file_name, body = rendered(given, given.part)
         except RenderError as error:
             return given.fail(str(error))
+        refused = check_rendered(given, file_name, body)
+        if refused is not None:
+            return refused
         subject = given.subject
+        before = progress.get("action")
+        if before != "WAIT":
+            given.tell(f"Rendered the stack template ({len(body.encode())} bytes)")
         body = cloud.template(progress, body, subject.stack_name)
         known = getattr(subject.row, "stack_id", None)
         started = cfn.start_deploy(
@@ -148,6 +210,8 @@ class CloudFormation(Settled):
             known_stack_id=known,
         )
         progress.update(stack_id=started.stack_id, action=started.action)
+        if started.action != before:
+            given.tell(_started_text(subject.stack_name, started.stack_id, started.action, started.status))
         if started.action == "WAIT" and started.status == "UPDATE_IN_PROGRESS" and not progress.get(STALE):
             # Only a deployment of this resource updates its stack, and none other is in flight: an update
             # still running is left over (e.g. from a deployment past its deadline). Roll it back.
@@ -206,12 +270,15 @@ class CloudFormation(Settled):
             cloud.before_delete(stack, progress)
             action = cfn.start_delete(target, stack, record.id)
             if action == "ABSENT":
+                given.tell(f"Stack {subject.stack_name} does not exist: nothing to delete")
                 return given.finish(Finish(DELETE_COMPLETE))
             if action == "WAIT":
                 return self._wait(given, target, cfn.stack_status(target, stack), deleting=True)
             progress["delete_started"] = True
             given.save()
+            given.tell(f"DeleteStack {subject.stack_name} accepted; waiting for the stack")
         state = cfn.deleted(target, stack, record.id)
+        copy_events(given, target, stack)
         if state.gone:
             cloud.after_delete(progress)
             return given.finish(Finish(DELETE_COMPLETE))

@@ -107,7 +107,9 @@ def _settle(given: StepInput, outcome: Finish) -> Outcome:
     """Settle the deployment and delete its credential, in one transaction."""
     runtime, record = given.runtime, given.record
     with runtime.database.write() as connection:
-        record_finish(connection, runtime.clock.now(), record, given.subject, outcome, given.progress)
+        record_finish(
+            connection, runtime.clock.now(), record, given.subject, outcome, given.progress, runtime.announce
+        )
         key = given.progress.get("credential")
         if key:
             runtime.credentials.discard(connection, str(key))

@@ -62,7 +62,7 @@ Invariants: no function sleeps or loops on CloudFormation; every AWS failure sur
 match its pattern (others are replaced by a digest, the same for the same input); templates are sent
 inline (TemplateBody, at most 51,200 bytes — larger bodies fail permanently) with CAPABILITY_IAM,
 CAPABILITY_NAMED_IAM and CAPABILITY_AUTO_EXPAND; Proton inputs are rendered into the body, never passed
-as stack parameters.
+as stack parameters. `new_events` reads one deployment's stack events for its story.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -97,6 +98,7 @@ __all__ = [
     "DeployAction",
     "Plan",
     "ProvisionError",
+    "StackEvent",
     "StackResult",
     "Target",
     "cancel",
@@ -105,6 +107,7 @@ __all__ = [
     "explain_failure",
     "is_success",
     "is_terminal",
+    "new_events",
     "plan_deploy",
     "poll",
     "select_operation",
@@ -341,6 +344,53 @@ def _ours(target: Target, cf: Any, stack_id: str, token: str) -> DeployAction | 
     if opening is None or opening.get("ClientRequestToken") != token:
         return None
     return _DEPLOYS.get(str(opening.get("ResourceStatus")))
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    """One stack event as a deployment's story tells it."""
+
+    event_id: str
+    at: float
+    text: str
+
+
+def _event_time(event: Mapping[str, Any]) -> float:
+    stamp = event.get("Timestamp")
+    if isinstance(stamp, datetime):
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return 0.0
+
+
+def _event_text(event: Mapping[str, Any]) -> str:
+    text = f"{event.get('LogicalResourceId')} {event.get('ResourceType')} {event.get('ResourceStatus')}"
+    reason = event.get("ResourceStatusReason") or event.get("HookStatusReason")
+    return f"{text}: {reason}" if reason else text
+
+
+def new_events(
+    target: Target, stack_id: str, token: str, since: float, last_seen: str | None
+) -> list[StackEvent]:
+    """The stack's events of one deployment that came after the event `last_seen`, oldest first.
+
+    An event is the deployment's when its ClientRequestToken starts with `token` (the deployment's own,
+    its cancel's and its recreation's); where events carry no token (moto) when it is no older than
+    `since`, the time the deployment began. Reads newest first and stops at `last_seen` or at the first
+    event older than `since`, so a step that copies the events reads one page at most as a rule."""
+    cf = client(target, "cloudformation")
+    found: list[StackEvent] = []
+    for event in _events(target, cf, stack_id):
+        event_id = str(event.get("EventId") or "")
+        if last_seen is not None and event_id == last_seen:
+            break
+        at = _event_time(event)
+        event_token = str(event.get("ClientRequestToken") or "")
+        if at < since and not event_token.startswith(token):
+            break
+        if event_token and not event_token.startswith(token):
+            continue
+        found.append(StackEvent(event_id, at, _event_text(event)))
+    return found[::-1]
 
 
 def _failure_reason(target: Target, cf: Any, stack: Mapping[str, Any], token: str | None) -> str:

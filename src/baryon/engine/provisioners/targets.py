@@ -4,7 +4,9 @@ Job: give provisioners a client for (target, service). Without a role ARN that i
 `baryon.engine.aws.client` (boto3's default credential chain). With one, Baryon calls STS AssumeRole
 (session name `baryon-<12 hex>`, the AssumeRole call itself made with the default chain) and builds the
 client from the temporary credentials; the role's trust policy must therefore allow Baryon's own
-principal. Baryon does not pass the role to CloudFormation as a stack service role (`RoleARN`).
+principal. Baryon does not pass the role to CloudFormation as a stack service role (`RoleARN`). In the
+local cloud (whose STS would hand out credentials for any ARN) the role must exist in its IAM
+(`local_roles`).
 
 Invariants: clients honour the per-service endpoint variables (`AWS_ENDPOINT_URL_CLOUDFORMATION`, …)
 exactly as `baryon.engine.aws` does; assumed-role sessions are cached per thread and per role, and are
@@ -26,6 +28,7 @@ from botocore.config import Config
 
 from baryon.engine import aws
 from baryon.engine.provisioners.errors import BOTO_ERRORS, from_boto
+from baryon.engine.provisioners.local_roles import require_role
 
 _CONFIG = Config(connect_timeout=10, read_timeout=60, retries={"mode": "standard", "max_attempts": 3})
 _RENEW_BEFORE = 300.0  # seconds before expiry at which cached credentials are replaced
@@ -69,6 +72,7 @@ def _cache() -> dict[str, _Assumed]:
 def _assume(target: Target) -> _Assumed:
     assert target.role_arn is not None
     sts = aws.client("sts", target.region)
+    require_role(sts, target.role_arn, target.region)
     try:
         answer = sts.assume_role(
             RoleArn=target.role_arn, RoleSessionName=session_name(), DurationSeconds=_DURATION

@@ -68,7 +68,7 @@ from baryon.git.publish import publish
 from baryon.git.workspace import Workspace
 from baryon.render import terraform
 from baryon.render.errors import RenderError
-from baryon.store import connections
+from baryon.store import connections, run_logs
 from baryon.store import deployments as deployment_store
 from baryon.store.schema import account_settings, deployments, environments
 
@@ -174,6 +174,11 @@ def _publish(given: StepInput) -> Outcome:
         )
     progress.update(mode=resolved.mode, branch=published.branch, commit=published.commit)
     given.save()
+    given.tell(
+        f"Committed {published.commit} to branch {published.branch} of {resolved.name} "
+        f"({resolved.mode} mode)",
+        run_logs.TERRAFORM,
+    )
     provider = None if direct else resolved.pull_requests()
     if provider is None:
         return _hand_off(given)
@@ -182,6 +187,11 @@ def _publish(given: StepInput) -> Outcome:
     )
     progress.update(pull_request={"id": pull_request.id, "url": pull_request.url}, phase=REVIEW)
     given.save()
+    given.tell(
+        f"Pull request {_label(progress['pull_request'])} (#{pull_request.id}) opened from {head} "
+        f"into {base}",
+        run_logs.TERRAFORM,
+    )
     return Wait(runtime.clock.now() + runtime.settings.pull_request_poll_seconds)
 
 
@@ -209,6 +219,7 @@ def _review(given: StepInput) -> Outcome:
         message = f"The pull request {_label(pull_request)} was closed without being merged."
         return given.finish(Finish(status, message))
     progress["merged"] = True
+    given.tell(f"Pull request {_label(pull_request)} was merged", run_logs.TERRAFORM)
     return _hand_off(given)
 
 
@@ -224,6 +235,11 @@ def _hand_off(given: StepInput) -> Outcome:
             .values(progress=orjson.dumps(handed).decode(), last_modified_at=runtime.clock.now())
         ).rowcount
     if count:
+        given.tell(
+            "Handed over to the repository's automation; the deployment ends with its "
+            "NotifyResourceDeploymentStatusChange",
+            run_logs.TERRAFORM,
+        )
         return Done("handed over to the repository's automation")
     with runtime.database.read() as connection:
         current = deployment_store.find(connection, record.id)

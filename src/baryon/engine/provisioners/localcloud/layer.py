@@ -1,7 +1,8 @@
 """What the CloudFormation provisioner asks of the local-cloud layer, in one object per target.
 
 `for_target(settings, target)` answers `LocalCloud` when the CloudFormation endpoint the target's client
-calls is the local cloud (`Settings.local_cloud_url`, which `baryon up` sets to its moto server), else
+calls is the local cloud (`Settings.local_cloud_url`, which `baryon up` sets to its moto server, else
+`BARYON_LOCAL_CLOUD_URL` as `baryon.localcloud.endpoint_in_use` reads it now), else
 `AWS`, whose every member leaves things exactly as they are. The provisioner calls the same members either
 way:
 
@@ -53,6 +54,7 @@ from baryon.engine.provisioners.localcloud.adapt import NotSupported, adapt
 from baryon.engine.provisioners.localcloud.template import load
 from baryon.engine.provisioners.targets import Target, client
 from baryon.engine.settle import Finish
+from baryon.localcloud import endpoint_in_use
 
 #: The progress member that records what the layer did to the deployment's template.
 PROGRESS = "local_cloud"
@@ -71,7 +73,7 @@ def _same_endpoint(a: str, b: str) -> bool:
 
 def is_local(settings: Settings, target: Target) -> bool:
     """Whether the target's CloudFormation calls go to the local cloud."""
-    local = settings.local_cloud_url
+    local = settings.local_cloud_url or endpoint_in_use()
     if not local:
         return False
     endpoint = client(target, "cloudformation").meta.endpoint_url

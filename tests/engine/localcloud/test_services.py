@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ACCOUNT
-from tests.localcloud.conftest import REGION, ROLE
+from tests.engine.localcloud.conftest import REGION, ROLE
 from tests.support import bundles
 from tests.support.publishing import publish_environment_template, publish_service_template
 from tests.support.waiters import FAST

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from baryon.engine.provisioners.stack_names import stack_name
 from tests.conftest import ACCOUNT
-from tests.localcloud.conftest import REGION, ROLE
+from tests.engine.localcloud.conftest import REGION, ROLE
 from tests.support import bundles
 from tests.support.publishing import publish_environment_template
 from tests.support.waiting import poll
