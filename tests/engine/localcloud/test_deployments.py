@@ -158,13 +158,27 @@ Resources:
       Artifacts: {Type: CODEPIPELINE}
       Environment: {Type: LINUX_CONTAINER, ComputeType: BUILD_GENERAL1_SMALL, Image: build}
       Source: {Type: CODEPIPELINE}
+  Artifacts:
+    Type: AWS::S3::Bucket
   Pipeline:
     Type: AWS::CodePipeline::Pipeline
-    DependsOn: Build
     Properties:
       Name: '{{ environment.name }}-delivery'
       RoleArn: !GetAtt FunctionRole.Arn
-      Stages: []
+      ArtifactStore: {Type: S3, Location: !Ref Artifacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Checkout
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: '1'}
+              Configuration: {S3Bucket: !Ref Artifacts, S3ObjectKey: source.zip}
+              OutputArtifacts: [{Name: Source}]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: '1'}
+              Configuration: {ProjectName: !Ref Build}
+              InputArtifacts: [{Name: Source}]
 Outputs:
   RepositoryName:
     Value: !Ref Images
@@ -391,7 +405,11 @@ def test_a_function_the_local_cloud_cannot_evaluate_fails_at_once_naming_the_res
         account_client("cloudformation").describe_stacks(StackName=_stack("cidr"))
 
 
-INTERNAL_ERROR = """Resources:
+INTERNAL_ERROR = """Parameters:
+  Shards:
+    Type: String
+    Default: many
+Resources:
   Queue:
     Type: AWS::SQS::Queue
     Properties:
@@ -399,7 +417,7 @@ INTERNAL_ERROR = """Resources:
   Stream:
     Type: AWS::Kinesis::Stream
     Properties:
-      ShardCount: 'many'
+      ShardCount: !Ref Shards
 """
 
 
@@ -410,19 +428,25 @@ def test_an_internal_error_of_the_local_cloud_fails_at_once_and_removes_what_was
     env = _deploy(proton, s3, "crash", INTERNAL_ERROR)
 
     assert env["deploymentStatus"] == "FAILED"
-    message = _message(proton, env)
+    # The first line is the failure; cfn-lint's warning about the text given as a number follows.
+    message, warning = _message(proton, env).split("\n")
     assert message == (
         f"The local cloud failed on CreateStack {_stack('crash')} with an internal error (HTTP 500): "
         "something in the template is not supported by its CloudFormation; the stack and what it had "
         "created were deleted."
     )
+    assert warning.startswith("cfn-lint W1030 in infrastructure/cloudformation.yaml line 13: ")
     assert "XML" not in message and "<" not in message
     with pytest.raises(ClientError, match="does not exist"):
         account_client("cloudformation").describe_stacks(StackName=_stack("crash"))
     assert account_client("sqs").list_queues(QueueNamePrefix="crash-leftover").get("QueueUrls", []) == []
 
 
-REFUSED = """Resources:
+REFUSED = """Parameters:
+  Repository:
+    Type: String
+    Default: Capitals-Refused
+Resources:
   Queue:
     Type: AWS::SQS::Queue
     Properties:
@@ -430,7 +454,7 @@ REFUSED = """Resources:
   Images:
     Type: AWS::ECR::Repository
     Properties:
-      RepositoryName: Capitals-Refused
+      RepositoryName: !Ref Repository
 """
 
 
@@ -441,7 +465,8 @@ def test_a_refused_creation_is_cleaned_up_since_the_local_cloud_does_not_roll_ba
     env = _deploy(proton, s3, "refused", REFUSED)
 
     assert env["deploymentStatus"] == "FAILED"
-    message = _message(proton, env)
+    message, warning = _message(proton, env).split("\n")
+    assert warning.startswith("cfn-lint W1030 in infrastructure/cloudformation.yaml line 4: ")
     assert message.startswith(f"CreateStack {_stack('refused')} failed: InvalidParameterException: ")
     assert message.endswith(
         "(the local cloud does not roll back: the stack and what it had created were deleted)"
@@ -507,6 +532,14 @@ UPDATED = """Resources:
     Type: AWS::CloudWatch::Alarm
     Properties:
       AlarmName: '{{ environment.name }}-depth'
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions: [{Name: QueueName, Value: !GetAtt Queue.QueueName}]
+      Statistic: Average
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 10
+      ComparisonOperator: GreaterThanThreshold
 Outputs:
   QueueUrl:
     Value: !Ref Queue

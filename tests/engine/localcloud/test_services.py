@@ -55,18 +55,51 @@ Outputs:
 PIPELINE = """Resources:
   Images:
     Type: AWS::ECR::Repository
+  Artifacts:
+    Type: AWS::S3::Bucket
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: [codebuild.amazonaws.com, codepipeline.amazonaws.com]}
+            Action: sts:AssumeRole
   Build:
     Type: AWS::CodeBuild::Project
     Properties:
       Name: '{{ service.name }}-build'
+      ServiceRole: !GetAtt Role.Arn
+      Artifacts: {Type: CODEPIPELINE}
+      Source: {Type: CODEPIPELINE}
+      Environment:
+        Type: LINUX_CONTAINER
+        ComputeType: BUILD_GENERAL1_SMALL
+        Image: aws/codebuild/standard:7.0
+        EnvironmentVariables:
+{% for instance in service_instances %}
+          - Name: 'DISCOVERY_{{ loop.index }}'
+            Value: '{{ instance.outputs.DiscoveryArn }}'
+{% endfor %}
   Pipeline:
     Type: AWS::CodePipeline::Pipeline
     Properties:
+      RoleArn: !GetAtt Role.Arn
+      ArtifactStore: {Type: S3, Location: !Ref Artifacts}
       Stages:
-{% for instance in service_instances %}
-        - Name: 'deploy-{{ instance.name }}'
-          Actions: [{Name: '{{ instance.outputs.DiscoveryArn }}'}]
-{% endfor %}
+        - Name: Source
+          Actions:
+            - Name: Checkout
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: '1'}
+              Configuration: {S3Bucket: !Ref Artifacts, S3ObjectKey: source.zip}
+              OutputArtifacts: [{Name: Source}]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: '1'}
+              Configuration: {ProjectName: !Ref Build}
+              InputArtifacts: [{Name: Source}]
 Outputs:
   PipelineEndpoint:
     Value: !Sub 'https://console.aws.amazon.com/codesuite/codepipeline/pipelines/${Pipeline}/view'
