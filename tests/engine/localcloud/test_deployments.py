@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from baryon.engine.provisioners.stack_names import stack_name
+from baryon.runtime import Runtime
+from baryon.store import run_logs
 from tests.conftest import ACCOUNT
 from tests.engine.localcloud.conftest import REGION, ROLE
 from tests.support import bundles
@@ -331,7 +333,7 @@ def test_a_vpc_environment_deploys_with_stand_ins_and_deletes_cleanly(
 
 @pytest.mark.usefixtures("local_cloud")
 def test_sam_pipelines_and_names_deploy_with_outputs_from_stand_ins(
-    proton: Any, s3: Any, worker: Any, account_client: Callable[[str], Any]
+    proton: Any, s3: Any, worker: Any, runtime: Runtime, account_client: Callable[[str], Any]
 ) -> None:
     env = _deploy(proton, s3, "apps", APPLICATION_TEMPLATE)
 
@@ -367,6 +369,11 @@ def test_sam_pipelines_and_names_deploy_with_outputs_from_stand_ins(
     assert outputs["BuildArn"].startswith(f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/")
     assert outputs["PipelineName"] == "apps-delivery"
     assert outputs["PipelineUrl"].endswith("/pipelines/apps-delivery/view")
+    with runtime.database.read() as connection:
+        story = "".join(c.text for c in run_logs.read(connection, env["lastSucceededDeploymentId"]))
+    assert "Adapted for the local cloud: SAM transform expanded; " in story
+    assert "Targets: target group name apps-web (without --)" in story
+    assert "; stood in for: " in story and "ServerlessHttpApi (AWS::ApiGatewayV2::Api)" in story
     sent = account_client("cloudformation").get_template(StackName=_stack("apps"))["TemplateBody"]
     assert isinstance(sent, dict)  # JSON: moto never reads the YAML
     assert "Pipeline" not in sent["Resources"] and "Transform" not in sent

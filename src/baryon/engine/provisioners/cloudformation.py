@@ -199,6 +199,9 @@ class CloudFormation(Settled):
         if before != "WAIT":
             given.tell(f"Rendered the stack template ({len(body.encode())} bytes)")
         body = cloud.template(progress, body, subject.stack_name)
+        adapted = cloud.adapted(progress)
+        if adapted is not None and before != "WAIT":
+            given.tell(adapted)
         known = getattr(subject.row, "stack_id", None)
         started = cfn.start_deploy(
             target,

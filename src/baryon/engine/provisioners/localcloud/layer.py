@@ -9,7 +9,8 @@ way:
 - `template(progress, body, stack_name)`: the body to send. The local cloud's is `adapt`ed; what the layer
   will need later (stand-ins, declared outputs, expected resources) is kept in the deployment's progress
   (`PROGRESS`); a template the local cloud cannot take raises a permanent `ProvisionError` naming the
-  resource and what is not supported.
+  resource and what is not supported. `adapted(progress)` says what was changed, for the deployment's
+  story.
 - `errors(stack_name, progress)`: a context for every stack call of a step. In the local cloud an error of
   the local cloud itself — an HTTP 500, a reply botocore cannot parse (moto answering JSON inside the XML
   protocol), an internal-error code — becomes a permanent `ProvisionError` whose message names the stack,
@@ -87,6 +88,9 @@ class AWS:
 
     def template(self, progress: dict[str, Any], body: str, stack_name: str) -> str:
         return body
+
+    def adapted(self, progress: dict[str, Any]) -> str | None:
+        return None
 
     @contextmanager
     def errors(self, stack_name: str, progress: dict[str, Any]) -> Iterator[None]:
@@ -170,6 +174,17 @@ class LocalCloud:
             "notes": adapted.notes,
         }
         return adapted.template_json
+
+    def adapted(self, progress: dict[str, Any]) -> str | None:
+        """What `template` did, for the deployment's story; None when it sent the template as JSON only."""
+        record = progress.get(PROGRESS)
+        if not isinstance(record, dict):
+            return None
+        parts = [str(note) for note in record.get("notes") or []]
+        stand_ins = [f"{name} ({kind})" for name, kind, _ in record.get("stand_ins") or []]
+        if stand_ins:
+            parts.append("stood in for: " + ", ".join(stand_ins))
+        return "Adapted for the local cloud: " + "; ".join(parts) if parts else None
 
     # --- errors ------------------------------------------------------------------------------------
 
