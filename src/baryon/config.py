@@ -3,8 +3,10 @@
 Invariants: flags win over variables, variables over defaults; the data dir exists once `ensure_data_dir`
 has run; the default database is SQLite inside the data dir; `api_url` (what command runs are told
 Baryon's API is at) is BARYON_ADVERTISE_URL, else the address `baryon up` listens on, else
-DEFAULT_API_URL; a provisioner's deadline (`deadline`) is BARYON_DEADLINE_<NAME>_SECONDS, else the
-provisioner's own default, and zero or less means none.
+DEFAULT_API_URL; `local_cloud_url` names the local cloud's endpoint (BARYON_LOCAL_CLOUD_URL, or what
+`baryon up` started), never guessed from the AWS endpoint variables; a provisioner's deadline
+(`deadline`) is BARYON_DEADLINE_<NAME>_SECONDS, else the provisioner's own default, and zero or less means
+none.
 """
 
 from __future__ import annotations
@@ -144,6 +146,11 @@ class Settings:
 
     #: The identity a worker's leases carry across restarts (default: derived from host and data dir).
     worker_id: str | None = field(default_factory=lambda: os.environ.get("BARYON_WORKER_ID") or None)
+    #: The local cloud's endpoint (`baryon up` sets it; BARYON_LOCAL_CLOUD_URL for other processes): stacks
+    #: whose CloudFormation calls go there get the local-cloud layer; None: no local cloud.
+    local_cloud_url: str | None = field(
+        default_factory=lambda: os.environ.get("BARYON_LOCAL_CLOUD_URL") or None
+    )
     #: Seconds a client has to send a whole request (headers and body) before the server closes it.
     http_read_timeout: float = field(
         default_factory=lambda: _seconds("BARYON_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)

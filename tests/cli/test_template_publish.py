@@ -5,6 +5,7 @@ deploy and its diff against what is deployed."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -17,9 +18,11 @@ import boto3
 import pytest
 
 from tests.conftest import free_port
-from tests.support import bundles
+from tests.support import bundles, contract
 from tests.support.processes import Process, run, wait_for_port
 from tests.support.waiters import within
+
+ROLE = "arn:aws:iam::123456789012:role/proton-service"
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +38,36 @@ class Up:
     exports: dict[str, str]
 
     def proton(self) -> Any:
-        return boto3.client(
-            "proton",
-            endpoint_url=self.exports["AWS_ENDPOINT_URL_PROTON"],
+        return contract.install(
+            boto3.client(
+                "proton",
+                endpoint_url=self.exports["AWS_ENDPOINT_URL_PROTON"],
+                region_name=self.exports["AWS_DEFAULT_REGION"],
+                aws_access_key_id=self.exports["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=self.exports["AWS_SECRET_ACCESS_KEY"],
+            )
+        )
+
+    def create_role(self, name: str) -> None:
+        """The role environments name, in the local cloud's IAM, as a user creates it first."""
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.exports["AWS_ENDPOINT_URL_IAM"],
             region_name=self.exports["AWS_DEFAULT_REGION"],
             aws_access_key_id=self.exports["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.exports["AWS_SECRET_ACCESS_KEY"],
         )
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudformation.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
 
     def baryon(self, *args: str) -> Any:
         return run([*args], self.env, timeout=300)
@@ -125,13 +151,14 @@ def test_publish_render_and_diff(up: Up, tmp_path: Path) -> None:
     assert "Created environment template" not in minor.stdout
 
     # Deploy 1.0, then render what 1.1 with another CIDR would send, and its diff.
+    up.create_role("proton-service")
     proton.create_environment(
         name="dev",
         templateName="vpc-env",
         templateMajorVersion="1",
         templateMinorVersion="0",
         spec="proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n",
-        protonServiceRoleArn="arn:aws:iam::123456789012:role/proton-service",
+        protonServiceRoleArn=ROLE,
     )
     proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=within(120))
     deployed = up.baryon("render", "--environment", "dev")
@@ -209,6 +236,7 @@ def test_a_service_template_needs_its_compatible_environments(up: Up, tmp_path: 
     assert version["serviceTemplateVersion"]["status"] == "PUBLISHED"
 
     # Deployed, an instance renders with its environment's outputs; a pipeline it does not have is named.
+    up.create_role("proton-service")
     proton.update_environment_template_version(
         templateName="vpc-env", majorVersion="1", minorVersion="0", status="PUBLISHED"
     )
@@ -217,7 +245,7 @@ def test_a_service_template_needs_its_compatible_environments(up: Up, tmp_path: 
         templateName="vpc-env",
         templateMajorVersion="1",
         spec="proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.1.0.0/16\n",
-        protonServiceRoleArn="arn:aws:iam::123456789012:role/proton-service",
+        protonServiceRoleArn=ROLE,
     )
     proton.get_waiter("environment_deployed").wait(name="dev", WaiterConfig=within(120))
     proton.create_service(

@@ -93,6 +93,12 @@ def test_up_prints_each_deployment_and_logs_tell_the_cloudformation_story(tmp_pa
         template("broken", tar_gz(broken, "environment/"))
         spec = tmp_path / "spec.yaml"
         spec.write_text("proton: EnvironmentSpec\nspec:\n  vpc_cidr: 10.0.0.0/16\n")
+        trust = tmp_path / "trust.json"
+        trust.write_text(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", '
+            '"Principal": {"Service": "cloudformation.amazonaws.com"}}]}'
+        )
+        aws("iam", "create-role", "--role-name", "proton", "--assume-role-policy-document", f"file://{trust}")
         role = "arn:aws:iam::123456789012:role/proton"
         for name, template_name in (("dev", "net"), ("bad", "broken")):
             aws(

@@ -138,6 +138,7 @@ def up(
     click.echo(started.describe(state))
     _check_stacks(runtime)
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    runtime.settings.local_cloud_url = cloud.endpoint
     credential = runtime.credentials.first_active(ADMIN_CREDENTIAL) or runtime.credentials.create(
         LOCAL_ACCOUNT_ID, ADMIN_CREDENTIAL, runtime.clock.now()
     )

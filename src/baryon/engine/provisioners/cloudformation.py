@@ -25,6 +25,10 @@ past it settles the deployment FAILED (DELETE_FAILED) with "CloudFormation stack
 or delete deals with it (a creation still running is deleted by a delete; anything else is waited for,
 again within the deadline).
 
+The local cloud (the moto server `baryon up` runs) gets the local-cloud layer (`localcloud.layer`):
+adapted templates, stand-ins named on the deployment, its own errors failing at once, its leftovers
+removed before a deletion. Every other CloudFormation gets the template exactly as rendered.
+
 Invariants: the stack id and action are saved before the next step, and every CloudFormation call carries
 the deployment id as its token, so a repeated step never starts a second stack operation; the resource's
 version, spec, inputs and outputs change only when its deployment succeeds.
@@ -39,6 +43,8 @@ from baryon.domain.outcomes import Outcome, Wait
 from baryon.engine.provisioners import stacks as cfn
 from baryon.engine.provisioners.base import Settled, Traits, deadline, duration, overdue
 from baryon.engine.provisioners.errors import ProvisionError
+from baryon.engine.provisioners.localcloud import layer as local_layer
+from baryon.engine.provisioners.localcloud.layer import Layer
 from baryon.engine.provisioners.stack_names import stack_name, stack_tags
 from baryon.engine.provisioners.targets import Target
 from baryon.engine.provisioners.template_lint import check_rendered
@@ -140,13 +146,18 @@ class CloudFormation(Settled):
     # --- deploying --------------------------------------------------------------------------------
 
     def deploy(self, given: StepInput) -> Outcome:
-        record, progress = given.record, given.progress
         target = _target(given)
+        cloud = local_layer.for_target(given.runtime.settings, target)
+        with cloud.errors(given.subject.stack_name, given.progress):
+            return self._deploy(given, target, cloud)
+
+    def _deploy(self, given: StepInput, target: Target, cloud: Layer) -> Outcome:
+        record, progress = given.record, given.progress
         cancelling = record.deployment_status == CANCELLING
         if cancelling and (not progress.get("stack_id") or progress.get("action") == "WAIT"):
             return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
         if not progress.get("stack_id") or progress.get("action") == "WAIT":
-            started = self._start(given, target)
+            started = self._start(given, target, cloud)
             if started is not None:
                 return started
         try:
@@ -166,12 +177,13 @@ class CloudFormation(Settled):
                 f"Stack {given.subject.stack_name} is {result.status}: read {len(result.outputs)} output(s) "
                 f"and {len(result.resources)} resource(s)"
             )
-            return given.finish(Finish(SUCCEEDED, None, result.outputs, result.resources))
+            succeeded = Finish(SUCCEEDED, None, result.outputs, result.resources)
+            return given.finish(cloud.succeeded(progress, str(progress["stack_id"]), succeeded))
         if progress.get(CANCEL_ISSUED):
             return given.finish(Finish(CANCELLED, CANCEL_MESSAGE))
         return given.fail(result.failure_reason or f"The stack ended in {result.status}.")
 
-    def _start(self, given: StepInput, target: Target) -> Outcome | None:
+    def _start(self, given: StepInput, target: Target, cloud: Layer) -> Outcome | None:
         """Render and ask CloudFormation for the operation; an outcome when the step ends here (a render
         failure, a busy stack), None when an operation was started and is to be polled."""
         progress = given.progress
@@ -186,6 +198,10 @@ class CloudFormation(Settled):
         before = progress.get("action")
         if before != "WAIT":
             given.tell(f"Rendered the stack template ({len(body.encode())} bytes)")
+        body = cloud.template(progress, body, subject.stack_name)
+        adapted = cloud.adapted(progress)
+        if adapted is not None and before != "WAIT":
+            given.tell(adapted)
         known = getattr(subject.row, "stack_id", None)
         started = cfn.start_deploy(
             target,
@@ -235,8 +251,13 @@ class CloudFormation(Settled):
     # --- deleting ---------------------------------------------------------------------------------
 
     def delete(self, given: StepInput) -> Outcome:
-        record, subject, progress = given.record, given.subject, given.progress
         target = _target(given)
+        cloud = local_layer.for_target(given.runtime.settings, target)
+        with cloud.errors(given.subject.stack_name, given.progress):
+            return self._delete(given, target, cloud)
+
+    def _delete(self, given: StepInput, target: Target, cloud: Layer) -> Outcome:
+        record, subject, progress = given.record, given.subject, given.progress
         stack = subject.row.stack_id or subject.stack_name
         if record.deployment_status == CANCELLING:
             if not progress.get("delete_started"):
@@ -249,6 +270,7 @@ class CloudFormation(Settled):
                 )
             )
         if not progress.get("delete_started"):
+            cloud.before_delete(stack, progress)
             action = cfn.start_delete(target, stack, record.id)
             if action == "ABSENT":
                 given.tell(f"Stack {subject.stack_name} does not exist: nothing to delete")
@@ -261,6 +283,7 @@ class CloudFormation(Settled):
         state = cfn.deleted(target, stack, record.id)
         copy_events(given, target, stack)
         if state.gone:
+            cloud.after_delete(progress)
             return given.finish(Finish(DELETE_COMPLETE))
         if state.failure is not None:
             return given.fail(state.failure)
