@@ -585,3 +585,46 @@ def test_an_update_in_the_local_cloud_changes_the_stack_and_keeps_naming_stand_i
     assert attributes["Attributes"]["VisibilityTimeout"] == "60"
     stack = account_client("cloudformation").describe_stacks(StackName=_stack("upd"))["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
+
+
+RETIRED_RUNTIME = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  Handler:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.6
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: "def handler(event, context):\\n    return event\\n"
+Outputs:
+  FunctionName:
+    Value: !Ref Handler
+"""
+
+
+def test_a_runtime_aws_retired_fails_on_aws_and_is_a_warning_in_the_local_cloud(
+    proton: Any, s3: Any, worker: Any, runtime: Runtime, moto_endpoint: str
+) -> None:
+    refused = _deploy(proton, s3, "aws-runtime", RETIRED_RUNTIME)
+    assert refused["deploymentStatus"] == "FAILED"
+    assert refused["deploymentStatusMessage"].startswith(
+        "cfn-lint E2533 in infrastructure/cloudformation.yaml line 14: "
+    )
+
+    runtime.settings.local_cloud_url = moto_endpoint
+    local = _deploy(proton, s3, "local-runtime", RETIRED_RUNTIME)
+    assert local["deploymentStatus"] == "SUCCEEDED"
+    assert (
+        "cfn-lint E2533 in infrastructure/cloudformation.yaml line 14: this fails on AWS (the local cloud "
+        "deploys it anyway): " in _message(proton, local)
+    )
+    assert _outputs(proton, "local-runtime")["FunctionName"]

@@ -191,7 +191,7 @@ class CloudFormation(Settled):
             file_name, body = rendered(given, given.part)
         except RenderError as error:
             return given.fail(str(error))
-        refused = check_rendered(given, file_name, body)
+        refused = check_rendered(given, file_name, body, local_cloud=cloud.local)
         if refused is not None:
             return refused
         subject = given.subject

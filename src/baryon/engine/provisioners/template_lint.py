@@ -18,8 +18,12 @@ from baryon.engine.steps import StepInput
 from baryon.render import cfn_lint
 
 
-def check_rendered(given: StepInput, file_name: str, body: str) -> Outcome | None:
-    """None when the template may be sent (its warnings kept), else the failed deployment's outcome."""
+def check_rendered(
+    given: StepInput, file_name: str, body: str, *, local_cloud: bool = False
+) -> Outcome | None:
+    """None when the template may be sent (its warnings kept), else the failed deployment's outcome. In the
+    local cloud the errors of `cfn_lint.LOCAL_CLOUD_TOLERATED` (what fails on AWS though the local cloud runs
+    it) are warnings that say so."""
     settings = given.runtime.settings
     mode = settings.cfn_lint
     if mode == "off":
@@ -27,6 +31,8 @@ def check_rendered(given: StepInput, file_name: str, body: str) -> Outcome | Non
     result = cfn_lint.lint(body, file_name, given.record.region, settings.cfn_lint_ignore)
     if mode == "warn":
         result = cfn_lint.demoted(result)
+    elif local_cloud:
+        result = cfn_lint.demoted(result, cfn_lint.LOCAL_CLOUD_TOLERATED, cfn_lint.LOCAL_CLOUD_NOTE)
     keep_warnings(given.runtime, given.record, [finding.message() for finding in result.warnings])
     if result.errors:
         return given.fail(cfn_lint.failure(result))
