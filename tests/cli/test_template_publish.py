@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import free_port
 from tests.support import bundles, contract
-from tests.support.processes import Process, run, wait_for_port
+from tests.support.processes import run
+from tests.support.up import running_up
 from tests.support.waiters import within
 
 ROLE = "arn:aws:iam::123456789012:role/proton-service"
@@ -73,30 +71,10 @@ class Up:
         return run([*args], self.env, timeout=300)
 
 
-def _exports(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
-
-
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    data = tmp_path / "data"
-    port, cloud_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
-    process = Process(
-        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)],
-        env,
-        tmp_path / "up.log",
-    )
-    try:
-        wait_for_port(port, process=process.popen)
-        yield Up(data, {**env, "BARYON_DATA_DIR": str(data)}, _exports(data / "baryon.env"))
-    finally:
-        process.stop(signal.SIGINT)
+    with running_up(tmp_path) as running:
+        yield Up(running.data, {**running.env, "BARYON_DATA_DIR": str(running.data)}, running.exports)
 
 
 def _folder(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -4,21 +4,15 @@ events of a CloudFormation deployment, read from the database without AWS creden
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
-from tests.support.awscli_contract import config_env
 from tests.support.bundles import CFN_MANIFEST, ENV_SCHEMA, environment_bundle, tar_gz
-from tests.support.processes import Process, wait_for_port
+from tests.support.up import running_up
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -31,39 +25,9 @@ BROKEN_ENV = """Resources:
 """
 
 
-def _exports(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
-
-
 def test_up_prints_each_deployment_and_logs_tell_the_cloudformation_story(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    port, cloud_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
-    up = Process(
-        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)],
-        env,
-        tmp_path / "up.log",
-    )
-    try:
-        wait_for_port(port, process=up.popen)
-        aws_env = {**env, **_exports(data / "baryon.env"), **config_env(tmp_path)}
-
-        def aws(*args: str) -> Any:
-            result = subprocess.run(
-                [shutil.which("aws") or "aws", *args],
-                env=aws_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert result.returncode == 0, (args, result.stderr)
-            return json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    with running_up(tmp_path) as running:
+        up, env, data, aws = running.process, running.env, running.data, running.aws
 
         def template(name: str, bundle: bytes) -> None:
             path = tmp_path / f"{name}.tar.gz"
@@ -183,5 +147,3 @@ def test_up_prints_each_deployment_and_logs_tell_the_cloudformation_story(tmp_pa
             r"\(\d+\.\d s after the deployment began\)",
             last,
         ), last
-    finally:
-        up.stop()

@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
-from tests.support.awscli_contract import config_env
 from tests.support.bundles import TF_ENV_SCHEMA, tar_gz
-from tests.support.processes import Process, wait_for_port
+from tests.support.up import running_up
 
 pytestmark = pytest.mark.e2e
 
@@ -31,39 +25,9 @@ MANIFEST = """infrastructure:
 """
 
 
-def _exports(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
-
-
 def test_up_runs_the_commands_against_its_own_api(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    port, cloud_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
-    up = Process(
-        ["up", "--port", str(port), "--cloud-port", str(cloud_port), "--data-dir", str(data)],
-        env,
-        tmp_path / "up.log",
-    )
-    try:
-        wait_for_port(port, process=up.popen)
-        aws_env = {**env, **_exports(data / "baryon.env"), **config_env(tmp_path)}
-
-        def aws(*args: str) -> Any:
-            result = subprocess.run(
-                [shutil.which("aws") or "aws", *args],
-                env=aws_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert result.returncode == 0, (args, result.stderr)
-            return json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    with running_up(tmp_path) as running:
+        port, env, data, aws = running.port, running.env, running.data, running.aws
 
         bundle = tmp_path / "env.tar.gz"
         bundle.write_bytes(
@@ -109,5 +73,3 @@ def test_up_runs_the_commands_against_its_own_api(tmp_path: Path) -> None:
         assert "AccessDeniedException" in logs.stdout
         assert "is not authorized to perform: proton:GetEnvironment on resource:" not in logs.stdout
         assert "is not authorized to perform: proton:GetEnvironment because" in logs.stdout
-    finally:
-        up.stop()
