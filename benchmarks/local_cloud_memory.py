@@ -6,10 +6,15 @@ and one output), and measures the seconds from starting `baryon up` to the first
 size of `baryon up` and of its local cloud (the moto child), the size of the local cloud's snapshot, and
 the seconds a restart takes until the API answers and the stacks are all there again.
 
+With `--sample DIR` (a sample environment template of aws-proton-cloudformation-sample-templates, e.g.
+`environment-templates/vpc-env`: its `v1/` bundle and `spec/spec.yaml`), the first environment is that
+sample instead, so the first figure is the time from `baryon up` to a deployed official sample environment.
+
 Run from the repository root:
 
     python3 benchmarks/local_cloud_memory.py              # 100 stacks
     python3 benchmarks/local_cloud_memory.py --stacks 20
+    python3 benchmarks/local_cloud_memory.py --sample ../samples/environment-templates/vpc-env
 """
 
 from __future__ import annotations
@@ -63,6 +68,16 @@ TRUST = json.dumps(
     }
 )
 SPEC = "proton: EnvironmentSpec\nspec:\n  retention: 300\n"
+
+
+def _folder_bundle(folder: Path) -> bytes:
+    """A tar.gz of `folder`'s files at the archive's root, as the samples' READMEs pack a version folder."""
+    files = {
+        str(path.relative_to(folder)): path.read_text()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith(".")
+    }
+    return tar_gz(files, "")
 
 
 def rss_mb(pid: int) -> float:
@@ -121,6 +136,9 @@ def deployed(proton: Any, names: list[str], timeout: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stacks", type=int, default=100)
+    parser.add_argument(
+        "--sample", type=Path, help="a sample environment template folder (v1/, spec/spec.yaml)"
+    )
     args = parser.parse_args()
     processes = Processes()
     with tempfile.TemporaryDirectory(prefix="baryon-lc-bench-") as scratch:
@@ -147,9 +165,25 @@ def main() -> None:
             )
             publish_environment_template(proton, s3, "queue-env", bundle)
             create = {"templateName": "queue-env", "templateMajorVersion": "1", "spec": SPEC}
-            proton.create_environment(name="env-0", protonServiceRoleArn=role, **create)
-            deployed(proton, ["env-0"], 120)
+            first_name = "env-0"
+            if args.sample is not None:
+                sample_bundle = _folder_bundle(args.sample / "v1")
+                publish_environment_template(proton, s3, "sample-env", sample_bundle)
+                first_name = "sample-0"
+                sample_spec = (args.sample / "spec" / "spec.yaml").read_text()
+                proton.create_environment(
+                    name=first_name,
+                    templateName="sample-env",
+                    templateMajorVersion="1",
+                    spec=sample_spec,
+                    protonServiceRoleArn=role,
+                )
+            else:
+                proton.create_environment(name=first_name, protonServiceRoleArn=role, **create)
+            deployed(proton, [first_name], 180)
             first = time.monotonic() - started
+            if args.sample is not None:
+                proton.create_environment(name="env-0", protonServiceRoleArn=role, **create)
             names = [f"env-{i}" for i in range(1, args.stacks)]
             log(f"deploying {len(names)} more environments")
             for name in names:
@@ -170,7 +204,8 @@ def main() -> None:
         finally:
             processes.stop_all()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    print(f"from `baryon up` to a deployed small environment: {first:.1f} s")
+    what = f"the sample environment {args.sample.name}" if args.sample is not None else "a small environment"
+    print(f"from `baryon up` to a deployed {what}: {first:.1f} s")
     print(f"stacks deployed in the local cloud: {stacks}")
     print(f"RSS of baryon up: {up_rss:.0f} MB; of its local cloud (moto): {cloud_rss:.0f} MB")
     print(f"local cloud snapshot: {state_kib:.0f} KiB")
