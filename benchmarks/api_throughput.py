@@ -813,7 +813,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report["goals"] = goals(results)
     if args.json:
-        print(json.dumps(finite(report), indent=2, allow_nan=False))
+        print(json.dumps(finite(report), indent=2, allow_nan=False, default=repr))
     else:
         print_table(report, results)
     broken = [r.name for r in results if r.requests - r.errors <= 0]

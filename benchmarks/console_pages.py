@@ -428,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
         "notes": notes,
     }
     if args.json:
-        print(json.dumps(finite(report), indent=2, allow_nan=False))
+        print(json.dumps(finite(report), indent=2, allow_nan=False, default=repr))
         return 0
     print(f"command: {report['command']}")
     if load is not None:
