@@ -12,12 +12,15 @@ Baryon's.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -32,12 +35,66 @@ def enabled() -> bool:
     return _ENABLED
 
 
-API_REQUESTS = Counter(
-    "baryon_api_requests", "API requests, by operation and result code.", ["operation", "code"]
-)
-API_DURATION = Histogram(
-    "baryon_api_request_duration_seconds", "Time to answer an API request, by operation.", ["operation"]
-)
+_REQUESTS_HELP = "API requests, by operation and result code."
+_DURATION_HELP = "Time to answer an API request, by operation."
+#: The default buckets of a prometheus_client Histogram, "+Inf" last.
+_BUCKETS = Histogram.DEFAULT_BUCKETS
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _bound(value: float) -> str:
+    """A bucket's `le` label as prometheus_client writes it ("0.005", "1.0", "+Inf")."""
+    return "+Inf" if value == float("inf") else repr(float(value))
+
+
+class _RequestStats(Collector):
+    """`baryon_api_requests_total` and `baryon_api_request_duration_seconds` for one process, counted in plain
+    Python under one lock and turned into metric families at scrape time: prometheus_client's own counter and
+    histogram take a lock per value and walk every bucket, which costs a tenth of a small request. (Several
+    processes sharing their metrics, `--workers N`, use prometheus_client's objects instead.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+        #: operation -> (count per bucket, sum of seconds)
+        self._durations: dict[str, tuple[list[int], list[float]]] = {}
+
+    def record(self, operation: str, code: str, seconds: float) -> None:
+        index = bisect.bisect_left(_BUCKETS, seconds)
+        key = (operation, code)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            found = self._durations.get(operation)
+            if found is None:
+                found = self._durations[operation] = ([0] * len(_BUCKETS), [0.0])
+            found[0][index] += 1
+            found[1][0] += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            counts = dict(self._counts)
+            durations = {op: (list(b), s[0]) for op, (b, s) in self._durations.items()}
+        requests = CounterMetricFamily("baryon_api_requests", _REQUESTS_HELP, labels=["operation", "code"])
+        for (operation, code), count in sorted(counts.items()):
+            requests.add_metric([operation, code], count)
+        yield requests
+        timing = HistogramMetricFamily(
+            "baryon_api_request_duration_seconds", _DURATION_HELP, labels=["operation"]
+        )
+        for operation, (per_bucket, total) in sorted(durations.items()):
+            cumulative = list(itertools.accumulate(per_bucket))
+            buckets = [(_bound(bound), float(n)) for bound, n in zip(_BUCKETS, cumulative, strict=True)]
+            timing.add_metric([operation], buckets, total)
+        yield timing
+
+
+if _MULTIPROCESS:
+    _API_REQUESTS = Counter("baryon_api_requests", _REQUESTS_HELP, ["operation", "code"])
+    _API_DURATION = Histogram("baryon_api_request_duration_seconds", _DURATION_HELP, ["operation"])
+    _REQUEST_STATS: _RequestStats | None = None
+else:
+    _REQUEST_STATS = _RequestStats()
+    REGISTRY.register(_REQUEST_STATS)
 DEPLOYMENTS = Counter(
     "baryon_deployments",
     "Deployments settled, by kind, provisioner and result.",
@@ -51,8 +108,8 @@ DEPLOYMENT_DURATION = Histogram(
 )
 
 
-#: The label children of each (operation, code) seen, so a request costs no label lookup. Both are bounded:
-#: the caller passes only model operation names (or "") and Baryon's own error codes.
+#: The label children of each (operation, code) seen (several processes only). Both are bounded: the caller
+#: passes only model operation names (or "") and Baryon's own error codes.
 _REQUEST_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
@@ -61,10 +118,13 @@ def record_request(operation: str, code: str, seconds: float) -> None:
     value would let a client mint label values); "" is counted as "unknown"."""
     if not _ENABLED:
         return
+    if _REQUEST_STATS is not None:
+        _REQUEST_STATS.record(operation or "unknown", code, seconds)
+        return
     children = _REQUEST_CHILDREN.get((operation, code))
     if children is None:
         label = operation or "unknown"
-        children = (API_REQUESTS.labels(operation=label, code=code), API_DURATION.labels(operation=label))
+        children = (_API_REQUESTS.labels(operation=label, code=code), _API_DURATION.labels(operation=label))
         _REQUEST_CHILDREN[(operation, code)] = children
     children[0].inc()
     children[1].observe(seconds)
