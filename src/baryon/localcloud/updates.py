@@ -26,7 +26,9 @@ keeps (never None for a modelled type).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 _SQS_REPLACE = ("QueueName", "FifoQueue")
@@ -60,47 +62,263 @@ def _log_group(original: Any, new: dict[str, Any]) -> bool:
     return True
 
 
+def _gateway_attachment(original: Any, new: dict[str, Any]) -> bool:
+    """A new `VpcId` or `InternetGatewayId` moves the attachment (no interruption in AWS): detach the old
+    pair, attach the new one."""
+    if "InternetGatewayId" not in new or original.gateway_id is None:
+        return False
+    from moto.ec2.models import ec2_backends
+
+    backends = [
+        regional
+        for account in ec2_backends.values()
+        for regional in account.values()
+        if original.gateway_id in regional.internet_gateways
+    ]
+    if not backends:
+        return False
+    backend = backends[0]
+    gateway, vpc = str(new["InternetGatewayId"]), str(new["VpcId"])
+    if (gateway, vpc) == (original.gateway_id, original.vpc_id):
+        return True
+    with suppress(Exception):
+        backend.detach_internet_gateway(internet_gateway_id=original.gateway_id, vpc_id=original.vpc_id)
+    backend.attach_internet_gateway(internet_gateway_id=gateway, vpc_id=vpc)
+    original.gateway_id, original.vpc_id = gateway, vpc
+    return True
+
+
 #: Types updated in place here: (resource, new properties) -> done (False: replace it).
 IN_PLACE: dict[str, Callable[[Any, dict[str, Any]], bool]] = {
     "AWS::SQS::Queue": _sqs_queue,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::EC2::VPCGatewayAttachment": _gateway_attachment,
 }
 
 
-def install() -> None:
-    """Put `update_resource` in place of moto's `parse_and_update_resource`."""
+def _normal(resource_json: Any) -> Any:
+    """A resource's template entry as compared: moto adds an empty `Properties` to one that has none."""
+    if isinstance(resource_json, dict) and "Properties" not in resource_json:
+        return {**resource_json, "Properties": {}}
+    return resource_json
+
+
+def _references(value: Any) -> set[str]:
+    """The logical ids a template entry names (`Ref`, `Fn::GetAtt`, `${Name}` in `Fn::Sub`, `DependsOn`)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                target = item[0] if isinstance(item, list) and item else str(item).split(".")[0]
+                found.add(str(target))
+            elif key == "Fn::Sub":
+                text = item[0] if isinstance(item, list) and item else item
+                if isinstance(text, str):
+                    found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                found |= _references(item)
+            elif key == "DependsOn":
+                found.update([item] if isinstance(item, str) else [str(name) for name in item or []])
+            else:
+                found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _physical_id(resource: Any) -> Any:
+    return getattr(resource, "physical_resource_id", resource)
+
+
+def _apply(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, replace: bool
+) -> tuple[Any, bool]:
+    """Apply the new `resource_json` of `logical_id`: (the resource the stack keeps, whether it is a
+    replacement whose original is still to be retired). `replace` asks for a replacement where moto's
+    own update would otherwise be used (a dependent of a replaced EC2 resource)."""
     from moto.cloudformation import parsing
 
-    original_update = parsing.parse_and_update_resource
-    if getattr(original_update, "baryon", False):
+    account_id, region_name = resources_map._account_id, resources_map._region_name
+    resource_type = str(resource_json.get("Type"))
+    resource_class = parsing.resource_class_from_type(resource_type)
+    if resource_class is None:
+        return _ORIGINAL_UPDATE[0](logical_id, resource_json, resources_map, account_id, region_name), False
+    original = resources_map[logical_id]
+    handler = IN_PLACE.get(resource_type)
+    if original is not None and handler is not None:
+        new = dict(parsing.parse_resource(resource_json, resources_map)[1].get("Properties") or {})
+        if handler(original, new):
+            return original, False
+    updatable = not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
+    if original is not None and updatable and handler is None and not replace:
+        return _ORIGINAL_UPDATE[0](logical_id, resource_json, resources_map, account_id, region_name), False
+    replacement = parsing.parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    return replacement, original is not None
+
+
+_ORIGINAL_UPDATE: list[Callable[..., Any]] = []
+
+
+def install() -> None:
+    """Put `update` in place of moto's `ResourceMap.update` (and `build_resource_diff`)."""
+    from moto.cloudformation import parsing
+
+    if getattr(parsing.ResourceMap.update, "baryon", False):
         return
+    _ORIGINAL_UPDATE.append(parsing.parse_and_update_resource)
+    original_diff = parsing.ResourceMap.build_resource_diff
 
-    def update_resource(
-        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
-    ) -> Any:
-        resource_type = str(resource_json.get("Type"))
-        resource_class = parsing.resource_class_from_type(resource_type)
-        if resource_class is None:
-            return original_update(logical_id, resource_json, resources_map, account_id, region_name)
-        original = resources_map[logical_id]
-        handler = IN_PLACE.get(resource_type)
-        if original is not None and handler is not None:
-            new = dict(parsing.parse_resource(resource_json, resources_map)[1].get("Properties") or {})
-            if handler(original, new):
-                return original
-        updatable = not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
-        if original is not None and updatable and handler is None:
-            return original_update(logical_id, resource_json, resources_map, account_id, region_name)
-        replacement = parsing.parse_and_create_resource(
-            logical_id, resource_json, resources_map, account_id, region_name
-        )
-        if original is not None:
-            resources_map._delete_resource(original, resource_json)
-        return replacement
+    def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: Any = None) -> Any:
+        actions = original_diff(self, other_template, parameters)
+        old, new = self._resource_json_map, other_template["Resources"]
+        actions["Modify"] = [
+            name for name in actions["Modify"] if new[name] == old[name] or _normal(new[name]) != _normal(old[name])
+        ]
+        return actions
 
-    update_resource.baryon = True  # type: ignore[attr-defined]
-    parsing.parse_and_update_resource = update_resource
+    parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
+    parsing.ResourceMap.update = update  # type: ignore[method-assign]
     _settle_failed_updates()
+
+
+def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+    """moto's `ResourceMap.update`, with modifications in dependency order: a resource replaced takes its
+    EC2 dependents along (replaced too, since they name its old id), and what was replaced is retired
+    once every modification is done (as CloudFormation's clean-up phase)."""
+    from moto.cloudformation.parsing import MAX_UPDATE_ATTEMPTS
+
+    actions = self.build_resource_diff(template, parameters)
+    previous = dict(self._resource_json_map)
+    _passes(
+        actions["Remove"],
+        lambda name: self._delete_resource(self._parsed_resources[name], previous[name])
+        if name in self._parsed_resources
+        else None,
+    )
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    for name in actions["Add"]:
+        _ = self[name]
+    entries = self._resource_json_map
+    references = {name: _references(entry) & set(entries) for name, entry in entries.items()}
+    pending: dict[str, bool] = {name: False for name in entries if name in actions["Modify"]}
+    retired: list[tuple[Any, dict[str, Any]]] = []
+    done: set[str] = set()
+    last: Exception | None = None
+    for _attempt in range(MAX_UPDATE_ATTEMPTS * max(1, len(entries))):
+        ready = [name for name in pending if not (references[name] & set(pending))]
+        if not pending:
+            break
+        name = (ready or list(pending))[0]
+        original = self._parsed_resources.get(name)
+        try:
+            changed, replaced = _apply(name, entries[name], self, pending[name])
+        except Exception as error:
+            last = error
+            pending[name] = pending.pop(name)  # to the end: another may have to go first
+            continue
+        del pending[name]
+        done.add(name)
+        self._parsed_resources[name] = changed
+        if replaced:
+            retired.append((original, previous.get(name, entries[name])))
+            if _physical_id(changed) != _physical_id(original):
+                for dependent, named in references.items():
+                    if name in named and dependent not in done and dependent not in pending:
+                        pending[dependent] = str(entries[dependent].get("Type", "")).startswith("AWS::EC2::")
+    if pending:
+        raise last or RuntimeError(f"could not update {', '.join(pending)}")
+    _retire(self, list(reversed(retired)))
+
+
+def _passes(names: list[str], act: Callable[[str], Any]) -> None:
+    """Act on each name, in passes (one may have to wait for another), as moto's update does."""
+    from moto.cloudformation.parsing import MAX_UPDATE_ATTEMPTS
+
+    left, last = list(names), None
+    for _attempt in range(MAX_UPDATE_ATTEMPTS):
+        for name in list(left):
+            try:
+                act(name)
+            except Exception as error:
+                last = error
+            else:
+                left.remove(name)
+        if not left:
+            return
+    raise last or RuntimeError(f"could not remove {', '.join(left)}")
+
+
+def _retire(resources_map: Any, retired: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Delete the originals of replaced resources, newest first and in passes; what cannot go stays (as
+    AWS's clean-up failures leave an update complete)."""
+    from moto.cloudformation.parsing import MAX_UPDATE_ATTEMPTS
+
+    left = list(retired)
+    for _attempt in range(MAX_UPDATE_ATTEMPTS):
+        for resource, resource_json in list(left):
+            try:
+                remover = _RETIRE.get(str(resource_json.get("Type")))
+                if remover is not None:
+                    remover(resource)
+                else:
+                    resources_map._delete_resource(resource, resource_json)
+            except Exception:  # noqa: BLE001 - a dependency still in place: next pass
+                continue
+            left.remove((resource, resource_json))
+        if not left:
+            return
+
+
+def _ec2(resource: Any) -> Any:
+    return resource.ec2_backend
+
+
+def _retire_route_table(table: Any) -> None:
+    backend = _ec2(table)
+    for association in list(table._associations):
+        backend.disassociate_route_table(association)
+    backend.delete_route_table(table.id)
+
+
+def _retire_route(route: Any) -> None:
+    table = route.route_table
+    if table.id in table.ec2_backend.route_tables:
+        table.routes.pop(route.id, None)
+
+
+def _retire_association(association: Any) -> None:
+    from moto.ec2.models import ec2_backends
+
+    for account in ec2_backends.values():
+        for backend in account.values():
+            table = backend.route_tables.get(association.route_table_id)
+            if table is not None:
+                for key, subnet in list(table._associations.items()):
+                    if subnet == association.subnet_id:
+                        del table._associations[key]
+
+
+def _retire_internet_gateway(gateway: Any) -> None:
+    if gateway.vpc is not None:
+        gateway.ec2_backend.detach_internet_gateway(internet_gateway_id=gateway.id, vpc_id=gateway.vpc.id)
+    gateway.ec2_backend.delete_internet_gateway(gateway.id)
+
+
+#: How a replaced resource moto cannot delete itself is retired.
+_RETIRE: dict[str, Callable[[Any], None]] = {
+    "AWS::EC2::RouteTable": _retire_route_table,
+    "AWS::EC2::Route": _retire_route,
+    "AWS::EC2::SubnetRouteTableAssociation": _retire_association,
+    "AWS::EC2::InternetGateway": _retire_internet_gateway,
+}
 
 
 def _settle_failed_updates() -> None:
