@@ -144,7 +144,7 @@ def _apply(
     resource_type = str(resource_json.get("Type"))
     resource_class = parsing.resource_class_from_type(resource_type)
     if resource_class is None:
-        return _ORIGINAL_UPDATE[0](logical_id, resource_json, resources_map, account_id, region_name), False
+        return parsing.parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name), False
     original = resources_map[logical_id]
     handler = IN_PLACE.get(resource_type)
     if original is not None and handler is not None:
@@ -153,22 +153,31 @@ def _apply(
             return original, False
     updatable = not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
     if original is not None and updatable and handler is None and not replace:
-        return _ORIGINAL_UPDATE[0](logical_id, resource_json, resources_map, account_id, region_name), False
+        return parsing.parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name), False
     replacement = parsing.parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
     return replacement, original is not None
 
 
-_ORIGINAL_UPDATE: list[Callable[..., Any]] = []
+#: What `install` replaced, by (class, attribute name), to put back on `uninstall`.
+_INSTALLED: dict[tuple[type, str], Any] = {}
 
 
 def install() -> None:
     """Put `update` in place of moto's `ResourceMap.update` (and `build_resource_diff`)."""
     from moto.cloudformation import parsing
 
-    if getattr(parsing.ResourceMap.update, "baryon", False):
+    if _INSTALLED:
         return
-    _ORIGINAL_UPDATE.append(parsing.parse_and_update_resource)
+    from moto.cloudformation.models import Stack
+
     original_diff = parsing.ResourceMap.build_resource_diff
+    _INSTALLED.update(
+        {
+            (parsing.ResourceMap, "update"): parsing.ResourceMap.update,
+            (parsing.ResourceMap, "build_resource_diff"): original_diff,
+            (Stack, "update"): Stack.update,
+        }
+    )
 
     def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: Any = None) -> Any:
         actions = original_diff(self, other_template, parameters)
@@ -181,6 +190,13 @@ def install() -> None:
     parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
     _settle_failed_updates()
+
+
+def uninstall() -> None:
+    """Put moto's own stack updates back (a process that ran `install` and stops being the local cloud)."""
+    for (owner, attribute), original in _INSTALLED.items():
+        setattr(owner, attribute, original)
+    _INSTALLED.clear()
 
 
 def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
