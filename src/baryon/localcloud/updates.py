@@ -4,11 +4,20 @@ moto's CloudFormation applies a changed resource through the type's `update_from
 which many types leave out (moto then silently keeps the old resource, and forgets it in the stack's
 resource map) and some implement in part (an `AWS::SQS::Queue` takes only `VisibilityTimeout` and
 `ReceiveMessageWaitTimeSeconds`: a new `MessageRetentionPeriod` is ignored). `install()`, run once in the
-local cloud's process, puts `update_resource` in place of moto's `parse_and_update_resource`:
+local cloud's process, puts `update` in place of moto's `ResourceMap.update` (`uninstall()` puts moto's
+back):
 
+- only resources whose template entry changed (or names a changed parameter) are modified: moto's
+  stored entry of a resource without `Properties` gains an empty one, which moto took for a change;
+- modifications run in dependency order (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`); a replaced
+  resource whose physical id changed takes its dependents along (EC2 ones are replaced: they name its
+  old id, as a VPC's subnets, route tables and routes do), and the replaced originals are removed
+  after every modification, newest first (`_RETIRE` for EC2 types moto cannot delete itself); one that
+  cannot go stays, as CloudFormation's clean-up failures leave an update complete;
 - types with a handler here are updated in place from their new properties (`AWS::SQS::Queue`: every
   attribute and the tags; a new `QueueName` or `FifoQueue` replaces the queue, as in AWS;
-  `AWS::Logs::LogGroup`: retention and tags);
+  `AWS::Logs::LogGroup`: retention and tags; `AWS::EC2::VPCGatewayAttachment`: detached and attached to
+  the new VPC or gateway);
 - other modelled types with moto's own update keep it;
 - modelled types without one are replaced: the new resource is created, then the old one deleted (as
   CloudFormation replaces a resource), so a custom-named resource fails the update with moto's "already
@@ -144,7 +153,9 @@ def _apply(
     resource_type = str(resource_json.get("Type"))
     resource_class = parsing.resource_class_from_type(resource_type)
     if resource_class is None:
-        return parsing.parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name), False
+        return parsing.parse_and_update_resource(
+            logical_id, resource_json, resources_map, account_id, region_name
+        ), False
     original = resources_map[logical_id]
     handler = IN_PLACE.get(resource_type)
     if original is not None and handler is not None:
@@ -153,8 +164,12 @@ def _apply(
             return original, False
     updatable = not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
     if original is not None and updatable and handler is None and not replace:
-        return parsing.parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name), False
-    replacement = parsing.parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        return parsing.parse_and_update_resource(
+            logical_id, resource_json, resources_map, account_id, region_name
+        ), False
+    replacement = parsing.parse_and_create_resource(
+        logical_id, resource_json, resources_map, account_id, region_name
+    )
     return replacement, original is not None
 
 
@@ -183,7 +198,9 @@ def install() -> None:
         actions = original_diff(self, other_template, parameters)
         old, new = self._resource_json_map, other_template["Resources"]
         actions["Modify"] = [
-            name for name in actions["Modify"] if new[name] == old[name] or _normal(new[name]) != _normal(old[name])
+            name
+            for name in actions["Modify"]
+            if new[name] == old[name] or _normal(new[name]) != _normal(old[name])
         ]
         return actions
 
@@ -209,9 +226,11 @@ def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | Non
     previous = dict(self._resource_json_map)
     _passes(
         actions["Remove"],
-        lambda name: self._delete_resource(self._parsed_resources[name], previous[name])
-        if name in self._parsed_resources
-        else None,
+        lambda name: (
+            self._delete_resource(self._parsed_resources[name], previous[name])
+            if name in self._parsed_resources
+            else None
+        ),
     )
     self._template = template
     if parameters:
@@ -286,7 +305,7 @@ def _retire(resources_map: Any, retired: list[tuple[Any, dict[str, Any]]]) -> No
                     remover(resource)
                 else:
                     resources_map._delete_resource(resource, resource_json)
-            except Exception:  # noqa: BLE001 - a dependency still in place: next pass
+            except Exception:  # a dependency still in place: next pass
                 continue
             left.remove((resource, resource_json))
         if not left:

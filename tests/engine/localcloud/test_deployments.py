@@ -680,9 +680,7 @@ def _owned(ec2: Any, vpcs: set[str], gateways: set[str]) -> dict[str, list[str]]
             if g["InternetGatewayId"] in gateways or {a["VpcId"] for a in g["Attachments"]} & vpcs
         ],
         "route tables": [
-            t["RouteTableId"]
-            for t in ec2.describe_route_tables()["RouteTables"]
-            if t.get("VpcId") in vpcs
+            t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"] if t.get("VpcId") in vpcs
         ],
         "subnets": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] in vpcs],
     }
