@@ -7,8 +7,10 @@ resource map) and some implement in part (an `AWS::SQS::Queue` takes only `Visib
 local cloud's process, puts `update` in place of moto's `ResourceMap.update` (`uninstall()` puts moto's
 back):
 
-- only resources whose template entry changed (or names a changed parameter) are modified: moto's
-  stored entry of a resource without `Properties` gains an empty one, which moto took for a change;
+- only resources whose template entry changed (or names a changed parameter) are modified, with the
+  values of `Fn::FindInMap` in place (moto saw no change where only a mapping changed, as where the
+  samples keep their CIDR blocks); moto's stored entry of a resource without `Properties` gains an
+  empty one, which moto took for a change;
 - modifications run in dependency order (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`); a replaced
   resource whose physical id changed takes its dependents along (EC2 ones are replaced: they name its
   old id, as a VPC's subnets, route tables and routes do), and the replaced originals are removed
@@ -112,6 +114,36 @@ def _normal(resource_json: Any) -> Any:
     return resource_json
 
 
+def _mappings(template: Any) -> dict[str, Any]:
+    found = template.get("Mappings") if isinstance(template, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _resolved(entry: Any, mappings: dict[str, Any]) -> Any:
+    """A template entry as compared: `_normal`, with each `Fn::FindInMap` of literal keys replaced by its
+    value (a changed mapping changes the resources that read it, as in AWS)."""
+    return _inline(_normal(entry), mappings)
+
+
+def _inline(value: Any, mappings: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        keys = value.get("Fn::FindInMap")
+        if (
+            len(value) == 1
+            and isinstance(keys, list)
+            and len(keys) == 3
+            and all(isinstance(k, str) for k in keys)
+        ):
+            found = mappings.get(keys[0], {})
+            found = found.get(keys[1], {}) if isinstance(found, dict) else {}
+            if isinstance(found, dict) and keys[2] in found:
+                return found[keys[2]]
+        return {key: _inline(item, mappings) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_inline(item, mappings) for item in value]
+    return value
+
+
 def _references(value: Any) -> set[str]:
     """The logical ids a template entry names (`Ref`, `Fn::GetAtt`, `${Name}` in `Fn::Sub`, `DependsOn`)."""
     found: set[str] = set()
@@ -167,6 +199,9 @@ def _apply(
         return parsing.parse_and_update_resource(
             logical_id, resource_json, resources_map, account_id, region_name
         ), False
+    if original is not None and resource_type in _RETIRE_FIRST:
+        _RETIRE[resource_type](original)
+        original = None
     replacement = parsing.parse_and_create_resource(
         logical_id, resource_json, resources_map, account_id, region_name
     )
@@ -197,11 +232,15 @@ def install() -> None:
     def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: Any = None) -> Any:
         actions = original_diff(self, other_template, parameters)
         old, new = self._resource_json_map, other_template["Resources"]
-        actions["Modify"] = [
-            name
-            for name in actions["Modify"]
-            if new[name] == old[name] or _normal(new[name]) != _normal(old[name])
-        ]
+        old_maps = _mappings(self._template)
+        new_maps = _mappings(other_template)
+
+        def changed(name: str) -> bool:
+            return bool(_resolved(old[name], old_maps) != _resolved(new[name], new_maps))
+
+        modify = [name for name in actions["Modify"] if new[name] == old[name] or changed(name)]
+        modify += [name for name in new if name in old and name not in modify and changed(name)]
+        actions["Modify"] = modify
         return actions
 
     parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
@@ -347,13 +386,31 @@ def _retire_internet_gateway(gateway: Any) -> None:
     gateway.ec2_backend.delete_internet_gateway(gateway.id)
 
 
+def _retire_nat_gateway(nat: Any) -> None:
+    """Delete the NAT gateway and free its address and network interface (moto only marks it deleted)."""
+    backend = nat.ec2_backend
+    backend.delete_nat_gateway(nat.id)
+    interface = getattr(nat, "_eni", None)
+    if interface is None:
+        return
+    for address in backend.addresses:
+        if address.eni is interface and address.association_id:
+            backend.disassociate_address(association_id=address.association_id)
+    with suppress(Exception):
+        backend.delete_network_interface(interface.id)
+
+
 #: How a replaced resource moto cannot delete itself is retired.
 _RETIRE: dict[str, Callable[[Any], None]] = {
     "AWS::EC2::RouteTable": _retire_route_table,
     "AWS::EC2::Route": _retire_route,
     "AWS::EC2::SubnetRouteTableAssociation": _retire_association,
     "AWS::EC2::InternetGateway": _retire_internet_gateway,
+    "AWS::EC2::NatGateway": _retire_nat_gateway,
 }
+#: Types whose original goes before its replacement is made (a NAT gateway's replacement takes the same
+#: Elastic IP, which one address can only be associated with once).
+_RETIRE_FIRST = frozenset({"AWS::EC2::NatGateway"})
 
 
 def _settle_failed_updates() -> None:

@@ -630,11 +630,15 @@ def test_a_runtime_aws_retired_fails_on_aws_and_is_a_warning_in_the_local_cloud(
     assert _outputs(proton, "local-runtime")["FunctionName"]
 
 
-GATEWAY_VPC = """Resources:
+GATEWAY_VPC = """Mappings:
+  Network:
+    VPC:
+      CIDR: '{{ environment.inputs.vpc_cidr }}'
+Resources:
   VPC:
     Type: AWS::EC2::VPC
     Properties:
-      CidrBlock: '{{ environment.inputs.vpc_cidr }}'
+      CidrBlock: !FindInMap [Network, VPC, CIDR]
   Gateway:
     Type: AWS::EC2::InternetGateway
   Attachment:
@@ -663,9 +667,21 @@ GATEWAY_VPC = """Resources:
     Properties:
       SubnetId: !Ref Subnet
       RouteTableId: !Ref Routes
+  NatAddress:
+    Type: AWS::EC2::EIP
+    DependsOn: Attachment
+    Properties:
+      Domain: vpc
+  Nat:
+    Type: AWS::EC2::NatGateway
+    Properties:
+      AllocationId: !GetAtt NatAddress.AllocationId
+      SubnetId: !Ref Subnet
 Outputs:
   VpcId:
     Value: !Ref VPC
+  NatGateway:
+    Value: !Ref Nat
 """
 
 
@@ -721,6 +737,10 @@ def test_a_vpc_whose_cidr_changed_is_replaced_and_deletes_without_leaving_its_ga
     assert [a["VpcId"] for a in gateway["Attachments"]] == [second]
     [subnet] = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [second]}])["Subnets"]
     assert subnet["CidrBlock"] == "10.21.0.0/24"
+    nat = _outputs(proton, "cidr")["NatGateway"]
+    [described] = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"]
+    assert (described["SubnetId"], described["State"]) == (subnet["SubnetId"], "available")
+    [allocation] = [a["AllocationId"] for a in described["NatGatewayAddresses"]]
 
     _delete(proton, "cidr")
 
@@ -730,3 +750,4 @@ def test_a_vpc_whose_cidr_changed_is_replaced_and_deletes_without_leaving_its_ga
         "route tables": [],
         "subnets": [],
     }
+    assert _gone(ec2.describe_addresses, AllocationIds=[allocation])
