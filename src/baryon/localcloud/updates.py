@@ -14,8 +14,8 @@ back):
 - modifications run in dependency order (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`); a replaced
   resource whose physical id changed takes its dependents along (EC2 ones are replaced: they name its
   old id, as a VPC's subnets, route tables and routes do), and the replaced originals are removed
-  after every modification, newest first (`_RETIRE` for EC2 types moto cannot delete itself); one that
-  cannot go stays, as CloudFormation's clean-up failures leave an update complete;
+  after every modification, newest first (`updates_ec2.RETIRE` for EC2 types moto cannot delete
+  itself); one that cannot go stays, as CloudFormation's clean-up failures leave an update complete;
 - types with a handler here are updated in place from their new properties (`AWS::SQS::Queue`: every
   attribute and the tags; a new `QueueName` or `FifoQueue` replaces the queue, as in AWS;
   `AWS::Logs::LogGroup`: retention and tags; `AWS::EC2::VPCGatewayAttachment`: detached and attached to
@@ -39,8 +39,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
+
+from baryon.localcloud import updates_ec2 as ec2
 
 _SQS_REPLACE = ("QueueName", "FifoQueue")
 
@@ -73,37 +74,11 @@ def _log_group(original: Any, new: dict[str, Any]) -> bool:
     return True
 
 
-def _gateway_attachment(original: Any, new: dict[str, Any]) -> bool:
-    """A new `VpcId` or `InternetGatewayId` moves the attachment (no interruption in AWS): detach the old
-    pair, attach the new one."""
-    if "InternetGatewayId" not in new or original.gateway_id is None:
-        return False
-    from moto.ec2.models import ec2_backends
-
-    backends = [
-        regional
-        for account in ec2_backends.values()
-        for regional in account.values()
-        if original.gateway_id in regional.internet_gateways
-    ]
-    if not backends:
-        return False
-    backend = backends[0]
-    gateway, vpc = str(new["InternetGatewayId"]), str(new["VpcId"])
-    if (gateway, vpc) == (original.gateway_id, original.vpc_id):
-        return True
-    with suppress(Exception):
-        backend.detach_internet_gateway(internet_gateway_id=original.gateway_id, vpc_id=original.vpc_id)
-    backend.attach_internet_gateway(internet_gateway_id=gateway, vpc_id=vpc)
-    original.gateway_id, original.vpc_id = gateway, vpc
-    return True
-
-
 #: Types updated in place here: (resource, new properties) -> done (False: replace it).
 IN_PLACE: dict[str, Callable[[Any, dict[str, Any]], bool]] = {
     "AWS::SQS::Queue": _sqs_queue,
     "AWS::Logs::LogGroup": _log_group,
-    "AWS::EC2::VPCGatewayAttachment": _gateway_attachment,
+    "AWS::EC2::VPCGatewayAttachment": ec2.gateway_attachment,
 }
 
 
@@ -199,8 +174,8 @@ def _apply(
         return parsing.parse_and_update_resource(
             logical_id, resource_json, resources_map, account_id, region_name
         ), False
-    if original is not None and resource_type in _RETIRE_FIRST:
-        _RETIRE[resource_type](original)
+    if original is not None and resource_type in ec2.RETIRE_FIRST:
+        ec2.RETIRE[resource_type](original)
         original = None
     replacement = parsing.parse_and_create_resource(
         logical_id, resource_json, resources_map, account_id, region_name
@@ -339,7 +314,7 @@ def _retire(resources_map: Any, retired: list[tuple[Any, dict[str, Any]]]) -> No
     for _attempt in range(MAX_UPDATE_ATTEMPTS):
         for resource, resource_json in list(left):
             try:
-                remover = _RETIRE.get(str(resource_json.get("Type")))
+                remover = ec2.RETIRE.get(str(resource_json.get("Type")))
                 if remover is not None:
                     remover(resource)
                 else:
@@ -349,68 +324,6 @@ def _retire(resources_map: Any, retired: list[tuple[Any, dict[str, Any]]]) -> No
             left.remove((resource, resource_json))
         if not left:
             return
-
-
-def _ec2(resource: Any) -> Any:
-    return resource.ec2_backend
-
-
-def _retire_route_table(table: Any) -> None:
-    backend = _ec2(table)
-    for association in list(table._associations):
-        backend.disassociate_route_table(association)
-    backend.delete_route_table(table.id)
-
-
-def _retire_route(route: Any) -> None:
-    table = route.route_table
-    if table.id in table.ec2_backend.route_tables:
-        table.routes.pop(route.id, None)
-
-
-def _retire_association(association: Any) -> None:
-    from moto.ec2.models import ec2_backends
-
-    for account in ec2_backends.values():
-        for backend in account.values():
-            table = backend.route_tables.get(association.route_table_id)
-            if table is not None:
-                for key, subnet in list(table._associations.items()):
-                    if subnet == association.subnet_id:
-                        del table._associations[key]
-
-
-def _retire_internet_gateway(gateway: Any) -> None:
-    if gateway.vpc is not None:
-        gateway.ec2_backend.detach_internet_gateway(internet_gateway_id=gateway.id, vpc_id=gateway.vpc.id)
-    gateway.ec2_backend.delete_internet_gateway(gateway.id)
-
-
-def _retire_nat_gateway(nat: Any) -> None:
-    """Delete the NAT gateway and free its address and network interface (moto only marks it deleted)."""
-    backend = nat.ec2_backend
-    backend.delete_nat_gateway(nat.id)
-    interface = getattr(nat, "_eni", None)
-    if interface is None:
-        return
-    for address in backend.addresses:
-        if address.eni is interface and address.association_id:
-            backend.disassociate_address(association_id=address.association_id)
-    with suppress(Exception):
-        backend.delete_network_interface(interface.id)
-
-
-#: How a replaced resource moto cannot delete itself is retired.
-_RETIRE: dict[str, Callable[[Any], None]] = {
-    "AWS::EC2::RouteTable": _retire_route_table,
-    "AWS::EC2::Route": _retire_route,
-    "AWS::EC2::SubnetRouteTableAssociation": _retire_association,
-    "AWS::EC2::InternetGateway": _retire_internet_gateway,
-    "AWS::EC2::NatGateway": _retire_nat_gateway,
-}
-#: Types whose original goes before its replacement is made (a NAT gateway's replacement takes the same
-#: Elastic IP, which one address can only be associated with once).
-_RETIRE_FIRST = frozenset({"AWS::EC2::NatGateway"})
 
 
 def _settle_failed_updates() -> None:
