@@ -95,3 +95,80 @@ def test_an_update_the_local_cloud_cannot_apply_fails_and_rolls_back(cloud: Clou
     assert json.loads(json.dumps(cloudformation.get_template(StackName="app")["TemplateBody"])) == json.loads(
         first
     )
+
+
+def _network(cidr: str) -> str:
+    return json.dumps(
+        {
+            "Mappings": {
+                "Network": {"VPC": {"CIDR": f"{cidr}.0.0/16"}, "Subnet": {"CIDR": f"{cidr}.0.0/24"}}
+            },
+            "Resources": {
+                "VPC": {
+                    "Type": "AWS::EC2::VPC",
+                    "Properties": {"CidrBlock": {"Fn::FindInMap": ["Network", "VPC", "CIDR"]}},
+                },
+                "Gateway": {"Type": "AWS::EC2::InternetGateway"},
+                "Attachment": {
+                    "Type": "AWS::EC2::VPCGatewayAttachment",
+                    "Properties": {"VpcId": {"Ref": "VPC"}, "InternetGatewayId": {"Ref": "Gateway"}},
+                },
+                "Subnet": {
+                    "Type": "AWS::EC2::Subnet",
+                    "Properties": {
+                        "VpcId": {"Ref": "VPC"},
+                        "CidrBlock": {"Fn::FindInMap": ["Network", "Subnet", "CIDR"]},
+                    },
+                },
+                "Routes": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "VPC"}}},
+                "DefaultRoute": {
+                    "Type": "AWS::EC2::Route",
+                    "DependsOn": "Attachment",
+                    "Properties": {
+                        "RouteTableId": {"Ref": "Routes"},
+                        "DestinationCidrBlock": "0.0.0.0/0",
+                        "GatewayId": {"Ref": "Gateway"},
+                    },
+                },
+            },
+            "Outputs": {"VpcId": {"Value": {"Ref": "VPC"}}},
+        }
+    )
+
+
+def test_a_changed_vpc_cidr_replaces_the_vpc_with_its_dependents_and_moves_the_gateway(cloud: Cloud) -> None:
+    cloud.start()
+    cloudformation, ec2 = cloud.client("cloudformation"), cloud.client("ec2")
+    cloudformation.create_stack(StackName="net", TemplateBody=_network("10.20"))
+    [first] = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+    [gateway] = [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]]
+
+    cloudformation.update_stack(StackName="net", TemplateBody=_network("10.21"))
+
+    stack = cloudformation.describe_stacks(StackName="net")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    [second] = [o["OutputValue"] for o in stack["Outputs"]]
+    assert second != first
+    assert [(v["VpcId"], v["CidrBlock"]) for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == [
+        (second, "10.21.0.0/16")
+    ]
+    assert [
+        (g["InternetGatewayId"], [a["VpcId"] for a in g["Attachments"]])
+        for g in ec2.describe_internet_gateways()["InternetGateways"]
+    ] == [(gateway, [second])]
+    summaries = cloudformation.list_stack_resources(StackName="net")["StackResourceSummaries"]
+    named = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
+    assert (named["VPC"], named["Gateway"]) == (second, gateway)
+    [subnet] = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [first, second]}])["Subnets"]
+    assert (subnet["SubnetId"], subnet["VpcId"], subnet["CidrBlock"]) == (
+        named["Subnet"],
+        second,
+        "10.21.0.0/24",
+    )
+    [table] = ec2.describe_route_tables(RouteTableIds=[named["Routes"]])["RouteTables"]
+    assert table["VpcId"] == second
+    assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": gateway} in [
+        {key: route[key] for key in ("DestinationCidrBlock", "GatewayId") if key in route}
+        for route in table["Routes"]
+    ]
+    assert not ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [first]}])["RouteTables"]

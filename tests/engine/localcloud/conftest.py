@@ -4,11 +4,12 @@ resources are looked at in moto with that account's credentials."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from baryon.localcloud import updates
 from baryon.runtime import Runtime
 from tests.api.conftest import cloudformation_of_account, empty_cloud
 from tests.conftest import ACCOUNT
@@ -21,10 +22,13 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/proton-service"
 
 
 @pytest.fixture
-def local_cloud(runtime: Runtime, moto_endpoint: str) -> str:
-    """Mark the session's moto server as the local cloud for this test's runtime."""
+def local_cloud(runtime: Runtime, moto_endpoint: str) -> Iterator[str]:
+    """Mark the session's moto server as the local cloud for this test's runtime, with the stack updates
+    `baryon up` gives its local cloud (the server runs in this process)."""
     runtime.settings.local_cloud_url = moto_endpoint
-    return moto_endpoint
+    updates.install()
+    yield moto_endpoint
+    updates.uninstall()
 
 
 @pytest.fixture(scope="session")

@@ -628,3 +628,126 @@ def test_a_runtime_aws_retired_fails_on_aws_and_is_a_warning_in_the_local_cloud(
         "deploys it anyway): " in _message(proton, local)
     )
     assert _outputs(proton, "local-runtime")["FunctionName"]
+
+
+GATEWAY_VPC = """Mappings:
+  Network:
+    VPC:
+      CIDR: '{{ environment.inputs.vpc_cidr }}'
+Resources:
+  VPC:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: !FindInMap [Network, VPC, CIDR]
+  Gateway:
+    Type: AWS::EC2::InternetGateway
+  Attachment:
+    Type: AWS::EC2::VPCGatewayAttachment
+    Properties:
+      VpcId: !Ref VPC
+      InternetGatewayId: !Ref Gateway
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref VPC
+      CidrBlock: '{{ environment.inputs.vpc_cidr | replace("/16", "/24") }}'
+  Routes:
+    Type: AWS::EC2::RouteTable
+    Properties:
+      VpcId: !Ref VPC
+  DefaultRoute:
+    Type: AWS::EC2::Route
+    DependsOn: Attachment
+    Properties:
+      RouteTableId: !Ref Routes
+      DestinationCidrBlock: 0.0.0.0/0
+      GatewayId: !Ref Gateway
+  SubnetRoutes:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties:
+      SubnetId: !Ref Subnet
+      RouteTableId: !Ref Routes
+  NatAddress:
+    Type: AWS::EC2::EIP
+    DependsOn: Attachment
+    Properties:
+      Domain: vpc
+  Nat:
+    Type: AWS::EC2::NatGateway
+    Properties:
+      AllocationId: !GetAtt NatAddress.AllocationId
+      SubnetId: !Ref Subnet
+Outputs:
+  VpcId:
+    Value: !Ref VPC
+  NatGateway:
+    Value: !Ref Nat
+"""
+
+
+def _owned(ec2: Any, vpcs: set[str], gateways: set[str]) -> dict[str, list[str]]:
+    """What is left in the account of the given VPCs and internet gateways, by kind."""
+    described = ec2.describe_internet_gateways()["InternetGateways"]
+    return {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["VpcId"] in vpcs],
+        "gateways": [
+            g["InternetGatewayId"]
+            for g in described
+            if g["InternetGatewayId"] in gateways or {a["VpcId"] for a in g["Attachments"]} & vpcs
+        ],
+        "route tables": [
+            t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"] if t.get("VpcId") in vpcs
+        ],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] in vpcs],
+    }
+
+
+@pytest.mark.usefixtures("local_cloud")
+def test_a_vpc_whose_cidr_changed_is_replaced_and_deletes_without_leaving_its_gateway(
+    proton: Any, s3: Any, worker: Any, account_client: Callable[[str], Any]
+) -> None:
+    ec2 = account_client("ec2")
+    before = {g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]}
+    env = _deploy(proton, s3, "cidr", GATEWAY_VPC)
+    assert env["deploymentStatus"] == "SUCCEEDED", env.get("deploymentStatusMessage")
+    first = _outputs(proton, "cidr")["VpcId"]
+
+    proton.update_environment(
+        name="cidr", deploymentType="CURRENT_VERSION", spec=SPEC.replace("10.20.", "10.21.")
+    )
+    updated = poll(
+        lambda: proton.get_environment(name="cidr")["environment"],
+        lambda found: found["deploymentStatus"] != "IN_PROGRESS",
+        timeout=60,
+        what="the update of environment cidr",
+    )
+
+    assert updated["deploymentStatus"] == "SUCCEEDED", updated.get("deploymentStatusMessage")
+    second = _outputs(proton, "cidr")["VpcId"]
+    assert second != first
+    [vpc] = ec2.describe_vpcs(VpcIds=[second])["Vpcs"]
+    assert vpc["CidrBlock"] == "10.21.0.0/16"
+    assert _gone(ec2.describe_vpcs, VpcIds=[first])
+    created = {g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]} - before
+    stack = account_client("cloudformation").list_stack_resources(StackName=_stack("cidr"))
+    named = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in stack["StackResourceSummaries"]}
+    assert named["VPC"] == second
+    assert created == {named["Gateway"]}
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[named["Gateway"]])["InternetGateways"]
+    assert [a["VpcId"] for a in gateway["Attachments"]] == [second]
+    [subnet] = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [second]}])["Subnets"]
+    assert subnet["CidrBlock"] == "10.21.0.0/24"
+    nat = _outputs(proton, "cidr")["NatGateway"]
+    [described] = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"]
+    assert (described["SubnetId"], described["State"]) == (subnet["SubnetId"], "available")
+    [allocation] = [a["AllocationId"] for a in described["NatGatewayAddresses"]]
+
+    _delete(proton, "cidr")
+
+    assert _owned(ec2, {first, second}, created) == {
+        "vpcs": [],
+        "gateways": [],
+        "route tables": [],
+        "subnets": [],
+    }
+    assert _gone(ec2.describe_addresses, AllocationIds=[allocation])
