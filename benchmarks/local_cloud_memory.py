@@ -205,7 +205,7 @@ def main() -> None:
             processes.stop_all()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     what = f"the sample environment {args.sample.name}" if args.sample is not None else "a small environment"
-    print(f"from `baryon up` to a deployed {what}: {first:.1f} s")
+    print(f"from `baryon up` to {what} deployed: {first:.1f} s")
     print(f"stacks deployed in the local cloud: {stacks}")
     print(f"RSS of baryon up: {up_rss:.0f} MB; of its local cloud (moto): {cloud_rss:.0f} MB")
     print(f"local cloud snapshot: {state_kib:.0f} KiB")
