@@ -165,7 +165,14 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 
 #: Test files that run real processes for many seconds each; they start first, so that the run does not
 #: end with a few of them holding the workers while the others are idle.
-LONG_FIRST = ("tests/e2e/test_durability.py", "tests/e2e/", "tests/console/test_browser.py")
+LONG_FIRST = (
+    "tests/e2e/test_durability.py",
+    "tests/e2e/",
+    "tests/console/",
+    "tests/cli/test_template_publish.py",
+    "tests/localcloud/",
+    "tests/engine/localcloud/",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
