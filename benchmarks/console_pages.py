@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    HOST,
     BenchmarkError,
     Processes,
     baryon_argv,
@@ -54,10 +55,8 @@ from harness import (
     run_baryon,
     wait_listening,
 )
-from list_scale import ACCOUNT_ID, REGION, SECRET_KEY, seed
+from list_scale import ACCOUNT_ID, DEFAULT_POSTGRES_URL, REGION, SECRET_KEY, percentile, seed
 
-HOST = "127.0.0.1"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 150.0
 PER_SERVICE = 20
 ENVIRONMENTS = 10
@@ -229,12 +228,6 @@ def pages(sample: dict[str, str]) -> list[tuple[str, str]]:
         ("instance", f"/console/services/{service}/instances/{quote(sample['instance'])}"),
         ("deployment", f"/console/deployments/{quote(sample['deployment'])}"),
     ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 class Bench:
