@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 from harness import HOST, Processes, baryon_argv, free_port, log, wait_listening
-from tests.support.bundles import CFN_MANIFEST, tar_gz
+from tests.support.bundles import CFN_MANIFEST, QUEUE_ENV, QUEUE_SCHEMA, tar_gz
 from tests.support.clients import http_client
 from tests.support.processes import read_exports
 from tests.support.publishing import publish_environment_template
@@ -38,27 +38,6 @@ from tests.support.waiting import poll
 
 from baryon.protocol.sigv4 import Credential
 
-SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        retention:
-          type: number
-          default: 300
-"""
-TEMPLATE = """Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      MessageRetentionPeriod: {{ environment.inputs.retention }}
-Outputs:
-  QueueUrl:
-    Value: !Ref Queue
-"""
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -157,9 +136,9 @@ def main() -> None:
             role = iam.create_role(RoleName="provisioning", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
             bundle = tar_gz(
                 {
-                    "schema/schema.yaml": SCHEMA,
+                    "schema/schema.yaml": QUEUE_SCHEMA,
                     "infrastructure/manifest.yaml": CFN_MANIFEST,
-                    "infrastructure/cloudformation.yaml": TEMPLATE,
+                    "infrastructure/cloudformation.yaml": QUEUE_ENV,
                 },
                 "environment/",
             )

@@ -21,6 +21,7 @@ from baryon.protocol.sigv4 import Credential
 from tests.conftest import free_port
 from tests.support import bundles
 from tests.support.awscli_contract import config_env
+from tests.support.bundles import QUEUE_ENV, QUEUE_SCHEMA
 from tests.support.clients import http_client
 from tests.support.processes import Process, read_exports, wait_for_port
 from tests.support.publishing import publish_environment_template, publish_environment_version
@@ -28,29 +29,6 @@ from tests.support.waiters import FAST
 from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
-
-QUEUE_SCHEMA = """schema:
-  format:
-    openapi: "3.0.0"
-  environment_input_type: "EnvironmentInput"
-  types:
-    EnvironmentInput:
-      type: object
-      properties:
-        retention:
-          type: number
-          default: 300
-"""
-
-QUEUE_ENV = """Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      MessageRetentionPeriod: {{ environment.inputs.retention }}
-Outputs:
-  QueueUrl:
-    Value: !Ref Queue
-"""
 
 QUEUE_ENV_RENAMED = """Resources:
   Queue:

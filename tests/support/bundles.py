@@ -557,3 +557,28 @@ def manifest_entry(body: str) -> str:
 
 #: The wildcard Terraform manifest under the name the loader tests use.
 TF_STAR_MANIFEST = TF_MANIFEST
+
+
+#: An environment of one SQS queue whose retention is an input, and its queue's URL as the output.
+QUEUE_SCHEMA = """schema:
+  format:
+    openapi: "3.0.0"
+  environment_input_type: "EnvironmentInput"
+  types:
+    EnvironmentInput:
+      type: object
+      properties:
+        retention:
+          type: number
+          default: 300
+"""
+
+QUEUE_ENV = """Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      MessageRetentionPeriod: {{ environment.inputs.retention }}
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+"""
