@@ -18,11 +18,11 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -53,6 +53,7 @@ log = logging.getLogger("baryon.api")
 #: One line per API request, with its fields (`baryon.logs.FIELDS`).
 request_log = logging.getLogger("baryon.api.requests")
 CONTENT_TYPE = "application/x-amz-json-1.0"
+_T = TypeVar("_T")
 #: The one operation a credential with a resource scope may call.
 SCOPED_OPERATION = "NotifyResourceDeploymentStatusChange"
 
@@ -122,13 +123,12 @@ class Dispatcher:
         caller = {"account": account_id, "region": region}
         status, code = 200, "200"
         try:
-            op = OPERATIONS.get(operation)
-            if op is not None and not op.write:
-                with self.runtime.database.read(hold=True) as connection:
-                    return self._execute(
-                        account_id, region, principal, operation, params, request_id, connection
-                    )
-            return self._execute(account_id, region, principal, operation, params, request_id, None)
+            return self._on_connection(
+                operation,
+                lambda connection: self._execute(
+                    account_id, region, principal, operation, params, request_id, connection
+                ),
+            )
         except ServiceError as error:
             error = _listed(error, operation, request_id)
             status, code = error.status, error.code
@@ -148,6 +148,15 @@ class Dispatcher:
             }
             tracing.annotate_current(**traced)
 
+    def _on_connection(self, operation: str, run: Callable[[Connection | None], _T]) -> _T:
+        """`run` on one read connection held for the whole request when `operation` is a read (the credential
+        lookup and the handler share it), else with None (a write opens its own transaction)."""
+        op = OPERATIONS.get(operation)
+        if op is not None and not op.write:
+            with self.runtime.database.read(hold=True) as connection:
+                return run(connection)
+        return run(None)
+
     def _handle(
         self,
         method: str,
@@ -160,14 +169,12 @@ class Dispatcher:
         caller: dict[str, str],
     ) -> Response:
         try:
-            op = OPERATIONS.get(name)
-            if op is not None and not op.write:
-                # A read uses one connection for the credential lookup and the handler.
-                with self.runtime.database.read(hold=True) as connection:
-                    return self._process(
-                        method, path, query, headers, body, request_id, name, connection, caller
-                    )
-            return self._process(method, path, query, headers, body, request_id, name, None, caller)
+            return self._on_connection(
+                name,
+                lambda connection: self._process(
+                    method, path, query, headers, body, request_id, name, connection, caller
+                ),
+            )
         except ServiceError as error:
             return error_response(_listed(error, name, request_id), request_id)
         except Exception:
