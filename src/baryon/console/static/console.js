@@ -23,6 +23,8 @@
             if (state) { state.textContent = "The deployment ended: " + data.status + "."; }
             var shown = document.getElementById("deployment-status");
             if (shown) { shown.textContent = data.status; }
+            // What only a running deployment offers (its cancel button) goes with it.
+            document.querySelectorAll(".while-running").forEach(function (element) { element.remove(); });
           } else {
             window.setTimeout(poll, 1000);
           }
