@@ -207,16 +207,29 @@ def test_alembic_speaks_only_when_asked(tmp_path: Path) -> None:
     )
 
 
-def test_up_takes_another_cloud_port_when_the_derived_one_is_taken(tmp_path: Path, taken_port: int) -> None:
+@pytest.fixture
+def port_below_a_taken_one() -> Iterator[tuple[int, int]]:
+    """A free port P (from this worker's range) with P + 1 held open by the test."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as taken:
+            try:
+                taken.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            taken.listen()
+            yield port, port + 1
+            return
+    raise RuntimeError("no free pair of adjacent ports")
+
+
+def test_up_takes_another_cloud_port_when_the_derived_one_is_taken(
+    tmp_path: Path, port_below_a_taken_one: tuple[int, int]
+) -> None:
     """Only a port the user did not choose moves: with --port P and P + 1 taken, the local cloud listens on
     a free port and the exports say which."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BARYON_"))}
-    port = taken_port - 1
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            pytest.fail(f"port {port} below the taken one is not free; the test needs it")
+    port, taken_port = port_below_a_taken_one
     data_dir = tmp_path / "data"
     process = Process(["up", "--port", str(port), "--data-dir", str(data_dir)], env, tmp_path / "up.log")
     try:
