@@ -46,6 +46,16 @@ def _seconds(variable: str, default: float, *, none_at_zero: bool = False, unit:
     return value
 
 
+def _count(variable: str, default: int) -> int:
+    """The whole number `variable` sets (0 or more)."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 9:
+        raise ConfigurationError(f"{variable} must be a whole number, 0 or more, not {raw!r}.")
+    return int(raw)
+
+
 _ON = frozenset({"on", "1", "true", "yes"})
 _OFF = frozenset({"off", "0", "false", "no"})
 
@@ -160,6 +170,9 @@ class Settings:
     console_session_hours: float = field(
         default_factory=lambda: _seconds("BARYON_CONSOLE_SESSION_HOURS", 12.0, unit="hours")
     )
+    #: Failed console sign-ins allowed per client address and per access key ID in 15 minutes before
+    #: further tries are refused for a while (BARYON_CONSOLE_SIGN_IN_LIMIT; 0: no limit).
+    console_sign_in_limit: int = field(default_factory=lambda: _count("BARYON_CONSOLE_SIGN_IN_LIMIT", 20))
     #: The region the console's sign-in form offers first (BARYON_CONSOLE_REGION).
     console_region: str = field(
         default_factory=lambda: os.environ.get("BARYON_CONSOLE_REGION", "").strip() or "us-east-1"

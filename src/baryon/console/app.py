@@ -75,15 +75,32 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
         region = form.get("region", "").strip() or default_region
         if not _same_origin(request):
             return error_page(request, None, 403, "Forbidden", "Cross-site requests are refused.")
+        access_key_id = form.get("access_key_id", "").strip()
+        attempt = console.throttle.keys(request.client.host if request.client else None, access_key_id)
+        wait = console.throttle.wait(attempt, runtime.clock.now())
+        if wait:
+            message = f"Too many failed sign-ins; try again in {wait} seconds."
+            refused = render(
+                request,
+                "sign_in.html",
+                429,
+                next=target,
+                region=region,
+                error=message,
+                access_key_id=access_key_id,
+            )
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         try:
             token, session = await run_in_threadpool(
                 console.sessions.sign_in,
-                form.get("access_key_id", "").strip(),
+                access_key_id,
                 form.get("secret_access_key", ""),
                 region,
                 runtime.clock.now(),
             )
         except SignInError as error:
+            console.throttle.failed(attempt, runtime.clock.now())
             return render(
                 request,
                 "sign_in.html",
@@ -91,8 +108,9 @@ def console_app(runtime: Runtime, dispatcher: Dispatcher) -> ASGIApp:
                 next=target,
                 region=region,
                 error=str(error),
-                access_key_id=form.get("access_key_id", ""),
+                access_key_id=access_key_id,
             )
+        console.throttle.succeeded(access_key_id)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,

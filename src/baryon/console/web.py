@@ -35,6 +35,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from baryon.api.dispatch import Dispatcher
 from baryon.console.sessions import Session, Sessions, csrf_ok
+from baryon.console.throttle import SignInThrottle
 from baryon.protocol.errors import ServiceError
 from baryon.runtime import Runtime
 
@@ -95,12 +96,14 @@ class Console:
     runtime: Runtime
     dispatcher: Dispatcher
     sessions: Sessions = field(init=False)
+    throttle: SignInThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
         self.sessions = Sessions(
             self.runtime.database, self.runtime.credentials, settings.console_session_hours
         )
+        self.throttle = SignInThrottle(settings.console_sign_in_limit)
 
 
 @dataclass
