@@ -6,7 +6,11 @@ record was given (`logging`'s `extra=`), never anything else of the record, so r
 which no caller passes as fields, never reach the output. `emit` writes such a line without building a
 `logging.LogRecord` when the only handler on the logger's way is the JSON handler `configure` installed
 (the line is the same; a record costs more than the request it describes); with any other handler, filter
-or format it goes through `logging`. This module imports nothing of Baryon's.
+or format it goes through `logging`. JSON lines are written in batches (`BatchedStreamHandler`): a line of
+INFO or below reaches the stream at most `FLUSH_SECONDS` after it was logged, a WARNING or above at once
+with every line before it, in order, and all of them when the process exits normally; a process killed
+outright (SIGKILL) loses at most the last `FLUSH_SECONDS` of INFO lines. This module imports nothing of
+Baryon's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -77,6 +82,93 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+#: Seconds an INFO line may wait before a batch is written.
+FLUSH_SECONDS = 0.05
+#: Lines that make a batch be written at once, whatever its age.
+MAX_PENDING = 512
+
+
+class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
+    """A stream handler that writes lines in batches, from a thread that wakes when the first line of a batch
+    arrives and writes the batch `FLUSH_SECONDS` later; WARNING and above, and a full batch, are written at
+    once with what waits before them. `flush` (called by `logging.shutdown` at exit) writes what waits."""
+
+    def __init__(self, stream: IO[str], interval: float = FLUSH_SECONDS) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self._pending: list[str] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        _BATCHED.add(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + self.terminator
+        except Exception:  # logging's contract: a bad record is reported, never raised
+            self.handleError(record)
+            return
+        self.write_line(text, urgent=record.levelno >= logging.WARNING)
+
+    def write_line(self, text: str, urgent: bool = False) -> None:
+        """Queue `text` (one line, with its newline); written now when `urgent` or the batch is full."""
+        with self.lock or _NO_LOCK:
+            first = not self._pending
+            self._pending.append(text)
+            if urgent or len(self._pending) >= MAX_PENDING:
+                self._write_pending()
+                return
+        if first:
+            if self._thread is None:
+                self._start()
+            self._wake.set()
+
+    def flush(self) -> None:
+        with self.lock or _NO_LOCK:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Write what waits (the handler's lock is held)."""
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self.stream.write(text)
+        if hasattr(self.stream, "flush"):
+            self.stream.flush()
+
+    def _start(self) -> None:
+        with _START_LOCK:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="baryon-log-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(self.interval)
+            try:
+                self.flush()
+            except Exception:  # a failing stream must not end the writer; the next try may work
+                continue
+
+    def _forget_thread(self) -> None:
+        """In a forked child the parent's writer thread does not exist; the next line starts one."""
+        self._thread = None
+        self._wake = threading.Event()
+
+
+_BATCHED: weakref.WeakSet[BatchedStreamHandler] = weakref.WeakSet()
+_START_LOCK = threading.Lock()
+
+
+def _after_fork() -> None:
+    for handler in list(_BATCHED):
+        handler._forget_thread()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def log_format(stream: IO[str] | None = None) -> str:
     """The format BARYON_LOG_FORMAT names, else text on a terminal and JSON otherwise. Raises ValueError
     for any other value."""
@@ -98,18 +190,22 @@ def configure(level: str, stream: IO[str] | None = None) -> None:
     logger has a handler already. Raises ValueError for a bad BARYON_LOG_FORMAT."""
     global _direct
     target = stream if stream is not None else sys.stderr
-    handler = logging.StreamHandler(target)
-    handler.setFormatter(formatter(target))
+    chosen = formatter(target)
+    handler: logging.StreamHandler[IO[str]]
+    handler = (
+        BatchedStreamHandler(target) if isinstance(chosen, JsonFormatter) else logging.StreamHandler(target)
+    )
+    handler.setFormatter(chosen)
     logging.basicConfig(level=level.upper(), handlers=[handler])
-    if logging.root.handlers == [handler] and isinstance(handler.formatter, JsonFormatter):
+    if logging.root.handlers == [handler] and isinstance(handler, BatchedStreamHandler):
         _direct = handler
 
 
 #: The JSON handler `configure` installed on the root logger, which `emit` may write to directly.
-_direct: logging.StreamHandler[IO[str]] | None = None
+_direct: BatchedStreamHandler | None = None
 
 
-def _direct_handler(logger: logging.Logger) -> logging.StreamHandler[IO[str]] | None:
+def _direct_handler(logger: logging.Logger) -> BatchedStreamHandler | None:
     """The handler `emit` may write to directly: `_direct`, when it is the only handler `logger`'s records
     reach and nothing on the way filters them."""
     handler = _direct
@@ -145,10 +241,7 @@ def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any
     for name, value in fields.items():
         if value is not None and name in FIELDS:
             line[name] = value
-    text = orjson.dumps(line, default=str).decode() + "\n"
-    with handler.lock or _NO_LOCK:
-        handler.stream.write(text)
-        handler.stream.flush()
+    handler.write_line(orjson.dumps(line, default=str).decode() + "\n", urgent=level >= logging.WARNING)
 
 
 _NO_LOCK = threading.Lock()

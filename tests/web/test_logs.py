@@ -6,7 +6,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,6 +135,7 @@ def test_emit_writes_the_line_logging_would(bare_root: logging.Logger) -> None:
     logger = logging.getLogger("baryon.api.requests")
     assert logs._direct_handler(logger) is bare_root.handlers[0]
     logs.emit(logger, logging.INFO, "ListEnvironments 200 200", {**FIELDS, "body": "not-a-field"})
+    bare_root.handlers[0].flush()
     direct = json.loads(stream.getvalue())
     record = logger.makeRecord(
         logger.name, logging.INFO, "f", 1, "ListEnvironments 200 200", (), None, extra=FIELDS
@@ -140,6 +146,7 @@ def test_emit_writes_the_line_logging_would(bare_root: logging.Logger) -> None:
     assert "not-a-field" not in stream.getvalue()
 
     logs.emit(logger, logging.DEBUG, "not at this level", FIELDS)
+    bare_root.handlers[0].flush()
     assert len(stream.getvalue().splitlines()) == 1
 
 
@@ -161,6 +168,7 @@ def test_emit_goes_through_logging_when_another_handler_listens(bare_root: loggi
         logs.emit(logger, logging.INFO, "ListEnvironments 200 200", FIELDS)
     finally:
         logging.getLogger("baryon.api").removeHandler(extra)
+    bare_root.handlers[0].flush()
     assert [(record.getMessage(), record.__dict__["request_id"]) for record in seen] == [
         ("ListEnvironments 200 200", "r-1")
     ]
@@ -170,3 +178,62 @@ def test_emit_goes_through_logging_when_another_handler_listens(bare_root: loggi
         "ListEnvironments",
         "baryon.api.requests",
     )
+
+
+def _messages(stream: io.StringIO) -> list[str]:
+    return [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_are_written_in_batches_and_in_order(bare_root: logging.Logger) -> None:
+    bare_root.handlers = []
+    stream = io.StringIO()
+    logs.configure("info", stream)
+    (handler,) = bare_root.handlers
+    assert isinstance(handler, logs.BatchedStreamHandler)
+    logger = logging.getLogger("baryon.api.requests")
+    written = threading.Event()
+    original = handler._write_pending
+
+    def noting() -> None:
+        original()
+        if stream.getvalue():
+            written.set()
+
+    handler._write_pending = noting  # type: ignore[method-assign]
+    logs.emit(logger, logging.INFO, "first", FIELDS)
+    logging.getLogger("baryon.engine").info("second")
+    # The writer thread writes the batch a moment later, without anything else happening.
+    assert written.wait(timeout=10)
+    assert _messages(stream) == ["first", "second"]
+
+    # A warning is written at once, after what waited before it.
+    logs.emit(logger, logging.INFO, "third", FIELDS)
+    logging.getLogger("baryon.engine").warning("fourth")
+    assert _messages(stream) == ["first", "second", "third", "fourth"]
+
+    # A full batch is written at once.
+    for index in range(logs.MAX_PENDING):
+        logs.emit(logger, logging.INFO, f"many-{index}", FIELDS)
+    assert _messages(stream)[-1] == f"many-{logs.MAX_PENDING - 1}"
+
+
+def test_a_process_that_exits_writes_every_line(tmp_path: Path) -> None:
+    """Lines still waiting when a process ends (normally or by an uncaught exception) are written."""
+    script = (
+        "import logging, sys\n"
+        "from baryon import logs\n"
+        "logs.configure('info', sys.stderr)\n"
+        "log = logging.getLogger('baryon.api.requests')\n"
+        "for index in range(3):\n"
+        "    logs.emit(log, logging.INFO, f'line-{index}', {'request_id': str(index)})\n"
+        "if sys.argv[1] == 'raise':\n"
+        "    raise SystemExit(3)\n"
+    )
+    for how, code in (("end", 0), ("raise", 3)):
+        env = {**os.environ, "BARYON_LOG_FORMAT": "json"}
+        done = subprocess.run(
+            [sys.executable, "-c", script, how], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == code, done.stderr
+        messages = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+        assert messages == ["line-0", "line-1", "line-2"]
