@@ -169,6 +169,13 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+def flush() -> None:
+    """Write the lines waiting in the root logger's batched handlers."""
+    for handler in logging.root.handlers:
+        if isinstance(handler, BatchedStreamHandler):
+            handler.flush()
+
+
 def log_format(stream: IO[str] | None = None) -> str:
     """The format BARYON_LOG_FORMAT names, else text on a terminal and JSON otherwise. Raises ValueError
     for any other value."""

@@ -202,6 +202,21 @@ def test_multiple_server_workers(deployment: Deployment) -> None:
 
 
 @sqlite_only
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_stopped_server_has_written_every_request_line(deployment: Deployment, workers: str) -> None:
+    """JSON lines are written in batches; a SIGTERM right after the requests still finds them all written."""
+    deployment.env.update(BARYON_LOG_LEVEL="info", BARYON_LOG_FORMAT="json")
+    process, port = deployment.start_server(None, "--workers", workers)
+    proton = http_client(f"http://127.0.0.1:{port}", deployment.credential)
+    for index in range(5):
+        proton.create_service_template(name=f"logged-{index}")
+    assert process.stop() in (0, -15)
+    lines = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]
+    created = [line for line in lines if line.get("operation") == "CreateServiceTemplate"]
+    assert [(line["status"], line["code"]) for line in created] == [(200, "200")] * 5
+
+
+@sqlite_only
 def test_other_paths_methods_and_huge_bodies(deployment: Deployment) -> None:
     for method, path in (("GET", "/"), ("POST", "/other"), ("PUT", "/")):
         request = urllib.request.Request(deployment.endpoint + path, data=b"{}" if method != "GET" else None)

@@ -17,8 +17,10 @@ N`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -189,9 +191,17 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
     ]
     if metrics.enabled():
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # The server's graceful end (uvicorn then re-raises SIGTERM, which skips `atexit`): write waiting
+        # log lines now.
+        yield
+        logs.flush()
+
     rest = Starlette(
         routes=routes,
         exception_handlers={404: not_served, 405: not_served},
+        lifespan=lifespan,
     )
     rest.state.runtime = runtime
 
