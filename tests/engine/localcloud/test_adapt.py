@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from baryon.engine.provisioners.localcloud import models as model_cache
 from baryon.engine.provisioners.localcloud.adapt import NotSupported, adapt
 from baryon.engine.provisioners.localcloud.models import models
 from baryon.engine.provisioners.localcloud.standins import modelled_types
@@ -223,6 +225,43 @@ def test_the_modelled_types_come_from_moto() -> None:
     assert found["AWS::EC2::VPC"].readable("CidrBlock")  # moto's default: any attribute
     assert not found["AWS::ElasticLoadBalancingV2::TargetGroup"].readable("TargetGroupName")
     assert not found["AWS::KMS::Alias"].readable("Arn")
+
+
+def test_moto_is_asked_once_and_the_answer_kept_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BARYON_CACHE_DIR", str(tmp_path / "cache"))
+    path = model_cache.cache_file()
+    assert path is not None and path.parent == tmp_path / "cache"
+    asked: list[int] = []
+    real = model_cache._ask_moto
+
+    def counting() -> dict[str, Any]:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(model_cache, "_ask_moto", counting)
+    model_cache.models.cache_clear()
+    try:
+        first = model_cache.models()
+        assert asked == [1] and path.is_file()
+        # A later process (a cleared memory cache) reads the file instead of asking moto.
+        model_cache.models.cache_clear()
+        assert model_cache.models() == first and asked == [1]
+        # A damaged file, or one of another shape, is asked again and replaced.
+        for damaged in ("{not json", "[]", '{"AWS::SQS::Queue": {"getatt": "yes"}}'):
+            path.write_text(damaged)
+            model_cache.models.cache_clear()
+            assert model_cache.models() == first
+        assert len(asked) == 4 and json.loads(path.read_text())["AWS::SQS::Queue"]["getatt"] is True
+        # A cache directory that cannot be written is not an error.
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        monkeypatch.setenv("BARYON_CACHE_DIR", str(blocker / "cache"))
+        model_cache.models.cache_clear()
+        assert model_cache.models() == first and len(asked) == 5
+    finally:
+        model_cache.models.cache_clear()
 
 
 def test_unreadable_attributes() -> None:
