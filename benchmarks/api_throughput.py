@@ -9,8 +9,9 @@ uvicorn with the settings Baryon uses, loaded by the same harness with the same 
 
 `--observability on` (the default) runs the server as shipped: metrics recorded and one JSON log line per
 request (written to the server's log file); `off` sets BARYON_METRICS=off and BARYON_LOG_LEVEL=warning;
-`both` runs each backend both ways, one after the other, and reports the cost as a ratio (goal: with
-metrics and logs on, at least 90 % of the throughput with them off).
+`both` starts both servers side by side and measures them in alternating windows (`--rounds`, off-on,
+on-off, …, splitting `--duration`), so that a busy machine weighs on both alike, and reports the cost as a
+ratio (goal: with metrics and logs on, at least 90 % of the throughput with them off).
 
 Run from the repository root:
 
@@ -36,11 +37,13 @@ import resource
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -419,13 +422,20 @@ class Bench:
         self.root = root
         self.processes = processes
 
-    def load(self, port: int, request: bytes, server_pid: int) -> dict[str, Any]:
+    def load(
+        self,
+        port: int,
+        request: bytes,
+        server_pid: int,
+        duration: float | None = None,
+        warmup: float | None = None,
+    ) -> dict[str, Any]:
         spec = LoadSpec(
             port=port,
             request_b64=base64.b64encode(request).decode(),
             concurrency=self.args.concurrency,
             warmup=self.args.warmup,
-            duration=self.args.duration,
+            duration=self.args.duration if duration is None else duration,
             max_requests=self.args.max_requests,
             server_pid=server_pid,
         )
@@ -476,7 +486,9 @@ class Bench:
         finally:
             self.processes.stop(child)
 
-    def baryon(self, backend: str, database_url: str | None, observed: bool = True) -> list[Result]:
+    @contextlib.contextmanager
+    def served(self, backend: str, database_url: str | None, observed: bool) -> Iterator[Served]:
+        """A seeded `baryon server` with metrics and request logs on (`observed`) or off, stopped after."""
         import boto3
         from botocore.config import Config
 
@@ -514,7 +526,7 @@ class Bench:
         port = free_port()
         log_path = self.root / f"{label.replace(' ', '-')}-server.log"
         argv = [*baryon_argv(), "server", "--host", HOST, "--port", str(port)]
-        log(f"{backend}: {shlex.join(argv)}")
+        log(f"{label}: {shlex.join(argv)}")
         child = self.processes.start(argv, env, log_path)
         try:
             wait_listening(child, port, log_path)
@@ -544,22 +556,120 @@ class Bench:
                     f"{backend}: seeded {self.args.templates + 1} templates, listed {len(listed)}"
                 )
             log(f"  seeded {self.args.templates + 1} templates in {time.perf_counter() - started:.2f} s")
-            results = []
-            for operation, params in (
-                ("GetEnvironmentTemplate", {"name": GET_TEMPLATE}),
-                ("ListEnvironmentTemplates", {}),
-            ):
-                request = signed_request(port, access_key, secret_key, operation, params)
-                short = operation.removesuffix("EnvironmentTemplate").removesuffix("EnvironmentTemplates")
-                name = f"{backend} {short}" + ("" if observed else " off")
-                results.append(self.scenario(name, backend, operation, port, request, child.pid))
+            yield Served(backend, observed, port, child.pid, access_key, secret_key)
             if child.poll() is not None:
-                raise BenchmarkError(f"{backend}: the server exited during the run")
+                raise BenchmarkError(f"{label}: the server exited during the run")
             if observed and '"operation":"GetEnvironmentTemplate"' not in log_path.read_text():
                 raise BenchmarkError(f"{backend}: the server wrote no JSON request log line")
-            return results
         finally:
             self.processes.stop(child)
+
+    def baryon(self, backend: str, database_url: str | None, observed: bool = True) -> list[Result]:
+        with self.served(backend, database_url, observed) as server:
+            results = []
+            for operation, params in OPERATIONS:
+                request = server.request(operation, params)
+                results.append(
+                    self.scenario(
+                        server.scenario(operation), backend, operation, server.port, request, server.pid
+                    )
+                )
+            return results
+
+    def compared(self, backend: str, database_urls: tuple[str | None, str | None]) -> list[Result]:
+        """The same scenarios on a server with metrics and logs off and one with them on, both running,
+        measured in alternating windows (off-on, on-off, …) so that what else the machine does weighs on
+        both alike."""
+        rounds = self.args.rounds
+        window = self.args.duration / rounds
+        with (
+            self.served(backend, database_urls[0], False) as off,
+            self.served(backend, database_urls[1], True) as on,
+        ):
+            results = []
+            for operation, params in OPERATIONS:
+                windows: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+                for server in (off, on):
+                    status, body = exchange(server.port, server.request(operation, params))
+                    if status != 200:
+                        raise BenchmarkError(
+                            f"{server.scenario(operation)}: a single request answered {status}"
+                        )
+                log(
+                    f"  {backend} {operation}: {rounds} rounds of off and on, {window:g} s each after "
+                    f"{self.args.warmup:g} s warm-up"
+                )
+                for index in range(rounds):
+                    for server in (off, on) if index % 2 == 0 else (on, off):
+                        request = server.request(operation, params)
+                        windows[server.observed].append(self.load(server.port, request, server.pid, window))
+                for server in (off, on):
+                    merged = merge_windows(windows[server.observed])
+                    results.append(
+                        Result(
+                            name=server.scenario(operation),
+                            backend=backend,
+                            operation=operation,
+                            response_bytes=len(body),
+                            **merged,
+                        )
+                    )
+            return results
+
+
+OPERATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("GetEnvironmentTemplate", {"name": GET_TEMPLATE}),
+    ("ListEnvironmentTemplates", {}),
+)
+
+
+@dataclass
+class Served:
+    backend: str
+    observed: bool
+    port: int
+    pid: int
+    access_key: str
+    secret_key: str
+
+    def request(self, operation: str, params: dict[str, Any]) -> bytes:
+        return signed_request(self.port, self.access_key, self.secret_key, operation, params)
+
+    def scenario(self, operation: str) -> str:
+        short = operation.removesuffix("EnvironmentTemplate").removesuffix("EnvironmentTemplates")
+        return f"{self.backend} {short}" + ("" if self.observed else " off")
+
+
+def merge_windows(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario's windows as one result: counts and times added, throughput over the whole measured time,
+    CPU shares weighted by time, each latency percentile the median of the windows' (max: the largest)."""
+    duration = sum(w["duration_s"] for w in windows)
+    requests = sum(w["requests"] for w in windows)
+    statuses: dict[str, int] = {}
+    for w in windows:
+        for code, count in w["error_statuses"].items():
+            statuses[code] = statuses.get(code, 0) + count
+    server = [w["server_cpu"] for w in windows]
+    return {
+        "requests": requests,
+        "rps": requests / duration if duration > 0 else 0.0,
+        "p50_ms": statistics.median(w["p50_ms"] for w in windows),
+        "p90_ms": statistics.median(w["p90_ms"] for w in windows),
+        "p99_ms": statistics.median(w["p99_ms"] for w in windows),
+        "max_ms": max(w["max_ms"] for w in windows),
+        "errors": sum(w["errors"] for w in windows),
+        "error_statuses": statuses,
+        "connection_failures": sum(w["connection_failures"] for w in windows),
+        "protocol_errors": sum(w["protocol_errors"] for w in windows),
+        "warmup_requests": sum(w["warmup_requests"] for w in windows),
+        "warmup_errors": sum(w["warmup_errors"] for w in windows),
+        "hit_request_cap": any(w["hit_request_cap"] for w in windows),
+        "server_cpu": None
+        if any(share is None for share in server)
+        else sum(w["server_cpu"] * w["duration_s"] for w in windows) / duration,
+        "client_cpu": sum(w["client_cpu"] * w["duration_s"] for w in windows) / duration,
+        "duration_s": duration,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -589,11 +699,6 @@ def machine_info() -> dict[str, Any]:
         "starlette": starlette.__version__,
         "sqlite": sqlite3.sqlite_version,
     }
-
-
-def observed_modes(observability: str) -> list[bool]:
-    """The server configurations to run: metrics and request logs off first, then on."""
-    return {"on": [True], "off": [False], "both": [False, True]}[observability]
 
 
 def observability_cost(results: list[Result]) -> list[dict[str, Any]]:
@@ -735,6 +840,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="on",
         help="metrics and JSON request logs on (as shipped), off, or both to compare",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="with --observability both: alternating off/on windows per scenario (--duration is split)",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable results only")
     parser.add_argument("--serve-ceiling", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--load-generator", action="store_true", help=argparse.SUPPRESS)
@@ -745,6 +856,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.backends = backends
     if not 0 < args.duration <= 3600:
         parser.error("--duration must be in (0, 3600]")
+    if not 1 <= args.rounds <= 100:
+        parser.error("--rounds must be in [1, 100]")
     if not 0 <= args.warmup <= 60:
         parser.error("--warmup must be in [0, 60]")
     if not 1 <= args.concurrency <= 1024:
@@ -769,8 +882,10 @@ def run(args: argparse.Namespace) -> int:
             results.append(bench.ceiling())
         for backend in args.backends:
             if backend == "sqlite":
-                for observed in observed_modes(args.observability):
-                    results += bench.baryon("sqlite", None, observed)
+                if args.observability == "both":
+                    results += bench.compared("sqlite", (None, None))
+                else:
+                    results += bench.baryon("sqlite", None, args.observability == "on")
                 continue
             reason = postgres_reachable(args.postgres_url)
             if reason is not None:
@@ -778,10 +893,17 @@ def run(args: argparse.Namespace) -> int:
                 notes.append(note)
                 log(note)
                 continue
-            for observed in observed_modes(args.observability):
+            if args.observability == "both":
+                with (
+                    fresh_postgres_database(args.postgres_url) as off_url,
+                    fresh_postgres_database(args.postgres_url) as on_url,
+                ):
+                    pg_version = postgres_version(on_url)
+                    results += bench.compared("postgresql", (off_url, on_url))
+            else:
                 with fresh_postgres_database(args.postgres_url) as database_url:
                     pg_version = postgres_version(database_url)
-                    results += bench.baryon("postgresql", database_url, observed)
+                    results += bench.baryon("postgresql", database_url, args.observability == "on")
     except BenchmarkError as error:
         log(f"benchmark failed: {error}")
         return 1

@@ -40,6 +40,8 @@ _DURATION_HELP = "Time to answer an API request, by operation."
 #: The default buckets of a prometheus_client Histogram, "+Inf" last.
 _BUCKETS = Histogram.DEFAULT_BUCKETS
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+#: Requests one process keeps before adding them to its request metrics.
+_BACKLOG = 1024
 
 
 def _bound(value: float) -> str:
@@ -55,36 +57,51 @@ class _RequestStats(Collector):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, str], int] = {}
-        #: operation -> (count per bucket, sum of seconds)
-        self._durations: dict[str, tuple[list[int], list[float]]] = {}
+        #: (operation, code) -> [requests, sum of seconds, requests per bucket…]
+        self._entries: dict[tuple[str, str], list[float]] = {}
+        #: Requests not yet added to `_entries`: a request only appends here; they are added in one go at
+        #: scrape time or every `_BACKLOG` requests, which costs a fraction of adding each in its request.
+        self._backlog: list[tuple[str, str, float]] = []
 
     def record(self, operation: str, code: str, seconds: float) -> None:
-        index = bisect.bisect_left(_BUCKETS, seconds)
-        key = (operation, code)
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-            found = self._durations.get(operation)
-            if found is None:
-                found = self._durations[operation] = ([0] * len(_BUCKETS), [0.0])
-            found[0][index] += 1
-            found[1][0] += seconds
+            self._backlog.append((operation, code, seconds))
+            if len(self._backlog) >= _BACKLOG:
+                self._add_backlog()
+
+    def _add_backlog(self) -> None:
+        """Add the backlog to the entries (the lock is held)."""
+        entries = self._entries
+        width = len(_BUCKETS) + 2
+        for operation, code, seconds in self._backlog:
+            entry = entries.get((operation, code))
+            if entry is None:
+                entry = entries[(operation, code)] = [0.0] * width
+            entry[0] += 1
+            entry[1] += seconds
+            entry[bisect.bisect_left(_BUCKETS, seconds) + 2] += 1
+        self._backlog.clear()
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            counts = dict(self._counts)
-            durations = {op: (list(b), s[0]) for op, (b, s) in self._durations.items()}
+            self._add_backlog()
+            entries = {key: list(entry) for key, entry in self._entries.items()}
         requests = CounterMetricFamily("baryon_api_requests", _REQUESTS_HELP, labels=["operation", "code"])
-        for (operation, code), count in sorted(counts.items()):
-            requests.add_metric([operation, code], count)
+        #: operation -> [sum of seconds, requests per bucket…], over every code
+        durations: dict[str, list[float]] = {}
+        for (operation, code), entry in sorted(entries.items()):
+            requests.add_metric([operation, code], entry[0])
+            found = durations.setdefault(operation, [0.0] * (len(_BUCKETS) + 1))
+            for position, value in enumerate(entry[1:]):
+                found[position] += value
         yield requests
         timing = HistogramMetricFamily(
             "baryon_api_request_duration_seconds", _DURATION_HELP, labels=["operation"]
         )
-        for operation, (per_bucket, total) in sorted(durations.items()):
-            cumulative = list(itertools.accumulate(per_bucket))
-            buckets = [(_bound(bound), float(n)) for bound, n in zip(_BUCKETS, cumulative, strict=True)]
-            timing.add_metric([operation], buckets, total)
+        for operation, found in sorted(durations.items()):
+            cumulative = list(itertools.accumulate(found[1:]))
+            buckets = [(_bound(bound), n) for bound, n in zip(_BUCKETS, cumulative, strict=True)]
+            timing.add_metric([operation], buckets, found[0])
         yield timing
 
 
