@@ -121,3 +121,38 @@ def test_a_target_that_is_no_operation_is_counted_as_unknown(
         _value(after, "baryon_api_requests_total", operation="unknown", code="UnknownOperationException") >= 1
     )
     assert not [key for key in after if ("operation", made_up) in key[1]]
+
+
+def test_queued_requests_are_all_counted_at_scrape_time() -> None:
+    """A request only queues its count; every queued one, over and under the batch size, is in a scrape."""
+    from baryon import metrics
+
+    stats = metrics._RequestStats()
+    for index in range(metrics._BACKLOG + 7):
+        stats.record("GetEnvironment", "200" if index % 3 else "ResourceNotFoundException", 0.003)
+    stats.record("ListEnvironments", "200", 2.0)
+    families = {family.name: family for family in stats.collect()}
+    counts = {
+        (sample.labels["operation"], sample.labels["code"]): sample.value
+        for sample in families["baryon_api_requests"].samples
+    }
+    missing = (metrics._BACKLOG + 7 + 2) // 3
+    assert counts == {
+        ("GetEnvironment", "200"): metrics._BACKLOG + 7 - missing,
+        ("GetEnvironment", "ResourceNotFoundException"): missing,
+        ("ListEnvironments", "200"): 1,
+    }
+    timing = {
+        (sample.name, sample.labels["operation"], sample.labels.get("le")): sample.value
+        for sample in families["baryon_api_request_duration_seconds"].samples
+    }
+    assert (
+        timing[("baryon_api_request_duration_seconds_bucket", "GetEnvironment", "0.005")]
+        == metrics._BACKLOG + 7
+    )
+    assert (
+        timing[("baryon_api_request_duration_seconds_count", "GetEnvironment", None)] == metrics._BACKLOG + 7
+    )
+    assert timing[("baryon_api_request_duration_seconds_bucket", "ListEnvironments", "1.0")] == 0
+    assert timing[("baryon_api_request_duration_seconds_bucket", "ListEnvironments", "2.5")] == 1
+    assert timing[("baryon_api_request_duration_seconds_sum", "ListEnvironments", None)] == 2.0
