@@ -104,6 +104,8 @@ class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
         self.interval = interval
         #: Lines, and the parts of lines `write_fields` left to format when the batch is written.
         self._pending: list[str | _Later] = []
+        #: When the first line of the waiting batch came (time.monotonic()).
+        self._since = 0.0
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         _BATCHED.add(self)
@@ -123,11 +125,16 @@ class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
         self.write_line((format_line, args))
 
     def write_line(self, text: str | _Later, urgent: bool = False) -> None:
-        """Queue `text` (one line, with its newline); written now when `urgent` or the batch is full."""
+        """Queue `text` (one line, with its newline); the batch is written now when `urgent`, full, or as old
+        as the interval (so that a busy process writes its batches itself, and the writer thread, which
+        would have to take the interpreter from it, only writes what a quiet spell leaves)."""
+        now = time.monotonic()
         with self.lock or _NO_LOCK:
             first = not self._pending
+            if first:
+                self._since = now
             self._pending.append(text)
-            if urgent or len(self._pending) >= MAX_PENDING:
+            if urgent or len(self._pending) >= MAX_PENDING or now - self._since >= self.interval:
                 self._write_pending()
                 return
         if first:
@@ -158,11 +165,18 @@ class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
         while True:
             self._wake.wait()
             self._wake.clear()
-            time.sleep(self.interval)
-            try:
-                self.flush()
-            except Exception:  # a failing stream must not end the writer; the next try may work
-                continue
+            wait = self.interval
+            while wait > 0:
+                time.sleep(wait)
+                with self.lock or _NO_LOCK:
+                    if not self._pending:
+                        break
+                    wait = self._since + self.interval - time.monotonic()
+                    if wait <= 0:
+                        try:
+                            self._write_pending()
+                        except Exception:  # a failing stream must not end the writer; the next try may work
+                            self._pending.clear()
 
     def _forget_thread(self) -> None:
         """In a forked child the parent's writer thread does not exist; the next line starts one."""

@@ -237,3 +237,17 @@ def test_a_process_that_exits_writes_every_line(tmp_path: Path) -> None:
         assert done.returncode == code, done.stderr
         messages = [json.loads(line)["message"] for line in done.stderr.splitlines()]
         assert messages == ["line-0", "line-1", "line-2"]
+
+
+def test_a_batch_as_old_as_the_interval_is_written_by_the_next_line() -> None:
+    stream = io.StringIO()
+    handler = logs.BatchedStreamHandler(stream, interval=3600.0)
+    handler.write_line("one\n")
+    assert stream.getvalue() == ""
+    handler._since -= 3600.0
+    handler.write_line("two\n")
+    assert stream.getvalue() == "one\ntwo\n"
+    handler.write_later(lambda word: f"{word}\n", "three")
+    assert stream.getvalue() == "one\ntwo\n"
+    handler.flush()
+    assert stream.getvalue() == "one\ntwo\nthree\n"
