@@ -77,3 +77,32 @@ def test_instance_names_are_backfilled(database_url: str) -> None:
         ).one()
     database.dispose()
     assert tuple(row) == ("111111111111", "us-east-1", "api", "prod", "web")
+
+
+def test_head_names_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from baryon.store import migrate
+
+    assert ScriptDirectory.from_config(migrate._config()).get_current_head() == migrate.HEAD
+
+
+def test_an_up_to_date_database_is_known_without_alembic(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+
+    database = Database(database_url)
+    try:
+        upgrade(database, "0016")
+        ran: list[str] = []
+        real = command.upgrade
+        monkeypatch.setattr(
+            command, "upgrade", lambda config, target: ran.append(target) or real(config, target)
+        )
+        upgrade(database)
+        assert ran == ["head"] and current_revision(database) == "0017"
+        upgrade(database)
+        assert ran == ["head"]
+    finally:
+        database.dispose()

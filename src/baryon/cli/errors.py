@@ -8,6 +8,7 @@ left to propagate so that it is seen. Database URLs are shown without their pass
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -77,7 +78,23 @@ def explain(error: BaseException, database_url: str | None = None) -> str | None
 
 
 class BaryonGroup(click.Group):
-    """The command group that turns a user's mistake into one line and a non-zero exit status."""
+    """The command group that turns a user's mistake into one line and a non-zero exit status. Commands in
+    `lazy` (name -> "module:attribute") are imported only when they run or help lists them, so that other
+    commands start without their imports."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = self.lazy.get(cmd_name)
+        if where is not None and cmd_name not in self.commands:
+            module, _, attribute = where.partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

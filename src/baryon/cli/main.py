@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from baryon.cli.adopt import adopt
 from baryon.cli.errors import BaryonGroup
-from baryon.cli.importing import import_export
 from baryon.cli.options import (
     common_options,
     configure_logging,
@@ -52,7 +50,10 @@ DEFAULT_REGION = "us-east-1"
 LOG_PAGE = 500
 
 
-@click.group(cls=BaryonGroup)
+@click.group(
+    cls=BaryonGroup,
+    lazy={"adopt": "baryon.cli.adopt:adopt", "import": "baryon.cli.importing:import_export"},
+)
 @click.version_option(package_name="baryon")
 def cli() -> None:
     """Baryon: a self-hosted application delivery platform that speaks the AWS Proton API."""
@@ -643,8 +644,6 @@ def connections_delete(
 
 
 cli.add_command(quotas)
-cli.add_command(adopt)
-cli.add_command(import_export)
 cli.add_command(webhooks)
 cli.add_command(template)
 cli.add_command(render_command)

@@ -1,7 +1,9 @@
 """Apply Alembic migrations, serialised across processes.
 
 Invariants: at most one process migrates a database at a time (a PostgreSQL advisory lock, or a lock
-file beside the SQLite database); upgrading an up-to-date database is a no-op.
+file beside the SQLite database); upgrading an up-to-date database is a no-op, and one already at `HEAD`
+is recognised by one query, without loading Alembic or the migration scripts (a test keeps `HEAD` equal to
+the scripts' head).
 """
 
 from __future__ import annotations
@@ -11,17 +13,23 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from baryon.store.db import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest migration's revision.
+HEAD = "0017"
 _LOCK_ID = 0x6261_7279_6F6E  # "baryon"
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return config
@@ -41,8 +49,22 @@ def _sqlite_lock(database: Database) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _recorded_revision(database: Database) -> str | None:
+    """The revision in `alembic_version`; None when there is none (or no such table)."""
+    try:
+        with database.engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).fetchall()
+    except sa.exc.DBAPIError:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def upgrade(database: Database, target: str = "head") -> None:
     """Migrate to `target` (a revision id, or the newest by default)."""
+    if target in ("head", HEAD) and _recorded_revision(database) == HEAD:
+        return
+    from alembic import command
+
     config = _config()
     if database.is_sqlite:
         with _sqlite_lock(database), database.engine.connect() as connection:

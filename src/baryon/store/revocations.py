@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import psycopg
 import sqlalchemy as sa
 
 CHANNEL = "baryon_credentials"
@@ -47,6 +46,8 @@ class RevocationWatch:
         self._thread.join(5)
 
     def _run(self) -> None:
+        import psycopg  # only a server on PostgreSQL listens
+
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as connection:
