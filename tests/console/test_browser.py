@@ -201,6 +201,8 @@ def test_sessions_end_and_logs_follow(page: Page, console_server: ConsoleServer)
     expect(page.get_by_role("button", name="Cancel deployment")).to_have_count(0)
     expect(page.locator("#deployment-status")).to_have_text("SUCCEEDED")
     # The facts a settled deployment has (its completion time) replace those the page opened with.
-    expect(page.locator("#deployment-completed")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}"), timeout=10_000)
+    expect(page.locator("#deployment-completed")).to_have_text(
+        re.compile(r"^\d{4}-\d{2}-\d{2}"), timeout=10_000
+    )
     expect(page.get_by_role("button", name="Cancel deployment")).to_have_count(0)
     screenshot(page, "deployment-log")

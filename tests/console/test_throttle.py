@@ -89,7 +89,9 @@ def _sign_in(url: str, access_key_id: str, secret: str) -> tuple[int, str, str |
 
 
 @sqlite_only
-def test_sign_in_is_refused_after_repeated_failures(limited_server: ApiServer, credential: Credential) -> None:
+def test_sign_in_is_refused_after_repeated_failures(
+    limited_server: ApiServer, credential: Credential
+) -> None:
     url = limited_server.url
     for _ in range(3):
         code, body, cookie, _ = _sign_in(url, credential.access_key_id, "wrong")

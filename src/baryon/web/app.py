@@ -191,6 +191,7 @@ def create_app(runtime: Runtime | None = None) -> ASGIApp:
     ]
     if metrics.enabled():
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # The server's graceful end (uvicorn then re-raises SIGTERM, which skips `atexit`): write waiting
