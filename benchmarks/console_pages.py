@@ -10,8 +10,9 @@ requests every console page --requests times, one at a time over one keep-alive 
 session cookie, as a browser would after signing in. Each page's p50, p99 and max are printed against the
 goal (p99 under 150 ms).
 
-Throughput: `api_throughput.py --observability both` (the server as shipped, then with BARYON_METRICS=off
-and BARYON_LOG_LEVEL=warning), for the goal that metrics and JSON logs cost at most 10 % of throughput.
+Throughput: `api_throughput.py --observability both` (the server as shipped beside one with BARYON_METRICS=off
+and BARYON_LOG_LEVEL=warning, measured in alternating windows), for the goal that metrics and JSON logs cost
+at most 10 % of throughput.
 
 Run from the repository root:
 
