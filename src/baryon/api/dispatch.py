@@ -316,30 +316,23 @@ def _record(
     # A name that is not an operation of the model is the client's text: it is neither a label nor logged.
     known = name if _is_operation(name) else ""
     metrics.record_request(known, code, seconds)
+    parts = (request_id, known, caller.get("account"), caller.get("region"), status, code, seconds)
     handler = logs.direct_handler(request_log, logging.INFO)
     if handler is not None:
         # The line is formatted with the others of its batch, off this request's path.
-        account, region = caller.get("account"), caller.get("region")
-        handler.write_later(
-            _request_line, time.time(), request_id, known, account, region, status, code, seconds
-        )
+        handler.write_later(_request_line, time.time(), parts)
     elif request_log.isEnabledFor(logging.INFO):
-        message, fields = _request_fields(
-            request_id, known, caller.get("account"), caller.get("region"), status, code, seconds
-        )
-        logs.emit(request_log, logging.INFO, message, fields)
+        logs.emit(request_log, logging.INFO, *_request_fields(parts))
 
 
-def _request_fields(
-    request_id: str,
-    known: str,
-    account: str | None,
-    region: str | None,
-    status: int,
-    code: str,
-    seconds: float,
-) -> tuple[str, dict[str, Any]]:
+#: A request's line before it is formatted: request id, operation ("" for none), account, region, HTTP
+#: status, code, seconds.
+_RequestParts = tuple[str, str, str | None, str | None, int, str, float]
+
+
+def _request_fields(parts: _RequestParts) -> tuple[str, dict[str, Any]]:
     """The request line's message and fields."""
+    request_id, known, account, region, status, code, seconds = parts
     fields = {
         "request_id": request_id,
         "account": account,
@@ -352,17 +345,8 @@ def _request_fields(
     return f"{known or '(no operation)'} {status} {code}", fields
 
 
-def _request_line(
-    created: float,
-    request_id: str,
-    known: str,
-    account: str | None,
-    region: str | None,
-    status: int,
-    code: str,
-    seconds: float,
-) -> str:
-    message, fields = _request_fields(request_id, known, account, region, status, code, seconds)
+def _request_line(created: float, parts: _RequestParts) -> str:
+    message, fields = _request_fields(parts)
     return logs.json_line(created, logging.INFO, request_log.name, message, fields)
 
 
