@@ -15,11 +15,13 @@ Baryon's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -147,13 +149,23 @@ class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
             self._write_pending()
 
     def _write_pending(self) -> None:
-        """Write what waits (the handler's lock is held)."""
+        """Write what waits (the handler's lock is held). Logging never fails its caller: a line that cannot
+        be formatted is replaced by one that says so, and a stream that cannot be written to loses the batch
+        (reported on stderr, as `logging` reports a handler's error)."""
         if self._pending:
-            text = "".join(line if isinstance(line, str) else line[0](*line[1]) for line in self._pending)
+            text = "".join(line if isinstance(line, str) else _formatted(line) for line in self._pending)
             self._pending.clear()
-            self.stream.write(text)
-        if hasattr(self.stream, "flush"):
-            self.stream.flush()
+            try:
+                self.stream.write(text)
+                if hasattr(self.stream, "flush"):
+                    self.stream.flush()
+            except Exception:
+                if logging.raiseExceptions and sys.stderr is not None and sys.stderr is not self.stream:
+                    sys.stderr.write("--- Baryon could not write a batch of log lines ---\n")
+                    traceback.print_exc(file=sys.stderr)
+        elif hasattr(self.stream, "flush"):
+            with contextlib.suppress(Exception):
+                self.stream.flush()
 
     def _start(self) -> None:
         with _START_LOCK:
@@ -173,10 +185,7 @@ class BatchedStreamHandler(logging.StreamHandler[IO[str]]):
                         break
                     wait = self._since + self.interval - time.monotonic()
                     if wait <= 0:
-                        try:
-                            self._write_pending()
-                        except Exception:  # a failing stream must not end the writer; the next try may work
-                            self._pending.clear()
+                        self._write_pending()
 
     def _forget_thread(self) -> None:
         """In a forked child the parent's writer thread does not exist; the next line starts one."""
@@ -269,6 +278,15 @@ def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any
     handler.write_line(
         json_line(time.time(), level, logger.name, message, fields), urgent=level >= logging.WARNING
     )
+
+
+def _formatted(later: _Later) -> str:
+    try:
+        return later[0](*later[1])
+    except Exception as error:
+        return json_line(
+            time.time(), logging.ERROR, __name__, f"a log line could not be formatted: {error!r}", {}
+        )
 
 
 def direct_handler(logger: logging.Logger, level: int) -> BatchedStreamHandler | None:

@@ -251,3 +251,29 @@ def test_a_batch_as_old_as_the_interval_is_written_by_the_next_line() -> None:
     assert stream.getvalue() == "one\ntwo\n"
     handler.flush()
     assert stream.getvalue() == "one\ntwo\nthree\n"
+
+
+def test_logging_never_fails_its_caller() -> None:
+    """A line that cannot be formatted is replaced by one that says so; a stream that cannot be written to
+    loses its batch, and the caller goes on."""
+
+    def broken(_: str) -> str:
+        raise ValueError("not a line")
+
+    stream = io.StringIO()
+    handler = logs.BatchedStreamHandler(stream, interval=3600.0)
+    handler.write_later(broken, "x")
+    handler.write_line("after\n", urgent=True)
+    first, second = stream.getvalue().splitlines()
+    assert json.loads(first)["message"] == "a log line could not be formatted: ValueError('not a line')"
+    assert second == "after"
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    handler = logs.BatchedStreamHandler(Full(), interval=3600.0)
+    handler.write_line("lost\n", urgent=True)
+    handler.write_line("lost too\n")
+    handler.flush()
+    assert handler._pending == []
