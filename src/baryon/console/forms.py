@@ -33,7 +33,6 @@ MAX_INSTANCES = 20
 ENV_ROLE = "environment_input_type"
 SERVICE_ROLE = "service_input_type"
 PIPELINE_ROLE = "pipeline_input_type"
-NAME_PATTERN = "[0-9A-Za-z][0-9A-Za-z_\\-]*"
 _LIMITS = ReadLimits(max_depth=MAX_DEPTH, max_values=MAX_VALUES, unique_keys=True)
 _INPUT = re.compile(r"input '([^']+)'")
 _MEMBER = re.compile(r"at '([A-Za-z]+)'")

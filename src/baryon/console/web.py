@@ -65,6 +65,11 @@ REGIONS = (
 )  # fmt: skip
 
 
+#: What the create forms let the browser accept as a resource name (the API checks it again): letters,
+#: digits, - and _, starting with a letter or digit, at most 100 characters; HTML `pattern` syntax.
+NAME_PATTERN = r"[0-9A-Za-z][0-9A-Za-z_\-]{0,99}"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("baryon.console", "templates"),
@@ -73,6 +78,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.globals["NAME_PATTERN"] = NAME_PATTERN
     return env
 
 
