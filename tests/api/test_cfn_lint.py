@@ -27,17 +27,6 @@ INVALID = """Resources:
       MessageRetentionPeriod: 12
       Colour: '{{ environment.inputs.vpc_cidr }}'
 """
-#: Valid, with a parameter no resource uses (W2001 at line 3).
-UNTIDY = """Parameters:
-  Unused:
-    Type: String
-    Default: x
-Resources:
-  VPC:
-    Type: AWS::EC2::VPC
-    Properties:
-      CidrBlock: '{{ environment.inputs.vpc_cidr }}'
-"""
 
 
 def _bundle(template: str) -> bytes:
@@ -84,7 +73,7 @@ def test_a_template_with_cfn_lint_errors_fails_before_it_is_sent(
 def test_cfn_lint_warnings_are_kept_with_a_deployment_that_succeeds(
     proton: Any, s3: Any, worker: Any
 ) -> None:
-    env = _deploy(proton, s3, UNTIDY)
+    env = _deploy(proton, s3, bundles.CFN_UNTIDY_ENVIRONMENT)
     assert env["deploymentStatus"] == "SUCCEEDED"
     deployment = proton.get_deployment(id=env["lastSucceededDeploymentId"])["deployment"]
     assert deployment["deploymentStatusMessage"] == (
@@ -108,7 +97,7 @@ def test_warn_mode_keeps_errors_as_warnings_and_deploys(
 
 def test_off_mode_sends_the_template_unchecked(proton: Any, s3: Any, worker: Any, runtime: Runtime) -> None:
     runtime.settings.cfn_lint = "off"
-    env = _deploy(proton, s3, UNTIDY)
+    env = _deploy(proton, s3, bundles.CFN_UNTIDY_ENVIRONMENT)
     assert env["deploymentStatus"] == "SUCCEEDED"
     deployment = proton.get_deployment(id=env["lastSucceededDeploymentId"])["deployment"]
     assert "deploymentStatusMessage" not in deployment or not deployment["deploymentStatusMessage"]

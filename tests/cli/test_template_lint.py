@@ -18,16 +18,6 @@ INVALID_QUEUE = """Resources:
       QueueName: '{{ environment.name }}-queue'
       Colour: '{{ environment.inputs.vpc_cidr }}'
 """
-UNTIDY = """Parameters:
-  Unused:
-    Type: String
-    Default: x
-Resources:
-  VPC:
-    Type: AWS::EC2::VPC
-    Properties:
-      CidrBlock: '{{ environment.inputs.vpc_cidr }}'
-"""
 
 
 def _env() -> dict[str, str]:
@@ -72,7 +62,7 @@ def test_errors_name_rule_file_and_line_and_fail(tmp_path: Path) -> None:
 
 
 def test_warnings_are_printed_and_pass(tmp_path: Path) -> None:
-    folder = _environment(tmp_path, UNTIDY)
+    folder = _environment(tmp_path, bundles.CFN_UNTIDY_ENVIRONMENT)
     result = run(["template", "lint", str(folder)], _env())
     assert result.returncode == 0
     assert (

@@ -582,3 +582,16 @@ Outputs:
   QueueUrl:
     Value: !Ref Queue
 """
+
+
+#: A valid environment template with a parameter no resource uses: cfn-lint warns W2001 at line 3.
+CFN_UNTIDY_ENVIRONMENT = """Parameters:
+  Unused:
+    Type: String
+    Default: x
+Resources:
+  VPC:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: '{{ environment.inputs.vpc_cidr }}'
+"""
