@@ -74,20 +74,10 @@ class JsonFormatter(logging.Formatter):
     exception's traceback when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": iso_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         given = record.__dict__
-        for name in FIELDS:
-            value = given.get(name)
-            if value is not None:
-                line[name] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        fields = {name: given.get(name) for name in FIELDS}
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return json_line(record.created, record.levelno, record.name, record.getMessage(), fields, exception)
 
 
 #: Seconds an INFO line may wait before a batch is written.
@@ -267,26 +257,20 @@ def _direct_handler(logger: logging.Logger) -> BatchedStreamHandler | None:
 def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
     """Log `message` with the structured `fields` (names of FIELDS) at `level`, as
     `logger.log(level, message, extra=fields)` would."""
-    if not logger.isEnabledFor(level):
-        return
-    handler = _direct_handler(logger)
-    if handler is None:
+    handler = direct_handler(logger, level)
+    if handler is not None:
+        line = json_line(time.time(), level, logger.name, message, fields) + "\n"
+        handler.write_line(line, urgent=level >= logging.WARNING)
+    elif logger.isEnabledFor(level):
         logger.log(level, "%s", message, extra=fields)
-        return
-    if level < handler.level:
-        return
-    handler.write_line(
-        json_line(time.time(), level, logger.name, message, fields), urgent=level >= logging.WARNING
-    )
 
 
 def _formatted(later: _Later) -> str:
     try:
         return later[0](*later[1])
     except Exception as error:
-        return json_line(
-            time.time(), logging.ERROR, __name__, f"a log line could not be formatted: {error!r}", {}
-        )
+        message = f"a log line could not be formatted: {error!r}"
+        return json_line(time.time(), logging.ERROR, __name__, message, {}) + "\n"
 
 
 def direct_handler(logger: logging.Logger, level: int) -> BatchedStreamHandler | None:
@@ -298,8 +282,16 @@ def direct_handler(logger: logging.Logger, level: int) -> BatchedStreamHandler |
     return handler if handler is not None and level >= handler.level else None
 
 
-def json_line(created: float, level: int, logger: str, message: str, fields: dict[str, Any]) -> str:
-    """One JSON line (with its newline) as `JsonFormatter` writes it for such a record."""
+def json_line(
+    created: float,
+    level: int,
+    logger: str,
+    message: str,
+    fields: dict[str, Any],
+    exception: str | None = None,
+) -> str:
+    """One JSON object, without its newline: time (ISO 8601, UTC), level, logger, message, the given
+    `fields` of FIELDS that are not None, and `exception` (a traceback's text) when there is one."""
     line: dict[str, Any] = {
         "time": iso_time(created),
         "level": logging.getLevelName(level),
@@ -309,7 +301,9 @@ def json_line(created: float, level: int, logger: str, message: str, fields: dic
     for name, value in fields.items():
         if value is not None and name in _FIELD_NAMES:
             line[name] = value
-    return orjson.dumps(line, default=str).decode() + "\n"
+    if exception:
+        line["exception"] = exception
+    return orjson.dumps(line, default=str).decode()
 
 
 _NO_LOCK = threading.Lock()

@@ -347,7 +347,7 @@ def _request_fields(parts: _RequestParts) -> tuple[str, dict[str, Any]]:
 
 def _request_line(created: float, parts: _RequestParts) -> str:
     message, fields = _request_fields(parts)
-    return logs.json_line(created, logging.INFO, request_log.name, message, fields)
+    return logs.json_line(created, logging.INFO, request_log.name, message, fields) + "\n"
 
 
 def _error_code(body: bytes) -> str:
