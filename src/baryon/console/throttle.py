@@ -31,7 +31,7 @@ class SignInThrottle:
     def keys(address: str | None, access_key_id: str) -> tuple[str, ...]:
         found = [f"address:{address or 'unknown'}"]
         if access_key_id:
-            found.append(f"key:{access_key_id[:128]}")
+            found.append(_key(access_key_id))
         return tuple(found)
 
     def wait(self, keys: tuple[str, ...], now: float) -> int:
@@ -61,7 +61,7 @@ class SignInThrottle:
 
     def succeeded(self, access_key_id: str) -> None:
         with self._lock:
-            self._failures.pop(f"key:{access_key_id[:128]}", None)
+            self._failures.pop(_key(access_key_id), None)
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         """The failures of `key` still inside the window (those outside are dropped); the lock is held."""
@@ -74,3 +74,8 @@ class SignInThrottle:
             del self._failures[key]
             return None
         return times
+
+
+def _key(access_key_id: str) -> str:
+    """The count kept for an access key ID (cut to 128 characters: the client chooses it)."""
+    return f"key:{access_key_id[:128]}"
