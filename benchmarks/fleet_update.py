@@ -77,6 +77,7 @@ from harness import (
     wait_listening,
 )
 from tests.support import bundles
+from tests.support.processes import read_exports
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -371,6 +372,21 @@ def service_spec(instances: list[tuple[str, str]]) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+#: Who may assume the benchmark's role: Proton and CloudFormation.
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["proton.amazonaws.com", "cloudformation.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
 @dataclass
 class Target:
     """Where the client talks to, and which probed processes serve it."""
@@ -543,6 +559,8 @@ class Fleet:
         }
         self.proton = boto3.client("proton", endpoint_url=target.proton_endpoint, **keys)
         self.s3 = boto3.client("s3", endpoint_url=target.s3_endpoint, **keys)
+        # The role lives in the same cloud as the bucket (moto, or `baryon up`'s local cloud).
+        self.iam = boto3.client("iam", endpoint_url=target.s3_endpoint, **keys)
         self.role = f"arn:aws:iam::{target.account_id}:role/baryon-fleet"
         self.environments = [f"env-{index:02d}" for index in range(args.environments)]
         self.instances: list[tuple[str, str]] = []
@@ -582,6 +600,8 @@ class Fleet:
 
     def prepare(self) -> None:
         started = time.perf_counter()
+        # The local cloud, like AWS, fails a deployment whose role does not exist.
+        self.iam.create_role(RoleName=self.role.rsplit("/", 1)[1], AssumeRolePolicyDocument=TRUST_POLICY)
         self.s3.create_bucket(Bucket=BUCKET)
         self.s3.put_object(Bucket=BUCKET, Key="environment.tar.gz", Body=environment_bundle())
         self.proton.create_environment_template(name=ENV_TEMPLATE)
@@ -811,12 +831,7 @@ def run_up(args: argparse.Namespace, root: Path, processes: Processes) -> list[P
     try:
         wait_listening(child, port, log_path, timeout=120)
         wait_listening(child, cloud_port, log_path, timeout=60)
-        exports: dict[str, str] = {}
-        env_file = data_dir / "baryon.env"
-        for line in env_file.read_text().splitlines():
-            if line.startswith("export "):
-                key, _, value = line.removeprefix("export ").partition("=")
-                exports[key] = shlex.split(value)[0]
+        exports = read_exports(data_dir / "baryon.env")
         from baryon.localcloud import LOCAL_ACCOUNT_ID
 
         target = Target(

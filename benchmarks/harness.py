@@ -196,3 +196,26 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+
+
+def aws_clients(exports: dict[str, str], services: tuple[str, ...], pool: int = 32) -> dict[str, Any]:
+    """boto3 clients for `services` as a user who sourced `baryon up`'s `baryon.env` (`exports`) has them:
+    each at its `AWS_ENDPOINT_URL_<SERVICE>`, else at `AWS_ENDPOINT_URL`, else at the local cloud's
+    CloudFormation endpoint; standard retries, `pool` connections each."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=pool)
+    common = {
+        "region_name": exports["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": exports["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": exports["AWS_SECRET_ACCESS_KEY"],
+        "config": config,
+    }
+    cloud = exports.get("AWS_ENDPOINT_URL", exports["AWS_ENDPOINT_URL_CLOUDFORMATION"])
+    return {
+        service: boto3.client(
+            service, endpoint_url=exports.get(f"AWS_ENDPOINT_URL_{service.upper()}", cloud), **common
+        )
+        for service in services
+    }

@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import BenchmarkError, Processes, finite, free_port, log, poll, wait_listening
+from harness import BenchmarkError, Processes, aws_clients, finite, free_port, log, poll, wait_listening
 from tests.support import bundles
+from tests.support.processes import read_exports
 
 HOST = "127.0.0.1"
 TEMPLATE = "runner-bench"
@@ -115,31 +116,6 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
-
-
-def exports_of(data_dir: Path) -> dict[str, str]:
-    exports: dict[str, str] = {}
-    for line in (data_dir / "baryon.env").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            exports[key] = shlex.split(value)[0]
-    return exports
-
-
-def clients(exports: dict[str, str]) -> tuple[Any, Any]:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=64)
-    common = {
-        "region_name": exports["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": exports["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": exports["AWS_SECRET_ACCESS_KEY"],
-        "config": config,
-    }
-    proton = boto3.client("proton", endpoint_url=exports["AWS_ENDPOINT_URL_PROTON"], **common)
-    s3 = boto3.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"], **common)
-    return proton, s3
 
 
 def publish(proton: Any, s3: Any, command: str) -> None:
@@ -254,8 +230,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         child = processes.start(argv, env, log_path)
         wait_listening(child, port, log_path, timeout=120)
         wait_listening(child, cloud_port, log_path, timeout=60)
-        exports = exports_of(data_dir)
-        proton, s3 = clients(exports)
+        made = aws_clients(read_exports(data_dir / "baryon.env"), ("proton", "s3"), pool=64)
+        proton, s3 = made["proton"], made["s3"]
         from baryon.localcloud import LOCAL_ACCOUNT_ID
 
         publish(proton, s3, NOTIFY if args.report == "notify" else TO_FILE)

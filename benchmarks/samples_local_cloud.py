@@ -66,6 +66,7 @@ from harness import (
     HOST,
     BenchmarkError,
     Processes,
+    aws_clients,
     baryon_argv,
     free_port,
     interrupt_on_signals,
@@ -115,22 +116,7 @@ class OutOfTime(Exception):
 
 
 def clients(exports: dict[str, str]) -> dict[str, Any]:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32)
-    common = {
-        "region_name": exports["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": exports["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": exports["AWS_SECRET_ACCESS_KEY"],
-        "config": config,
-    }
-    cloud = exports.get("AWS_ENDPOINT_URL", exports["AWS_ENDPOINT_URL_CLOUDFORMATION"])
-    made = {"proton": boto3.client("proton", endpoint_url=exports["AWS_ENDPOINT_URL_PROTON"], **common)}
-    for service in ("s3", "iam", "cloudformation", "ec2", "sts"):
-        variable = f"AWS_ENDPOINT_URL_{service.upper()}"
-        made[service] = boto3.client(service, endpoint_url=exports.get(variable, cloud), **common)
-    return made
+    return aws_clients(exports, ("proton", "s3", "iam", "cloudformation", "ec2", "sts"))
 
 
 def error_text(error: Exception) -> str:
